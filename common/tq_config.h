@@ -1,0 +1,93 @@
+/* tq_config — the one configuration file every tileq program reads (libconfig syntax),
+ * plus environment overrides for what differs per host:
+ *   TQ_REDIS_URL, TQ_PG_CONNINFO, TQ_CACHE_DIR, TQ_LISTEN, TQ_WORKER_ID, TQ_LOG_LEVEL
+ *
+ * Example:
+ *   redis_url   = "redis://127.0.0.1:6379/0";
+ *   pg_conninfo = "host=127.0.0.1 port=5432 dbname=tileq";
+ *   cache_dir   = "/var/cache/tileq";
+ *   listen      = "127.0.0.1:8080";
+ *   queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 60;
+ *             cap = { interactive = 10000; dirty = 100000; bulk = 100000; };
+ *             running_cap = { interactive = 0; dirty = 0; bulk = 0; }; };  # 0 = no cap
+ *   http = { cache_control = "public, max-age=3600"; cors_origin = "*"; };
+ *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
+ *                  extent = 4096; buffer = 64;
+ *                  layers = ( { name = "places"; minzoom = 0; maxzoom = 14;
+ *                               sql = "SELECT geom, name FROM places WHERE geom && !BBOX!"; } ); } );
+ *
+ * The config is loaded once at start and is read-only afterwards; one struct owns every
+ * string in it and tq_config_free() frees them all. */
+#ifndef TQ_CONFIG_H
+#define TQ_CONFIG_H
+
+#include <stddef.h>
+
+#include "tq_job.h"
+
+#define TQ_MAX_LAYERS 32
+#define TQ_MAX_TILESETS 256
+
+struct tq_layer_config {
+    char *name;
+    char *sql; /* with !BBOX! and !ZOOM! tokens */
+    int minzoom, maxzoom;
+};
+
+struct tq_tileset_config {
+    char *name; /* [A-Za-z0-9_-]+, at most TQ_TILESET_NAME_MAX-1 bytes */
+    int minzoom, maxzoom;
+    unsigned metatile; /* tiles a side, 1..64, default 8 */
+    unsigned extent;   /* default 4096 */
+    unsigned buffer;   /* default 64 */
+    size_t nlayers;
+    struct tq_layer_config *layers;
+};
+
+struct tq_queue_config {
+    int max_attempts;           /* default 3 */
+    int lease_seconds;          /* default 30 */
+    int render_timeout_seconds; /* coordinator's wait before 504, default 60 */
+    long cap[TQ_CLASS_COUNT];         /* max queued jobs per class (full beyond) */
+    long running_cap[TQ_CLASS_COUNT]; /* max running jobs per class, 0 = unlimited */
+};
+
+struct tq_http_config {
+    char *cache_control; /* default "public, max-age=3600" */
+    char *cors_origin;   /* default "*" */
+};
+
+struct tq_config {
+    char *path; /* the file it came from */
+    char *redis_url;
+    char *pg_conninfo;
+    char *cache_dir;
+    char *listen_host;
+    int listen_port;
+    char *worker_id; /* default host:pid, filled by the worker when absent */
+    char *log_level; /* default "info" */
+    struct tq_queue_config queue;
+    struct tq_http_config http;
+    size_t ntilesets;
+    struct tq_tileset_config *tilesets;
+};
+
+/* Loads and validates path, then applies the TQ_* environment overrides. Returns a new
+ * config the caller frees with tq_config_free(), or NULL with a message in err naming the
+ * file, line and bad key, e.g. "tileq.conf:12: tilesets.[0].maxzoom: must be 0..30". */
+struct tq_config *tq_config_load(const char *path, char *err, size_t errsize);
+
+/* Same, from a string (tests). name is used in messages. */
+struct tq_config *tq_config_load_string(const char *text, const char *name, char *err,
+                                        size_t errsize);
+
+void tq_config_free(struct tq_config *cfg);
+
+/* The tileset called name, or NULL. */
+const struct tq_tileset_config *tq_config_tileset(const struct tq_config *cfg, const char *name);
+
+/* Parses "redis://[:password@]host[:port][/db]" or "host:port". Returns 0, or -1.
+ * *host and *password are malloc'd (password NULL when absent); the caller frees. */
+int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db);
+
+#endif
