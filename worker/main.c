@@ -1,0 +1,673 @@
+/* tileq-worker — claims render jobs from Redis, renders each metatile with one PostgreSQL
+ * round trip (tq_render), writes the tiles into the shared cache, logs every tile and acks.
+ *
+ *   tileq-worker -c FILE
+ *
+ * Runs until SIGTERM/SIGINT: the job in hand is finished (rendered, written, acked), then
+ * the worker leaves the registry and exits 0. Redis or PostgreSQL going away is never
+ * fatal: the worker logs, reconnects with exponential backoff (100 ms .. 5 s) and goes on.
+ *
+ * Main loop (one thread, blocking calls with timeouts):
+ *   every ~5 s  HSET {tq}:workers id "host pid ms"          (registry heartbeat)
+ *   every ~1 s  tq_queue_reap                                (expired leases of anyone)
+ *   every ~2 s  tq_renderlog_flush                           (Redis stream -> PostgreSQL)
+ *   claim: a job  -> process_job, claim again at once
+ *          none   -> BLPOP {tq}:wake 1 (a new job wakes us at once)
+ *
+ * A job: decode -> (bad payload / unknown tileset / zoom out of range: ack dead)
+ *   -> render, heartbeating the lease every lease/3 (lost: cancel the query, drop it)
+ *   -> PostgreSQL gone mid-render: reconnect (lease still heartbeated) and render again
+ *   -> SQL error: ack fail (re-queued until max_attempts)
+ *   -> write every tile (error: ack fail) -> render log entries -> ack ok. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "tq_cache.h"
+#include "tq_config.h"
+#include "tq_job.h"
+#include "tq_log.h"
+#include "tq_queue.h"
+#include "tq_render.h"
+#include "tq_renderlog.h"
+
+#define PROG "tileq-worker"
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define REDIS_CONNECT_TIMEOUT_MS 2000
+#define REDIS_COMMAND_TIMEOUT_MS 5000 /* > the BLPOP timeout */
+#define PG_CONNECT_TIMEOUT "5"
+#define REGISTER_EVERY_MS 5000
+#define REAP_EVERY_MS 1000
+#define REAP_LIMIT 100
+#define FLUSH_EVERY_MS 2000
+#define FLUSH_MAX_ENTRIES 1000
+#define WAKE_TIMEOUT_S 1
+#define ACK_TRIES_WHEN_STOPPING 3
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* Reconnect pacing: after a failure wait delay_ms (doubling up to BACKOFF_MAX_MS). */
+struct backoff {
+    int delay_ms;
+    int64_t next_ms; /* no attempt before this */
+};
+
+static void backoff_fail(struct backoff *b)
+{
+    b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_MIN_MS;
+    if (b->delay_ms > BACKOFF_MAX_MS)
+        b->delay_ms = BACKOFF_MAX_MS;
+    b->next_ms = tq_now_ms() + b->delay_ms;
+}
+
+static void backoff_ok(struct backoff *b)
+{
+    b->delay_ms = 0;
+    b->next_ms = 0;
+}
+
+struct worker {
+    struct tq_config *cfg; /* owned */
+    char id[256];
+    char host[128];
+    redisContext *redis; /* owned; NULL while disconnected */
+    PGconn *pg;          /* owned; NULL while disconnected */
+    struct tq_renderer *renderer;
+    struct backoff redis_bo, pg_bo;
+    int64_t next_register, next_reap, next_flush;
+    int lease_ms;
+    char flush_err[512]; /* last flush error, logged once until it changes */
+};
+
+/* Sleeps ms (interrupted early by a signal). */
+static void sleep_ms(int64_t ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static void redis_drop(struct worker *w, const char *why)
+{
+    char q[600];
+    if (w->redis == NULL)
+        return;
+    tq_log_warn("redis_error", "error=%s", tq_log_quote(why, q, sizeof q));
+    redisFree(w->redis);
+    w->redis = NULL;
+    backoff_fail(&w->redis_bo);
+}
+
+static void pg_drop(struct worker *w, const char *why)
+{
+    char q[600];
+    if (w->pg == NULL)
+        return;
+    tq_log_warn("pg_error", "error=%s", tq_log_quote(why, q, sizeof q));
+    PQfinish(w->pg);
+    w->pg = NULL;
+    backoff_fail(&w->pg_bo);
+}
+
+static int redis_ok(const struct worker *w)
+{
+    return w->redis != NULL && w->redis->err == 0;
+}
+
+static int pg_ok(const struct worker *w)
+{
+    return w->pg != NULL && PQstatus(w->pg) == CONNECTION_OK;
+}
+
+/* Runs a command whose reply does not matter beyond success. 0, or -1 (Redis dropped). */
+static int redis_simple(struct worker *w, const char *what, redisReply *r)
+{
+    char err[300];
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, sizeof err, "%s: %s", what, r ? r->str : w->redis->errstr);
+        if (r)
+            freeReplyObject(r);
+        redis_drop(w, err);
+        return -1;
+    }
+    freeReplyObject(r);
+    return 0;
+}
+
+/* Connects to Redis unless connected or backing off. 0 when connected. */
+static int redis_ensure(struct worker *w)
+{
+    char *host = NULL, *password = NULL;
+    int port = 0, db = 0, rc = -1;
+    char q[600];
+
+    if (redis_ok(w))
+        return 0;
+    if (w->redis) {
+        redis_drop(w, w->redis->errstr);
+        return -1;
+    }
+    if (tq_now_ms() < w->redis_bo.next_ms)
+        return -1;
+    if (tq_redis_url_parse(w->cfg->redis_url, &host, &port, &password, &db) != 0) {
+        tq_log_error("redis_error", "error=%s",
+                     tq_log_quote("cannot parse redis_url", q, sizeof q));
+        backoff_fail(&w->redis_bo);
+        goto cleanup;
+    }
+    struct timeval ct = {REDIS_CONNECT_TIMEOUT_MS / 1000, (REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
+    redisContext *c = redisConnectWithTimeout(host, port, ct);
+    if (c == NULL || c->err) {
+        char err[300];
+        snprintf(err, sizeof err, "connect %s:%d: %s", host, port, c ? c->errstr : "out of memory");
+        tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
+                    w->redis_bo.delay_ms ? w->redis_bo.delay_ms * 2 : BACKOFF_MIN_MS);
+        if (c)
+            redisFree(c);
+        backoff_fail(&w->redis_bo);
+        goto cleanup;
+    }
+    struct timeval tv = {REDIS_COMMAND_TIMEOUT_MS / 1000, (REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
+    redisSetTimeout(c, tv);
+    w->redis = c;
+    if (password && redis_simple(w, "AUTH", redisCommand(c, "AUTH %s", password)) != 0)
+        goto cleanup;
+    if (db != 0 && redis_simple(w, "SELECT", redisCommand(c, "SELECT %d", db)) != 0)
+        goto cleanup;
+    backoff_ok(&w->redis_bo);
+    w->next_register = 0;
+    tq_log_info("redis_connected", "host=%s port=%d db=%d", host, port, db);
+    rc = 0;
+cleanup:
+    free(host);
+    free(password);
+    return rc;
+}
+
+/* Connects to PostgreSQL and prepares every tileset unless connected or backing off.
+ * 0 when connected. */
+static int pg_ensure(struct worker *w)
+{
+    char q[600];
+    if (pg_ok(w))
+        return 0;
+    if (w->pg) {
+        pg_drop(w, PQerrorMessage(w->pg));
+        return -1;
+    }
+    if (tq_now_ms() < w->pg_bo.next_ms)
+        return -1;
+    /* Later keywords win: the conninfo (expanded from dbname) overrides our defaults. */
+    const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
+    const char *vals[] = {PROG, PG_CONNECT_TIMEOUT, w->cfg->pg_conninfo, NULL};
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
+        char err[512];
+        snprintf(err, sizeof err, "connect: %s", pg ? PQerrorMessage(pg) : "out of memory");
+        size_t n = strlen(err);
+        while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+            err[--n] = '\0';
+        tq_log_warn("pg_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
+                    w->pg_bo.delay_ms ? w->pg_bo.delay_ms * 2 : BACKOFF_MIN_MS);
+        if (pg)
+            PQfinish(pg);
+        backoff_fail(&w->pg_bo);
+        return -1;
+    }
+    w->pg = pg;
+    tq_render_reset(w->renderer);
+    int failed = tq_render_prepare_all(w->renderer, pg);
+    if (failed < 0) {
+        pg_drop(w, PQerrorMessage(pg));
+        return -1;
+    }
+    backoff_ok(&w->pg_bo);
+    tq_log_info("pg_connected", "server_version=%d tilesets=%zu prepare_failed=%d",
+                PQserverVersion(pg), w->cfg->ntilesets, failed);
+    return 0;
+}
+
+/* Leaves a clean session for the next statement (a failed flush may leave a transaction). */
+static void pg_tidy(struct worker *w)
+{
+    if (w->pg == NULL)
+        return;
+    if (PQstatus(w->pg) != CONNECTION_OK) {
+        pg_drop(w, PQerrorMessage(w->pg));
+        return;
+    }
+    PGTransactionStatusType ts = PQtransactionStatus(w->pg);
+    if (ts == PQTRANS_ACTIVE) {
+        pg_drop(w, "connection busy after a cancelled query");
+    } else if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+        PGresult *r = PQexec(w->pg, "ROLLBACK");
+        int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        if (!ok)
+            pg_drop(w, PQerrorMessage(w->pg));
+    }
+}
+
+static void worker_register(struct worker *w)
+{
+    if (!redis_ok(w))
+        return;
+    redis_simple(w, "HSET workers",
+                 redisCommand(w->redis, "HSET %s %s %s %ld %lld", TQ_QUEUE_WORKERS_KEY, w->id,
+                              w->host, (long)getpid(), (long long)tq_now_ms()));
+    w->next_register = tq_now_ms() + REGISTER_EVERY_MS;
+}
+
+/* Registry, reaping and render-log flushing, each when due. */
+static void worker_periodic(struct worker *w)
+{
+    char err[512], q[600];
+    int64_t now = tq_now_ms();
+
+    if (redis_ok(w) && now >= w->next_register)
+        worker_register(w);
+    if (redis_ok(w) && now >= w->next_reap) {
+        w->next_reap = now + REAP_EVERY_MS;
+        int n = tq_queue_reap(w->redis, w->cfg->queue.max_attempts, REAP_LIMIT, err, sizeof err);
+        if (n < 0)
+            redis_drop(w, err);
+        else if (n > 0)
+            tq_log_warn("reaped", "jobs=%d", n);
+    }
+    if (redis_ok(w) && pg_ok(w) && now >= w->next_flush) {
+        w->next_flush = now + FLUSH_EVERY_MS;
+        int n = tq_renderlog_flush(w->redis, w->pg, w->id, FLUSH_MAX_ENTRIES, err, sizeof err);
+        if (n < 0) {
+            if (strcmp(err, w->flush_err) != 0)
+                tq_log_warn("renderlog_flush_failed", "error=%s", tq_log_quote(err, q, sizeof q));
+            snprintf(w->flush_err, sizeof w->flush_err, "%s", err);
+            if (w->redis && w->redis->err)
+                redis_drop(w, w->redis->errstr);
+            pg_tidy(w);
+        } else {
+            if (w->flush_err[0])
+                tq_log_info("renderlog_flush_ok", "rows=%d", n);
+            w->flush_err[0] = '\0';
+            if (n > 0)
+                tq_log_debug("renderlog_flushed", "rows=%d", n);
+        }
+    }
+}
+
+/* Sleeps until the next reconnect attempt is due, at most 1 s. */
+static void worker_idle(struct worker *w)
+{
+    int64_t now = tq_now_ms(), until = now + 1000;
+    if (!redis_ok(w) && w->redis_bo.next_ms < until)
+        until = w->redis_bo.next_ms;
+    else if (redis_ok(w) && !pg_ok(w) && w->pg_bo.next_ms < until)
+        until = w->pg_bo.next_ms;
+    sleep_ms(until - now < 10 ? 10 : until - now);
+}
+
+/* The job in hand, for the render's tick callback. */
+struct job_ctx {
+    struct worker *w;
+    const char *id;
+    int64_t next_heartbeat;
+    int lost;
+};
+
+/* Heartbeats the lease when due. Returns 1 when it is lost, 0 otherwise (Redis errors
+ * only drop the connection: the ack will tell). */
+static int job_heartbeat(struct job_ctx *j)
+{
+    struct worker *w = j->w;
+    char err[512];
+    int64_t now = tq_now_ms();
+    if (now < j->next_heartbeat)
+        return 0;
+    if (redis_ensure(w) != 0)
+        return 0;
+    int rc = tq_queue_heartbeat(w->redis, j->id, w->id, w->lease_ms, err, sizeof err);
+    if (rc < 0) {
+        redis_drop(w, err);
+        return 0;
+    }
+    j->next_heartbeat = now + w->lease_ms / 3;
+    if (now >= w->next_register)
+        worker_register(w);
+    if (rc == 0) {
+        j->lost = 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int on_tick(void *arg)
+{
+    return job_heartbeat(arg);
+}
+
+/* Acks the job, retrying through Redis outages (gives up only when stopping). The render
+ * log entries, when given, are appended first. Fills result ("ok", "retry", "stale"...). */
+static void job_ack(struct worker *w, const char *id, enum tq_ack_outcome outcome,
+                    const char *error, const struct tq_render_entry *entries, size_t nentries,
+                    char *result, size_t resultsize)
+{
+    char err[512], q[600];
+    int appended = entries == NULL, tries = 0;
+    snprintf(result, resultsize, "unacked");
+    for (;;) {
+        if (redis_ensure(w) == 0) {
+            if (!appended) {
+                if (tq_renderlog_append(w->redis, entries, nentries, err, sizeof err) == 0) {
+                    appended = 1;
+                } else if (!redis_ok(w)) {
+                    redis_drop(w, err);
+                    goto again;
+                } else {
+                    /* A reply error (not a lost connection): log it, the ack matters more. */
+                    tq_log_error("renderlog_append_failed", "job=%s error=%s", id,
+                                 tq_log_quote(err, q, sizeof q));
+                    appended = 1;
+                }
+            }
+            if (tq_queue_ack(w->redis, id, w->id, outcome, error, w->cfg->queue.max_attempts,
+                             result, resultsize, err, sizeof err) == 0)
+                return;
+            redis_drop(w, err);
+        }
+    again:
+        tries++;
+        if (g_stop && tries >= ACK_TRIES_WHEN_STOPPING) {
+            tq_log_error("ack_abandoned", "job=%s reason=%s", id,
+                         tq_log_quote("redis unavailable while stopping; the lease will expire", q,
+                                      sizeof q));
+            return;
+        }
+        worker_idle(w);
+    }
+}
+
+static void job_dead(struct worker *w, const struct tq_claimed *c, const char *why)
+{
+    char result[32], q[600];
+    tq_log_error("job_dead", "job=%s attempt=%d error=%s", c->id, c->attempt,
+                 tq_log_quote(why, q, sizeof q));
+    job_ack(w, c->id, TQ_ACK_DEAD, why, NULL, 0, result, sizeof result);
+}
+
+static void job_fail(struct worker *w, const struct tq_claimed *c, const char *why)
+{
+    char result[32], q[600];
+    job_ack(w, c->id, TQ_ACK_FAIL, why, NULL, 0, result, sizeof result);
+    tq_log_error("job_failed", "job=%s attempt=%d ack=%s error=%s", c->id, c->attempt, result,
+                 tq_log_quote(why, q, sizeof q));
+}
+
+/* Writes the tiles, logs them and acks. */
+static void job_finish(struct worker *w, const struct tq_claimed *c, const struct tq_job *job,
+                       const struct tq_render_result *res)
+{
+    char err[512], result[32];
+    struct tq_render_entry *entries = NULL;
+    struct timespec t0, t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (uint32_t i = 0; i < res->ntiles; i++) {
+        const struct tq_rendered_tile *t = &res->tiles[i];
+        if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
+                           sizeof err) != 0) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y,
+                     err);
+            job_fail(w, c, msg);
+            goto cleanup;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double write_ms =
+        (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+
+    entries = calloc(res->ntiles, sizeof *entries);
+    if (entries == NULL) {
+        tq_log_error("renderlog_append_failed", "job=%s error=out_of_memory", c->id);
+    } else {
+        for (uint32_t i = 0; i < res->ntiles; i++) {
+            entries[i] = (struct tq_render_entry){
+                .tileset = job->tileset,
+                .tile = res->tiles[i].tile,
+                .job_id = c->id,
+                .attempt = c->attempt,
+                .reason = c->attempt > 1 ? TQ_REASON_RETRY : job->reason,
+                .worker = w->id,
+                .started_ms = res->started_ms,
+                .duration_ms = res->sql_ms / res->ntiles,
+                .metatile_ms = res->sql_ms,
+                .bytes = res->tiles[i].len,
+            };
+        }
+    }
+    job_ack(w, c->id, TQ_ACK_OK, NULL, entries, entries ? res->ntiles : 0, result, sizeof result);
+    tq_log_info("job_done", "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s",
+                c->id, c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result);
+cleanup:
+    free(entries);
+}
+
+/* Renders a claimed job from start to ack. */
+static void process_job(struct worker *w, const struct tq_claimed *c)
+{
+    char err[1024], msg[1200], idbuf[TQ_JOB_ID_MAX];
+    struct tq_job job;
+    struct tq_render_result res = {0};
+
+    if (tq_job_decode(c->payload ? c->payload : "", c->payload_len, &job, err, sizeof err) != 0) {
+        snprintf(msg, sizeof msg, "bad payload: %s", err);
+        job_dead(w, c, msg);
+        return;
+    }
+    const struct tq_tileset_config *ts = tq_config_tileset(w->cfg, job.tileset);
+    if (ts == NULL) {
+        snprintf(msg, sizeof msg, "unknown tileset %s", job.tileset);
+        job_dead(w, c, msg);
+        return;
+    }
+    if (job.meta.z < ts->minzoom || job.meta.z > ts->maxzoom) {
+        snprintf(msg, sizeof msg, "zoom %d outside %s's range %d..%d", job.meta.z, ts->name,
+                 ts->minzoom, ts->maxzoom);
+        job_dead(w, c, msg);
+        return;
+    }
+    struct tq_tile top = {job.meta.z, job.meta.mx, job.meta.my};
+    struct tq_metatile m = tq_tile_metatile(top, job.size ? job.size : ts->metatile);
+    tq_job_id(&job, idbuf, sizeof idbuf);
+    if (strcmp(idbuf, c->id) != 0 || m.mx != job.meta.mx || m.my != job.meta.my) {
+        snprintf(msg, sizeof msg, "payload names metatile %s (size %u), not the job id", idbuf,
+                 job.size);
+        job_dead(w, c, msg);
+        return;
+    }
+    tq_log_info("job_claimed", "job=%s attempt=%d class=%s reason=%s tiles=%u", c->id, c->attempt,
+                tq_job_class_name(c->cls), tq_job_reason_name(job.reason), tq_metatile_count(&m));
+
+    struct job_ctx j = {.w = w, .id = c->id, .next_heartbeat = tq_now_ms() + w->lease_ms / 3};
+    int tick_ms = w->lease_ms / 3 < 1000 ? w->lease_ms / 3 : 1000;
+    if (tick_ms < 10)
+        tick_ms = 10;
+    enum tq_render_status st;
+    for (;;) {
+        /* PostgreSQL away: keep the lease while reconnecting (unless asked to stop). */
+        while (pg_ensure(w) != 0) {
+            if (g_stop) {
+                job_fail(w, c, "postgresql unavailable and the worker is stopping");
+                return;
+            }
+            if (job_heartbeat(&j)) {
+                tq_log_warn("lease_lost", "job=%s while=waiting_for_postgresql", c->id);
+                return;
+            }
+            worker_idle(w);
+        }
+        st = tq_render_metatile(w->renderer, w->pg, ts->name, &m, tick_ms, on_tick, &j, &res, err,
+                                sizeof err);
+        if (st == TQ_RENDER_CONN_ERROR || (st != TQ_RENDER_OK && !pg_ok(w))) {
+            pg_drop(w, err);
+            if (j.lost)
+                break;
+            continue;
+        }
+        break;
+    }
+    pg_tidy(w);
+    if (j.lost || st == TQ_RENDER_CANCELLED) {
+        tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
+        goto cleanup;
+    }
+    if (st != TQ_RENDER_OK) {
+        job_fail(w, c, err);
+        goto cleanup;
+    }
+    job_finish(w, c, &job, &res);
+cleanup:
+    tq_render_result_clear(&res);
+}
+
+/* Waits up to WAKE_TIMEOUT_S for a wake token. */
+static void worker_wait_wake(struct worker *w)
+{
+    redisReply *r = redisCommand(w->redis, "BLPOP %s %d", TQ_QUEUE_WAKE_KEY, WAKE_TIMEOUT_S);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        char err[300];
+        snprintf(err, sizeof err, "BLPOP: %s", r ? r->str : w->redis->errstr);
+        redis_drop(w, err);
+    }
+    if (r)
+        freeReplyObject(r);
+}
+
+static void worker_run(struct worker *w)
+{
+    char err[512];
+    while (!g_stop) {
+        if (redis_ensure(w) != 0) {
+            worker_idle(w);
+            continue;
+        }
+        worker_periodic(w);
+        if (pg_ensure(w) != 0) {
+            worker_idle(w);
+            continue;
+        }
+        if (!redis_ok(w) || g_stop)
+            continue;
+        struct tq_claimed c;
+        int rc = tq_queue_claim(w->redis, w->id, w->lease_ms, w->cfg->queue.running_cap,
+                                w->cfg->queue.fair_every, &c, err, sizeof err);
+        if (rc < 0) {
+            redis_drop(w, err);
+        } else if (rc == 0) {
+            worker_wait_wake(w);
+        } else {
+            process_job(w, &c);
+        }
+        tq_claimed_clear(&c);
+    }
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: " PROG " -c FILE\n"
+               "Renders tileq jobs from Redis until SIGTERM/SIGINT.\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    char err[1024];
+    int opt, rc = 1;
+    struct worker w;
+
+    memset(&w, 0, sizeof w);
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    tq_log_init(PROG, TQ_LOG_INFO);
+    w.cfg = tq_config_load(path, err, sizeof err);
+    if (w.cfg == NULL) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return 2;
+    }
+    enum tq_log_level level = TQ_LOG_INFO;
+    if (w.cfg->log_level && tq_log_level_parse(w.cfg->log_level, &level) != 0)
+        level = TQ_LOG_INFO;
+    tq_log_init(PROG, level);
+
+    if (gethostname(w.host, sizeof w.host) != 0)
+        snprintf(w.host, sizeof w.host, "unknown");
+    w.host[sizeof w.host - 1] = '\0';
+    if (w.cfg->worker_id && w.cfg->worker_id[0])
+        snprintf(w.id, sizeof w.id, "%s", w.cfg->worker_id);
+    else
+        snprintf(w.id, sizeof w.id, "%s:%ld", w.host, (long)getpid());
+    w.lease_ms = w.cfg->queue.lease_seconds * 1000;
+    w.renderer = tq_render_new(w.cfg);
+    if (w.renderer == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto cleanup;
+    }
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal; /* no SA_RESTART: sleeps and polls return early */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    char q[300];
+    tq_log_info("worker_start", "worker=%s tilesets=%zu lease_ms=%d cache_dir=%s",
+                tq_log_quote(w.id, q, sizeof q), w.cfg->ntilesets, w.lease_ms, w.cfg->cache_dir);
+    worker_run(&w);
+
+    if (redis_ok(&w)) {
+        redisReply *r = redisCommand(w.redis, "HDEL %s %s", TQ_QUEUE_WORKERS_KEY, w.id);
+        if (r)
+            freeReplyObject(r);
+    }
+    tq_log_info("worker_stop", "worker=%s", tq_log_quote(w.id, q, sizeof q));
+    rc = 0;
+cleanup:
+    if (w.redis)
+        redisFree(w.redis);
+    if (w.pg)
+        PQfinish(w.pg);
+    tq_render_free(w.renderer);
+    tq_config_free(w.cfg);
+    return rc;
+}

@@ -1,0 +1,629 @@
+/* tq_render — one prepared statement per tileset renders every tile of a metatile in one
+ * round trip. See tq_render.h for the statement and its parameters. */
+#include "tq_render.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tq_log.h"
+#include "tq_queue.h"
+
+#define INT4OID 23
+#define FLOAT8OID 701
+#define NPARAMS 10
+#define DRAIN_TIMEOUT_MS 5000
+
+/* What the renderer knows about one tileset on the current connection. */
+struct ts_state {
+    const struct tq_tileset_config *ts; /* borrowed from the config */
+    char stmt[32];                      /* prepared statement name */
+    int prepared;
+    char *sql; /* the statement's SQL, malloc'd */
+};
+
+struct tq_renderer {
+    const struct tq_config *cfg; /* borrowed */
+    size_t n;
+    struct ts_state *ts;
+};
+
+/* A growable string; on OOM it stays failed and sb_take returns NULL. */
+struct sb {
+    char *s;
+    size_t len, cap;
+    int oom;
+};
+
+static void sb_reserve(struct sb *b, size_t extra)
+{
+    if (b->oom || b->len + extra + 1 <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + extra + 1)
+        cap *= 2;
+    char *s = realloc(b->s, cap);
+    if (s == NULL) {
+        b->oom = 1;
+        return;
+    }
+    b->s = s;
+    b->cap = cap;
+}
+
+static void sb_addn(struct sb *b, const char *s, size_t n)
+{
+    sb_reserve(b, n);
+    if (b->oom)
+        return;
+    memcpy(b->s + b->len, s, n);
+    b->len += n;
+    b->s[b->len] = '\0';
+}
+
+static void sb_add(struct sb *b, const char *s)
+{
+    sb_addn(b, s, strlen(s));
+}
+
+static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_addf(struct sb *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        return;
+    }
+    sb_reserve(b, (size_t)n);
+    if (b->oom)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* Returns the malloc'd string (the caller frees), or NULL after OOM. */
+static char *sb_take(struct sb *b)
+{
+    char *s = b->oom ? NULL : b->s;
+    if (b->oom)
+        free(b->s);
+    else if (s == NULL)
+        s = strdup("");
+    memset(b, 0, sizeof *b);
+    return s;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+const char *tq_render_status_name(enum tq_render_status s)
+{
+    switch (s) {
+    case TQ_RENDER_OK:
+        return "ok";
+    case TQ_RENDER_SQL_ERROR:
+        return "sql_error";
+    case TQ_RENDER_CONN_ERROR:
+        return "connection_error";
+    case TQ_RENDER_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+void tq_render_result_clear(struct tq_render_result *r)
+{
+    if (r->res)
+        PQclear(r->res);
+    free(r->tiles);
+    memset(r, 0, sizeof *r);
+}
+
+double tq_render_margin(int z, unsigned buffer, unsigned extent)
+{
+    return (2 * TQ_MERC_MAX / (double)tq_tile_grid_size(z)) * (double)buffer / (double)extent;
+}
+
+char *tq_render_substitute(const char *sql, const char *bbox, const char *zoom)
+{
+    struct sb b = {0};
+    const char *p = sql;
+    while (*p) {
+        if (strncmp(p, "!BBOX!", 6) == 0) {
+            sb_add(&b, bbox);
+            p += 6;
+        } else if (strncmp(p, "!ZOOM!", 6) == 0) {
+            sb_add(&b, zoom);
+            p += 6;
+        } else {
+            const char *q = p + 1;
+            while (*q && *q != '!')
+                q++;
+            sb_addn(&b, p, (size_t)(q - p));
+            p = q;
+        }
+    }
+    return sb_take(&b);
+}
+
+/* Layer SQL with tokens replaced and trailing blanks and semicolons removed, so it can be
+ * wrapped as a subquery. Malloc'd, NULL on OOM. */
+static char *layer_sql(const char *sql, const char *bbox, const char *zoom)
+{
+    char *s = tq_render_substitute(sql, bbox, zoom);
+    if (s == NULL)
+        return NULL;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ';' || s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+                     s[n - 1] == '\r'))
+        s[--n] = '\0';
+    return s;
+}
+
+struct tq_renderer *tq_render_new(const struct tq_config *cfg)
+{
+    struct tq_renderer *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return NULL;
+    r->cfg = cfg;
+    r->n = cfg->ntilesets;
+    r->ts = calloc(r->n ? r->n : 1, sizeof *r->ts);
+    if (r->ts == NULL) {
+        free(r);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n; i++) {
+        r->ts[i].ts = &cfg->tilesets[i];
+        snprintf(r->ts[i].stmt, sizeof r->ts[i].stmt, "tq_mt_%zu", i);
+    }
+    return r;
+}
+
+void tq_render_free(struct tq_renderer *r)
+{
+    if (r == NULL)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        free(r->ts[i].sql);
+    free(r->ts);
+    free(r);
+}
+
+void tq_render_reset(struct tq_renderer *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        r->ts[i].prepared = 0;
+}
+
+static struct ts_state *find_ts(const struct tq_renderer *r, const char *name)
+{
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->ts[i].ts->name, name) == 0)
+            return &r->ts[i];
+    return NULL;
+}
+
+const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset)
+{
+    const struct ts_state *s = find_ts(r, tileset);
+    return s && s->prepared ? s->sql : NULL;
+}
+
+/* Status for a failed command: CONN_ERROR when the connection is gone. */
+static enum tq_render_status failed(PGconn *pg)
+{
+    return PQstatus(pg) == CONNECTION_BAD ? TQ_RENDER_CONN_ERROR : TQ_RENDER_SQL_ERROR;
+}
+
+/* Copies libpq's message without the trailing newline. */
+static void pg_error(PGconn *pg, const PGresult *res, const char *what, char *err, size_t errsize)
+{
+    const char *m = res ? PQresultErrorMessage(res) : "";
+    if (m == NULL || *m == '\0')
+        m = PQerrorMessage(pg);
+    snprintf(err, errsize, "%s: %s", what, m);
+    size_t n = strlen(err);
+    while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+/* Appends the attribute list (", l."a", l."b"") of one layer to b, found by describing
+ * the layer's query. */
+static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_config *ts,
+                                            const struct tq_layer_config *layer, struct sb *b,
+                                            char *err, size_t errsize)
+{
+    static const Oid types[5] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
+    enum tq_render_status st = TQ_RENDER_SQL_ERROR;
+    PGresult *res = NULL;
+    struct sb q = {0};
+    char *inner = NULL, *sql = NULL;
+    int has_geom = 0;
+
+    inner = layer_sql(layer->sql, "ST_MakeEnvelope($1,$2,$3,$4,3857)", "$5::integer");
+    sb_add(&q, "SELECT * FROM (");
+    sb_add(&q, inner ? inner : "");
+    sb_add(&q, "\n) s");
+    sql = sb_take(&q);
+    if (inner == NULL || sql == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    res = PQprepare(pg, "", sql, 5, types);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        st = failed(pg);
+        char what[256];
+        snprintf(what, sizeof what, "tileset %s layer %s", ts->name, layer->name);
+        pg_error(pg, res, what, err, errsize);
+        goto cleanup;
+    }
+    PQclear(res);
+    res = PQdescribePrepared(pg, "");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        st = failed(pg);
+        pg_error(pg, res, "describe", err, errsize);
+        goto cleanup;
+    }
+    for (int i = 0; i < PQnfields(res); i++) {
+        const char *name = PQfname(res, i);
+        if (strcmp(name, "geom") == 0) {
+            has_geom = 1;
+            continue;
+        }
+        char *id = PQescapeIdentifier(pg, name, strlen(name));
+        if (id == NULL) {
+            st = failed(pg);
+            pg_error(pg, NULL, "escape identifier", err, errsize);
+            goto cleanup;
+        }
+        sb_addf(b, ", l.%s", id);
+        PQfreemem(id);
+    }
+    if (!has_geom) {
+        snprintf(err, errsize, "tileset %s layer %s: the query has no geom column", ts->name,
+                 layer->name);
+        goto cleanup;
+    }
+    st = TQ_RENDER_OK;
+cleanup:
+    if (res)
+        PQclear(res);
+    free(inner);
+    free(sql);
+    return st;
+}
+
+/* Builds and prepares the metatile statement of one tileset. */
+static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *err, size_t errsize)
+{
+    static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
+                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+    const struct tq_tileset_config *ts = s->ts;
+    enum tq_render_status st = TQ_RENDER_SQL_ERROR;
+    struct sb b = {0}, sel = {0};
+    PGresult *res = NULL;
+    char *sql = NULL, *selsql = NULL;
+
+    if (ts->nlayers == 0) {
+        snprintf(err, errsize, "tileset %s has no layers", ts->name);
+        goto cleanup;
+    }
+    sb_add(&b, "WITH ");
+    sb_add(&sel, "SELECT t.tx, t.ty, ");
+    for (size_t i = 0; i < ts->nlayers; i++) {
+        const struct tq_layer_config *layer = &ts->layers[i];
+        char *inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
+        char *lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
+        if (inner == NULL || lname == NULL) {
+            st = lname == NULL ? failed(pg) : TQ_RENDER_SQL_ERROR;
+            snprintf(err, errsize, "%s", inner == NULL ? "out of memory" : PQerrorMessage(pg));
+            free(inner);
+            if (lname)
+                PQfreemem(lname);
+            goto cleanup;
+        }
+        /* A layer whose zoom range is narrower than the tileset's is gated on $1: its CTE
+         * is then empty (a one-time filter: the layer query does not run). */
+        int gated = layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom;
+        if (gated)
+            sb_addf(&b,
+                    "%sl%zu AS MATERIALIZED (SELECT * FROM (%s\n) s WHERE $1::integer "
+                    "BETWEEN %d AND %d)",
+                    i ? ", " : "", i, inner, layer->minzoom, layer->maxzoom);
+        else
+            sb_addf(&b, "%sl%zu AS MATERIALIZED (%s\n)", i ? ", " : "", i, inner);
+        sb_addf(&sel,
+                "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
+                "ST_AsMVTGeom(l.geom, t.env, %u, %u, true) AS geom",
+                i ? " || " : "", lname, ts->extent, ts->extent, ts->buffer);
+        free(inner);
+        PQfreemem(lname);
+        st = describe_layer(pg, ts, layer, &sel, err, errsize);
+        if (st != TQ_RENDER_OK)
+            goto cleanup;
+        st = TQ_RENDER_SQL_ERROR;
+        sb_addf(&sel, " FROM l%zu l WHERE l.geom && ST_Expand(t.env, $10::float8)) q), ''::bytea)",
+                i);
+    }
+    sb_add(&b, ", t AS (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) AS env FROM "
+               "generate_series($2::integer, $4::integer) tx, "
+               "generate_series($3::integer, $5::integer) ty)\n");
+    sb_add(&sel, " AS mvt FROM t");
+    selsql = sb_take(&sel);
+    if (selsql == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    sb_add(&b, selsql);
+    sql = sb_take(&b);
+    if (sql == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    if (s->sql) {
+        /* A reconnect: the old statement died with the old connection. */
+        free(s->sql);
+        s->sql = NULL;
+    }
+    res = PQprepare(pg, s->stmt, sql, NPARAMS, types);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        st = failed(pg);
+        char what[160];
+        snprintf(what, sizeof what, "tileset %s: prepare", ts->name);
+        pg_error(pg, res, what, err, errsize);
+        const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+        if (st == TQ_RENDER_SQL_ERROR && code && strcmp(code, "42P05") == 0) {
+            /* It exists already: reset was called on a live connection. */
+            PQclear(res);
+            char dealloc[64];
+            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", s->stmt);
+            res = PQexec(pg, dealloc);
+            if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+                PQclear(res);
+                res = PQprepare(pg, s->stmt, sql, NPARAMS, types);
+                if (PQresultStatus(res) == PGRES_COMMAND_OK)
+                    goto prepared;
+                st = failed(pg);
+                pg_error(pg, res, what, err, errsize);
+            }
+        }
+        goto cleanup;
+    }
+prepared:
+    s->sql = sql;
+    sql = NULL;
+    s->prepared = 1;
+    st = TQ_RENDER_OK;
+cleanup:
+    if (res)
+        PQclear(res);
+    free(sql);
+    free(selsql);
+    free(sb_take(&b));
+    free(sb_take(&sel));
+    return st;
+}
+
+enum tq_render_status tq_render_prepare(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                        char *err, size_t errsize)
+{
+    struct ts_state *s = find_ts(r, tileset);
+    if (s == NULL) {
+        snprintf(err, errsize, "unknown tileset %s", tileset);
+        return TQ_RENDER_SQL_ERROR;
+    }
+    if (s->prepared)
+        return TQ_RENDER_OK;
+    return prepare_ts(pg, s, err, errsize);
+}
+
+int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
+{
+    int nfailed = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        char err[1024], q[1100];
+        double t0 = mono_ms();
+        enum tq_render_status st = tq_render_prepare(r, pg, r->ts[i].ts->name, err, sizeof err);
+        if (st == TQ_RENDER_CONN_ERROR)
+            return -1;
+        if (st != TQ_RENDER_OK) {
+            tq_log_error("prepare_failed", "tileset=%s error=%s", r->ts[i].ts->name,
+                         tq_log_quote(err, q, sizeof q));
+            nfailed++;
+        } else {
+            tq_log_debug("prepared", "tileset=%s layers=%zu ms=%.1f", r->ts[i].ts->name,
+                         r->ts[i].ts->nlayers, mono_ms() - t0);
+        }
+    }
+    return nfailed;
+}
+
+/* Cancels the running query and reads its results away. 0, or -1 when the connection did
+ * not answer in time (the caller should reconnect). */
+static int cancel_query(PGconn *pg)
+{
+    char buf[256];
+    PGcancel *c = PQgetCancel(pg);
+    if (c) {
+        if (!PQcancel(c, buf, sizeof buf))
+            tq_log_warn("pg_cancel_failed", "error=%s", buf);
+        PQfreeCancel(c);
+    }
+    double deadline = mono_ms() + DRAIN_TIMEOUT_MS;
+    for (;;) {
+        if (PQconsumeInput(pg) == 0)
+            return -1;
+        while (!PQisBusy(pg)) {
+            PGresult *res = PQgetResult(pg);
+            if (res == NULL)
+                return 0;
+            PQclear(res);
+        }
+        double left = deadline - mono_ms();
+        if (left <= 0)
+            return -1;
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        if (poll(&pfd, 1, (int)left) < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+/* Reads the tiles out of a binary result (tx int4, ty int4, mvt bytea). */
+static int parse_result(const struct tq_metatile *m, PGresult *res, struct tq_render_result *out,
+                        char *err, size_t errsize)
+{
+    uint32_t n = tq_metatile_count(m);
+    if (PQnfields(res) != 3 || PQntuples(res) != (int)n || PQfformat(res, 0) != 1) {
+        snprintf(err, errsize, "unexpected result: %d columns, %d rows for %u tiles",
+                 PQnfields(res), PQntuples(res), n);
+        return -1;
+    }
+    out->tiles = calloc(n, sizeof *out->tiles);
+    if (out->tiles == NULL) {
+        snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    out->ntiles = n;
+    for (uint32_t i = 0; i < n; i++)
+        out->tiles[i].tile = tq_metatile_tile(m, i);
+    for (int row = 0; row < (int)n; row++) {
+        uint32_t v[2];
+        for (int c = 0; c < 2; c++) {
+            if (PQgetisnull(res, row, c) || PQgetlength(res, row, c) != 4) {
+                snprintf(err, errsize, "bad tile coordinate in row %d", row);
+                return -1;
+            }
+            memcpy(&v[c], PQgetvalue(res, row, c), 4);
+            v[c] = ntohl(v[c]);
+        }
+        if (v[0] < m->mx || v[0] >= m->mx + m->w || v[1] < m->my || v[1] >= m->my + m->h) {
+            snprintf(err, errsize, "tile %u/%u outside the metatile", v[0], v[1]);
+            return -1;
+        }
+        struct tq_rendered_tile *t = &out->tiles[(v[1] - m->my) * m->w + (v[0] - m->mx)];
+        if (!PQgetisnull(res, row, 2)) {
+            t->len = (size_t)PQgetlength(res, row, 2);
+            t->data = t->len ? (const unsigned char *)PQgetvalue(res, row, 2) : NULL;
+        }
+        out->total_bytes += t->len;
+    }
+    return 0;
+}
+
+enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                         const struct tq_metatile *m, int tick_ms,
+                                         tq_render_tick_fn tick, void *arg,
+                                         struct tq_render_result *out, char *err, size_t errsize)
+{
+    enum tq_render_status st;
+    PGresult *res = NULL;
+    char pv[NPARAMS][32];
+    const char *values[NPARAMS];
+
+    memset(out, 0, sizeof *out);
+    st = tq_render_prepare(r, pg, tileset, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
+    const struct ts_state *s = find_ts(r, tileset);
+    const struct tq_tileset_config *ts = s->ts;
+
+    double margin = tq_render_margin(m->z, ts->buffer, ts->extent);
+    struct tq_bbox bb = tq_metatile_bounds(m);
+    snprintf(pv[0], sizeof pv[0], "%d", m->z);
+    snprintf(pv[1], sizeof pv[1], "%u", m->mx);
+    snprintf(pv[2], sizeof pv[2], "%u", m->my);
+    snprintf(pv[3], sizeof pv[3], "%u", m->mx + m->w - 1);
+    snprintf(pv[4], sizeof pv[4], "%u", m->my + m->h - 1);
+    /* The CTE's bbox only has to hold every feature the per-tile filter
+     * (l.geom && ST_Expand(ST_TileEnvelope(...), m)) keeps; a hair more than m covers any
+     * rounding difference between our bounds and PostGIS's. */
+    double mm = margin + 1e-6;
+    snprintf(pv[5], sizeof pv[5], "%.17g", bb.xmin - mm);
+    snprintf(pv[6], sizeof pv[6], "%.17g", bb.ymin - mm);
+    snprintf(pv[7], sizeof pv[7], "%.17g", bb.xmax + mm);
+    snprintf(pv[8], sizeof pv[8], "%.17g", bb.ymax + mm);
+    snprintf(pv[9], sizeof pv[9], "%.17g", margin);
+    for (int i = 0; i < NPARAMS; i++)
+        values[i] = pv[i];
+
+    out->started_ms = tq_now_ms();
+    double t0 = mono_ms();
+    if (!PQsendQueryPrepared(pg, s->stmt, NPARAMS, values, NULL, NULL, 1)) {
+        pg_error(pg, NULL, "send", err, errsize);
+        return failed(pg);
+    }
+    /* Blocking mode: PQsendQueryPrepared has flushed the whole query. */
+    double next_tick = t0 + tick_ms;
+    for (;;) {
+        if (PQconsumeInput(pg) == 0) {
+            pg_error(pg, NULL, "receive", err, errsize);
+            st = failed(pg);
+            goto fail;
+        }
+        if (!PQisBusy(pg))
+            break;
+        double now = mono_ms();
+        if (tick && now >= next_tick) {
+            next_tick = now + tick_ms;
+            if (tick(arg) != 0) {
+                snprintf(err, errsize, "cancelled");
+                if (cancel_query(pg) != 0) {
+                    st = TQ_RENDER_CONN_ERROR;
+                    snprintf(err, errsize, "cancelled; the connection did not answer");
+                    goto fail;
+                }
+                st = TQ_RENDER_CANCELLED;
+                goto fail;
+            }
+            now = mono_ms();
+        }
+        int timeout = tick ? (int)(next_tick - now) + 1 : -1;
+        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
+            snprintf(err, errsize, "poll: %s", strerror(errno));
+            st = TQ_RENDER_CONN_ERROR;
+            goto fail;
+        }
+    }
+    /* One result for the statement, then NULL. */
+    res = PQgetResult(pg);
+    for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
+        PQclear(extra);
+    out->sql_ms = mono_ms() - t0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+        pg_error(pg, res, "render", err, errsize);
+        st = failed(pg);
+        /* A statement that vanished (e.g. DISCARD ALL by a pooler) is prepared again next
+         * time. */
+        const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        if (code && strcmp(code, "26000") == 0)
+            find_ts(r, tileset)->prepared = 0;
+        goto fail;
+    }
+    if (parse_result(m, res, out, err, errsize) != 0) {
+        st = TQ_RENDER_SQL_ERROR;
+        goto fail;
+    }
+    out->res = res;
+    return TQ_RENDER_OK;
+fail:
+    if (res)
+        PQclear(res);
+    free(out->tiles);
+    memset(out, 0, sizeof *out);
+    return st;
+}

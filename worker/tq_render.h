@@ -1,0 +1,113 @@
+/* tq_render — renders a whole metatile of MVT tiles in one PostgreSQL round trip.
+ *
+ * For every tileset of the config the renderer prepares ONE statement on the connection:
+ *
+ *   WITH l0 AS MATERIALIZED (<layer 0 sql>), l1 AS MATERIALIZED (...),
+ *        t AS (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) AS env
+ *              FROM generate_series($2::integer, $4::integer) tx,
+ *                   generate_series($3::integer, $5::integer) ty)
+ *   SELECT tx, ty, COALESCE((SELECT ST_AsMVT(q, 'layer0', E, 'geom') FROM
+ *            (SELECT ST_AsMVTGeom(l.geom, t.env, E, B, true) AS geom, l."attr"...
+ *             FROM l0 l WHERE l.geom && ST_Expand(t.env, $10::float8)) q), ''::bytea)
+ *          || COALESCE(... l1 ...) FROM t
+ *
+ * Parameters: $1 zoom, $2..$5 first/last tile column and row, $6..$9 the metatile's
+ * EPSG:3857 bounds expanded by the margin m = tile width * buffer / extent, $10 m.
+ * In a layer's SQL, !BBOX! becomes ST_MakeEnvelope($6,$7,$8,$9,3857) and !ZOOM! becomes
+ * $1::integer: bound parameters, never spliced values. A layer whose minzoom..maxzoom
+ * does not cover the zoom contributes nothing (its CTE is gated on $1).
+ *
+ * Each tile's bytes equal the per-tile "rendering SQL contract" (see README / tests):
+ * the concatenation over layers of COALESCE(ST_AsMVT(...), '') for that tile alone.
+ *
+ * The attribute columns of each layer are found once per connection by preparing
+ * SELECT * FROM (<layer sql>) s and describing it (every column except geom; a layer
+ * without a geom column is an error for its tileset).
+ *
+ * Prepared statements live on one connection: call tq_render_reset() after every
+ * (re)connect, then tq_render_prepare_all() (or let tq_render_metatile() prepare lazily). */
+#ifndef TQ_RENDER_H
+#define TQ_RENDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "tq_config.h"
+#include "tq_tile.h"
+
+struct tq_renderer; /* opaque */
+
+struct tq_rendered_tile {
+    struct tq_tile tile;
+    const unsigned char *data; /* points into the result's PGresult; NULL when len is 0 */
+    size_t len;                /* 0 = empty tile */
+};
+
+struct tq_render_result {
+    uint32_t ntiles;
+    struct tq_rendered_tile *tiles; /* row-major, as tq_metatile_tile() */
+    size_t total_bytes;
+    int64_t started_ms; /* unix ms when the query was sent */
+    double sql_ms;      /* send to last result */
+    PGresult *res;      /* owns the tile bytes */
+};
+
+/* Frees what a render result owns and zeroes it (safe on a zeroed result). */
+void tq_render_result_clear(struct tq_render_result *r);
+
+enum tq_render_status {
+    TQ_RENDER_OK = 0,
+    TQ_RENDER_SQL_ERROR,  /* the query (or preparing it) failed; the connection is fine */
+    TQ_RENDER_CONN_ERROR, /* the connection broke; reconnect, then render again */
+    TQ_RENDER_CANCELLED   /* the tick callback asked to stop; the result was dropped */
+};
+
+const char *tq_render_status_name(enum tq_render_status s);
+
+/* Called about every tick_ms while PostgreSQL works. Return 0 to keep waiting, non-zero
+ * to cancel the query (e.g. the job's lease was lost). */
+typedef int (*tq_render_tick_fn)(void *arg);
+
+/* A renderer for every tileset of cfg. cfg must outlive it. NULL on OOM.
+ * The caller frees it with tq_render_free(). */
+struct tq_renderer *tq_render_new(const struct tq_config *cfg);
+void tq_render_free(struct tq_renderer *r);
+
+/* Forgets every prepared statement (call after a reconnect; the connection is new). */
+void tq_render_reset(struct tq_renderer *r);
+
+/* Prepares the statement of one tileset on pg unless already prepared. Returns
+ * TQ_RENDER_OK, TQ_RENDER_SQL_ERROR (bad layer SQL, no geom column, unknown tileset...)
+ * or TQ_RENDER_CONN_ERROR, with a message in err. */
+enum tq_render_status tq_render_prepare(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                        char *err, size_t errsize);
+
+/* Prepares every tileset, logging each failure. Returns the number that failed, or -1 when
+ * the connection broke. */
+int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg);
+
+/* The SQL of a tileset's metatile statement as last prepared (owned by the renderer), or
+ * NULL when not prepared. */
+const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset);
+
+/* Renders metatile m of tileset on pg (preparing first when needed). The query is sent
+ * asynchronously; while waiting, tick(arg) is called every tick_ms (tick may be NULL).
+ * On TQ_RENDER_OK, out holds every tile of m and the caller clears it with
+ * tq_render_result_clear(); on any other status out is zeroed and err says why. After
+ * TQ_RENDER_CONN_ERROR (or when PQstatus(pg) is CONNECTION_BAD) the caller reconnects. */
+enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                         const struct tq_metatile *m, int tick_ms,
+                                         tq_render_tick_fn tick, void *arg,
+                                         struct tq_render_result *out, char *err, size_t errsize);
+
+/* The margin m in metres around a tile of zoom z: tile width * buffer / extent, computed
+ * as the contract does ((2*TQ_MERC_MAX / 2^z) * buffer / extent). */
+double tq_render_margin(int z, unsigned buffer, unsigned extent);
+
+/* Replaces !BBOX! and !ZOOM! in sql with bbox and zoom. Returns a malloc'd string the
+ * caller frees, or NULL on OOM. */
+char *tq_render_substitute(const char *sql, const char *bbox, const char *zoom);
+
+#endif
