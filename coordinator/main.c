@@ -1,0 +1,120 @@
+/* tileq-coordinator -c FILE — the HTTP front of the render queue (see tq_coord.h). */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "tq_config.h"
+#include "tq_coord.h"
+#include "tq_log.h"
+
+#define PROG "tileq-coordinator"
+
+struct app {
+    struct event_base *base;
+    struct tq_coord *co;
+    int signals;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: %s -c FILE\n"
+            "  -c FILE  configuration file (see tq_config.h); TQ_* environment overrides\n"
+            "  -h       this help\n",
+            PROG);
+}
+
+/* SIGTERM/SIGINT: stop accepting, answer what is pending, let the replies flush, exit. A
+ * second signal exits the loop at once. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct app *app = arg;
+    struct timeval grace = {0, 200 * 1000};
+
+    if (app->signals++ > 0) {
+        event_base_loopbreak(app->base);
+        return;
+    }
+    tq_log_info("signal", "signal=%d", (int)sig);
+    tq_coord_shutdown(app->co);
+    event_base_loopexit(app->base, &grace);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    struct tq_config *cfg = NULL;
+    struct app app;
+    struct event *sigterm = NULL, *sigint = NULL;
+    enum tq_log_level level = TQ_LOG_INFO;
+    char err[512];
+    int opt, rc = 1;
+
+    memset(&app, 0, sizeof app);
+    while ((opt = getopt(argc, argv, "c:h")) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    tq_log_init(PROG, TQ_LOG_INFO);
+    cfg = tq_config_load(config_path, err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "%s: %s\n", PROG, err);
+        rc = 2;
+        goto cleanup;
+    }
+    if (cfg->log_level && tq_log_level_parse(cfg->log_level, &level) == 0)
+        tq_log_init(PROG, level);
+    signal(SIGPIPE, SIG_IGN);
+    app.base = event_base_new();
+    if (app.base == NULL) {
+        fprintf(stderr, "%s: event_base_new failed\n", PROG);
+        goto cleanup;
+    }
+    app.co = tq_coord_new(app.base, cfg, err, sizeof err);
+    if (app.co == NULL) {
+        fprintf(stderr, "%s: %s\n", PROG, err);
+        goto cleanup;
+    }
+    sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
+    sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
+    if (!sigterm || !sigint || evsignal_add(sigterm, NULL) != 0 ||
+        evsignal_add(sigint, NULL) != 0) {
+        fprintf(stderr, "%s: cannot install signal handlers\n", PROG);
+        goto cleanup;
+    }
+    tq_log_info("start", "config=%s pid=%ld", config_path, (long)getpid());
+    if (event_base_dispatch(app.base) < 0) {
+        tq_log_error("loop_failed", "config=%s", config_path);
+        goto cleanup;
+    }
+    tq_log_info("exit", "status=0");
+    rc = 0;
+cleanup:
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    tq_coord_free(app.co);
+    if (app.base)
+        event_base_free(app.base);
+    tq_config_free(cfg);
+    return rc;
+}

@@ -1,0 +1,801 @@
+/* tq_coord — see tq_coord.h.
+ *
+ * Ownership:
+ * - struct waiter: owned by its pending entry's list; freed by waiter_finish() once the
+ *   request was answered or its client went away. w->req is evhttp's until we answer it
+ *   (evhttp_send_reply hands it back) or, when evhttp detached it on a client close, ours to
+ *   free in on_client_close.
+ * - struct pending: reference counted. The table holds one reference while the entry is in
+ *   it; an outstanding ENQUEUE holds one, so a reply that comes after the entry was removed
+ *   (answered, timed out) finds it still allocated and just drops it.
+ * - Nothing here frees a hiredis object; tq_rconn owns those. Callbacks from tq_rconn may
+ *   answer and free our own objects, never the connection. */
+#include "tq_coord.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "tq_cache.h"
+#include "tq_job.h"
+#include "tq_log.h"
+#include "tq_queue.h"
+#include "tq_rconn.h"
+#include "tq_tile_path.h"
+
+#define CMD_TIMEOUT_MS 2000
+#define XREAD_BLOCK_MS 5000
+#define XREAD_TIMEOUT_MS (XREAD_BLOCK_MS + 3000)
+#define TABLE_SIZE 4096
+#define MAX_ENQUEUES 2 /* per pending entry: the first, and one more after "done" w/o tile */
+#define MAX_HEADERS_SIZE (64 * 1024)
+#define MAX_BODY_SIZE (64 * 1024)
+#define HTTP_TIMEOUT_S 30
+#define MVT_CONTENT_TYPE "application/vnd.mapbox-vector-tile"
+
+struct pending;
+
+struct waiter {
+    struct pending *p;
+    struct evhttp_request *req;
+    struct evhttp_connection *evcon;
+    struct tq_tile tile;
+    const char *label; /* "miss" or "joined" */
+    struct waiter *prev, *next;
+};
+
+struct pending {
+    struct tq_coord *co;
+    char id[TQ_JOB_ID_MAX];
+    const struct tq_tileset_config *ts;
+    struct tq_job job;
+    struct pending *hnext;
+    int in_table;
+    int refs;
+    int enqueues; /* ENQUEUE commands sent */
+    int inflight; /* one is outstanding */
+    struct waiter *head, *tail;
+    struct event *timer; /* render_timeout_seconds */
+};
+
+struct tq_coord {
+    struct event_base *base;
+    const struct tq_config *cfg;
+    struct evhttp *http;
+    struct evhttp_bound_socket *bound;
+    int port;
+    struct tq_rconn *cmd;    /* ENQUEUE */
+    struct tq_rconn *events; /* XREAD loop on the completion stream */
+    struct pending *table[TABLE_SIZE];
+    size_t npending;
+    char last_id[64]; /* last completion event seen */
+    int have_last_id;
+    int stopping;
+};
+
+enum recheck_mode {
+    RECHECK_WAIT,    /* tiles still missing keep waiting */
+    RECHECK_RENDERED /* the job finished: a missing tile means enqueue once more, then 503 */
+};
+
+static const char *q(const char *s, char *buf, size_t size)
+{
+    return tq_log_quote(s ? s : "", buf, size);
+}
+
+/* ---- HTTP replies ---------------------------------------------------------------------- */
+
+/* Sends a reply and gives req back to evhttp. body may be NULL. */
+static void send_reply(struct tq_coord *co, struct evhttp_request *req, int code, const char *label,
+                       const char *body, size_t len, int tile, int retry_after)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *buf = evbuffer_new();
+    char tmp[16];
+
+    evhttp_add_header(h, "Access-Control-Allow-Origin", co->cfg->http.cors_origin);
+    if (tile) {
+        evhttp_add_header(h, "Content-Type", MVT_CONTENT_TYPE);
+        if (code == 200 || code == 204)
+            evhttp_add_header(h, "Cache-Control", co->cfg->http.cache_control);
+    } else {
+        evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+        evhttp_add_header(h, "Cache-Control", "no-store");
+    }
+    if (label)
+        evhttp_add_header(h, "X-Tileq", label);
+    if (retry_after > 0) {
+        snprintf(tmp, sizeof tmp, "%d", retry_after);
+        evhttp_add_header(h, "Retry-After", tmp);
+    }
+    if (buf && body && len > 0)
+        evbuffer_add(buf, body, len);
+    evhttp_send_reply(req, code, NULL, buf);
+    if (buf)
+        evbuffer_free(buf);
+}
+
+/* A plain-text error (or status) reply: the reason and a newline. */
+static void send_text(struct tq_coord *co, struct evhttp_request *req, int code, const char *label,
+                      const char *reason, int retry_after)
+{
+    char body[512];
+    int n = snprintf(body, sizeof body, "%s\n", reason);
+
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof body)
+        n = sizeof body - 1;
+    send_reply(co, req, code, label, body, (size_t)n, 0, retry_after);
+}
+
+static void waiter_release_conn(struct waiter *w);
+
+/* Answers req from the cache. Returns 1 answered (200/204, or 500 on a read error), 0 when
+ * the tile is not cached (req untouched). When req belongs to waiter w, w lets go of the
+ * connection's close callback before the reply is sent. */
+static int answer_from_cache(struct tq_coord *co, struct evhttp_request *req, const char *tileset,
+                             struct tq_tile t, const char *label, struct waiter *w)
+{
+    char *data = NULL;
+    size_t len = 0;
+    char err[256], qe[300];
+    int rc = tq_cache_read(co->cfg->cache_dir, tileset, t, &data, &len, err, sizeof err);
+
+    if (rc != 0 && w)
+        waiter_release_conn(w);
+    if (rc == 1)
+        send_reply(co, req, len ? 200 : 204, label, data, len, 1, 0);
+    else if (rc < 0) {
+        tq_log_error("cache_read_failed", "tileset=%s z=%d x=%" PRIu32 " y=%" PRIu32 " error=%s",
+                     tileset, t.z, t.x, t.y, q(err, qe, sizeof qe));
+        send_text(co, req, 500, label, "cache read failed", 0);
+    }
+    free(data);
+    return rc != 0;
+}
+
+/* ---- pending table --------------------------------------------------------------------- */
+
+static size_t hash_id(const char *id)
+{
+    uint32_t h = 2166136261u;
+    for (; *id; id++)
+        h = (h ^ (unsigned char)*id) * 16777619u;
+    return h % TABLE_SIZE;
+}
+
+static struct pending *pending_find(struct tq_coord *co, const char *id)
+{
+    struct pending *p = co->table[hash_id(id)];
+    while (p && strcmp(p->id, id) != 0)
+        p = p->hnext;
+    return p;
+}
+
+static void pending_unref(struct pending *p)
+{
+    if (--p->refs > 0)
+        return;
+    if (p->timer)
+        event_free(p->timer);
+    free(p);
+}
+
+/* Takes p out of the table (dropping the table's reference). Its waiters must be gone. */
+static void pending_remove(struct pending *p)
+{
+    struct pending **pp;
+
+    if (!p->in_table)
+        return;
+    for (pp = &p->co->table[hash_id(p->id)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == p) {
+            *pp = p->hnext;
+            break;
+        }
+    }
+    p->in_table = 0;
+    p->co->npending--;
+    evtimer_del(p->timer);
+    pending_unref(p);
+}
+
+static void on_render_timeout(evutil_socket_t fd, short what, void *arg);
+
+static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_config *ts,
+                                   const struct tq_job *job, const char *id)
+{
+    struct pending *p = calloc(1, sizeof *p);
+    struct timeval tv = {co->cfg->queue.render_timeout_seconds, 0};
+    size_t b;
+
+    if (p == NULL)
+        return NULL;
+    p->co = co;
+    p->ts = ts;
+    p->job = *job;
+    snprintf(p->id, sizeof p->id, "%s", id);
+    p->timer = evtimer_new(co->base, on_render_timeout, p);
+    if (p->timer == NULL || evtimer_add(p->timer, &tv) != 0) {
+        if (p->timer)
+            event_free(p->timer);
+        free(p);
+        return NULL;
+    }
+    b = hash_id(id);
+    p->hnext = co->table[b];
+    co->table[b] = p;
+    p->in_table = 1;
+    p->refs = 1;
+    co->npending++;
+    return p;
+}
+
+/* ---- waiters --------------------------------------------------------------------------- */
+
+static void on_client_close(struct evhttp_connection *evcon, void *arg);
+
+static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, struct tq_tile t)
+{
+    struct waiter *w = calloc(1, sizeof *w);
+
+    if (w == NULL)
+        return NULL;
+    w->p = p;
+    w->req = req;
+    w->tile = t;
+    w->label = "joined";
+    w->evcon = evhttp_request_get_connection(req);
+    if (w->evcon)
+        evhttp_connection_set_closecb(w->evcon, on_client_close, w);
+    w->prev = p->tail;
+    if (p->tail)
+        p->tail->next = w;
+    else
+        p->head = w;
+    p->tail = w;
+    return w;
+}
+
+/* Stops watching w's connection: call before answering w->req (the connection may carry
+ * the client's next request, which is not ours). */
+static void waiter_release_conn(struct waiter *w)
+{
+    if (w->evcon)
+        evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+    w->evcon = NULL;
+}
+
+/* Unlinks and frees w (its request was answered or is gone). Does not touch p otherwise. */
+static void waiter_finish(struct waiter *w)
+{
+    struct pending *p = w->p;
+
+    waiter_release_conn(w);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        p->head = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    else
+        p->tail = w->prev;
+    free(w);
+}
+
+/* The client went away: forget its request, never answer it. Called by evhttp while it
+ * frees the connection. When evhttp detached the request from the connection (a client
+ * close while we held it), the request is ours to free; otherwise evhttp frees it next. */
+static void on_client_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct waiter *w = arg;
+    struct pending *p = w->p;
+
+    if (w->req && evhttp_request_get_connection(w->req) == NULL)
+        evhttp_request_free(w->req);
+    w->req = NULL;
+    w->evcon = NULL; /* being freed: waiter_finish must not touch it */
+    tq_log_debug("client_gone", "id=%s", p->id);
+    waiter_finish(w);
+    if (p->head == NULL)
+        pending_remove(p);
+}
+
+/* Answers every waiter of p with an error and removes p. */
+static void pending_fail(struct pending *p, int code, const char *reason, int retry_after)
+{
+    struct waiter *w, *next;
+
+    for (w = p->head; w; w = next) {
+        next = w->next;
+        waiter_release_conn(w);
+        if (w->req)
+            send_text(p->co, w->req, code, w->label, reason, retry_after);
+        waiter_finish(w);
+    }
+    pending_remove(p);
+}
+
+static int pending_enqueue(struct pending *p);
+
+/* Answers the waiters whose tile is in the cache now. With RECHECK_RENDERED, the rest get
+ * one more ENQUEUE, then 503. Removes p when no waiter is left. */
+static void pending_recheck(struct pending *p, enum recheck_mode mode)
+{
+    struct waiter *w, *next;
+
+    for (w = p->head; w; w = next) {
+        next = w->next;
+        if (w->req && answer_from_cache(p->co, w->req, p->ts->name, w->tile, w->label, w))
+            waiter_finish(w);
+    }
+    if (p->head == NULL) {
+        pending_remove(p);
+        return;
+    }
+    if (mode != RECHECK_RENDERED || p->inflight)
+        return;
+    if (p->enqueues < MAX_ENQUEUES) {
+        if (pending_enqueue(p) != 0)
+            pending_fail(p, 503, "queue unavailable", 1);
+        return;
+    }
+    tq_log_warn("rendered_tile_missing", "id=%s", p->id);
+    pending_fail(p, 503, "tile rendered but not in the cache", 1);
+}
+
+static void on_render_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+
+    tq_log_warn("render_timeout", "id=%s seconds=%d", p->id,
+                p->co->cfg->queue.render_timeout_seconds);
+    pending_fail(p, 504, "render timed out", 0);
+}
+
+/* ---- ENQUEUE --------------------------------------------------------------------------- */
+
+static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    struct pending *p = arg;
+    enum tq_enqueue_result res;
+    char qe[256];
+
+    p->inflight = 0;
+    if (!p->in_table || p->head == NULL || p->co->stopping)
+        goto cleanup;
+    res = reply ? tq_enqueue_result_from_reply(reply) : TQ_ENQ_ERROR;
+    switch (res) {
+    case TQ_ENQ_NEW:
+        for (struct waiter *w = p->head; w; w = w->next) {
+            if (w->req) {
+                w->label = "miss";
+                break;
+            }
+        }
+        break;
+    case TQ_ENQ_COALESCED:
+    case TQ_ENQ_PROMOTED:
+    case TQ_ENQ_RUNNING:
+    case TQ_ENQ_RERUN:
+        break;
+    case TQ_ENQ_DONE:
+        pending_recheck(p, RECHECK_RENDERED);
+        break;
+    case TQ_ENQ_FULL:
+        tq_log_warn("queue_full", "id=%s class=interactive", p->id);
+        pending_fail(p, 503, "render queue full", 1);
+        break;
+    case TQ_ENQ_ERROR:
+    default:
+        tq_log_error(
+            "enqueue_failed", "id=%s error=%s", p->id,
+            q(reply ? (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply") : err,
+              qe, sizeof qe));
+        pending_fail(p, 503, "queue unavailable", 1);
+        break;
+    }
+cleanup:
+    pending_unref(p);
+}
+
+/* Sends the ENQUEUE script for p. Returns 0, or -1 when it could not be sent. */
+static int pending_enqueue(struct pending *p)
+{
+    struct tq_coord *co = p->co;
+    char *payload = NULL;
+    size_t len = 0;
+    int rv = -1;
+
+    p->job.enqueued_ms = tq_now_ms();
+    if (tq_job_encode(&p->job, &payload, &len) != 0)
+        goto cleanup;
+    if (tq_rconn_command(co->cmd, CMD_TIMEOUT_MS, on_enqueue_reply, p, TQ_ENQUEUE_FMT,
+                         TQ_LUA_ENQUEUE, TQ_QUEUE_PREFIX, p->id, (int)TQ_CLASS_INTERACTIVE, payload,
+                         len, co->cfg->queue.cap[TQ_CLASS_INTERACTIVE],
+                         (long long)p->job.enqueued_ms,
+                         tq_enqueue_mode_name(TQ_ENQ_MODE_REQUEST)) != 0)
+        goto cleanup;
+    p->refs++;
+    p->inflight = 1;
+    p->enqueues++;
+    rv = 0;
+cleanup:
+    free(payload);
+    return rv;
+}
+
+/* ---- completion events ----------------------------------------------------------------- */
+
+static void events_read(struct tq_coord *co);
+
+static void recheck_all(struct tq_coord *co)
+{
+    for (size_t b = 0; b < TABLE_SIZE; b++) {
+        struct pending *p, *next;
+        for (p = co->table[b]; p; p = next) {
+            next = p->hnext;
+            pending_recheck(p, RECHECK_WAIT);
+        }
+    }
+}
+
+static const char *field(const redisReply *fields, const char *name)
+{
+    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
+        return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+            strcmp(k->str, name) == 0)
+            return v->str;
+    }
+    return NULL;
+}
+
+static void handle_event(struct tq_coord *co, const char *id, const char *status, const char *error)
+{
+    struct pending *p = pending_find(co, id);
+    char qe[300];
+
+    if (p == NULL)
+        return;
+    if (strcmp(status, "ok") == 0) {
+        pending_recheck(p, RECHECK_RENDERED);
+    } else if (strcmp(status, "dead") == 0) {
+        tq_log_warn("job_dead", "id=%s error=%s", id, q(error, qe, sizeof qe));
+        pending_fail(p, 500, error && *error ? error : "render failed", 0);
+    }
+}
+
+static void on_events(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    struct tq_coord *co = arg;
+    char qe[256];
+
+    if (co->stopping)
+        return;
+    if (reply == NULL) {
+        /* "disconnected": the UP callback restarts the loop; a timeout means the connection
+         * is stuck, so drop it. */
+        if (strcmp(err, "timeout") == 0) {
+            tq_log_warn("events_timeout", "after_ms=%d", XREAD_TIMEOUT_MS);
+            tq_rconn_reset(rc);
+        }
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        tq_log_error("events_read_failed", "error=%s", q(reply->str, qe, sizeof qe));
+        tq_rconn_reset(rc);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t s = 0; s < reply->elements; s++) {
+            const redisReply *stream = reply->element[s];
+            const redisReply *entries;
+            if (stream->type != REDIS_REPLY_ARRAY || stream->elements < 2)
+                continue;
+            entries = stream->element[1];
+            if (entries->type != REDIS_REPLY_ARRAY)
+                continue;
+            for (size_t e = 0; e < entries->elements; e++) {
+                const redisReply *ent = entries->element[e];
+                const char *id, *status;
+                if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2 ||
+                    ent->element[0]->type != REDIS_REPLY_STRING)
+                    continue;
+                snprintf(co->last_id, sizeof co->last_id, "%s", ent->element[0]->str);
+                id = field(ent->element[1], "id");
+                status = field(ent->element[1], "status");
+                if (id && status)
+                    handle_event(co, id, status, field(ent->element[1], "error"));
+            }
+        }
+    }
+    events_read(co); /* nil reply: BLOCK timed out with nothing new */
+}
+
+static void events_read(struct tq_coord *co)
+{
+    if (co->stopping)
+        return;
+    /* -1 means the connection is down; the UP callback restarts the loop. */
+    tq_rconn_command(co->events, XREAD_TIMEOUT_MS, on_events, co,
+                     "XREAD BLOCK %d COUNT 100 STREAMS %s %s", XREAD_BLOCK_MS, TQ_QUEUE_EVENTS_KEY,
+                     co->last_id);
+}
+
+static void on_last_id(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    struct tq_coord *co = arg;
+    char qe[256];
+
+    if (co->stopping)
+        return;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY) {
+        tq_log_error(
+            "events_last_id_failed", "error=%s",
+            q(reply ? (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply") : err,
+              qe, sizeof qe));
+        tq_rconn_reset(rc);
+        return;
+    }
+    snprintf(co->last_id, sizeof co->last_id, "0-0");
+    if (reply->elements > 0) {
+        const redisReply *ent = reply->element[0];
+        if (ent->type == REDIS_REPLY_ARRAY && ent->elements > 0 &&
+            ent->element[0]->type == REDIS_REPLY_STRING)
+            snprintf(co->last_id, sizeof co->last_id, "%s", ent->element[0]->str);
+    }
+    co->have_last_id = 1;
+    tq_log_info("events_start", "stream=%s from=%s", TQ_QUEUE_EVENTS_KEY, co->last_id);
+    recheck_all(co);
+    events_read(co);
+}
+
+static void on_events_state(struct tq_rconn *rc, int up, void *arg)
+{
+    struct tq_coord *co = arg;
+
+    if (!up || co->stopping)
+        return;
+    if (!co->have_last_id) {
+        if (tq_rconn_command(rc, CMD_TIMEOUT_MS, on_last_id, co, "XREVRANGE %s + - COUNT 1",
+                             TQ_QUEUE_EVENTS_KEY) != 0)
+            tq_rconn_reset(rc);
+        return;
+    }
+    /* Reconnected: continue after the last event seen, and look at the cache for every
+     * waiter in case a completion slipped by while the connection was down. */
+    tq_log_info("events_resume", "stream=%s from=%s pending=%zu", TQ_QUEUE_EVENTS_KEY, co->last_id,
+                co->npending);
+    recheck_all(co);
+    events_read(co);
+}
+
+/* ---- request handling ------------------------------------------------------------------ */
+
+static void serve_tile(struct tq_coord *co, struct evhttp_request *req,
+                       const struct tq_tileset_config *ts, struct tq_tile t)
+{
+    struct tq_job job;
+    char id[TQ_JOB_ID_MAX];
+    struct pending *p;
+
+    if (answer_from_cache(co, req, ts->name, t, "hit", NULL))
+        return;
+    if (tq_job_init(&job, ts->name, t, ts->metatile, TQ_CLASS_INTERACTIVE, TQ_REASON_REQUEST,
+                    tq_now_ms()) != 0) {
+        send_text(co, req, 500, NULL, "cannot make a job", 0);
+        return;
+    }
+    tq_job_id(&job, id, sizeof id);
+    p = pending_find(co, id);
+    if (p) {
+        if (waiter_add(p, req, t) == NULL)
+            send_text(co, req, 500, NULL, "out of memory", 0);
+        return;
+    }
+    if (!tq_rconn_is_up(co->cmd)) {
+        send_text(co, req, 503, NULL, "queue unavailable", 1);
+        return;
+    }
+    p = pending_new(co, ts, &job, id);
+    if (p == NULL) {
+        send_text(co, req, 500, NULL, "out of memory", 0);
+        return;
+    }
+    if (waiter_add(p, req, t) == NULL) {
+        send_text(co, req, 500, NULL, "out of memory", 0);
+        pending_remove(p);
+        return;
+    }
+    if (pending_enqueue(p) != 0)
+        pending_fail(p, 503, "queue unavailable", 1);
+}
+
+static void handle_request(struct evhttp_request *req, void *arg)
+{
+    struct tq_coord *co = arg;
+    const char *uri = evhttp_request_get_uri(req);
+    enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    struct tq_tile_path tp;
+    const struct tq_tileset_config *ts;
+    const char *why = NULL;
+
+    if (co->stopping) {
+        send_text(co, req, 503, NULL, "shutting down", 1);
+        return;
+    }
+    /* Length before anything else. */
+    if (uri == NULL || strnlen(uri, TQ_TILE_PATH_MAX + 1) > TQ_TILE_PATH_MAX) {
+        send_text(co, req, 400, NULL, "path too long", 0);
+        return;
+    }
+    if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        send_text(co, req, 405, NULL, "method not allowed", 0);
+        return;
+    }
+    switch (tq_tile_path_parse(uri, &tp, &why)) {
+    case TQ_TILE_PATH_OK:
+        break;
+    case TQ_TILE_PATH_MALFORMED:
+        send_text(co, req, 400, NULL, why, 0);
+        return;
+    case TQ_TILE_PATH_OUTSIDE:
+        send_text(co, req, 404, NULL, why, 0);
+        return;
+    case TQ_TILE_PATH_NOT_TILE:
+    default:
+        if (tq_tile_path_is(uri, "/health")) {
+            if (tq_rconn_is_up(co->cmd))
+                send_text(co, req, 200, NULL, "ok", 0);
+            else
+                send_text(co, req, 503, NULL, "redis unavailable", 1);
+        } else {
+            send_text(co, req, 404, NULL, "not found", 0);
+        }
+        return;
+    }
+    ts = tq_config_tileset(co->cfg, tp.tileset);
+    if (ts == NULL) {
+        send_text(co, req, 404, NULL, "unknown tileset", 0);
+        return;
+    }
+    if (tp.tile.z < ts->minzoom || tp.tile.z > ts->maxzoom) {
+        send_text(co, req, 404, NULL, "zoom outside the tileset's range", 0);
+        return;
+    }
+    serve_tile(co, req, ts, tp.tile);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+static int bound_port(struct evhttp_bound_socket *bound)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(bound);
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return -1;
+    if (ss.ss_family == AF_INET)
+        return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+    return -1;
+}
+
+struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *cfg, char *err,
+                              size_t errsize)
+{
+    struct tq_coord *co = calloc(1, sizeof *co);
+    char *host = NULL, *password = NULL;
+    int port = 0, db = 0, ok = 0;
+
+    if (co == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    co->base = base;
+    co->cfg = cfg;
+    snprintf(co->last_id, sizeof co->last_id, "$");
+    if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
+        snprintf(err, errsize, "bad redis_url: %s", cfg->redis_url);
+        goto cleanup;
+    }
+    co->http = evhttp_new(base);
+    if (co->http == NULL) {
+        snprintf(err, errsize, "evhttp_new failed");
+        goto cleanup;
+    }
+    /* Let every method through to handle_request (405 there); a request line or headers up
+     * to 64 KB reach us too, so a long path gets our 400 rather than evhttp's 413. */
+    evhttp_set_allowed_methods(co->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+                                             EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                             EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                             EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+    evhttp_set_max_headers_size(co->http, MAX_HEADERS_SIZE);
+    evhttp_set_max_body_size(co->http, MAX_BODY_SIZE);
+    evhttp_set_timeout(co->http, HTTP_TIMEOUT_S);
+    evhttp_set_gencb(co->http, handle_request, co);
+    co->bound = evhttp_bind_socket_with_handle(co->http, cfg->listen_host, cfg->listen_port);
+    if (co->bound == NULL) {
+        snprintf(err, errsize, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
+                 strerror(errno));
+        goto cleanup;
+    }
+    co->port = bound_port(co->bound);
+    co->cmd = tq_rconn_new(base, "command", host, port, password, db, NULL, co);
+    co->events = tq_rconn_new(base, "events", host, port, password, db, on_events_state, co);
+    if (co->cmd == NULL || co->events == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    tq_rconn_start(co->cmd);
+    tq_rconn_start(co->events);
+    tq_log_info("listening", "host=%s port=%d redis=%s:%d db=%d cache_dir=%s tilesets=%zu",
+                cfg->listen_host, co->port, host, port, db, cfg->cache_dir, cfg->ntilesets);
+    ok = 1;
+cleanup:
+    free(host);
+    free(password);
+    if (!ok && co) {
+        tq_coord_free(co);
+        co = NULL;
+    }
+    return co;
+}
+
+int tq_coord_port(const struct tq_coord *co)
+{
+    return co->port;
+}
+
+void tq_coord_shutdown(struct tq_coord *co)
+{
+    size_t answered = 0;
+
+    if (co->stopping)
+        return;
+    co->stopping = 1;
+    if (co->http && co->bound) {
+        evhttp_del_accept_socket(co->http, co->bound);
+        co->bound = NULL;
+    }
+    for (size_t b = 0; b < TABLE_SIZE; b++) {
+        while (co->table[b]) {
+            struct pending *p = co->table[b];
+            for (struct waiter *w = p->head; w; w = w->next)
+                answered++;
+            pending_fail(p, 503, "shutting down", 1);
+        }
+    }
+    /* Outstanding commands fail with "shutdown" now; their callbacks see co->stopping. */
+    tq_rconn_free(co->cmd);
+    co->cmd = NULL;
+    tq_rconn_free(co->events);
+    co->events = NULL;
+    tq_log_info("shutdown", "answered_503=%zu", answered);
+}
+
+void tq_coord_free(struct tq_coord *co)
+{
+    if (co == NULL)
+        return;
+    tq_coord_shutdown(co);
+    if (co->http)
+        evhttp_free(co->http);
+    free(co);
+}

@@ -1,0 +1,43 @@
+/* tq_coord — the coordinator's HTTP server: serves tiles from the cache, and for a miss
+ * enqueues the metatile's render job in Redis and answers when the completion event
+ * arrives. One libevent loop; hiredis async connections on the same loop; nothing blocks
+ * except reading a tile file from the local cache.
+ *
+ * A request for an uncached tile becomes a waiter on the pending entry of its job (one
+ * entry per metatile id, in process):
+ *
+ *              serve_tile: no entry                 ENQUEUE reply new/coalesced/
+ *   (request) ─────────────────────▶ pending + ENQUEUE ──promoted/running──▶ waiting
+ *       │ serve_tile: entry exists        │ full/error/timeout/disconnect      │ event ok: read
+ * cache └──────────▶ joins as waiter      ▼ 503 to all waiters                 │ event dead: 500
+ *                                      (removed)  ◀────────────────────────────┘ render timer: 504
+ *   ENQUEUE reply done → read the cache now (enqueue once more if a tile is still missing).
+ */
+#ifndef TQ_COORD_H
+#define TQ_COORD_H
+
+#include <stddef.h>
+
+#include <event2/event.h>
+
+#include "tq_config.h"
+
+struct tq_coord;
+
+/* Creates the coordinator on base: binds the listen address from cfg and starts the two
+ * Redis connections (commands, events). cfg must outlive it. Returns NULL with a message in
+ * err. The caller frees with tq_coord_free(). */
+struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *cfg, char *err,
+                              size_t errsize);
+
+/* Port actually bound (useful with port 0). */
+int tq_coord_port(const struct tq_coord *co);
+
+/* Stops accepting, answers every pending request 503, closes Redis. The loop can then
+ * exit once the replies are flushed. Idempotent. */
+void tq_coord_shutdown(struct tq_coord *co);
+
+/* Frees everything (calls tq_coord_shutdown first if needed). */
+void tq_coord_free(struct tq_coord *co);
+
+#endif

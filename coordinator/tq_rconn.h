@@ -1,0 +1,55 @@
+/* tq_rconn — one hiredis async connection on a libevent loop that stays up: it reconnects
+ * with backoff (100 ms doubling to 5 s) when the connection drops or cannot be made, and
+ * gives every command a deadline, since hiredis 0.14 has neither.
+ *
+ * States:
+ *            tq_rconn_start / backoff timer                PING answered
+ *   DOWN ───────────────────────────────▶ CONNECTING ────────────────────▶ UP
+ *     ▲                                       │ connect error, connect     │ disconnect, error,
+ *     └───────── backoff timer armed ◀────────┘ deadline, AUTH/SELECT fail  │ tq_rconn_reset
+ *     ▲                                                                    │
+ *     └────────────────────────────────────────────────────────────────────┘
+ * The state callback is called on every UP and on every UP→DOWN change. */
+#ifndef TQ_RCONN_H
+#define TQ_RCONN_H
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+struct tq_rconn;
+
+/* up is 1 when the connection became usable, 0 when it was lost. */
+typedef void (*tq_rconn_state_cb)(struct tq_rconn *rc, int up, void *arg);
+
+/* Called exactly once per command: with the reply (owned by hiredis, valid only during the
+ * call; it may be an error reply), or with reply NULL and err saying why ("timeout",
+ * "disconnected", "shutdown"). A reply that arrives after the deadline is dropped. */
+typedef void (*tq_rconn_reply_cb)(struct tq_rconn *rc, redisReply *reply, const char *err,
+                                  void *arg);
+
+/* Creates a connection (not started). name is for logs. password may be NULL. Strings are
+ * copied. Returns NULL on OOM. */
+struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name, const char *host, int port,
+                              const char *password, int db, tq_rconn_state_cb cb, void *arg);
+
+/* Starts connecting. */
+void tq_rconn_start(struct tq_rconn *rc);
+
+/* 1 when the connection is UP. */
+int tq_rconn_is_up(const struct tq_rconn *rc);
+
+/* Sends a command (hiredis format). timeout_ms 0 means no deadline. Returns 0 (cb will be
+ * called exactly once, never from inside this function), or -1 when the connection is not
+ * UP or the command could not be queued (cb is not called). */
+int tq_rconn_command(struct tq_rconn *rc, int timeout_ms, tq_rconn_reply_cb cb, void *arg,
+                     const char *fmt, ...);
+
+/* Drops the connection (deferred to the loop, so it is safe inside a reply callback) and
+ * reconnects after the backoff. Outstanding commands fail with "disconnected". */
+void tq_rconn_reset(struct tq_rconn *rc);
+
+/* Closes the connection for good: outstanding commands fail with "shutdown", no reconnect,
+ * no state callback. Frees rc. Must not be called from inside one of rc's callbacks. */
+void tq_rconn_free(struct tq_rconn *rc);
+
+#endif
