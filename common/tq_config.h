@@ -50,6 +50,7 @@ struct tq_queue_config {
     int render_timeout_seconds; /* coordinator's wait before 504, default 60 */
     long cap[TQ_CLASS_COUNT];         /* max queued jobs per class (full beyond) */
     long running_cap[TQ_CLASS_COUNT]; /* max running jobs per class, 0 = unlimited */
+    int fair_every; /* every n-th claim takes the lowest class first (0 = never), default 10 */
 };
 
 struct tq_http_config {

@@ -1,0 +1,838 @@
+/* tq_config — see tq_config.h.
+ *
+ * Parsing is libconfig's; this file walks the parsed tree, copies every value into struct
+ * tq_config (which owns all its strings), rejects unknown keys at every level (a typo must
+ * not be silently ignored) and checks ranges. Messages are "<file>:<line>: <key path>: <what>",
+ * the key path written like "tilesets.[0].layers.[1].sql".
+ *
+ * Defaults: listen "127.0.0.1:8080", log_level "info", worker_id NULL (the worker fills it),
+ * queue { max_attempts 3, lease_seconds 30, render_timeout_seconds 60, fair_every 10,
+ * cap { interactive 10000, dirty 100000, bulk 100000 }, running_cap all 0 },
+ * http { cache_control "public, max-age=3600", cors_origin "*" },
+ * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64 },
+ * layer { minzoom, maxzoom: the tileset's }. */
+#include "tq_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libconfig.h>
+
+#include "tq_log.h"
+
+#define PATH_MAX_LEN 128
+
+struct loader {
+    const char *name; /* file name used in messages */
+    char *err;
+    size_t errsize;
+};
+
+static void fail(struct loader *ld, const config_setting_t *s, const char *path, const char *fmt,
+                 ...) __attribute__((format(printf, 4, 5)));
+
+/* Writes "<name>:<line>: <path>: <message>" into the error buffer (line omitted when s is
+ * NULL or has no line). */
+static void fail(struct loader *ld, const config_setting_t *s, const char *path, const char *fmt,
+                 ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    unsigned line = s ? config_setting_source_line(s) : 0;
+    const char *file =
+        (s && config_setting_source_file(s)) ? config_setting_source_file(s) : ld->name;
+    if (line > 0)
+        snprintf(ld->err, ld->errsize, "%s:%u: %s: %s", file, line, path, msg);
+    else
+        snprintf(ld->err, ld->errsize, "%s: %s: %s", ld->name, path, msg);
+}
+
+static void join_path(char *buf, size_t size, const char *prefix, const char *key)
+{
+    if (prefix == NULL || prefix[0] == '\0')
+        snprintf(buf, size, "%s", key);
+    else
+        snprintf(buf, size, "%s.%s", prefix, key);
+}
+
+/* "prefix.[i]"; key paths are short, a truncated one is still a readable message. */
+static void index_path(char *buf, size_t size, const char *prefix, int i)
+{
+    int n = snprintf(buf, size, "%s.[%d]", prefix, i);
+    if (n < 0 || (size_t)n >= size)
+        buf[size - 1] = '\0';
+}
+
+/* Rejects members of group not listed in allowed (NULL-terminated). */
+static int check_keys(struct loader *ld, const config_setting_t *group, const char *prefix,
+                      const char *const *allowed)
+{
+    int n = config_setting_length(group);
+    for (int i = 0; i < n; i++) {
+        config_setting_t *m = config_setting_get_elem(group, (unsigned)i);
+        const char *name = config_setting_name(m);
+        int ok = 0;
+        for (const char *const *a = allowed; *a; a++) {
+            if (name && strcmp(name, *a) == 0)
+                ok = 1;
+        }
+        if (!ok) {
+            char path[PATH_MAX_LEN];
+            join_path(path, sizeof path, prefix, name ? name : "?");
+            fail(ld, m, path, "unknown key");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Replaces *out with a copy of the string member key of group, when present. */
+static int get_string(struct loader *ld, const config_setting_t *group, const char *prefix,
+                      const char *key, char **out)
+{
+    char path[PATH_MAX_LEN];
+    config_setting_t *s = config_setting_get_member(group, key);
+    if (s == NULL)
+        return 0;
+    join_path(path, sizeof path, prefix, key);
+    if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+        fail(ld, s, path, "must be a string");
+        return -1;
+    }
+    char *copy = strdup(config_setting_get_string(s));
+    if (copy == NULL) {
+        fail(ld, s, path, "out of memory");
+        return -1;
+    }
+    free(*out);
+    *out = copy;
+    return 0;
+}
+
+/* Sets *out to the integer member key of group when present, checked against [min, max]. */
+static int get_int(struct loader *ld, const config_setting_t *group, const char *prefix,
+                   const char *key, long long min, long long max, long long *out)
+{
+    char path[PATH_MAX_LEN];
+    config_setting_t *s = config_setting_get_member(group, key);
+    if (s == NULL)
+        return 0;
+    join_path(path, sizeof path, prefix, key);
+    int type = config_setting_type(s);
+    if (type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64) {
+        fail(ld, s, path, "must be an integer");
+        return -1;
+    }
+    long long v = config_setting_get_int64(s);
+    if (v < min || v > max) {
+        fail(ld, s, path, "must be %lld..%lld", min, max);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int get_int_as_int(struct loader *ld, const config_setting_t *group, const char *prefix,
+                          const char *key, long long min, long long max, int *out)
+{
+    long long v = *out;
+    if (get_int(ld, group, prefix, key, min, max, &v) != 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* The group member key (NULL when absent), or -1 via *bad when it is not a group. */
+static config_setting_t *get_group(struct loader *ld, const config_setting_t *parent,
+                                   const char *prefix, const char *key, int *bad)
+{
+    char path[PATH_MAX_LEN];
+    config_setting_t *s = config_setting_get_member(parent, key);
+    if (s == NULL)
+        return NULL;
+    if (config_setting_type(s) != CONFIG_TYPE_GROUP) {
+        join_path(path, sizeof path, prefix, key);
+        fail(ld, s, path, "must be a group { ... }");
+        *bad = 1;
+        return NULL;
+    }
+    return s;
+}
+
+static int name_ok(const char *s)
+{
+    size_t len = strlen(s);
+    if (len == 0 || len >= TQ_TILESET_NAME_MAX)
+        return 0;
+    for (const char *p = s; *p; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int check_name(struct loader *ld, const config_setting_t *group, const char *prefix,
+                      const char *name)
+{
+    char path[PATH_MAX_LEN];
+    join_path(path, sizeof path, prefix, "name");
+    if (name == NULL) {
+        fail(ld, group, path, "required");
+        return -1;
+    }
+    if (!name_ok(name)) {
+        fail(ld, config_setting_get_member(group, "name"), path,
+             "must be 1..%d characters of [A-Za-z0-9_-]", TQ_TILESET_NAME_MAX - 1);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_zooms(struct loader *ld, const config_setting_t *group, const char *prefix,
+                       int minzoom, int maxzoom)
+{
+    char path[PATH_MAX_LEN];
+    if (minzoom > maxzoom) {
+        join_path(path, sizeof path, prefix, "minzoom");
+        const config_setting_t *s = config_setting_get_member(group, "minzoom");
+        fail(ld, s ? s : group, path, "minzoom %d is greater than maxzoom %d", minzoom, maxzoom);
+        return -1;
+    }
+    return 0;
+}
+
+static int load_layer(struct loader *ld, const config_setting_t *ls, const char *prefix,
+                      const struct tq_tileset_config *ts, struct tq_layer_config *layer)
+{
+    static const char *const keys[] = {"name", "sql", "minzoom", "maxzoom", NULL};
+    char path[PATH_MAX_LEN];
+
+    if (config_setting_type(ls) != CONFIG_TYPE_GROUP) {
+        fail(ld, ls, prefix, "must be a group { name = ...; sql = ...; }");
+        return -1;
+    }
+    layer->minzoom = ts->minzoom;
+    layer->maxzoom = ts->maxzoom;
+    if (check_keys(ld, ls, prefix, keys) != 0 || get_string(ld, ls, prefix, "name", &layer->name) ||
+        get_string(ld, ls, prefix, "sql", &layer->sql) ||
+        get_int_as_int(ld, ls, prefix, "minzoom", 0, TQ_TILE_MAX_ZOOM, &layer->minzoom) ||
+        get_int_as_int(ld, ls, prefix, "maxzoom", 0, TQ_TILE_MAX_ZOOM, &layer->maxzoom))
+        return -1;
+    if (check_name(ld, ls, prefix, layer->name) != 0 ||
+        check_zooms(ld, ls, prefix, layer->minzoom, layer->maxzoom) != 0)
+        return -1;
+    join_path(path, sizeof path, prefix, "sql");
+    if (layer->sql == NULL) {
+        fail(ld, ls, path, "required");
+        return -1;
+    }
+    const config_setting_t *sqls = config_setting_get_member(ls, "sql");
+    if (strspn(layer->sql, " \t\r\n") == strlen(layer->sql)) {
+        fail(ld, sqls, path, "must not be empty");
+        return -1;
+    }
+    if (strstr(layer->sql, "!BBOX!") == NULL) {
+        fail(ld, sqls, path, "must contain the !BBOX! token");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_tileset(struct loader *ld, const config_setting_t *tss, const char *prefix,
+                        struct tq_tileset_config *ts)
+{
+    static const char *const keys[] = {"name",   "minzoom", "maxzoom", "metatile",
+                                       "extent", "buffer",  "layers",  NULL};
+    char path[PATH_MAX_LEN];
+    long long v;
+
+    if (config_setting_type(tss) != CONFIG_TYPE_GROUP) {
+        fail(ld, tss, prefix, "must be a group { name = ...; layers = (...); }");
+        return -1;
+    }
+    ts->minzoom = 0;
+    ts->maxzoom = 14;
+    ts->metatile = 8;
+    ts->extent = 4096;
+    ts->buffer = 64;
+    if (check_keys(ld, tss, prefix, keys) != 0 || get_string(ld, tss, prefix, "name", &ts->name) ||
+        get_int_as_int(ld, tss, prefix, "minzoom", 0, TQ_TILE_MAX_ZOOM, &ts->minzoom) ||
+        get_int_as_int(ld, tss, prefix, "maxzoom", 0, TQ_TILE_MAX_ZOOM, &ts->maxzoom))
+        return -1;
+    v = ts->metatile;
+    if (get_int(ld, tss, prefix, "metatile", 1, 64, &v) != 0)
+        return -1;
+    ts->metatile = (unsigned)v;
+    v = ts->extent;
+    if (get_int(ld, tss, prefix, "extent", 1, 65536, &v) != 0)
+        return -1;
+    ts->extent = (unsigned)v;
+    v = ts->buffer;
+    if (get_int(ld, tss, prefix, "buffer", 0, 65536, &v) != 0)
+        return -1;
+    ts->buffer = (unsigned)v;
+    if (check_name(ld, tss, prefix, ts->name) != 0 ||
+        check_zooms(ld, tss, prefix, ts->minzoom, ts->maxzoom) != 0)
+        return -1;
+    if (ts->buffer > ts->extent) {
+        join_path(path, sizeof path, prefix, "buffer");
+        fail(ld, config_setting_get_member(tss, "buffer"), path, "must not exceed extent %u",
+             ts->extent);
+        return -1;
+    }
+
+    join_path(path, sizeof path, prefix, "layers");
+    const config_setting_t *layers = config_setting_get_member(tss, "layers");
+    if (layers == NULL) {
+        fail(ld, tss, path, "required (at least one layer)");
+        return -1;
+    }
+    if (config_setting_type(layers) != CONFIG_TYPE_LIST) {
+        fail(ld, layers, path, "must be a list ( { ... }, ... )");
+        return -1;
+    }
+    int n = config_setting_length(layers);
+    if (n == 0 || n > TQ_MAX_LAYERS) {
+        fail(ld, layers, path, "must hold 1..%d layers", TQ_MAX_LAYERS);
+        return -1;
+    }
+    ts->layers = calloc((size_t)n, sizeof *ts->layers);
+    if (ts->layers == NULL) {
+        fail(ld, layers, path, "out of memory");
+        return -1;
+    }
+    ts->nlayers = (size_t)n;
+    for (int i = 0; i < n; i++) {
+        char lpath[PATH_MAX_LEN];
+        index_path(lpath, sizeof lpath, path, i);
+        const config_setting_t *ls = config_setting_get_elem(layers, (unsigned)i);
+        if (load_layer(ld, ls, lpath, ts, &ts->layers[i]) != 0)
+            return -1;
+        for (int j = 0; j < i; j++) {
+            if (strcmp(ts->layers[j].name, ts->layers[i].name) == 0) {
+                char npath[PATH_MAX_LEN];
+                join_path(npath, sizeof npath, lpath, "name");
+                fail(ld, config_setting_get_member(ls, "name"), npath,
+                     "duplicate layer name \"%s\"", ts->layers[i].name);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int load_queue(struct loader *ld, const config_setting_t *root, struct tq_queue_config *q)
+{
+    static const char *const keys[] = {"max_attempts",
+                                       "lease_seconds",
+                                       "render_timeout_seconds",
+                                       "fair_every",
+                                       "cap",
+                                       "running_cap",
+                                       NULL};
+    static const char *const class_keys[] = {"interactive", "dirty", "bulk", NULL};
+    int bad = 0;
+    const config_setting_t *qs = get_group(ld, root, "", "queue", &bad);
+    if (bad)
+        return -1;
+    if (qs == NULL)
+        return 0;
+    if (check_keys(ld, qs, "queue", keys) != 0 ||
+        get_int_as_int(ld, qs, "queue", "max_attempts", 1, 1000, &q->max_attempts) ||
+        get_int_as_int(ld, qs, "queue", "lease_seconds", 1, 86400, &q->lease_seconds) ||
+        get_int_as_int(ld, qs, "queue", "render_timeout_seconds", 1, 86400,
+                       &q->render_timeout_seconds) ||
+        get_int_as_int(ld, qs, "queue", "fair_every", 0, 1000000, &q->fair_every))
+        return -1;
+    const char *groups[2] = {"cap", "running_cap"};
+    long *targets[2] = {q->cap, q->running_cap};
+    for (int g = 0; g < 2; g++) {
+        char prefix[PATH_MAX_LEN];
+        const config_setting_t *cs = get_group(ld, qs, "queue", groups[g], &bad);
+        if (bad)
+            return -1;
+        if (cs == NULL)
+            continue;
+        join_path(prefix, sizeof prefix, "queue", groups[g]);
+        if (check_keys(ld, cs, prefix, class_keys) != 0)
+            return -1;
+        for (int c = 0; c < TQ_CLASS_COUNT; c++) {
+            long long v = targets[g][c];
+            if (get_int(ld, cs, prefix, class_keys[c], g == 0 ? 1 : 0, LONG_MAX, &v) != 0)
+                return -1;
+            targets[g][c] = (long)v;
+        }
+    }
+    return 0;
+}
+
+static int load_http(struct loader *ld, const config_setting_t *root, struct tq_http_config *h)
+{
+    static const char *const keys[] = {"cache_control", "cors_origin", NULL};
+    int bad = 0;
+    const config_setting_t *hs = get_group(ld, root, "", "http", &bad);
+    if (bad)
+        return -1;
+    if (hs == NULL)
+        return 0;
+    if (check_keys(ld, hs, "http", keys) != 0 ||
+        get_string(ld, hs, "http", "cache_control", &h->cache_control) ||
+        get_string(ld, hs, "http", "cors_origin", &h->cors_origin))
+        return -1;
+    return 0;
+}
+
+/* Splits "host:port" ("[v6]:port" too; an empty host means all interfaces). */
+static int parse_listen(const char *s, char **host, int *port)
+{
+    const char *colon = strrchr(s, ':');
+    const char *hstart = s, *hend;
+    if (colon == NULL)
+        return -1;
+    hend = colon;
+    if (s[0] == '[') {
+        if (colon == s || colon[-1] != ']')
+            return -1;
+        hstart = s + 1;
+        hend = colon - 1;
+    } else if (memchr(s, ':', (size_t)(colon - s)) != NULL) {
+        return -1; /* bare IPv6 without brackets */
+    }
+    const char *p = colon + 1;
+    long v = 0;
+    if (*p == '\0')
+        return -1;
+    for (; *p; p++) {
+        if (*p < '0' || *p > '9')
+            return -1;
+        v = v * 10 + (*p - '0');
+        if (v > 65535)
+            return -1;
+    }
+    char *h = (hend == hstart) ? strdup("0.0.0.0") : strndup(hstart, (size_t)(hend - hstart));
+    if (h == NULL)
+        return -1;
+    free(*host);
+    *host = h;
+    *port = (int)v;
+    return 0;
+}
+
+static int load_root(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
+{
+    static const char *const keys[] = {"redis_url", "pg_conninfo", "cache_dir", "listen",
+                                       "worker_id", "log_level",   "queue",     "http",
+                                       "tilesets",  NULL};
+    char *listen = NULL;
+    int rc = -1;
+
+    if (check_keys(ld, root, "", keys) != 0 ||
+        get_string(ld, root, "", "redis_url", &cfg->redis_url) ||
+        get_string(ld, root, "", "pg_conninfo", &cfg->pg_conninfo) ||
+        get_string(ld, root, "", "cache_dir", &cfg->cache_dir) ||
+        get_string(ld, root, "", "listen", &listen) ||
+        get_string(ld, root, "", "worker_id", &cfg->worker_id) ||
+        get_string(ld, root, "", "log_level", &cfg->log_level))
+        goto cleanup;
+    if (listen && parse_listen(listen, &cfg->listen_host, &cfg->listen_port) != 0) {
+        fail(ld, config_setting_get_member(root, "listen"), "listen",
+             "must be \"host:port\" with port 0..65535");
+        goto cleanup;
+    }
+    if (load_queue(ld, root, &cfg->queue) != 0 || load_http(ld, root, &cfg->http) != 0)
+        goto cleanup;
+
+    const config_setting_t *tss = config_setting_get_member(root, "tilesets");
+    if (tss != NULL) {
+        if (config_setting_type(tss) != CONFIG_TYPE_LIST) {
+            fail(ld, tss, "tilesets", "must be a list ( { ... }, ... )");
+            goto cleanup;
+        }
+        int n = config_setting_length(tss);
+        if (n > TQ_MAX_TILESETS) {
+            fail(ld, tss, "tilesets", "at most %d tilesets", TQ_MAX_TILESETS);
+            goto cleanup;
+        }
+        if (n > 0) {
+            cfg->tilesets = calloc((size_t)n, sizeof *cfg->tilesets);
+            if (cfg->tilesets == NULL) {
+                fail(ld, tss, "tilesets", "out of memory");
+                goto cleanup;
+            }
+            cfg->ntilesets = (size_t)n;
+        }
+        for (int i = 0; i < n; i++) {
+            char prefix[PATH_MAX_LEN];
+            index_path(prefix, sizeof prefix, "tilesets", i);
+            const config_setting_t *ts = config_setting_get_elem(tss, (unsigned)i);
+            if (load_tileset(ld, ts, prefix, &cfg->tilesets[i]) != 0)
+                goto cleanup;
+            for (int j = 0; j < i; j++) {
+                if (strcmp(cfg->tilesets[j].name, cfg->tilesets[i].name) == 0) {
+                    char npath[PATH_MAX_LEN];
+                    join_path(npath, sizeof npath, prefix, "name");
+                    fail(ld, config_setting_get_member(ts, "name"), npath,
+                         "duplicate tileset name \"%s\"", cfg->tilesets[i].name);
+                    goto cleanup;
+                }
+            }
+        }
+    }
+    rc = 0;
+cleanup:
+    free(listen);
+    return rc;
+}
+
+/* Applies one TQ_* variable to a string field. Empty variables are ignored. */
+static int env_string(struct loader *ld, const char *var, char **field)
+{
+    const char *v = getenv(var);
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    char *copy = strdup(v);
+    if (copy == NULL) {
+        snprintf(ld->err, ld->errsize, "%s: out of memory", var);
+        return -1;
+    }
+    free(*field);
+    *field = copy;
+    return 0;
+}
+
+static int apply_env(struct loader *ld, struct tq_config *cfg)
+{
+    if (env_string(ld, "TQ_REDIS_URL", &cfg->redis_url) ||
+        env_string(ld, "TQ_PG_CONNINFO", &cfg->pg_conninfo) ||
+        env_string(ld, "TQ_CACHE_DIR", &cfg->cache_dir) ||
+        env_string(ld, "TQ_WORKER_ID", &cfg->worker_id) ||
+        env_string(ld, "TQ_LOG_LEVEL", &cfg->log_level))
+        return -1;
+    const char *listen = getenv("TQ_LISTEN");
+    if (listen && listen[0] && parse_listen(listen, &cfg->listen_host, &cfg->listen_port) != 0) {
+        snprintf(ld->err, ld->errsize, "TQ_LISTEN: \"%.100s\" must be \"host:port\"", listen);
+        return -1;
+    }
+    return 0;
+}
+
+/* Checks what may come from the file or the environment. */
+static int validate_final(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
+{
+    static const struct {
+        const char *key, *var;
+        size_t off;
+    } required[] = {
+        {"cache_dir", "TQ_CACHE_DIR", offsetof(struct tq_config, cache_dir)},
+        {"redis_url", "TQ_REDIS_URL", offsetof(struct tq_config, redis_url)},
+        {"pg_conninfo", "TQ_PG_CONNINFO", offsetof(struct tq_config, pg_conninfo)},
+    };
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++) {
+        char *v = *(char **)((char *)cfg + required[i].off);
+        if (v == NULL || v[0] == '\0') {
+            snprintf(ld->err, ld->errsize, "%s: %s: required (in the file or as %s)", ld->name,
+                     required[i].key, required[i].var);
+            return -1;
+        }
+    }
+    char *host = NULL, *password = NULL;
+    int port, db;
+    if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
+        const config_setting_t *s = config_setting_get_member(root, "redis_url");
+        if (getenv("TQ_REDIS_URL") && getenv("TQ_REDIS_URL")[0])
+            snprintf(ld->err, ld->errsize,
+                     "TQ_REDIS_URL: must be redis://[:password@]host[:port][/db] or host:port");
+        else
+            fail(ld, s, "redis_url", "must be redis://[:password@]host[:port][/db] or host:port");
+        return -1;
+    }
+    free(host);
+    free(password);
+    enum tq_log_level level;
+    if (tq_log_level_parse(cfg->log_level, &level) != 0) {
+        if (getenv("TQ_LOG_LEVEL") && getenv("TQ_LOG_LEVEL")[0])
+            snprintf(ld->err, ld->errsize, "TQ_LOG_LEVEL: must be debug, info, warn or error");
+        else
+            fail(ld, config_setting_get_member(root, "log_level"), "log_level",
+                 "must be debug, info, warn or error");
+        return -1;
+    }
+    return 0;
+}
+
+static struct tq_config *config_new(const char *name)
+{
+    struct tq_config *cfg = calloc(1, sizeof *cfg);
+    if (cfg == NULL)
+        return NULL;
+    cfg->path = strdup(name);
+    cfg->listen_host = strdup("127.0.0.1");
+    cfg->listen_port = 8080;
+    cfg->log_level = strdup("info");
+    cfg->queue.max_attempts = 3;
+    cfg->queue.lease_seconds = 30;
+    cfg->queue.render_timeout_seconds = 60;
+    cfg->queue.fair_every = 10;
+    cfg->queue.cap[TQ_CLASS_INTERACTIVE] = 10000;
+    cfg->queue.cap[TQ_CLASS_DIRTY] = 100000;
+    cfg->queue.cap[TQ_CLASS_BULK] = 100000;
+    cfg->http.cache_control = strdup("public, max-age=3600");
+    cfg->http.cors_origin = strdup("*");
+    if (!cfg->path || !cfg->listen_host || !cfg->log_level || !cfg->http.cache_control ||
+        !cfg->http.cors_origin) {
+        tq_config_free(cfg);
+        return NULL;
+    }
+    return cfg;
+}
+
+/* Shared by both loaders: text == NULL reads the file at name. */
+static struct tq_config *load(const char *text, const char *name, char *err, size_t errsize)
+{
+    config_t lc;
+    struct loader ld = {name, err, errsize};
+    struct tq_config *cfg = NULL;
+    int ok;
+
+    if (errsize > 0)
+        err[0] = '\0';
+    config_init(&lc);
+    if (text == NULL) {
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s", name);
+        char *slash = strrchr(dir, '/');
+        if (slash != NULL) {
+            *slash = '\0';
+            config_set_include_dir(&lc, dir[0] ? dir : "/");
+        }
+        ok = config_read_file(&lc, name);
+    } else {
+        ok = config_read_string(&lc, text);
+    }
+    if (ok != CONFIG_TRUE) {
+        if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+            snprintf(err, errsize, "%s: cannot read the file: %s", name, strerror(errno));
+        else
+            snprintf(err, errsize, "%s:%d: %s",
+                     config_error_file(&lc) ? config_error_file(&lc) : name, config_error_line(&lc),
+                     config_error_text(&lc));
+        goto cleanup;
+    }
+    cfg = config_new(name);
+    if (cfg == NULL) {
+        snprintf(err, errsize, "%s: out of memory", name);
+        goto cleanup;
+    }
+    const config_setting_t *root = config_root_setting(&lc);
+    if (load_root(&ld, root, cfg) != 0 || apply_env(&ld, cfg) != 0 ||
+        validate_final(&ld, root, cfg) != 0) {
+        tq_config_free(cfg);
+        cfg = NULL;
+    }
+cleanup:
+    config_destroy(&lc);
+    return cfg;
+}
+
+struct tq_config *tq_config_load(const char *path, char *err, size_t errsize)
+{
+    return load(NULL, path, err, errsize);
+}
+
+struct tq_config *tq_config_load_string(const char *text, const char *name, char *err,
+                                        size_t errsize)
+{
+    return load(text ? text : "", name ? name : "<string>", err, errsize);
+}
+
+void tq_config_free(struct tq_config *cfg)
+{
+    if (cfg == NULL)
+        return;
+    for (size_t i = 0; i < cfg->ntilesets; i++) {
+        struct tq_tileset_config *ts = &cfg->tilesets[i];
+        for (size_t j = 0; j < ts->nlayers; j++) {
+            free(ts->layers[j].name);
+            free(ts->layers[j].sql);
+        }
+        free(ts->layers);
+        free(ts->name);
+    }
+    free(cfg->tilesets);
+    free(cfg->path);
+    free(cfg->redis_url);
+    free(cfg->pg_conninfo);
+    free(cfg->cache_dir);
+    free(cfg->listen_host);
+    free(cfg->worker_id);
+    free(cfg->log_level);
+    free(cfg->http.cache_control);
+    free(cfg->http.cors_origin);
+    free(cfg);
+}
+
+const struct tq_tileset_config *tq_config_tileset(const struct tq_config *cfg, const char *name)
+{
+    for (size_t i = 0; cfg && name && i < cfg->ntilesets; i++) {
+        if (strcmp(cfg->tilesets[i].name, name) == 0)
+            return &cfg->tilesets[i];
+    }
+    return NULL;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies s[0..len) percent-decoded into a new string, or NULL (bad escape, NUL, OOM). */
+static char *percent_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    size_t o = 0;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi = (i + 2 < len) ? hexval(s[i + 1]) : -1;
+            int lo = (i + 2 < len) ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db)
+{
+    const char *p, *hostpart, *hostend, *slash, *at;
+    char *h = NULL, *pw = NULL;
+    long portv = 6379, dbv = 0;
+    int rc = -1;
+
+    *host = NULL;
+    *password = NULL;
+    *port = 0;
+    *db = 0;
+    if (url == NULL || url[0] == '\0')
+        goto cleanup;
+    if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+        slash = strchr(p, '/');
+        const char *auth_end = slash ? slash : p + strlen(p);
+        at = NULL;
+        for (const char *q = p; q < auth_end; q++) {
+            if (*q == '@')
+                at = q;
+        }
+        if (at != NULL) {
+            /* userinfo: ":password", or "user:password" with user "default" or empty */
+            const char *colon = memchr(p, ':', (size_t)(at - p));
+            if (colon == NULL)
+                goto cleanup;
+            if (colon != p && !((size_t)(colon - p) == 7 && strncmp(p, "default", 7) == 0))
+                goto cleanup;
+            pw = percent_decode(colon + 1, (size_t)(at - colon - 1));
+            if (pw == NULL)
+                goto cleanup;
+            hostpart = at + 1;
+        } else {
+            hostpart = p;
+        }
+        hostend = auth_end;
+        if (slash != NULL) {
+            const char *d = slash + 1;
+            if (*d != '\0') {
+                dbv = 0;
+                for (; *d; d++) {
+                    if (*d < '0' || *d > '9')
+                        goto cleanup;
+                    dbv = dbv * 10 + (*d - '0');
+                    if (dbv > 1000000)
+                        goto cleanup;
+                }
+            }
+        }
+    } else {
+        if (strstr(url, "://") != NULL)
+            goto cleanup; /* another scheme */
+        hostpart = url;
+        hostend = url + strlen(url);
+    }
+
+    /* hostpart..hostend is host[:port], host possibly "[v6]" */
+    const char *hs = hostpart, *he, *portstr = NULL;
+    if (hs < hostend && *hs == '[') {
+        const char *close = memchr(hs, ']', (size_t)(hostend - hs));
+        if (close == NULL)
+            goto cleanup;
+        hs++;
+        he = close;
+        if (close + 1 < hostend) {
+            if (close[1] != ':')
+                goto cleanup;
+            portstr = close + 2;
+        }
+    } else {
+        const char *colon = memchr(hs, ':', (size_t)(hostend - hs));
+        he = colon ? colon : hostend;
+        if (colon)
+            portstr = colon + 1;
+    }
+    if (he == hs)
+        goto cleanup;
+    for (const char *q = hs; q < he; q++) {
+        if (*q == '@' || *q == '/' || *q == ' ' || (*q == ':' && hostpart[0] != '['))
+            goto cleanup;
+    }
+    if (portstr != NULL) {
+        if (portstr >= hostend)
+            goto cleanup;
+        portv = 0;
+        for (const char *q = portstr; q < hostend; q++) {
+            if (*q < '0' || *q > '9')
+                goto cleanup;
+            portv = portv * 10 + (*q - '0');
+            if (portv > 65535)
+                goto cleanup;
+        }
+        if (portv == 0)
+            goto cleanup;
+    }
+    h = strndup(hs, (size_t)(he - hs));
+    if (h == NULL)
+        goto cleanup;
+    *host = h;
+    *password = pw;
+    *port = (int)portv;
+    *db = (int)dbv;
+    h = NULL;
+    pw = NULL;
+    rc = 0;
+cleanup:
+    free(h);
+    free(pw);
+    return rc;
+}

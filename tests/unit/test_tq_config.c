@@ -1,0 +1,439 @@
+/* Unit tests for tq_config: parsing, defaults, validation messages, env overrides, and
+ * tq_redis_url_parse. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tq_config.h"
+
+static const char *const env_vars[] = {"TQ_REDIS_URL", "TQ_PG_CONNINFO", "TQ_CACHE_DIR",
+                                       "TQ_LISTEN",    "TQ_WORKER_ID",   "TQ_LOG_LEVEL"};
+
+static int clear_env(void **state)
+{
+    for (size_t i = 0; i < sizeof env_vars / sizeof env_vars[0]; i++)
+        unsetenv(env_vars[i]);
+    return 0;
+}
+
+#define BASE                                                                                       \
+    "redis_url = \"redis://127.0.0.1:6379/0\";\n"                                                  \
+    "pg_conninfo = \"host=127.0.0.1 dbname=tileq\";\n"                                             \
+    "cache_dir = \"/tmp/tq-cache\";\n"
+
+#define DEMO_TILESET                                                                               \
+    "tilesets = ( { name = \"demo\"; minzoom = 0; maxzoom = 14; metatile = 8;\n"                   \
+    "               extent = 4096; buffer = 64;\n"                                                 \
+    "               layers = ( { name = \"places\"; minzoom = 2; maxzoom = 14;\n"                  \
+    "                            sql = \"SELECT geom, name FROM places WHERE geom && !BBOX!\"; "   \
+    "},\n"                                                                                         \
+    "                          { name = \"roads\";\n"                                              \
+    "                            sql = \"SELECT geom FROM roads WHERE geom && !BBOX! AND !ZOOM! "  \
+    "> 3\"; } ); } );\n"
+
+static struct tq_config *load(const char *text, char *err, size_t errsize)
+{
+    err[0] = '\0';
+    return tq_config_load_string(text, "tileq.conf", err, errsize);
+}
+
+static void test_full_example(void **state)
+{
+    const char *text = BASE
+        "listen = \"0.0.0.0:9090\";\n"
+        "worker_id = \"w1\";\n"
+        "log_level = \"debug\";\n"
+        "queue = { max_attempts = 5; lease_seconds = 10; "
+        "render_timeout_seconds = 20; fair_every = 4;\n"
+        "  cap = { interactive = 1; dirty = 2; bulk = 3; };\n"
+        "  running_cap = { interactive = 0; dirty = 4; bulk = 1; }; };\n"
+        "http = { cache_control = \"no-cache\"; cors_origin = \"https://x\"; };\n" DEMO_TILESET;
+    char err[256];
+    struct tq_config *cfg = load(text, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->path, "tileq.conf");
+    assert_string_equal(cfg->redis_url, "redis://127.0.0.1:6379/0");
+    assert_string_equal(cfg->pg_conninfo, "host=127.0.0.1 dbname=tileq");
+    assert_string_equal(cfg->cache_dir, "/tmp/tq-cache");
+    assert_string_equal(cfg->listen_host, "0.0.0.0");
+    assert_int_equal(cfg->listen_port, 9090);
+    assert_string_equal(cfg->worker_id, "w1");
+    assert_string_equal(cfg->log_level, "debug");
+    assert_int_equal(cfg->queue.max_attempts, 5);
+    assert_int_equal(cfg->queue.lease_seconds, 10);
+    assert_int_equal(cfg->queue.render_timeout_seconds, 20);
+    assert_int_equal(cfg->queue.fair_every, 4);
+    assert_int_equal(cfg->queue.cap[TQ_CLASS_INTERACTIVE], 1);
+    assert_int_equal(cfg->queue.cap[TQ_CLASS_DIRTY], 2);
+    assert_int_equal(cfg->queue.cap[TQ_CLASS_BULK], 3);
+    assert_int_equal(cfg->queue.running_cap[TQ_CLASS_DIRTY], 4);
+    assert_int_equal(cfg->queue.running_cap[TQ_CLASS_BULK], 1);
+    assert_string_equal(cfg->http.cache_control, "no-cache");
+    assert_string_equal(cfg->http.cors_origin, "https://x");
+    assert_int_equal(cfg->ntilesets, 1);
+    const struct tq_tileset_config *ts = tq_config_tileset(cfg, "demo");
+    assert_non_null(ts);
+    assert_ptr_equal(ts, &cfg->tilesets[0]);
+    assert_null(tq_config_tileset(cfg, "nope"));
+    assert_null(tq_config_tileset(cfg, NULL));
+    assert_int_equal(ts->minzoom, 0);
+    assert_int_equal(ts->maxzoom, 14);
+    assert_int_equal(ts->metatile, 8);
+    assert_int_equal(ts->extent, 4096);
+    assert_int_equal(ts->buffer, 64);
+    assert_int_equal(ts->nlayers, 2);
+    assert_string_equal(ts->layers[0].name, "places");
+    assert_int_equal(ts->layers[0].minzoom, 2);
+    assert_string_equal(ts->layers[1].name, "roads");
+    assert_int_equal(ts->layers[1].minzoom, 0); /* inherited from the tileset */
+    assert_int_equal(ts->layers[1].maxzoom, 14);
+    assert_non_null(strstr(ts->layers[1].sql, "!ZOOM!"));
+    tq_config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+    char err[256];
+    struct tq_config *cfg = load(BASE, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->listen_host, "127.0.0.1");
+    assert_int_equal(cfg->listen_port, 8080);
+    assert_null(cfg->worker_id);
+    assert_string_equal(cfg->log_level, "info");
+    assert_int_equal(cfg->queue.max_attempts, 3);
+    assert_int_equal(cfg->queue.lease_seconds, 30);
+    assert_int_equal(cfg->queue.render_timeout_seconds, 60);
+    assert_int_equal(cfg->queue.fair_every, 10);
+    assert_int_equal(cfg->queue.cap[TQ_CLASS_INTERACTIVE], 10000);
+    assert_int_equal(cfg->queue.cap[TQ_CLASS_DIRTY], 100000);
+    assert_int_equal(cfg->queue.cap[TQ_CLASS_BULK], 100000);
+    for (int i = 0; i < TQ_CLASS_COUNT; i++)
+        assert_int_equal(cfg->queue.running_cap[i], 0);
+    assert_string_equal(cfg->http.cache_control, "public, max-age=3600");
+    assert_string_equal(cfg->http.cors_origin, "*");
+    assert_int_equal(cfg->ntilesets, 0); /* no tilesets: published from geometry_columns */
+    assert_null(cfg->tilesets);
+    tq_config_free(cfg);
+
+    /* tileset defaults */
+    cfg = load(BASE "tilesets = ( { name = \"t\"; layers = ( { name = \"l\"; "
+                    "sql = \"SELECT geom FROM x WHERE geom && !BBOX!\"; } ); } );",
+               err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->tilesets[0].minzoom, 0);
+    assert_int_equal(cfg->tilesets[0].maxzoom, 14);
+    assert_int_equal(cfg->tilesets[0].metatile, 8);
+    assert_int_equal(cfg->tilesets[0].extent, 4096);
+    assert_int_equal(cfg->tilesets[0].buffer, 64);
+    tq_config_free(cfg);
+
+    /* an explicitly empty list is fine too */
+    cfg = load(BASE "tilesets = ();", err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->ntilesets, 0);
+    tq_config_free(cfg);
+}
+
+/* Loads text and expects failure with exactly want as the message. */
+static void expect_error(const char *text, const char *want)
+{
+    char err[512];
+    struct tq_config *cfg = load(text, err, sizeof err);
+    if (cfg != NULL) {
+        tq_config_free(cfg);
+        fail_msg("accepted config, expected: %s", want);
+    }
+    if (strcmp(err, want) != 0)
+        fail_msg("got \"%s\"\nwant \"%s\"", err, want);
+}
+
+#define TS_HEAD "tilesets = ( { name = \"demo\";\n"
+#define LAYER_OK                                                                                   \
+    "layers = ( { name = \"l\"; sql = \"SELECT geom FROM t WHERE geom && !BBOX!\"; } );"
+
+static void test_validation_messages(void **state)
+{
+    /* line numbers: BASE is lines 1-3 */
+    expect_error(BASE TS_HEAD "maxzoom = 31;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].maxzoom: must be 0..30");
+    expect_error(BASE TS_HEAD "minzoom = -1;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].minzoom: must be 0..30");
+    expect_error(BASE TS_HEAD "minzoom = 10; maxzoom = 5;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].minzoom: minzoom 10 is greater than maxzoom 5");
+    expect_error(BASE TS_HEAD "metatile = 0;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].metatile: must be 1..64");
+    expect_error(BASE TS_HEAD "metatile = 65;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].metatile: must be 1..64");
+    expect_error(BASE TS_HEAD "metatile = \"8\";\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].metatile: must be an integer");
+    expect_error(BASE TS_HEAD "extent = 0;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].extent: must be 1..65536");
+    expect_error(BASE TS_HEAD "buffer = -1;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].buffer: must be 0..65536");
+    expect_error(BASE TS_HEAD "extent = 256; buffer = 512;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].buffer: must not exceed extent 256");
+    expect_error(BASE TS_HEAD "metatil = 8;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].metatil: unknown key");
+    expect_error(BASE "tilesets = ( { minzoom = 0;\n" LAYER_OK " } );",
+                 "tileq.conf:4: tilesets.[0].name: required");
+    expect_error(BASE "tilesets = ( { name = \"a b\";\n" LAYER_OK " } );",
+                 "tileq.conf:4: tilesets.[0].name: must be 1..63 characters of [A-Za-z0-9_-]");
+    expect_error(BASE "tilesets = ( { name = \"\";\n" LAYER_OK " } );",
+                 "tileq.conf:4: tilesets.[0].name: must be 1..63 characters of [A-Za-z0-9_-]");
+    expect_error(BASE
+                 "tilesets = ( { name = "
+                 "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\";\n" LAYER_OK
+                 " } );",
+                 "tileq.conf:4: tilesets.[0].name: must be 1..63 characters of [A-Za-z0-9_-]");
+    expect_error(BASE "tilesets = ( { name = \"../etc\";\n" LAYER_OK " } );",
+                 "tileq.conf:4: tilesets.[0].name: must be 1..63 characters of [A-Za-z0-9_-]");
+    expect_error(BASE "tilesets = ( { name = \"a\";\n" LAYER_OK " },\n"
+                      "             { name = \"a\";\n" LAYER_OK " } );",
+                 "tileq.conf:6: tilesets.[1].name: duplicate tileset name \"a\"");
+    expect_error(BASE TS_HEAD "minzoom = 0; } );",
+                 "tileq.conf:4: tilesets.[0].layers: required (at least one layer)");
+    expect_error(BASE TS_HEAD "layers = ();\n } );",
+                 "tileq.conf:5: tilesets.[0].layers: must hold 1..32 layers");
+    expect_error(BASE TS_HEAD "layers = { name = \"x\"; };\n } );",
+                 "tileq.conf:5: tilesets.[0].layers: must be a list ( { ... }, ... )");
+    expect_error(BASE TS_HEAD
+                 "layers = ( { name = \"l\";\n sql = \"SELECT geom FROM t\"; } ); } );",
+                 "tileq.conf:6: tilesets.[0].layers.[0].sql: must contain the !BBOX! token");
+    expect_error(BASE TS_HEAD "layers = ( { name = \"l\";\n sql = \"  \"; } ); } );",
+                 "tileq.conf:6: tilesets.[0].layers.[0].sql: must not be empty");
+    expect_error(BASE TS_HEAD "layers = ( { name = \"l\"; } ); } );",
+                 "tileq.conf:5: tilesets.[0].layers.[0].sql: required");
+    expect_error(BASE TS_HEAD "layers = ( { sql = \"!BBOX!\"; } ); } );",
+                 "tileq.conf:5: tilesets.[0].layers.[0].name: required");
+    expect_error(BASE TS_HEAD "layers = ( { name = \"l\"; sql = \"!BBOX!\"; },\n"
+                              "{ name = \"l\"; sql = \"!BBOX!\"; } ); } );",
+                 "tileq.conf:6: tilesets.[0].layers.[1].name: duplicate layer name \"l\"");
+    expect_error(BASE TS_HEAD
+                 "layers = ( { name = \"l\"; sql = \"!BBOX!\";\n maxzoom = 40; } ); } );",
+                 "tileq.conf:6: tilesets.[0].layers.[0].maxzoom: must be 0..30");
+    expect_error(BASE TS_HEAD
+                 "layers = ( { name = \"l\"; sql = \"!BBOX!\";\n filter = 1; } ); } );",
+                 "tileq.conf:6: tilesets.[0].layers.[0].filter: unknown key");
+    expect_error(BASE "tilesets = { name = \"x\"; };",
+                 "tileq.conf:4: tilesets: must be a list ( { ... }, ... )");
+    expect_error(BASE "tilesets = ( 1 );",
+                 "tileq.conf:4: tilesets.[0]: must be a group { name = ...; layers = (...); }");
+
+    /* top level */
+    expect_error(BASE "cache_dri = \"/x\";", "tileq.conf:4: cache_dri: unknown key");
+    expect_error(BASE "listen = \"8080\";",
+                 "tileq.conf:4: listen: must be \"host:port\" with port 0..65535");
+    expect_error(BASE "listen = \"h:65536\";",
+                 "tileq.conf:4: listen: must be \"host:port\" with port 0..65535");
+    expect_error(BASE "listen = \"h:80x\";",
+                 "tileq.conf:4: listen: must be \"host:port\" with port 0..65535");
+    expect_error(BASE "listen = 8080;", "tileq.conf:4: listen: must be a string");
+    expect_error(BASE "log_level = \"loud\";",
+                 "tileq.conf:4: log_level: must be debug, info, warn or error");
+    expect_error("pg_conninfo = \"x\";\ncache_dir = \"/c\";\nredis_url = \"http://x\";\n",
+                 "tileq.conf:3: redis_url: must be redis://[:password@]host[:port][/db] or "
+                 "host:port");
+    expect_error("redis_url = \"h:1\";\npg_conninfo = \"x\";\n",
+                 "tileq.conf: cache_dir: required (in the file or as TQ_CACHE_DIR)");
+    expect_error("cache_dir = \"/c\";\npg_conninfo = \"x\";\n",
+                 "tileq.conf: redis_url: required (in the file or as TQ_REDIS_URL)");
+    expect_error("cache_dir = \"/c\";\nredis_url = \"h:1\";\npg_conninfo = \"\";\n",
+                 "tileq.conf: pg_conninfo: required (in the file or as TQ_PG_CONNINFO)");
+
+    /* queue and http */
+    expect_error(BASE "queue = { max_attempts = 0; };",
+                 "tileq.conf:4: queue.max_attempts: must be 1..1000");
+    expect_error(BASE "queue = { lease = 3; };", "tileq.conf:4: queue.lease: unknown key");
+    expect_error(BASE "queue = { cap = { interactive = 0; }; };",
+                 "tileq.conf:4: queue.cap.interactive: must be 1..9223372036854775807");
+    expect_error(BASE "queue = { running_cap = { bulk = -1; }; };",
+                 "tileq.conf:4: queue.running_cap.bulk: must be 0..9223372036854775807");
+    expect_error(BASE "queue = { cap = { urgent = 3; }; };",
+                 "tileq.conf:4: queue.cap.urgent: unknown key");
+    expect_error(BASE "queue = { cap = 3; };", "tileq.conf:4: queue.cap: must be a group { ... }");
+    expect_error(BASE "queue = 3;", "tileq.conf:4: queue: must be a group { ... }");
+    expect_error(BASE "http = { cors = \"*\"; };", "tileq.conf:4: http.cors: unknown key");
+    expect_error(BASE "http = { cors_origin = 1; };",
+                 "tileq.conf:4: http.cors_origin: must be a string");
+}
+
+static void test_syntax_error(void **state)
+{
+    char err[256];
+    struct tq_config *cfg = load(BASE "tilesets = ( { name = \"x\" ", err, sizeof err);
+    assert_null(cfg);
+    assert_true(strncmp(err, "tileq.conf:4: ", 14) == 0);
+    cfg = load("redis_url = \"x\";\nredis_url = \"y\";\n", err, sizeof err);
+    assert_null(cfg);
+    assert_true(strncmp(err, "tileq.conf:2: ", 14) == 0);
+    cfg = tq_config_load("/nonexistent/dir/tileq.conf", err, sizeof err);
+    assert_null(cfg);
+    assert_non_null(strstr(err, "/nonexistent/dir/tileq.conf"));
+}
+
+static void test_env_overrides(void **state)
+{
+    char err[256];
+    setenv("TQ_REDIS_URL", "redis://10.0.0.1:7000/2", 1);
+    setenv("TQ_PG_CONNINFO", "dbname=other", 1);
+    setenv("TQ_CACHE_DIR", "/var/cache/x", 1);
+    setenv("TQ_LISTEN", "[::1]:8181", 1);
+    setenv("TQ_WORKER_ID", "host-7", 1);
+    setenv("TQ_LOG_LEVEL", "warn", 1);
+    struct tq_config *cfg = load(BASE "listen = \"127.0.0.1:1\";", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->redis_url, "redis://10.0.0.1:7000/2");
+    assert_string_equal(cfg->pg_conninfo, "dbname=other");
+    assert_string_equal(cfg->cache_dir, "/var/cache/x");
+    assert_string_equal(cfg->listen_host, "::1");
+    assert_int_equal(cfg->listen_port, 8181);
+    assert_string_equal(cfg->worker_id, "host-7");
+    assert_string_equal(cfg->log_level, "warn");
+    tq_config_free(cfg);
+
+    /* required values may come from the environment alone */
+    cfg = load("", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->cache_dir, "/var/cache/x");
+    tq_config_free(cfg);
+
+    /* bad values from the environment name the variable */
+    setenv("TQ_LISTEN", "nonsense", 1);
+    expect_error(BASE, "TQ_LISTEN: \"nonsense\" must be \"host:port\"");
+    setenv("TQ_LISTEN", ":9000", 1);
+    cfg = load(BASE, err, sizeof err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->listen_host, "0.0.0.0");
+    assert_int_equal(cfg->listen_port, 9000);
+    tq_config_free(cfg);
+    setenv("TQ_LOG_LEVEL", "chatty", 1);
+    expect_error(BASE, "TQ_LOG_LEVEL: must be debug, info, warn or error");
+    setenv("TQ_LOG_LEVEL", "", 1); /* empty = unset */
+    setenv("TQ_REDIS_URL", "ftp://x", 1);
+    expect_error(BASE, "TQ_REDIS_URL: must be redis://[:password@]host[:port][/db] or host:port");
+    clear_env(NULL);
+}
+
+static void test_load_file(void **state)
+{
+    char dir[] = "/tmp/tq-config-test-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256], inc[256];
+    snprintf(path, sizeof path, "%s/tileq.conf", dir);
+    snprintf(inc, sizeof inc, "%s/tilesets.conf", dir);
+    FILE *f = fopen(inc, "w");
+    assert_non_null(f);
+    fputs(DEMO_TILESET, f);
+    fclose(f);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(BASE "@include \"tilesets.conf\"\n", f);
+    fclose(f);
+    char err[256];
+    struct tq_config *cfg = tq_config_load(path, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->path, path);
+    assert_int_equal(cfg->ntilesets, 1);
+    tq_config_free(cfg);
+
+    /* errors name the file they are in */
+    f = fopen(path, "w");
+    fputs(BASE "\n\nlisten = 3;\n", f);
+    fclose(f);
+    cfg = tq_config_load(path, err, sizeof err);
+    assert_null(cfg);
+    char want[300];
+    snprintf(want, sizeof want, "%s:6: listen: must be a string", path);
+    assert_string_equal(err, want);
+    unlink(path);
+    unlink(inc);
+    rmdir(dir);
+}
+
+static void expect_url(const char *url, const char *host, int port, const char *password, int db)
+{
+    char *h = NULL, *pw = NULL;
+    int p = -1, d = -1;
+    if (tq_redis_url_parse(url, &h, &p, &pw, &d) != 0)
+        fail_msg("rejected %s", url);
+    assert_string_equal(h, host);
+    assert_int_equal(p, port);
+    if (password == NULL)
+        assert_null(pw);
+    else
+        assert_string_equal(pw, password);
+    assert_int_equal(d, db);
+    free(h);
+    free(pw);
+}
+
+static void test_redis_url(void **state)
+{
+    expect_url("redis://127.0.0.1:6379/0", "127.0.0.1", 6379, NULL, 0);
+    expect_url("redis://localhost", "localhost", 6379, NULL, 0);
+    expect_url("redis://localhost/", "localhost", 6379, NULL, 0);
+    expect_url("redis://h:7000/15", "h", 7000, NULL, 15);
+    expect_url("redis://:secret@h:7000/1", "h", 7000, "secret", 1);
+    expect_url("redis://default:s%40c%3Aret@h", "h", 6379, "s@c:ret", 0);
+    expect_url("redis://:p@ss@h", "h", 6379, "p@ss", 0);
+    expect_url("redis://[::1]:6380/2", "::1", 6380, NULL, 2);
+    expect_url("127.0.0.1:6390", "127.0.0.1", 6390, NULL, 0);
+    expect_url("redis-host", "redis-host", 6379, NULL, 0);
+
+    const char *bad[] = {"",
+                         "redis://",
+                         "redis://:6379",
+                         "redis://h:0",
+                         "redis://h:65536",
+                         "redis://h:12x",
+                         "redis://h:",
+                         "redis://h/x",
+                         "redis://h/1/2",
+                         "redis://user@h",
+                         "redis://alice:pw@h",
+                         "redis://:bad%zz@h",
+                         "redis://:nul%00@h",
+                         "redis://[::1",
+                         "redis://[::1]x",
+                         "rediss://h",
+                         "http://h:80",
+                         "h:p",
+                         "a:b:c"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *h = (char *)1, *pw = (char *)1;
+        int p, d;
+        if (tq_redis_url_parse(bad[i], &h, &p, &pw, &d) != -1)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_null(h);
+        assert_null(pw);
+    }
+    char *h, *pw;
+    int p, d;
+    assert_int_equal(tq_redis_url_parse(NULL, &h, &p, &pw, &d), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_full_example, clear_env),
+        cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup(test_validation_messages, clear_env),
+        cmocka_unit_test_setup(test_syntax_error, clear_env),
+        cmocka_unit_test_setup(test_env_overrides, clear_env),
+        cmocka_unit_test_setup(test_load_file, clear_env),
+        cmocka_unit_test_setup(test_redis_url, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
