@@ -51,6 +51,7 @@
 #define FLUSH_MAX_ENTRIES 1000
 #define WAKE_TIMEOUT_S 1
 #define ACK_TRIES_WHEN_STOPPING 3
+#define MAX_CONN_ERRORS_PER_JOB 3
 
 static volatile sig_atomic_t g_stop;
 
@@ -175,11 +176,11 @@ static int redis_ensure(struct worker *w)
     if (c == NULL || c->err) {
         char err[300];
         snprintf(err, sizeof err, "connect %s:%d: %s", host, port, c ? c->errstr : "out of memory");
-        tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
-                    w->redis_bo.delay_ms ? w->redis_bo.delay_ms * 2 : BACKOFF_MIN_MS);
         if (c)
             redisFree(c);
         backoff_fail(&w->redis_bo);
+        tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
+                    w->redis_bo.delay_ms);
         goto cleanup;
     }
     struct timeval tv = {REDIS_COMMAND_TIMEOUT_MS / 1000, (REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
@@ -197,6 +198,18 @@ cleanup:
     free(host);
     free(password);
     return rc;
+}
+
+/* Routes server notices into the log instead of libpq's bare stderr lines. */
+static void on_pg_notice(void *arg, const char *message)
+{
+    char q[600], m[512];
+    (void)arg;
+    snprintf(m, sizeof m, "%s", message);
+    size_t n = strlen(m);
+    while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+        m[--n] = '\0';
+    tq_log_debug("pg_notice", "message=%s", tq_log_quote(m, q, sizeof q));
 }
 
 /* Connects to PostgreSQL and prepares every tileset unless connected or backing off.
@@ -222,14 +235,15 @@ static int pg_ensure(struct worker *w)
         size_t n = strlen(err);
         while (n > 0 && (err[n - 1] == '\n' || err[n - 1] == ' '))
             err[--n] = '\0';
-        tq_log_warn("pg_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
-                    w->pg_bo.delay_ms ? w->pg_bo.delay_ms * 2 : BACKOFF_MIN_MS);
         if (pg)
             PQfinish(pg);
         backoff_fail(&w->pg_bo);
+        tq_log_warn("pg_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
+                    w->pg_bo.delay_ms);
         return -1;
     }
     w->pg = pg;
+    PQsetNoticeProcessor(pg, on_pg_notice, NULL);
     tq_render_reset(w->renderer);
     int failed = tq_render_prepare_all(w->renderer, pg);
     if (failed < 0) {
@@ -265,11 +279,14 @@ static void pg_tidy(struct worker *w)
 
 static void worker_register(struct worker *w)
 {
+    char value[256];
     if (!redis_ok(w))
         return;
+    /* One value "host pid last_seen_ms" (hiredis splits the format on spaces, so it is
+     * passed as one %s argument). */
+    snprintf(value, sizeof value, "%s %ld %lld", w->host, (long)getpid(), (long long)tq_now_ms());
     redis_simple(w, "HSET workers",
-                 redisCommand(w->redis, "HSET %s %s %s %ld %lld", TQ_QUEUE_WORKERS_KEY, w->id,
-                              w->host, (long)getpid(), (long long)tq_now_ms()));
+                 redisCommand(w->redis, "HSET %s %s %s", TQ_QUEUE_WORKERS_KEY, w->id, value));
     w->next_register = tq_now_ms() + REGISTER_EVERY_MS;
 }
 
@@ -507,6 +524,7 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
     if (tick_ms < 10)
         tick_ms = 10;
     enum tq_render_status st;
+    int conn_errors = 0;
     for (;;) {
         /* PostgreSQL away: keep the lease while reconnecting (unless asked to stop). */
         while (pg_ensure(w) != 0) {
@@ -526,7 +544,12 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
             pg_drop(w, err);
             if (j.lost)
                 break;
-            continue;
+            /* A query that takes the server down with it (a crashing backend) must not
+             * be retried forever under one lease: after a few, it fails like an SQL
+             * error and the attempts run out. */
+            if (++conn_errors < MAX_CONN_ERRORS_PER_JOB)
+                continue;
+            st = TQ_RENDER_SQL_ERROR;
         }
         break;
     }
@@ -655,6 +678,12 @@ int main(int argc, char **argv)
                 tq_log_quote(w.id, q, sizeof q), w.cfg->ntilesets, w.lease_ms, w.cfg->cache_dir);
     worker_run(&w);
 
+    if (redis_ok(&w) && pg_ok(&w)) {
+        /* Move this worker's last render-log entries now rather than leaving them to
+         * another worker's next flush. */
+        w.next_flush = 0;
+        worker_periodic(&w);
+    }
     if (redis_ok(&w)) {
         redisReply *r = redisCommand(w.redis, "HDEL %s %s", TQ_QUEUE_WORKERS_KEY, w.id);
         if (r)
