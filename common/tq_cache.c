@@ -10,11 +10,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+static int path_with_suffix(const char *cache_dir, const char *tileset, struct tq_tile t,
+                            const char *suffix, char *buf, size_t bufsize)
+{
+    int n = snprintf(buf, bufsize, "%s/%s/%d/%u/%u%s", cache_dir, tileset, t.z, t.x, t.y, suffix);
+    return (n < 0 || (size_t)n >= bufsize) ? -1 : 0;
+}
+
 int tq_cache_path(const char *cache_dir, const char *tileset, struct tq_tile t, char *buf,
                   size_t bufsize)
 {
-    int n = snprintf(buf, bufsize, "%s/%s/%d/%u/%u.mvt", cache_dir, tileset, t.z, t.x, t.y);
-    return (n < 0 || (size_t)n >= bufsize) ? -1 : 0;
+    return path_with_suffix(cache_dir, tileset, t, ".mvt", buf, bufsize);
+}
+
+/* unlink() that treats "not there" as success. */
+static int unlink_if_present(const char *path)
+{
+    return (unlink(path) == 0 || errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
 }
 
 /* mkdir -p of the directory part of path (everything before the last '/'). */
@@ -60,10 +72,13 @@ static int write_all(int fd, const char *p, size_t len)
 int tq_cache_write(const char *cache_dir, const char *tileset, struct tq_tile t, const void *data,
                    size_t len, char *err, size_t errsize)
 {
-    char path[4096], tmp[4200], host[256] = "host";
+    char path[4096], other[4096], tmp[4200], host[256] = "host";
     int fd = -1, rc = -1;
 
-    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0) {
+    tmp[0] = '\0';
+    if (path_with_suffix(cache_dir, tileset, t, len ? ".mvt" : ".empty", path, sizeof path) != 0 ||
+        path_with_suffix(cache_dir, tileset, t, len ? ".empty" : ".mvt", other, sizeof other) !=
+            0) {
         snprintf(err, errsize, "cache path too long");
         goto cleanup;
     }
@@ -94,11 +109,17 @@ int tq_cache_write(const char *cache_dir, const char *tileset, struct tq_tile t,
         snprintf(err, errsize, "rename %s: %s", path, strerror(errno));
         goto cleanup;
     }
+    /* The tile changed between empty and not: drop the old form (the new one is in place, so a
+     * reader sees the new tile, or for a moment both, never neither). */
+    if (unlink_if_present(other) != 0) {
+        snprintf(err, errsize, "unlink %s: %s", other, strerror(errno));
+        goto cleanup;
+    }
     rc = 0;
 cleanup:
     if (fd >= 0)
         close(fd);
-    if (rc != 0)
+    if (rc != 0 && tmp[0])
         unlink(tmp);
     return rc;
 }
@@ -118,6 +139,19 @@ int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, 
         goto cleanup;
     }
     fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        char empty[4096];
+        if (path_with_suffix(cache_dir, tileset, t, ".empty", empty, sizeof empty) == 0 &&
+            access(empty, F_OK) == 0) {
+            *data = malloc(1);
+            if (*data == NULL) {
+                snprintf(err, errsize, "out of memory");
+                goto cleanup;
+            }
+            rc = 1;
+            goto cleanup;
+        }
+    }
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR) {
             rc = 0;
@@ -159,18 +193,27 @@ cleanup:
 
 int tq_cache_exists(const char *cache_dir, const char *tileset, struct tq_tile t)
 {
-    char path[4096];
-    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0)
+    char path[4096], empty[4096];
+    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0 ||
+        path_with_suffix(cache_dir, tileset, t, ".empty", empty, sizeof empty) != 0)
         return 0;
-    return access(path, F_OK) == 0;
+    return access(path, F_OK) == 0 || access(empty, F_OK) == 0;
 }
 
 int tq_cache_remove(const char *cache_dir, const char *tileset, struct tq_tile t)
 {
-    char path[4096];
-    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0)
+    char path[4096], empty[4096];
+    int removed = 0;
+    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0 ||
+        path_with_suffix(cache_dir, tileset, t, ".empty", empty, sizeof empty) != 0)
         return -1;
     if (unlink(path) == 0)
-        return 1;
-    return (errno == ENOENT || errno == ENOTDIR) ? 0 : -1;
+        removed = 1;
+    else if (errno != ENOENT && errno != ENOTDIR)
+        return -1;
+    if (unlink(empty) == 0)
+        removed = 1;
+    else if (errno != ENOENT && errno != ENOTDIR)
+        return -1;
+    return removed;
 }

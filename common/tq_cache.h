@@ -1,5 +1,7 @@
 /* tq_cache — the shared tile cache on disk: {cache_dir}/{tileset}/{z}/{x}/{y}.mvt.
- * Tiles are stored as plain (uncompressed) MVT bytes; an empty tile is a zero-byte file.
+ * Tiles are stored as plain (uncompressed) MVT bytes. An empty tile is cached as a zero-byte
+ * marker {y}.empty instead, so that a file server (nginx `if (-f …)`) can answer it with 204
+ * as the coordinator does without knowing file sizes. Writing one form removes the other.
  * Writers create a temp file in the tile's own directory, named uniquely across hosts
  * (".tmp.<host>.<pid>.<random>"), then rename() it over the tile, so a reader (coordinator,
  * nginx) never sees a partial tile. */
@@ -10,7 +12,7 @@
 
 #include "tq_tile.h"
 
-/* Writes the tile's path into buf. Returns 0, or -1 when it does not fit. */
+/* Writes the tile's path into buf (the .mvt form). Returns 0, or -1 when it does not fit. */
 int tq_cache_path(const char *cache_dir, const char *tileset, struct tq_tile t, char *buf,
                   size_t bufsize);
 
@@ -27,7 +29,7 @@ int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, 
 /* 1 when the tile is cached, 0 when not. */
 int tq_cache_exists(const char *cache_dir, const char *tileset, struct tq_tile t);
 
-/* Removes the tile. Returns 1 removed, 0 was not there, -1 error. */
+/* Removes the tile (either form). Returns 1 removed, 0 was not there, -1 error. */
 int tq_cache_remove(const char *cache_dir, const char *tileset, struct tq_tile t);
 
 #endif

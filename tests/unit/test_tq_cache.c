@@ -121,11 +121,23 @@ static void test_empty_tile(void **state)
     assert_non_null(data); /* non-NULL even for an empty tile */
     assert_int_equal(len, 0);
     free(data);
-    char path[512];
+    /* stored as a zero-byte .empty marker, not as .mvt (nginx tests for it to answer 204) */
+    char path[512], marker[512];
     struct stat st;
     tq_cache_path(root, "demo", t, path, sizeof path);
-    assert_int_equal(stat(path, &st), 0);
+    snprintf(marker, sizeof marker, "%s/demo/0/0/0.empty", root);
+    assert_int_equal(stat(marker, &st), 0);
     assert_int_equal(st.st_size, 0);
+    assert_int_not_equal(stat(path, &st), 0);
+
+    /* the tile gains features: the marker goes, the .mvt comes; and back again */
+    assert_int_equal(tq_cache_write(root, "demo", t, "abc", 3, err, sizeof err), 0);
+    assert_int_not_equal(stat(marker, &st), 0);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(tq_cache_write(root, "demo", t, NULL, 0, err, sizeof err), 0);
+    assert_int_not_equal(stat(path, &st), 0);
+    assert_int_equal(tq_cache_remove(root, "demo", t), 1);
+    assert_int_equal(tq_cache_exists(root, "demo", t), 0);
 }
 
 /* Counts directory entries of dir other than . and .., and those starting with ".tmp". */
