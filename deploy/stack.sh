@@ -1,0 +1,228 @@
+# shellcheck shell=bash
+# deploy/stack.sh — shell functions shared by deploy/local.sh and the integration test
+# fixture (tests/integration/services.sh): a throwaway PostgreSQL+PostGIS cluster, a Redis
+# server, tileq's config file and tileq's processes, all on 127.0.0.1 and free ports.
+# Source it; it defines functions only (prefix tq_) and sets no shell options.
+
+TQ_APT_PACKAGES=(build-essential cmake pkg-config libevent-dev libhiredis-dev libpq-dev
+    libmsgpack-dev libcmocka-dev libconfig-dev libjansson-dev zlib1g-dev postgresql-15
+    postgresql-15-postgis-3 redis-server gdal-bin curl)
+
+tq_say() { printf '%s\n' "$*" >&2; }
+tq_die() {
+    printf 'error: %s\n' "$*" >&2
+    exit 1
+}
+
+# Installs the Debian packages in TQ_APT_PACKAGES that are missing (apt-get update first,
+# only when something is missing). Needs root, or sudo, when something is missing.
+tq_install_packages() {
+    local missing=() p status
+    for p in "${TQ_APT_PACKAGES[@]}"; do
+        status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+        [[ $status == "install ok installed" ]] || missing+=("$p")
+    done
+    [[ ${#missing[@]} -eq 0 ]] && return 0
+    tq_say "installing missing packages: ${missing[*]}"
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        command -v sudo >/dev/null || tq_die "missing packages (${missing[*]}) and no sudo"
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+        tq_die "apt-get update failed"
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" || tq_die "apt-get install failed"
+}
+
+# The directory holding initdb/pg_ctl/postgres (newest installed major version).
+tq_pg_bindir() {
+    local d
+    d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [[ -n $d && -x $d/initdb ]] || tq_die "PostgreSQL server binaries not found under /usr/lib/postgresql"
+    printf '%s\n' "$d"
+}
+
+# The OS user the PostgreSQL server runs as: ourselves, or when we are root (initdb and
+# postgres refuse to run as root) "postgres" when it exists, else a "tileq" system user.
+tq_pg_os_user() {
+    if [[ $(id -u) -ne 0 ]]; then
+        id -un
+    elif id postgres >/dev/null 2>&1; then
+        echo postgres
+    else
+        id tileq >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin tileq ||
+            tq_die "cannot create system user tileq"
+        echo tileq
+    fi
+}
+
+# Runs a command as user $1 (plain exec when it is ourselves).
+tq_run_as() {
+    local user=$1
+    shift
+    if [[ $user == "$(id -un)" ]]; then
+        "$@"
+    else
+        runuser -u "$user" -- "$@"
+    fi
+}
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on now (and that tq_free_port did
+# not hand out before in this shell).
+TQ_PORTS_GIVEN=" "
+tq_free_port() {
+    local p i
+    for ((i = 0; i < 200; i++)); do
+        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        [[ $TQ_PORTS_GIVEN == *" $p "* ]] && continue
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            TQ_PORTS_GIVEN+="$p "
+            echo "$p"
+            return 0
+        fi
+    done
+    tq_die "no free port found"
+}
+
+# tq_pg_start DIR PORT: creates a cluster in DIR/pgdata (superuser "tileq", trust auth,
+# loopback only, unix socket in DIR/pgsock, log in DIR/pglog/postgres.log), starts it
+# and creates database "tileq".
+# DIR must exist; its permissions are opened so the server user can reach it.
+tq_pg_start() {
+    local dir=$1 port=$2 bindir user
+    bindir=$(tq_pg_bindir)
+    user=$(tq_pg_os_user)
+    chmod 755 "$dir"
+    mkdir -p "$dir/pgdata" "$dir/pgsock" "$dir/pglog"
+    chown "$user" "$dir/pgdata" "$dir/pgsock" "$dir/pglog"
+    chmod 700 "$dir/pgdata"
+    if [[ ! -f $dir/pgdata/PG_VERSION ]]; then
+        tq_run_as "$user" "$bindir/initdb" -D "$dir/pgdata" -U tileq --auth=trust -E UTF8 \
+            --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+            {
+                cat "$dir/initdb.log" >&2
+                tq_die "initdb failed"
+            }
+    fi
+    # The cluster is throwaway: durability off, sized for a small machine.
+    tq_run_as "$user" "$bindir/pg_ctl" -D "$dir/pgdata" -l "$dir/pglog/postgres.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir/pgsock \
+            -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
+            -c shared_buffers=256MB -c max_connections=100 -c log_min_messages=warning" \
+        start >/dev/null || {
+        tail -n 30 "$dir/pglog/postgres.log" >&2
+        tq_die "PostgreSQL did not start"
+    }
+    psql -X -q -h 127.0.0.1 -p "$port" -U tileq -d postgres -v ON_ERROR_STOP=1 \
+        -c "SELECT 1 FROM pg_database WHERE datname = 'tileq'" -t | grep -q 1 ||
+        psql -X -q -h 127.0.0.1 -p "$port" -U tileq -d postgres -v ON_ERROR_STOP=1 \
+            -c "CREATE DATABASE tileq" || tq_die "cannot create database tileq"
+}
+
+# tq_pg_stop DIR: stops the cluster in DIR/pgdata if it runs.
+tq_pg_stop() {
+    local dir=$1 bindir user
+    [[ -f $dir/pgdata/postmaster.pid ]] || return 0
+    bindir=$(tq_pg_bindir)
+    user=$(stat -c %U "$dir/pgdata")
+    tq_run_as "$user" "$bindir/pg_ctl" -D "$dir/pgdata" -m fast -w -t 60 stop >/dev/null 2>&1 || true
+}
+
+# tq_redis_start DIR PORT: a Redis server with no persistence, pidfile DIR/redis.pid.
+tq_redis_start() {
+    local dir=$1 port=$2 i
+    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" ||
+        tq_die "redis-server did not start"
+    for ((i = 0; i < 100; i++)); do
+        redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+    done
+    tail -n 20 "$dir/redis.log" >&2
+    tq_die "redis-server does not answer on port $port"
+}
+
+# tq_stop_pidfile FILE [SECONDS]: SIGTERM the process in FILE, wait for it to exit (SIGKILL
+# after SECONDS, default 20), remove FILE. Returns 0 also when nothing runs.
+# tq_alive PID: true when PID runs (a zombie waiting to be reaped counts as gone).
+tq_alive() {
+    local st
+    [[ $1 =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$1" 2>/dev/null || return 1
+    st=$(sed -n 's/^State:[[:space:]]*\([A-Z]\).*/\1/p' "/proc/$1/status" 2>/dev/null || true)
+    [[ $st != Z ]]
+}
+
+tq_stop_pidfile() {
+    local f=$1 secs=${2:-20} pid i
+    [[ -f $f ]] || return 0
+    pid=$(cat "$f" 2>/dev/null || true)
+    if tq_alive "$pid"; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < secs * 20; i++)); do
+            tq_alive "$pid" || break
+            sleep 0.05
+        done
+        if tq_alive "$pid"; then
+            tq_say "pid $pid ($f) did not exit after SIGTERM; sending SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+    fi
+    rm -f "$f"
+}
+
+tq_redis_stop() {
+    tq_stop_pidfile "$1/redis.pid"
+}
+
+# tq_load_demo SRCDIR PORT [psql args...]: loads sql/demo_data.sql, then the other sql/*.sql
+# files (render log table...) into database tileq.
+tq_load_demo() {
+    local src=$1 port=$2 f
+    shift 2
+    psql -X -q -h 127.0.0.1 -p "$port" -U tileq -d tileq -v ON_ERROR_STOP=1 "$@" \
+        -f "$src/sql/demo_data.sql" >/dev/null || tq_die "loading sql/demo_data.sql failed"
+    for f in "$src"/sql/*.sql; do
+        [[ $f == */demo_data.sql ]] && continue
+        psql -X -q -h 127.0.0.1 -p "$port" -U tileq -d tileq -v ON_ERROR_STOP=1 \
+            -f "$f" >/dev/null || tq_die "loading $f failed"
+    done
+}
+
+# tq_write_config TEMPLATE OUT REDIS_PORT PG_PORT CACHE_DIR LISTEN_PORT: fills the
+# @...@ placeholders of deploy/tileq.conf.in.
+tq_write_config() {
+    local tpl=$1 out=$2 rport=$3 pport=$4 cache=$5 lport=$6
+    sed -e "s|@REDIS_URL@|redis://127.0.0.1:$rport/0|g" \
+        -e "s|@PG_CONNINFO@|host=127.0.0.1 port=$pport dbname=tileq user=tileq|g" \
+        -e "s|@CACHE_DIR@|$cache|g" \
+        -e "s|@LISTEN@|127.0.0.1:$lport|g" "$tpl" >"$out" || tq_die "cannot write $out"
+}
+
+# tq_start_bg PIDFILE LOGFILE CMD...: starts CMD in the background (own session, stdin from
+# /dev/null, stdout+stderr to LOGFILE) and writes its pid to PIDFILE.
+tq_start_bg() {
+    local pidfile=$1 log=$2
+    shift 2
+    setsid "$@" </dev/null >>"$log" 2>&1 &
+    echo $! >"$pidfile"
+}
+
+# tq_wait_http URL SECONDS PIDFILE LOG: waits until URL answers 200, fails early when the
+# process in PIDFILE died (and shows the end of LOG).
+tq_wait_http() {
+    local url=$1 secs=$2 pidfile=$3 log=$4 i
+    for ((i = 0; i < secs * 10; i++)); do
+        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+            return 0
+        fi
+        if ! tq_alive "$(cat "$pidfile")"; then
+            tail -n 30 "$log" >&2
+            tq_die "process of $pidfile exited before $url answered"
+        fi
+        sleep 0.1
+    done
+    tail -n 30 "$log" >&2
+    tq_die "$url did not answer within $secs s"
+}
