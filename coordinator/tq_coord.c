@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
@@ -49,7 +50,8 @@ struct waiter {
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     struct tq_tile tile;
-    const char *label; /* "miss" or "joined" */
+    const char *label;  /* "miss" or "joined" */
+    struct event *peek; /* watches the client socket for EOF while we wait */
     struct waiter *prev, *next;
 };
 
@@ -111,7 +113,7 @@ static void send_reply(struct tq_coord *co, struct evhttp_request *req, int code
         evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
         evhttp_add_header(h, "Cache-Control", "no-store");
     }
-    if (label)
+    if (label && (code == 200 || code == 204))
         evhttp_add_header(h, "X-Tileq", label);
     if (retry_after > 0) {
         snprintf(tmp, sizeof tmp, "%d", retry_after);
@@ -244,6 +246,47 @@ static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_
 /* ---- waiters --------------------------------------------------------------------------- */
 
 static void on_client_close(struct evhttp_connection *evcon, void *arg);
+static void waiter_finish(struct waiter *w);
+
+/* libevent 2.1 stops reading a connection while its request is being answered, so a
+ * client that leaves is not noticed until we write. Peek at the socket instead: EOF or an
+ * error means the client is gone, and freeing the connection runs on_client_close. Data (a
+ * pipelined request) means it is still there; stop watching and leave it to evhttp. */
+static void on_peek(evutil_socket_t fd, short what, void *arg)
+{
+    struct waiter *w = arg;
+    struct pending *p = w->p;
+    struct evhttp_connection *evcon = w->evcon;
+    char c;
+    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    if (n > 0 || evcon == NULL)
+        return;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        event_add(w->peek, NULL);
+        return;
+    }
+    tq_log_debug("client_gone", "id=%s", p->id);
+    w->req = NULL;    /* evhttp frees it with the connection */
+    waiter_finish(w); /* clears the close callback, frees this (non-persistent) event and w */
+    evhttp_connection_free(evcon);
+    if (p->head == NULL)
+        pending_remove(p);
+}
+
+static void waiter_watch(struct tq_coord *co, struct waiter *w)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->evcon);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+
+    if (fd < 0)
+        return;
+    w->peek = event_new(co->base, fd, EV_READ, on_peek, w);
+    if (w->peek && event_add(w->peek, NULL) != 0) {
+        event_free(w->peek);
+        w->peek = NULL;
+    }
+}
 
 static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, struct tq_tile t)
 {
@@ -256,8 +299,10 @@ static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, 
     w->tile = t;
     w->label = "joined";
     w->evcon = evhttp_request_get_connection(req);
-    if (w->evcon)
+    if (w->evcon) {
         evhttp_connection_set_closecb(w->evcon, on_client_close, w);
+        waiter_watch(p->co, w);
+    }
     w->prev = p->tail;
     if (p->tail)
         p->tail->next = w;
@@ -271,6 +316,10 @@ static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, 
  * the client's next request, which is not ours). */
 static void waiter_release_conn(struct waiter *w)
 {
+    if (w->peek) {
+        event_free(w->peek);
+        w->peek = NULL;
+    }
     if (w->evcon)
         evhttp_connection_set_closecb(w->evcon, NULL, NULL);
     w->evcon = NULL;
@@ -450,6 +499,19 @@ static void recheck_all(struct tq_coord *co)
     }
 }
 
+/* After an outage Redis may have lost the queue (a restart without persistence): enqueue
+ * every entry still waiting once more. "coalesced"/"running" when the job is still there,
+ * "new" when it was lost. An entry whose ENQUEUE cannot be sent keeps waiting. */
+static void reenqueue_all(struct tq_coord *co)
+{
+    for (size_t b = 0; b < TABLE_SIZE; b++) {
+        for (struct pending *p = co->table[b]; p; p = p->hnext) {
+            if (!p->inflight)
+                pending_enqueue(p);
+        }
+    }
+}
+
 static const char *field(const redisReply *fields, const char *name)
 {
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
@@ -581,6 +643,14 @@ static void on_events_state(struct tq_rconn *rc, int up, void *arg)
                 co->npending);
     recheck_all(co);
     events_read(co);
+}
+
+static void on_cmd_state(struct tq_rconn *rc, int up, void *arg)
+{
+    struct tq_coord *co = arg;
+
+    if (up && !co->stopping)
+        reenqueue_all(co);
 }
 
 /* ---- request handling ------------------------------------------------------------------ */
@@ -737,7 +807,7 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
         goto cleanup;
     }
     co->port = bound_port(co->bound);
-    co->cmd = tq_rconn_new(base, "command", host, port, password, db, NULL, co);
+    co->cmd = tq_rconn_new(base, "command", host, port, password, db, on_cmd_state, co);
     co->events = tq_rconn_new(base, "events", host, port, password, db, on_events_state, co);
     if (co->cmd == NULL || co->events == NULL) {
         snprintf(err, errsize, "out of memory");
