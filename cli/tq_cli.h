@@ -1,0 +1,13 @@
+/* tq_cli — the tileq command's subcommands. Each takes the global -c FILE (NULL when not
+ * given) and its own argv (argv[0] = the command name), and returns the exit status. */
+#ifndef TQ_CLI_H
+#define TQ_CLI_H
+
+#define TQ_EXIT_OK 0
+#define TQ_EXIT_FAIL 1
+#define TQ_EXIT_USAGE 2
+
+/* tileq report: see tq_cli_report.c (and `tileq report --help`). */
+int tq_cli_report(const char *config_path, int argc, char **argv);
+
+#endif

@@ -1,0 +1,376 @@
+/* tileq report — the duplicate-render report, from tileq's render log in PostgreSQL or
+ * from PostgreSQL server logs (--pglog). The same aggregation (tq_report) serves both. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <libpq-fe.h>
+
+#include "tq_cli.h"
+#include "tq_config.h"
+#include "tq_pglog.h"
+#include "tq_queue.h"
+#include "tq_renderlog.h"
+#include "tq_report.h"
+#include "tq_rlsource.h"
+
+static const char REPORT_USAGE[] =
+    "usage: tileq [-c FILE] report [OPTIONS]              from tileq.render_log\n"
+    "       tileq report --pglog [OPTIONS] FILE...         from PostgreSQL logs\n"
+    "\n"
+    "Renders, distinct tiles, duplicate renders (renders - distinct tiles), the render\n"
+    "time spent on duplicates; per zoom; the top tiles and metatiles by render count.\n"
+    "\n"
+    "  --since T, --until T   time window: 2024-05-01[T10:00[:00][Z|+02:00]], @UNIX,\n"
+    "                         or an age: 90s, 15m, 2h, 7d (since <= t < until)\n"
+    "  --tileset NAME         one tileset (--pglog: one database)\n"
+    "  --zoom A[-B]           one zoom or a range\n"
+    "  --top N                tiles and metatiles listed (default 20)\n"
+    "  --format F             text (default), csv (one row per top tile), json, html\n"
+    "  -o, --output FILE      write there instead of stdout\n"
+    "render log:\n"
+    "  -c, --config FILE      config: pg_conninfo (or TQ_PG_CONNINFO), redis_url\n"
+    "  --pg CONNINFO          PostgreSQL to read (instead of the config)\n"
+    "  --flush                first move pending entries from Redis into the table\n"
+    "  --redis URL            Redis for --flush (instead of the config / TQ_REDIS_URL)\n"
+    "PostgreSQL logs:\n"
+    "  --pglog                the arguments are log files (stderr, csvlog or syslog,\n"
+    "                         plain or .gz; - = stdin)\n"
+    "  --buffer F             largest margin around a tile's bounds, as a fraction of\n"
+    "                         the tile (default 0.25)\n"
+    "  --metatile N           the stack renders NxN metatiles: bounds covering one count\n"
+    "                         as a render of each of its tiles (default 1)\n";
+
+enum {
+    OPT_SINCE = 256,
+    OPT_UNTIL,
+    OPT_TILESET,
+    OPT_ZOOM,
+    OPT_TOP,
+    OPT_FORMAT,
+    OPT_PG,
+    OPT_PGLOG,
+    OPT_BUFFER,
+    OPT_METATILE,
+    OPT_FLUSH,
+    OPT_REDIS
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("tileq report: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\n(tileq report --help for usage)\n", stderr);
+    return TQ_EXIT_USAGE;
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_zoom(const char *s, int *zmin, int *zmax)
+{
+    char tmp[32];
+    long a, b;
+    snprintf(tmp, sizeof tmp, "%s", s);
+    char *dash = strchr(tmp, '-');
+    if (dash != NULL)
+        *dash = '\0';
+    if (parse_long(tmp, 0, TQ_TILE_MAX_ZOOM, &a) != 0)
+        return -1;
+    b = a;
+    if (dash != NULL && parse_long(dash + 1, 0, TQ_TILE_MAX_ZOOM, &b) != 0)
+        return -1;
+    if (b < a)
+        return -1;
+    *zmin = (int)a;
+    *zmax = (int)b;
+    return 0;
+}
+
+/* Moves everything pending in the Redis render log into PostgreSQL. */
+static int flush_renderlog(const char *redis_url, PGconn *pg)
+{
+    char *host = NULL, *password = NULL, err[512];
+    int port = 6379, db = 0, rc = -1;
+    redisContext *c = NULL;
+    redisReply *r = NULL;
+
+    if (tq_redis_url_parse(redis_url, &host, &port, &password, &db) != 0) {
+        fprintf(stderr, "tileq report: bad Redis URL '%s'\n", redis_url);
+        goto cleanup;
+    }
+    struct timeval tv = {5, 0};
+    c = redisConnectWithTimeout(host, port, tv);
+    if (c == NULL || c->err) {
+        fprintf(stderr, "tileq report: Redis %s:%d: %s\n", host, port,
+                c ? c->errstr : "out of memory");
+        goto cleanup;
+    }
+    if (password != NULL) {
+        r = redisCommand(c, "AUTH %s", password);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "tileq report: Redis AUTH failed\n");
+            goto cleanup;
+        }
+        freeReplyObject(r);
+    }
+    if (db != 0) {
+        r = redisCommand(c, "SELECT %d", db);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "tileq report: Redis SELECT %d failed\n", db);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+    }
+    r = NULL;
+    for (;;) {
+        int n = tq_renderlog_flush(c, pg, "tileq-report", 5000, err, sizeof err);
+        if (n < 0) {
+            fprintf(stderr, "tileq report: flushing the render log: %s\n", err);
+            goto cleanup;
+        }
+        if (n == 0)
+            break;
+    }
+    rc = 0;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    if (c)
+        redisFree(c);
+    free(host);
+    free(password);
+    return rc;
+}
+
+int tq_cli_report(const char *config_path, int argc, char **argv)
+{
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {"since", required_argument, NULL, OPT_SINCE},
+                                         {"until", required_argument, NULL, OPT_UNTIL},
+                                         {"tileset", required_argument, NULL, OPT_TILESET},
+                                         {"zoom", required_argument, NULL, OPT_ZOOM},
+                                         {"top", required_argument, NULL, OPT_TOP},
+                                         {"format", required_argument, NULL, OPT_FORMAT},
+                                         {"pg", required_argument, NULL, OPT_PG},
+                                         {"pglog", no_argument, NULL, OPT_PGLOG},
+                                         {"buffer", required_argument, NULL, OPT_BUFFER},
+                                         {"metatile", required_argument, NULL, OPT_METATILE},
+                                         {"flush", no_argument, NULL, OPT_FLUSH},
+                                         {"redis", required_argument, NULL, OPT_REDIS},
+                                         {NULL, 0, NULL, 0}};
+    struct tq_report_filter filter = {TQ_TIME_UNSET, TQ_TIME_UNSET, NULL, 0, TQ_TILE_MAX_ZOOM};
+    struct tq_pglog_options pgopt = {TQ_PGLOG_DEFAULT_BUFFER, 1};
+    enum tq_report_format fmt = TQ_FMT_TEXT;
+    const char *pg_conninfo = NULL, *redis_url = NULL, *output = NULL;
+    int pglog = 0, flush = 0, rc = TQ_EXIT_FAIL, opt;
+    long top = 20;
+    int64_t now = tq_now_ms();
+    char err[1024];
+    struct tq_config *cfg = NULL;
+    struct tq_report *report = NULL;
+    struct tq_pglog *pl = NULL;
+    struct tq_rlsource *src = NULL;
+    PGconn *pg = NULL;
+    FILE *out = stdout;
+
+    optind = 1;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":c:o:h", opts, NULL)) != -1) {
+        const char *a = optarg;
+        long v;
+        switch (opt) {
+        case 'c':
+            config_path = a;
+            break;
+        case 'o':
+            output = a;
+            break;
+        case 'h':
+            fputs(REPORT_USAGE, stdout);
+            return TQ_EXIT_OK;
+        case OPT_SINCE:
+            if (tq_report_time_parse(a, now, &filter.since_ms) != 0)
+                return usage_error("--since: bad time '%s'", a);
+            break;
+        case OPT_UNTIL:
+            if (tq_report_time_parse(a, now, &filter.until_ms) != 0)
+                return usage_error("--until: bad time '%s'", a);
+            break;
+        case OPT_TILESET:
+            filter.tileset = a;
+            break;
+        case OPT_ZOOM:
+            if (parse_zoom(a, &filter.zmin, &filter.zmax) != 0)
+                return usage_error("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= 30", a);
+            break;
+        case OPT_TOP:
+            if (parse_long(a, 0, 10000000, &top) != 0)
+                return usage_error("--top: '%s' is not a count (0..10000000)", a);
+            break;
+        case OPT_FORMAT:
+            if (tq_report_format_parse(a, &fmt) != 0)
+                return usage_error("--format: '%s' is not text, csv, json or html", a);
+            break;
+        case OPT_PG:
+            pg_conninfo = a;
+            break;
+        case OPT_PGLOG:
+            pglog = 1;
+            break;
+        case OPT_BUFFER: {
+            char *end;
+            double b = strtod(a, &end);
+            if (end == a || *end != '\0' || !(b >= 0 && b <= 1))
+                return usage_error("--buffer: '%s' is not a fraction of a tile in [0, 1]", a);
+            pgopt.buffer = b;
+            break;
+        }
+        case OPT_METATILE:
+            if (parse_long(a, 1, 64, &v) != 0)
+                return usage_error("--metatile: '%s' is not a size in 1..64", a);
+            pgopt.metatile = (uint32_t)v;
+            break;
+        case OPT_FLUSH:
+            flush = 1;
+            break;
+        case OPT_REDIS:
+            redis_url = a;
+            break;
+        case ':':
+            return usage_error("%s needs a value", argv[optind - 1]);
+        default:
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (filter.since_ms != TQ_TIME_UNSET && filter.until_ms != TQ_TIME_UNSET &&
+        filter.since_ms >= filter.until_ms)
+        return usage_error("%s", "--since must be before --until");
+    if (pglog && optind >= argc)
+        return usage_error("%s", "--pglog needs at least one log file (- for stdin)");
+    if (!pglog && optind < argc)
+        return usage_error("unexpected argument '%s' (log files need --pglog)", argv[optind]);
+    if (pglog && (flush || pg_conninfo))
+        return usage_error("%s", "--pglog reads log files: --pg and --flush do not apply");
+
+    if (config_path != NULL && !pglog) {
+        cfg = tq_config_load(config_path, err, sizeof err);
+        if (cfg == NULL) {
+            fprintf(stderr, "tileq report: %s\n", err);
+            return TQ_EXIT_FAIL;
+        }
+    }
+
+    if (pglog) {
+        size_t nfiles = (size_t)(argc - optind);
+        pl = tq_pglog_open((const char *const *)argv + optind, nfiles, &pgopt);
+        if (pl == NULL) {
+            fprintf(stderr, "tileq report: out of memory\n");
+            goto cleanup;
+        }
+        char source[256];
+        snprintf(source, sizeof source, "PostgreSQL logs: %s%s", argv[optind],
+                 nfiles > 1 ? " ..." : "");
+        report = tq_report_new(&filter, source);
+        if (report == NULL)
+            goto oom;
+        if (tq_report_consume(report, tq_pglog_next, pl, err, sizeof err) < 0) {
+            fprintf(stderr, "tileq report: %s\n", err);
+            goto cleanup;
+        }
+        struct tq_report_input in;
+        tq_pglog_stats(pl, &in);
+        tq_report_set_input(report, &in);
+    } else {
+        if (pg_conninfo == NULL && cfg != NULL)
+            pg_conninfo = cfg->pg_conninfo;
+        if (pg_conninfo == NULL)
+            pg_conninfo = getenv("TQ_PG_CONNINFO");
+        if (pg_conninfo == NULL || *pg_conninfo == '\0') {
+            rc = usage_error("%s", "no PostgreSQL to read: give -c FILE, --pg CONNINFO or "
+                                   "TQ_PG_CONNINFO (or --pglog FILE...)");
+            goto cleanup;
+        }
+        if (redis_url == NULL && cfg != NULL)
+            redis_url = cfg->redis_url;
+        if (redis_url == NULL)
+            redis_url = getenv("TQ_REDIS_URL");
+        if (flush && (redis_url == NULL || *redis_url == '\0')) {
+            rc = usage_error("%s", "--flush needs Redis: -c FILE, --redis URL or TQ_REDIS_URL");
+            goto cleanup;
+        }
+        pg = PQconnectdb(pg_conninfo);
+        if (PQstatus(pg) != CONNECTION_OK) {
+            fprintf(stderr, "tileq report: PostgreSQL: %s", PQerrorMessage(pg));
+            goto cleanup;
+        }
+        if (flush && flush_renderlog(redis_url, pg) != 0)
+            goto cleanup;
+        int missing = 0;
+        src = tq_rlsource_open(pg, &filter, cfg, &missing, err, sizeof err);
+        if (src == NULL) {
+            fprintf(stderr, "tileq report: %s\n", err);
+            goto cleanup;
+        }
+        if (missing)
+            fprintf(stderr, "tileq report: no render log yet (table tileq.render_log does not "
+                            "exist): the report is empty\n");
+        report = tq_report_new(&filter, "tileq.render_log");
+        if (report == NULL)
+            goto oom;
+        if (tq_report_consume(report, tq_rlsource_next, src, err, sizeof err) < 0) {
+            fprintf(stderr, "tileq report: %s\n", err);
+            goto cleanup;
+        }
+    }
+
+    if (output != NULL && strcmp(output, "-") != 0) {
+        out = fopen(output, "w");
+        if (out == NULL) {
+            fprintf(stderr, "tileq report: %s: %s\n", output, strerror(errno));
+            out = stdout;
+            goto cleanup;
+        }
+    }
+    if (tq_report_write(report, fmt, (size_t)top, out, err, sizeof err) != 0) {
+        fprintf(stderr, "tileq report: %s\n", err);
+        goto cleanup;
+    }
+    rc = TQ_EXIT_OK;
+    goto cleanup;
+oom:
+    fprintf(stderr, "tileq report: out of memory\n");
+cleanup:
+    if (out != stdout && fclose(out) != 0 && rc == TQ_EXIT_OK) {
+        fprintf(stderr, "tileq report: %s: %s\n", output, strerror(errno));
+        rc = TQ_EXIT_FAIL;
+    }
+    tq_rlsource_close(src);
+    if (pg != NULL)
+        PQfinish(pg);
+    tq_pglog_close(pl);
+    tq_report_free(report);
+    tq_config_free(cfg);
+    return rc;
+}

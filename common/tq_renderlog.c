@@ -1,0 +1,533 @@
+/* tq_renderlog — see tq_renderlog.h.
+ *
+ * Flow of one entry:
+ *
+ *   worker ──tq_renderlog_append (XADD, pipelined)──▶ {tq}:renderlog
+ *      ──tq_renderlog_flush: XREADGROUP pg <consumer> (own pending "0" first, then
+ *        XAUTOCLAIM of entries idle > 60 s at dead consumers, then new ">")──▶ batch
+ *      ──BEGIN; INSERT ... ON CONFLICT (stream_id) DO NOTHING; COMMIT──▶ tileq.render_log
+ *      ──XACK + XDEL──▶ gone from Redis
+ *
+ * A crash or a PostgreSQL outage anywhere before XACK leaves the entry pending in the
+ * group; the next flush (by the same consumer, or by another after 60 s) inserts it
+ * again, and the stream id primary key turns the second insert into a no-op. */
+#include "tq_renderlog.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-events.h>
+
+#include "tq_log.h"
+#include "tq_queue.h"
+#include "tq_renderlog_sql.h"
+
+#define RL_KEY TQ_QUEUE_RENDERLOG_KEY
+#define RL_GROUP "pg"
+#define RL_MAXLEN "1000000"
+#define RL_CLAIM_IDLE_MS "60000"
+#define RL_ROWS_PER_INSERT 500
+#define RL_NCOLS 15
+
+/* ---------------------------------------------------------------- append */
+
+int tq_renderlog_append(redisContext *c, const struct tq_render_entry *entries, size_t n, char *err,
+                        size_t errsize)
+{
+    size_t sent = 0;
+    int rc = -1;
+
+    for (size_t i = 0; i < n; i++) {
+        const struct tq_render_entry *e = &entries[i];
+        char z[16], x[16], y[16], attempt[16], started[32], dur[48], meta[48], bytes[32];
+        snprintf(z, sizeof z, "%d", e->tile.z);
+        snprintf(x, sizeof x, "%u", e->tile.x);
+        snprintf(y, sizeof y, "%u", e->tile.y);
+        snprintf(attempt, sizeof attempt, "%d", e->attempt);
+        snprintf(started, sizeof started, "%lld", (long long)e->started_ms);
+        snprintf(dur, sizeof dur, "%.3f", e->duration_ms);
+        snprintf(meta, sizeof meta, "%.3f", e->metatile_ms);
+        snprintf(bytes, sizeof bytes, "%zu", e->bytes);
+        const char *argv[] = {
+            "XADD",        RL_KEY,    "MAXLEN",      "~",
+            RL_MAXLEN,     "*",       "tileset",     e->tileset,
+            "z",           z,         "x",           x,
+            "y",           y,         "job",         e->job_id,
+            "attempt",     attempt,   "reason",      tq_job_reason_name(e->reason),
+            "worker",      e->worker, "started_ms",  started,
+            "duration_ms", dur,       "metatile_ms", meta,
+            "bytes",       bytes};
+        if (redisAppendCommandArgv(c, (int)(sizeof argv / sizeof argv[0]), argv, NULL) !=
+            REDIS_OK) {
+            snprintf(err, errsize, "renderlog append: %s", c->errstr);
+            goto cleanup;
+        }
+        sent++;
+    }
+    rc = 0;
+cleanup:
+    /* Read every reply we queued, even after an error, so the connection stays in step. */
+    for (size_t i = 0; i < sent; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(c, (void **)&r) != REDIS_OK) {
+            if (rc == 0)
+                snprintf(err, errsize, "renderlog append: %s", c->errstr);
+            rc = -1;
+            break;
+        }
+        if (r != NULL && r->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(err, errsize, "renderlog XADD: %s", r->str);
+            rc = -1;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+/* ---------------------------------------------------------------- flush */
+
+/* A validated stream entry: pointers into a reply (which outlives the row) or into row. */
+struct rl_row {
+    const char *id;
+    const char *val[RL_NCOLS]; /* in column order, val[0] = id */
+    char metatile[64];
+    char empty[2];
+};
+
+struct rl_batch {
+    redisReply *replies[4]; /* owned; freed by batch_free */
+    size_t nreplies;
+    struct rl_row *rows; /* valid entries, to insert */
+    size_t nrows, cap;
+    const char **ack; /* every id to XACK + XDEL (valid, malformed, deleted) */
+    size_t nack, ackcap;
+};
+
+static void batch_free(struct rl_batch *b)
+{
+    for (size_t i = 0; i < b->nreplies; i++)
+        freeReplyObject(b->replies[i]);
+    free(b->rows);
+    free(b->ack);
+    memset(b, 0, sizeof *b);
+}
+
+static int batch_ack(struct rl_batch *b, const char *id)
+{
+    if (b->nack == b->ackcap) {
+        size_t ncap = b->ackcap ? b->ackcap * 2 : 64;
+        const char **p = realloc(b->ack, ncap * sizeof *p);
+        if (p == NULL)
+            return -1;
+        b->ack = p;
+        b->ackcap = ncap;
+    }
+    for (size_t i = 0; i < b->nack; i++)
+        if (strcmp(b->ack[i], id) == 0)
+            return 0; /* seen twice (own pending and claimed): keep one */
+    b->ack[b->nack++] = id;
+    return 1;
+}
+
+static int parse_ll(const char *s, long long lo, long long hi)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    return (errno == 0 && *end == '\0' && v >= lo && v <= hi) ? 0 : -1;
+}
+
+static int parse_ms(const char *s)
+{
+    if (s == NULL || *s == '\0')
+        return -1;
+    char *end;
+    double v = strtod(s, &end);
+    return (*end == '\0' && isfinite(v) && v >= 0) ? 0 : -1;
+}
+
+/* Fills row from an entry's field list; returns NULL when fine, else what is wrong. */
+static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
+{
+    static const char *const names[] = {"tileset",    "z",           "x",           "y",
+                                        "job",        "attempt",     "reason",      "worker",
+                                        "started_ms", "duration_ms", "metatile_ms", "bytes"};
+    enum {
+        F_TILESET,
+        F_Z,
+        F_X,
+        F_Y,
+        F_JOB,
+        F_ATTEMPT,
+        F_REASON,
+        F_WORKER,
+        F_STARTED,
+        F_DUR,
+        F_META,
+        F_BYTES,
+        F_COUNT
+    };
+    const char *f[F_COUNT] = {0};
+
+    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
+        return "field list is not key/value pairs";
+    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
+        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            return "non-string field";
+        for (int j = 0; j < F_COUNT; j++)
+            if (strcmp(k->str, names[j]) == 0)
+                f[j] = v->str;
+    }
+    for (int j = 0; j < F_COUNT; j++)
+        if (f[j] == NULL)
+            return "missing field";
+    if (*f[F_TILESET] == '\0' || *f[F_WORKER] == '\0')
+        return "empty tileset or worker";
+    if (parse_ll(f[F_Z], 0, TQ_TILE_MAX_ZOOM) != 0 || parse_ll(f[F_X], 0, INT32_MAX) != 0 ||
+        parse_ll(f[F_Y], 0, INT32_MAX) != 0 ||
+        tq_tile_valid(atoi(f[F_Z]), atoll(f[F_X]), atoll(f[F_Y])) != 0)
+        return "bad z/x/y";
+    if (parse_ll(f[F_ATTEMPT], 0, INT32_MAX) != 0)
+        return "bad attempt";
+    enum tq_job_reason reason;
+    if (tq_job_reason_parse(f[F_REASON], &reason) != 0)
+        return "bad reason";
+    if (parse_ll(f[F_STARTED], 0, INT64_MAX / 2) != 0)
+        return "bad started_ms";
+    if (parse_ms(f[F_DUR]) != 0 || parse_ms(f[F_META]) != 0)
+        return "bad duration";
+    if (parse_ll(f[F_BYTES], 0, INT64_MAX) != 0)
+        return "bad bytes";
+    /* job id "tileset/z/mx/my": the metatile is what follows the tileset. */
+    const char *slash = strchr(f[F_JOB], '/');
+    if (slash == NULL || slash[1] == '\0' || strlen(slash + 1) >= sizeof row->metatile)
+        return "bad job id";
+    snprintf(row->metatile, sizeof row->metatile, "%s", slash + 1);
+    row->empty[0] = strcmp(f[F_BYTES], "0") == 0 ? 't' : 'f';
+    row->empty[1] = '\0';
+
+    const char **v = row->val;
+    v[1] = f[F_TILESET];
+    v[2] = f[F_Z];
+    v[3] = f[F_X];
+    v[4] = f[F_Y];
+    v[5] = row->metatile;
+    v[6] = f[F_JOB];
+    v[7] = f[F_ATTEMPT];
+    v[8] = f[F_REASON];
+    v[9] = f[F_WORKER];
+    v[10] = f[F_STARTED];
+    v[11] = f[F_DUR];
+    v[12] = f[F_META];
+    v[13] = f[F_BYTES];
+    v[14] = row->empty;
+    return NULL;
+}
+
+/* Adds the entries of an entry list ([id, fields|nil]...) to the batch, up to max rows. */
+static int batch_add_entries(struct rl_batch *b, const redisReply *list, size_t max)
+{
+    if (list == NULL || list->type != REDIS_REPLY_ARRAY)
+        return 0;
+    for (size_t i = 0; i < list->elements && b->nack < max; i++) {
+        const redisReply *e = list->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+            e->element[0]->type != REDIS_REPLY_STRING)
+            continue;
+        const char *id = e->element[0]->str;
+        int fresh = batch_ack(b, id);
+        if (fresh < 0)
+            return -1;
+        if (fresh == 0)
+            continue;
+        if (e->element[1]->type == REDIS_REPLY_NIL)
+            continue; /* deleted while pending: just acknowledge it */
+        if (b->nrows == b->cap) {
+            size_t ncap = b->cap ? b->cap * 2 : 64;
+            struct rl_row *p = realloc(b->rows, ncap * sizeof *p);
+            if (p == NULL)
+                return -1;
+            b->rows = p;
+            b->cap = ncap;
+        }
+        struct rl_row *row = &b->rows[b->nrows];
+        memset(row, 0, sizeof *row);
+        const char *why = entry_to_row(e->element[1], row);
+        if (why != NULL) {
+            tq_log_warn("renderlog_skip", "stream_id=%s reason=\"%s\"", id, why);
+            continue;
+        }
+        row->id = id;
+        row->val[0] = id;
+        b->nrows++;
+    }
+    return 0;
+}
+
+/* XREADGROUP's reply [[key, [entries]]] → the entry list, or NULL. */
+static const redisReply *xread_entries(const redisReply *r)
+{
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
+        return NULL;
+    const redisReply *s = r->element[0];
+    if (s->type != REDIS_REPLY_ARRAY || s->elements != 2)
+        return NULL;
+    return s->element[1];
+}
+
+static int redis_call(redisContext *c, struct rl_batch *b, redisReply **out, char *err,
+                      size_t errsize, const char *what, int argc, const char **argv)
+{
+    redisReply *r = redisCommandArgv(c, argc, argv, NULL);
+    if (r == NULL) {
+        snprintf(err, errsize, "renderlog %s: %s", what, c->errstr);
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsize, "renderlog %s: %s", what, r->str);
+        freeReplyObject(r);
+        return -1;
+    }
+    if (b != NULL)
+        b->replies[b->nreplies++] = r;
+    if (out != NULL)
+        *out = r;
+    else if (b == NULL)
+        freeReplyObject(r);
+    return 0;
+}
+
+static int pg_exec_ok(PGconn *pg, const char *sql, char *err, size_t errsize)
+{
+    PGresult *res = PQexec(pg, sql);
+    int ok = res != NULL &&
+             (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK);
+    if (!ok)
+        snprintf(err, errsize, "%s", PQerrorMessage(pg));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Instance data on the PGconn marks "DDL done on this connection". */
+static int ddl_event_proc(PGEventId id, void *info, void *arg)
+{
+    return 1;
+}
+
+static int ensure_table(PGconn *pg, char *err, size_t errsize)
+{
+    static int done_marker;
+    char *sql = NULL;
+    int rc = -1;
+
+    if (PQinstanceData(pg, ddl_event_proc) == &done_marker)
+        return 0;
+    /* Several workers may start at once: serialize the CREATEs with an advisory lock. */
+    static const char head[] = "BEGIN; SELECT pg_advisory_xact_lock(7411000001);\n";
+    static const char tail[] = "\nCOMMIT;";
+    sql = malloc(sizeof head + sizeof TQ_RENDER_LOG_SQL + sizeof tail);
+    if (sql == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    strcpy(sql, head);
+    strcat(sql, TQ_RENDER_LOG_SQL);
+    strcat(sql, tail);
+    if (pg_exec_ok(pg, sql, err, errsize) != 0) {
+        char tmp[16];
+        pg_exec_ok(pg, "ROLLBACK", tmp, sizeof tmp);
+        goto cleanup;
+    }
+    if (PQinstanceData(pg, ddl_event_proc) == NULL &&
+        !PQregisterEventProc(pg, ddl_event_proc, "tq_renderlog", NULL))
+        goto ok; /* cannot remember it: run the (idempotent) DDL again next time */
+    PQsetInstanceData(pg, ddl_event_proc, &done_marker);
+ok:
+    rc = 0;
+cleanup:
+    free(sql);
+    return rc;
+}
+
+/* Inserts rows [from, from+n) with one multi-row INSERT. */
+static int insert_rows(PGconn *pg, const struct rl_row *rows, size_t n, char *err, size_t errsize)
+{
+    static const char *const casts[RL_NCOLS] = {
+        "", "", "::smallint", "::integer", "::integer", "",         "",         "::integer",
+        "", "", "",           "::float8",  "::float8",  "::bigint", "::boolean"};
+    const char **params = NULL;
+    char *sql = NULL;
+    int rc = -1;
+    PGresult *res = NULL;
+
+    size_t cap = 512 + n * (RL_NCOLS * 24 + 8);
+    sql = malloc(cap);
+    params = malloc(n * RL_NCOLS * sizeof *params);
+    if (sql == NULL || params == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    size_t len = (size_t)snprintf(sql, cap,
+                                  "INSERT INTO tileq.render_log (stream_id, tileset, z, x, y, "
+                                  "metatile, job_id, attempt, reason, worker, started, "
+                                  "duration_ms, metatile_ms, bytes, empty) VALUES ");
+    for (size_t i = 0; i < n; i++) {
+        len += (size_t)snprintf(sql + len, cap - len, "%s(", i ? "," : "");
+        for (int j = 0; j < RL_NCOLS; j++) {
+            size_t p = i * RL_NCOLS + (size_t)j + 1;
+            params[p - 1] = rows[i].val[j];
+            if (j == 10)
+                len += (size_t)snprintf(sql + len, cap - len, "%sto_timestamp($%zu::float8 / 1000)",
+                                        j ? "," : "", p);
+            else
+                len +=
+                    (size_t)snprintf(sql + len, cap - len, "%s$%zu%s", j ? "," : "", p, casts[j]);
+        }
+        len += (size_t)snprintf(sql + len, cap - len, ")");
+    }
+    snprintf(sql + len, cap - len, " ON CONFLICT (stream_id) DO NOTHING");
+    res = PQexecParams(pg, sql, (int)(n * RL_NCOLS), NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        snprintf(err, errsize, "render_log insert: %s", PQerrorMessage(pg));
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    PQclear(res);
+    free(sql);
+    free(params);
+    return rc;
+}
+
+static int ack_and_delete(redisContext *c, const struct rl_batch *b, char *err, size_t errsize)
+{
+    const char **argv = NULL;
+    int rc = -1;
+    if (b->nack == 0)
+        return 0;
+    argv = malloc((b->nack + 3) * sizeof *argv);
+    if (argv == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    argv[0] = "XACK";
+    argv[1] = RL_KEY;
+    argv[2] = RL_GROUP;
+    memcpy(argv + 3, b->ack, b->nack * sizeof *argv);
+    if (redis_call(c, NULL, NULL, err, errsize, "XACK", (int)b->nack + 3, argv) != 0)
+        goto cleanup;
+    argv[1] = "XDEL";
+    argv[2] = RL_KEY;
+    if (redis_call(c, NULL, NULL, err, errsize, "XDEL", (int)b->nack + 2, argv + 1) != 0)
+        goto cleanup;
+    rc = 0;
+cleanup:
+    free(argv);
+    return rc;
+}
+
+int tq_renderlog_flush(redisContext *c, PGconn *pg, const char *consumer, int max_entries,
+                       char *err, size_t errsize)
+{
+    struct rl_batch b = {0};
+    redisReply *r = NULL;
+    char count[24];
+    int rc = -1, in_tx = 0;
+
+    if (max_entries <= 0)
+        max_entries = 1000;
+    size_t max = (size_t)max_entries;
+
+    if (PQstatus(pg) != CONNECTION_OK) {
+        PQreset(pg);
+        if (PQstatus(pg) != CONNECTION_OK) {
+            snprintf(err, errsize, "postgresql: %s", PQerrorMessage(pg));
+            goto cleanup;
+        }
+    }
+    if (ensure_table(pg, err, errsize) != 0)
+        goto cleanup;
+
+    {
+        const char *argv[] = {"XGROUP", "CREATE", RL_KEY, RL_GROUP, "0", "MKSTREAM"};
+        r = redisCommandArgv(c, 6, argv, NULL);
+        if (r == NULL) {
+            snprintf(err, errsize, "renderlog XGROUP: %s", c->errstr);
+            goto cleanup;
+        }
+        if (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9) != 0) {
+            snprintf(err, errsize, "renderlog XGROUP: %s", r->str);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+
+    /* 1. our own pending entries (a flush of ours that failed before XACK). */
+    snprintf(count, sizeof count, "%zu", max);
+    {
+        const char *argv[] = {"XREADGROUP", "GROUP",   RL_GROUP, consumer, "COUNT",
+                              count,        "STREAMS", RL_KEY,   "0"};
+        if (redis_call(c, &b, &r, err, errsize, "XREADGROUP", 9, argv) != 0)
+            goto cleanup;
+        if (batch_add_entries(&b, xread_entries(r), max) != 0)
+            goto oom;
+    }
+    /* 2. entries pending at other consumers that have been idle for a minute (dead). */
+    if (b.nack < max) {
+        snprintf(count, sizeof count, "%zu", max - b.nack);
+        const char *argv[] = {"XAUTOCLAIM",     RL_KEY, RL_GROUP, consumer,
+                              RL_CLAIM_IDLE_MS, "0-0",  "COUNT",  count};
+        if (redis_call(c, &b, &r, err, errsize, "XAUTOCLAIM", 8, argv) != 0)
+            goto cleanup;
+        if (r->type == REDIS_REPLY_ARRAY && r->elements >= 2 &&
+            batch_add_entries(&b, r->element[1], max) != 0)
+            goto oom;
+    }
+    /* 3. new entries. */
+    if (b.nack < max) {
+        snprintf(count, sizeof count, "%zu", max - b.nack);
+        const char *argv[] = {"XREADGROUP", "GROUP",   RL_GROUP, consumer, "COUNT",
+                              count,        "STREAMS", RL_KEY,   ">"};
+        if (redis_call(c, &b, &r, err, errsize, "XREADGROUP", 9, argv) != 0)
+            goto cleanup;
+        if (batch_add_entries(&b, xread_entries(r), max) != 0)
+            goto oom;
+    }
+    r = NULL; /* owned by the batch */
+
+    if (b.nrows > 0) {
+        if (pg_exec_ok(pg, "BEGIN", err, errsize) != 0)
+            goto cleanup;
+        in_tx = 1;
+        for (size_t i = 0; i < b.nrows; i += RL_ROWS_PER_INSERT) {
+            size_t n = b.nrows - i < RL_ROWS_PER_INSERT ? b.nrows - i : RL_ROWS_PER_INSERT;
+            if (insert_rows(pg, b.rows + i, n, err, errsize) != 0)
+                goto cleanup;
+        }
+        if (pg_exec_ok(pg, "COMMIT", err, errsize) != 0)
+            goto cleanup;
+        in_tx = 0;
+    }
+    if (ack_and_delete(c, &b, err, errsize) != 0)
+        goto cleanup; /* rows are in; the entries stay pending and re-insert as no-ops */
+    rc = (int)b.nack;
+    goto cleanup;
+oom:
+    snprintf(err, errsize, "out of memory");
+cleanup:
+    if (in_tx) {
+        char tmp[16];
+        pg_exec_ok(pg, "ROLLBACK", tmp, sizeof tmp);
+    }
+    if (r != NULL && b.nreplies == 0)
+        freeReplyObject(r);
+    batch_free(&b);
+    return rc;
+}
