@@ -64,21 +64,23 @@ tq_run_as() {
     if [[ $user == "$(id -un)" ]]; then
         "$@"
     else
-        runuser -u "$user" -- "$@"
+        # From /, which any user can enter (the caller's cwd may be root's home).
+        (cd / && runuser -u "$user" -- "$@")
     fi
 }
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on now (and that tq_free_port did
-# not hand out before in this shell).
+# tq_free_port VAR: sets VAR to a TCP port on 127.0.0.1 that nothing listens on now and that
+# tq_free_port did not hand out before in this shell (call it directly, not in $(...), or the
+# record of ports handed out is lost).
 TQ_PORTS_GIVEN=" "
 tq_free_port() {
     local p i
-    for ((i = 0; i < 200; i++)); do
+    for ((i = 0; i < 500; i++)); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         [[ $TQ_PORTS_GIVEN == *" $p "* ]] && continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             TQ_PORTS_GIVEN+="$p "
-            echo "$p"
+            printf -v "$1" '%s' "$p"
             return 0
         fi
     done

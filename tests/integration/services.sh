@@ -75,9 +75,9 @@ do_start() {
     # manual run would leave servers behind).
     trap 'if [[ ${started:-0} != 1 ]]; then echo "services: start failed" >&2; do_stop >&2 || true; fi' EXIT
 
-    pg_port=$(tq_free_port)
-    redis_port=$(tq_free_port)
-    http_port=$(tq_free_port)
+    tq_free_port pg_port
+    tq_free_port redis_port
+    tq_free_port http_port
 
     tq_pg_start "$dir" "$pg_port"
     tq_redis_start "$dir" "$redis_port"
