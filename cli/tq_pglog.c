@@ -877,9 +877,10 @@ static void handle_entry(struct tq_pglog *p, const struct entry *e)
     const char *b = e->body;
 
     if (e->sev == S_DETAIL) {
-        if (s->pending && strncmp(b, "parameters:", 11) == 0 && s->params == NULL)
+        int params = strncmp(b, "parameters:", 11) == 0;
+        if (s->pending && params && s->params == NULL)
             s->params = strdup(b);
-        else if (!s->pending)
+        else if (!s->pending && !params) /* a bind's parameters belong to its execute */
             p->st.skipped++;
         return;
     }

@@ -1,0 +1,276 @@
+/* Unit tests for tq_pglog: bounds → tiles, query analysis, and every log format through
+ * the report (hand-written fixtures in tests/unit/data/pglog/). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tq_pglog.h"
+#include "tq_report.h"
+
+#define DATA TQ_TEST_DATA_DIR "/pglog/"
+
+static struct tq_bbox tile_bbox(int z, uint32_t x, uint32_t y, uint32_t n, double buf)
+{
+    double t = 2 * TQ_MERC_MAX / (double)(1u << z);
+    struct tq_bbox b = {-TQ_MERC_MAX + x * t - buf * t, TQ_MERC_MAX - (y + n) * t - buf * t,
+                        -TQ_MERC_MAX + (x + n) * t + buf * t, TQ_MERC_MAX - y * t + buf * t};
+    return b;
+}
+
+static void test_bbox_exact(void **state)
+{
+    struct tq_metatile m;
+    int cases[][3] = {{0, 0, 0},          {1, 1, 0},        {3, 4, 2},
+                      {10, 518, 352},     {14, 8298, 5636}, {20, 530000, 360000},
+                      {30, 1073741823, 0}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tq_bbox b =
+            tile_bbox(cases[i][0], (uint32_t)cases[i][1], (uint32_t)cases[i][2], 1, 0);
+        assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+        assert_int_equal(m.z, cases[i][0]);
+        assert_int_equal(m.mx, cases[i][1]);
+        assert_int_equal(m.my, cases[i][2]);
+        assert_int_equal(m.w, 1);
+        assert_int_equal(m.h, 1);
+    }
+}
+
+static void test_bbox_buffer(void **state)
+{
+    struct tq_metatile m;
+    struct tq_bbox b = tile_bbox(10, 518, 352, 1, 0.1);
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+    assert_int_equal(m.z, 10);
+    assert_int_equal(m.mx, 518);
+    assert_int_equal(m.my, 352);
+    /* 64/4096 of a tile, the ST_AsMVTGeom default buffer */
+    b = tile_bbox(12, 2075, 1409, 1, 64.0 / 4096);
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+    assert_int_equal(m.z, 12);
+    assert_int_equal(m.mx, 2075);
+    /* a margin beyond the allowed buffer is off-grid */
+    b = tile_bbox(10, 518, 352, 1, 0.1);
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.05, 1, &m), -1);
+}
+
+static void test_bbox_metatile(void **state)
+{
+    struct tq_metatile m;
+    struct tq_bbox b = tile_bbox(10, 512, 352, 8, 0.05);
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 8, &m), 0);
+    assert_int_equal(m.z, 10);
+    assert_int_equal(m.mx, 512);
+    assert_int_equal(m.my, 352);
+    assert_int_equal(m.w, 8);
+    assert_int_equal(m.h, 8);
+    /* without --metatile the same bounds are one tile three zooms up, with a small buffer */
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+    assert_int_equal(m.z, 7);
+    assert_int_equal(m.mx, 64);
+    assert_int_equal(m.my, 44);
+    assert_int_equal(m.w, 1);
+    /* a metatile clamped to the grid at z1 (2x2 tiles = the world) reads as z0 */
+    b = tile_bbox(0, 0, 0, 1, 0);
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 8, &m), 0);
+    assert_int_equal(m.z, 0);
+    /* 8x8 bounds not starting on a multiple of 8 are neither a metatile nor a tile */
+    b = tile_bbox(10, 516, 352, 8, 0);
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 8, &m), -1);
+}
+
+static void test_bbox_offgrid(void **state)
+{
+    struct tq_metatile m;
+    double t = 2 * TQ_MERC_MAX / 1024;
+    struct tq_bbox b = tile_bbox(10, 518, 352, 1, 0);
+    b.xmin += 0.3 * t;
+    b.xmax += 0.3 * t;
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), -1);
+    b = tile_bbox(10, 518, 352, 1, 0); /* not square */
+    b.xmax += 0.5 * t;
+    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), -1);
+    struct tq_bbox empty = {1, 1, 1, 1};
+    assert_int_equal(tq_pglog_bbox_to_metatile(&empty, 0.25, 1, &m), -1);
+    struct tq_bbox outside = {TQ_MERC_MAX, 0, TQ_MERC_MAX + t, t};
+    assert_int_equal(tq_pglog_bbox_to_metatile(&outside, 0.25, 1, &m), -1);
+}
+
+static void test_query_tile(void **state)
+{
+    struct tq_metatile m;
+    char tables[256];
+    assert_int_equal(tq_pglog_query_tile("SELECT * FROM a.b JOIN \"C\" c ON true WHERE g && "
+                                         "ST_TileEnvelope(3::integer, 4, (2))",
+                                         0.25, 1, &m, tables, sizeof tables),
+                     TQ_PGLOG_TILE);
+    assert_int_equal(m.z, 3);
+    assert_int_equal(m.mx, 4);
+    assert_int_equal(m.my, 2);
+    assert_string_equal(tables, "C,a.b");
+    assert_int_equal(tq_pglog_query_tile("SELECT 1 FROM t", 0.25, 1, &m, tables, sizeof tables),
+                     TQ_PGLOG_NONE);
+    /* ST_MakeEnvelope in another SRID is not a tile of the grid */
+    assert_int_equal(tq_pglog_query_tile("SELECT * FROM t WHERE g && ST_MakeEnvelope(0, 0, 1, 1, "
+                                         "4326)",
+                                         0.25, 1, &m, tables, sizeof tables),
+                     TQ_PGLOG_OFFGRID);
+    /* CTEs, subqueries, EXTRACT(... FROM ...) and comma lists */
+    assert_int_equal(
+        tq_pglog_query_tile("WITH m AS MATERIALIZED (SELECT * FROM roads r, rivers WHERE geom && "
+                            "ST_TileEnvelope(1,0,0)) SELECT extract(epoch FROM now()) FROM m "
+                            "LEFT JOIN LATERAL (SELECT 1 FROM lakes) x ON true",
+                            0.25, 1, &m, tables, sizeof tables),
+        TQ_PGLOG_TILE);
+    assert_string_equal(tables, "lakes,rivers,roads");
+}
+
+struct run {
+    struct tq_report *r;
+    struct tq_report_input in;
+    struct tq_report_summary s;
+};
+
+static void run_file(const char *file, uint32_t metatile, struct run *out)
+{
+    const char *files[] = {file};
+    char err[256];
+    struct tq_pglog_options o = {TQ_PGLOG_DEFAULT_BUFFER, metatile};
+    struct tq_pglog *p = tq_pglog_open(files, 1, &o);
+    assert_non_null(p);
+    out->r = tq_report_new(NULL, "test");
+    assert_non_null(out->r);
+    assert_true(tq_report_consume(out->r, tq_pglog_next, p, err, sizeof err) >= 0);
+    tq_pglog_stats(p, &out->in);
+    tq_report_summarize(out->r, &out->s);
+    tq_pglog_close(p);
+}
+
+static void check_stderr_m(const char *file)
+{
+    struct run x;
+    run_file(file, 1, &x);
+    assert_int_equal(x.in.lines, 11);
+    assert_int_equal(x.in.entries, 9); /* the 3-line query is one entry */
+    assert_int_equal(x.in.render_queries, 3);
+    assert_int_equal(x.in.skipped, 4);
+    assert_int_equal(x.in.unresolved, 1);
+    assert_int_equal(x.in.malformed, 1);
+    assert_int_equal(x.s.renders, 3);
+    assert_int_equal(x.s.tiles, 2);
+    assert_int_equal(x.s.duplicates, 1);
+    assert_true(x.s.duplicate_ms > 29.999 && x.s.duplicate_ms < 30.001);
+    struct tq_tile t = {10, 518, 352};
+    assert_int_equal(tq_report_tile_renders(x.r, "-", "public.roads", t), 2);
+    struct tq_tile t2 = {14, 8298, 5636};
+    assert_int_equal(tq_report_tile_renders(x.r, "-", "public.roads", t2), 1);
+    tq_report_free(x.r);
+}
+
+static void test_stderr_timestamp_prefix(void **state)
+{
+    check_stderr_m(DATA "stderr_m.log");
+}
+
+static void test_gzip(void **state)
+{
+    check_stderr_m(DATA "stderr_m.log.gz");
+}
+
+static void test_stderr_user_db_prefix(void **state)
+{
+    struct run x;
+    run_file(DATA "stderr_t.log", 1, &x);
+    assert_int_equal(x.s.renders, 2);
+    assert_int_equal(x.in.skipped, 1);
+    struct tq_tile a = {10, 518, 352}, b = {12, 2075, 1409};
+    assert_int_equal(tq_report_tile_renders(x.r, "gis", "planet_osm_line", a), 1);
+    assert_int_equal(tq_report_tile_renders(x.r, "gis", "planet_osm_line,planet_osm_polygon", b),
+                     1);
+    tq_report_free(x.r);
+}
+
+static void test_extended_protocol(void **state)
+{
+    struct run x;
+    run_file(DATA "stderr_q.log", 1, &x);
+    assert_int_equal(x.in.render_queries, 2);
+    assert_int_equal(x.in.skipped, 1); /* the connection line */
+    assert_int_equal(x.s.renders, 2);
+    assert_int_equal(x.s.duplicates, 1);
+    /* parse 0.5 + bind 0.25 + execute 49.25, then bind 0.1 + execute 19.9 */
+    assert_true(x.s.render_ms > 69.999 && x.s.render_ms < 70.001);
+    assert_true(x.s.duplicate_ms > 19.999 && x.s.duplicate_ms < 20.001);
+    struct tq_tile t = {10, 518, 352};
+    assert_int_equal(tq_report_tile_renders(x.r, "tiledb", "pts", t), 2);
+    tq_report_free(x.r);
+}
+
+static void test_csvlog(void **state)
+{
+    struct run x;
+    run_file(DATA "csvlog.csv", 1, &x);
+    assert_int_equal(x.in.lines, 5);
+    assert_int_equal(x.in.entries, 3);
+    assert_int_equal(x.in.malformed, 0);
+    assert_int_equal(x.s.renders, 2);
+    assert_int_equal(x.s.tiles, 1);
+    struct tq_tile t = {3, 4, 2};
+    assert_int_equal(tq_report_tile_renders(x.r, "tiledb", "Lines,pts", t), 2);
+    tq_report_free(x.r);
+}
+
+static void test_syslog_multiline(void **state)
+{
+    struct run x;
+    run_file(DATA "syslog.log", 1, &x);
+    assert_int_equal(x.in.render_queries, 2);
+    assert_int_equal(x.s.renders, 2);
+    struct tq_tile a = {7, 64, 44}, b = {10, 518, 352};
+    assert_int_equal(tq_report_tile_renders(x.r, "gis", "planet_osm_point", a), 1);
+    assert_int_equal(tq_report_tile_renders(x.r, "gis", "planet_osm_point", b), 1);
+    tq_report_free(x.r);
+
+    /* the same with --metatile 8: two 8x8 metatile renders of 64 tiles each */
+    run_file(DATA "syslog.log", 8, &x);
+    assert_int_equal(x.s.renders, 128);
+    assert_int_equal(x.s.metatile_renders, 2);
+    assert_int_equal(tq_report_tile_renders(x.r, "gis", "planet_osm_point", b), 1);
+    struct tq_tile c = {13, 4144 + 7, 2816 + 7};
+    assert_int_equal(tq_report_tile_renders(x.r, "gis", "planet_osm_point", c), 1);
+    tq_report_free(x.r);
+}
+
+static void test_missing_file(void **state)
+{
+    const char *files[] = {DATA "does-not-exist.log"};
+    char err[256] = "";
+    struct tq_render_rec rec;
+    struct tq_pglog *p = tq_pglog_open(files, 1, NULL);
+    assert_int_equal(tq_pglog_next(p, &rec, err, sizeof err), -1);
+    assert_non_null(strstr(err, "does-not-exist.log"));
+    tq_pglog_close(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bbox_exact),
+        cmocka_unit_test(test_bbox_buffer),
+        cmocka_unit_test(test_bbox_metatile),
+        cmocka_unit_test(test_bbox_offgrid),
+        cmocka_unit_test(test_query_tile),
+        cmocka_unit_test(test_stderr_timestamp_prefix),
+        cmocka_unit_test(test_gzip),
+        cmocka_unit_test(test_stderr_user_db_prefix),
+        cmocka_unit_test(test_extended_protocol),
+        cmocka_unit_test(test_csvlog),
+        cmocka_unit_test(test_syslog_multiline),
+        cmocka_unit_test(test_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
