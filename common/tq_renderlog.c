@@ -217,7 +217,7 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
     v[2] = f[F_Z];
     v[3] = f[F_X];
     v[4] = f[F_Y];
-    v[5] = row->metatile;
+    v[5] = NULL; /* row->metatile: see insert_rows */
     v[6] = f[F_JOB];
     v[7] = f[F_ATTEMPT];
     v[8] = f[F_REASON];
@@ -226,7 +226,7 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
     v[11] = f[F_DUR];
     v[12] = f[F_META];
     v[13] = f[F_BYTES];
-    v[14] = row->empty;
+    v[14] = NULL; /* row->empty */
     return NULL;
 }
 
@@ -381,7 +381,9 @@ static int insert_rows(PGconn *pg, const struct rl_row *rows, size_t n, char *er
         len += (size_t)snprintf(sql + len, cap - len, "%s(", i ? "," : "");
         for (int j = 0; j < RL_NCOLS; j++) {
             size_t p = i * RL_NCOLS + (size_t)j + 1;
-            params[p - 1] = rows[i].val[j];
+            /* metatile and empty live in the row itself (which realloc may have moved
+             * after val[] was filled): take them from there */
+            params[p - 1] = j == 5 ? rows[i].metatile : j == 14 ? rows[i].empty : rows[i].val[j];
             if (j == 10)
                 len += (size_t)snprintf(sql + len, cap - len, "%sto_timestamp($%zu::float8 / 1000)",
                                         j ? "," : "", p);
