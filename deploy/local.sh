@@ -125,7 +125,7 @@ do_up() {
         "${ports[0]}"
 
     for ((i = 1; i <= nwork; i++)); do
-        TQ_WORKER_ID="$(hostname)-local-worker-$i" tq_start_bg "$STATE/worker$i.pid" \
+        TQ_WORKER_ID="$(uname -n)-local-worker-$i" tq_start_bg "$STATE/worker$i.pid" \
             "$STATE/worker$i.log" "$BUILD/worker/tileq-worker" -c "$conf"
     done
     for ((i = 1; i <= ncoord; i++)); do
