@@ -180,75 +180,98 @@ static int srid_ok(const char *p)
     return srid == 3857 || srid == 900913;
 }
 
+/* ST_TileEnvelope(z, x, y) at p (just after the parenthesis): 0 and *out, or -1. */
+static int tile_envelope_at(const char *p, struct tq_metatile *out)
+{
+    double v[3];
+    for (int i = 0; i < 3; i++)
+        if (sql_number(&p, &v[i]) != 0 || (i < 2 && *p++ != ','))
+            return -1;
+    if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
+        tq_tile_valid((int)v[0], (int64_t)v[1], (int64_t)v[2]) != 0)
+        return -1;
+    out->z = (int)v[0];
+    out->mx = (uint32_t)v[1];
+    out->my = (uint32_t)v[2];
+    out->w = out->h = 1;
+    return 0;
+}
+
+/* ST_MakeEnvelope(xmin, ymin, xmax, ymax[, srid]) at p: 0 (bounds in b), 1 another SRID, -1. */
+static int make_envelope_at(const char *p, struct tq_bbox *b)
+{
+    double v[4];
+    for (int i = 0; i < 4; i++)
+        if (sql_number(&p, &v[i]) != 0 || (i < 3 && *p++ != ','))
+            return -1;
+    if (!srid_ok(p))
+        return 1;
+    *b = (struct tq_bbox){v[0], v[1], v[2], v[3]};
+    return 0;
+}
+
+/* 'BOX3D(xmin ymin[ zmin],xmax ymax[ zmax])'::box3d[, srid] at p: as make_envelope_at. */
+static int box3d_at(const char *p, struct tq_bbox *b)
+{
+    double v[4];
+    for (int corner = 0; corner < 2; corner++) {
+        char *end;
+        v[corner * 2] = strtod(p, &end);
+        if (end == p)
+            return -1;
+        p = end;
+        v[corner * 2 + 1] = strtod(p, &end);
+        if (end == p)
+            return -1;
+        p = skip_ws(end);
+        if (*p != ',' && *p != ')') {
+            strtod(p, &end); /* z */
+            p = skip_ws(end);
+        }
+        if (*p++ != (corner ? ')' : ','))
+            return -1;
+    }
+    if (*p == '\'')
+        p++;
+    p = skip_ws(p);
+    while (p[0] == ':' && p[1] == ':') {
+        p += 2;
+        while (isalnum((unsigned char)*p) || *p == '_')
+            p++;
+    }
+    if (!srid_ok(p))
+        return 1;
+    *b = (struct tq_bbox){v[0], v[1], v[2], v[3]};
+    return 0;
+}
+
+/* The first envelope that can be read wins, looking for ST_TileEnvelope first, then
+ * ST_MakeEnvelope, then BOX3D (a query may hold several, some with column arguments, such
+ * as tileq's own metatile query: ST_TileEnvelope($1, tx, ty) and ST_MakeEnvelope of the
+ * metatile). */
 static enum tq_pglog_tile_kind find_tile(const char *sql, double buffer, uint32_t metatile,
                                          struct tq_metatile *out)
 {
-    const char *p;
-    double v[4];
-
-    if ((p = find_ci(sql, "st_tileenvelope(")) != NULL) {
-        p += strlen("st_tileenvelope(");
-        for (int i = 0; i < 3; i++) {
-            if (sql_number(&p, &v[i]) != 0 || (i < 2 && *p++ != ','))
-                return TQ_PGLOG_OFFGRID;
-        }
-        if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
-            tq_tile_valid((int)v[0], (int64_t)v[1], (int64_t)v[2]) != 0)
-            return TQ_PGLOG_OFFGRID;
-        out->z = (int)v[0];
-        out->mx = (uint32_t)v[1];
-        out->my = (uint32_t)v[2];
-        out->w = out->h = 1;
-        return TQ_PGLOG_TILE;
-    }
-    struct tq_bbox b;
-    if ((p = find_ci(sql, "st_makeenvelope(")) != NULL) {
-        p += strlen("st_makeenvelope(");
-        for (int i = 0; i < 4; i++)
-            if (sql_number(&p, &v[i]) != 0 || (i < 3 && *p++ != ','))
-                return TQ_PGLOG_OFFGRID;
-        if (!srid_ok(p))
-            return TQ_PGLOG_OFFGRID;
-    } else if ((p = find_ci(sql, "box3d(")) != NULL) {
-        p += strlen("box3d(");
-        /* "xmin ymin[ zmin],xmax ymax[ zmax])" */
-        for (int corner = 0; corner < 2; corner++) {
-            char *end;
-            v[corner * 2] = strtod(p, &end);
-            if (end == p)
-                return TQ_PGLOG_OFFGRID;
-            p = end;
-            v[corner * 2 + 1] = strtod(p, &end);
-            if (end == p)
-                return TQ_PGLOG_OFFGRID;
-            p = skip_ws(end);
-            if (*p != ',' && *p != ')') {
-                strtod(p, &end); /* z */
-                p = skip_ws(end);
+    static const char *const fn[] = {"st_tileenvelope(", "st_makeenvelope(", "box3d("};
+    int seen = 0;
+    for (int k = 0; k < 3; k++) {
+        size_t n = strlen(fn[k]);
+        for (const char *p = find_ci(sql, fn[k]); p != NULL; p = find_ci(p + n, fn[k])) {
+            struct tq_bbox b;
+            int rc;
+            seen = 1;
+            if (k == 0) {
+                if (tile_envelope_at(p + n, out) == 0)
+                    return TQ_PGLOG_TILE;
+                continue;
             }
-            if (*p++ != (corner ? ')' : ','))
-                return TQ_PGLOG_OFFGRID;
+            rc = k == 1 ? make_envelope_at(p + n, &b) : box3d_at(p + n, &b);
+            if (rc == 0)
+                return tq_pglog_bbox_to_metatile(&b, buffer, metatile, out) == 0 ? TQ_PGLOG_TILE
+                                                                                 : TQ_PGLOG_OFFGRID;
         }
-        /* ...'::box3d, 3857) */
-        if (*p == '\'')
-            p++;
-        p = skip_ws(p);
-        while (p[0] == ':' && p[1] == ':') {
-            p += 2;
-            while (isalnum((unsigned char)*p) || *p == '_')
-                p++;
-        }
-        if (!srid_ok(p))
-            return TQ_PGLOG_OFFGRID;
-    } else {
-        return TQ_PGLOG_NONE;
     }
-    b.xmin = v[0];
-    b.ymin = v[1];
-    b.xmax = v[2];
-    b.ymax = v[3];
-    return tq_pglog_bbox_to_metatile(&b, buffer, metatile, out) == 0 ? TQ_PGLOG_TILE
-                                                                     : TQ_PGLOG_OFFGRID;
+    return seen ? TQ_PGLOG_OFFGRID : TQ_PGLOG_NONE;
 }
 
 /* SQL tokens, enough to find what FROM and JOIN name. */

@@ -329,7 +329,8 @@ static int ensure_table(PGconn *pg, char *err, size_t errsize)
     if (PQinstanceData(pg, ddl_event_proc) == &done_marker)
         return 0;
     /* Several workers may start at once: serialize the CREATEs with an advisory lock. */
-    static const char head[] = "BEGIN; SELECT pg_advisory_xact_lock(7411000001);\n";
+    static const char head[] = "BEGIN; SET LOCAL client_min_messages = warning;\n"
+                               "SELECT pg_advisory_xact_lock(7411000001);\n";
     static const char tail[] = "\nCOMMIT;";
     sql = malloc(sizeof head + sizeof TQ_RENDER_LOG_SQL + sizeof tail);
     if (sql == NULL) {

@@ -127,6 +127,20 @@ static void test_query_tile(void **state)
                             0.25, 1, &m, tables, sizeof tables),
         TQ_PGLOG_TILE);
     assert_string_equal(tables, "lakes,rivers,roads");
+    /* tileq's own metatile query: ST_TileEnvelope over columns is skipped, the metatile's
+     * ST_MakeEnvelope (expanded by the 64/4096 buffer) is used */
+    assert_int_equal(tq_pglog_query_tile(
+                         "WITH l0 AS MATERIALIZED (SELECT geom FROM demo.areas WHERE geom && "
+                         "ST_MakeEnvelope(-1956.7879241005, 5946678.5013414556, "
+                         "315042.8557801814, 6263678.1450457396, 3857)), t AS (SELECT "
+                         "ST_TileEnvelope($1::integer, tx, ty) AS env FROM generate_series(1, 2) "
+                         "tx) SELECT 1 FROM t, l0",
+                         0.25, 8, &m, tables, sizeof tables),
+                     TQ_PGLOG_TILE);
+    assert_int_equal(m.z, 10);
+    assert_int_equal(m.mx, 512);
+    assert_int_equal(m.w, 8);
+    assert_string_equal(tables, "demo.areas");
 }
 
 struct run {
