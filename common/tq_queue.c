@@ -16,7 +16,7 @@
     "local function event(id, status, err) redis.call('XADD', p..'events', 'MAXLEN', '~', "        \
     "100000, '*', 'id', id, 'status', status, 'error', err or '') end\n"
 
-/* ARGV: prefix id class payload cap now_ms mode(request|warm|expire) */
+/* ARGV: prefix id class payload cap now_ms mode(request|warm|expire|refresh) */
 const char TQ_LUA_ENQUEUE[] = LUA_COMMON
     "local id, cls, payload = ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
     "local cap, now, mode = tonumber(ARGV[5]), ARGV[6], ARGV[7]\n"
@@ -35,7 +35,9 @@ const char TQ_LUA_ENQUEUE[] = LUA_COMMON
     "  if mode == 'expire' then redis.call('HSET', jk, 'rerun', 1) return 'rerun' end\n"
     "  return 'running'\n"
     "end\n"
-    "if mode ~= 'expire' and redis.call('EXISTS', p..'done:'..id) == 1 then return 'done' end\n"
+    "if (mode == 'request' or mode == 'warm') and redis.call('EXISTS', p..'done:'..id) == 1 then\n"
+    "  return 'done'\n"
+    "end\n"
     "if cap > 0 and redis.call('LLEN', p..'q:'..classes[cls+1]) >= cap then return 'full' end\n"
     "redis.call('DEL', jk)\n"
     "redis.call('ZREM', p..'dead', id)\n"
@@ -147,8 +149,8 @@ const char TQ_LUA_REAP[] = LUA_COMMON
     "end\n"
     "return #ids\n";
 
-static const char *const enqueue_result_names[] = {"new",     "coalesced", "promoted", "running",
-                                                   "rerun",   "done",      "full",     "error"};
+static const char *const enqueue_result_names[] = {"new",   "coalesced", "promoted", "running",
+                                                   "rerun", "done",      "full",     "error"};
 
 const char *tq_enqueue_result_name(enum tq_enqueue_result r)
 {
@@ -164,6 +166,8 @@ const char *tq_enqueue_mode_name(enum tq_enqueue_mode m)
         return "warm";
     case TQ_ENQ_MODE_EXPIRE:
         return "expire";
+    case TQ_ENQ_MODE_REFRESH:
+        return "refresh";
     default:
         return "request";
     }
@@ -212,8 +216,8 @@ enum tq_enqueue_result tq_queue_enqueue(redisContext *c, const struct tq_job *jo
         goto cleanup;
     }
     tq_job_id(job, id, sizeof id);
-    r = redisCommand(c, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE, TQ_QUEUE_PREFIX, id, (int)job->cls,
-                     payload, len, cap, (long long)tq_now_ms(), tq_enqueue_mode_name(mode));
+    r = redisCommand(c, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE, TQ_QUEUE_PREFIX, id, (int)job->cls, payload,
+                     len, cap, (long long)tq_now_ms(), tq_enqueue_mode_name(mode));
     res = tq_enqueue_result_from_reply(r);
     if (res == TQ_ENQ_ERROR)
         reply_error(c, r, err, errsize);
@@ -272,12 +276,12 @@ cleanup:
     return rc;
 }
 
-int tq_queue_heartbeat(redisContext *c, const char *id, const char *worker, int lease_ms,
-                       char *err, size_t errsize)
+int tq_queue_heartbeat(redisContext *c, const char *id, const char *worker, int lease_ms, char *err,
+                       size_t errsize)
 {
     int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s %s %lld %d", TQ_LUA_HEARTBEAT,
-                                 TQ_QUEUE_PREFIX, id, worker, (long long)tq_now_ms(), lease_ms);
+    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s %s %lld %d", TQ_LUA_HEARTBEAT, TQ_QUEUE_PREFIX,
+                                 id, worker, (long long)tq_now_ms(), lease_ms);
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         reply_error(c, r, err, errsize);
         goto cleanup;

@@ -59,9 +59,15 @@ enum tq_enqueue_result {
     TQ_ENQ_ERROR
 };
 
-/* How an enqueue treats existing state: a client request, a warm (skip nothing queued),
- * or an expire (a running render must run again). */
-enum tq_enqueue_mode { TQ_ENQ_MODE_REQUEST = 0, TQ_ENQ_MODE_WARM, TQ_ENQ_MODE_EXPIRE };
+/* How an enqueue treats existing state: a client request, a warm, an expire (a running
+ * render must run again), or a refresh (a request whose tile is missing although the job
+ * finished a moment ago, e.g. expired since: the "done" marker must not answer it). */
+enum tq_enqueue_mode {
+    TQ_ENQ_MODE_REQUEST = 0,
+    TQ_ENQ_MODE_WARM,
+    TQ_ENQ_MODE_EXPIRE,
+    TQ_ENQ_MODE_REFRESH
+};
 
 extern const char TQ_LUA_ENQUEUE[];
 extern const char TQ_LUA_CLAIM[];
@@ -100,8 +106,8 @@ int tq_queue_claim(redisContext *c, const char *worker, int lease_ms, const long
                    int fair_every, struct tq_claimed *out, char *err, size_t errsize);
 
 /* Extends the lease. 1 held, 0 lost (reaped or acked elsewhere), -1 error. */
-int tq_queue_heartbeat(redisContext *c, const char *id, const char *worker, int lease_ms,
-                       char *err, size_t errsize);
+int tq_queue_heartbeat(redisContext *c, const char *id, const char *worker, int lease_ms, char *err,
+                       size_t errsize);
 
 enum tq_ack_outcome { TQ_ACK_OK = 0, TQ_ACK_FAIL, TQ_ACK_DEAD };
 

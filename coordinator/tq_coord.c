@@ -469,11 +469,12 @@ static int pending_enqueue(struct pending *p)
     p->job.enqueued_ms = tq_now_ms();
     if (tq_job_encode(&p->job, &payload, &len) != 0)
         goto cleanup;
-    if (tq_rconn_command(co->cmd, CMD_TIMEOUT_MS, on_enqueue_reply, p, TQ_ENQUEUE_FMT,
-                         TQ_LUA_ENQUEUE, TQ_QUEUE_PREFIX, p->id, (int)TQ_CLASS_INTERACTIVE, payload,
-                         len, co->cfg->queue.cap[TQ_CLASS_INTERACTIVE],
-                         (long long)p->job.enqueued_ms,
-                         tq_enqueue_mode_name(TQ_ENQ_MODE_REQUEST)) != 0)
+    if (tq_rconn_command(
+            co->cmd, CMD_TIMEOUT_MS, on_enqueue_reply, p, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE,
+            TQ_QUEUE_PREFIX, p->id, (int)TQ_CLASS_INTERACTIVE, payload, len,
+            co->cfg->queue.cap[TQ_CLASS_INTERACTIVE], (long long)p->job.enqueued_ms,
+            /* a second enqueue follows "done" with the tile missing */
+            tq_enqueue_mode_name(p->enqueues ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_REQUEST)) != 0)
         goto cleanup;
     p->refs++;
     p->inflight = 1;

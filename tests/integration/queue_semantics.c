@@ -94,6 +94,9 @@ static void test_enqueue_dedups_and_promotes(void **state)
     /* finished a moment ago: read the cache, don't render again */
     assert_int_equal(tq_queue_enqueue(c, &inter, 0, TQ_ENQ_MODE_REQUEST, err, sizeof err),
                      TQ_ENQ_DONE);
+    /* ...unless the tile is gone again (expired since): a refresh renders it */
+    assert_int_equal(tq_queue_enqueue(c, &inter, 0, TQ_ENQ_MODE_REFRESH, err, sizeof err),
+                     TQ_ENQ_NEW);
     assert_int_equal(integer_of(c, "XLEN {tq}:events"), 2);
     redisFree(c);
 }
