@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Dead-lettering, on a private stack (queue/qlib.sh: own Redis, max_attempts 3, 2 coordinators,
+# 2 workers): tileset "broken" has a layer whose SQL fails at execution (division by zero).
+#  1. 20 concurrent requests for a broken tile (over both coordinators) all get 500 with the
+#     SQL error in the body, after exactly max_attempts failed renders; the job sits in
+#     {tq}:dead with its last error. Demo tiles requested meanwhile are served (200).
+#  2. Asking again re-queues the dead job: 3 more attempts, 500 again.
+#  3. A malformed queue entry (payload not msgpack) is dead-lettered, not fatal.
+# Workers and coordinators stay up throughout and keep serving other tilesets.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/queue/qlib.sh"
+
+q_init deadletter
+q_start_worker w1
+q_start_worker w2
+q_wait_worker w1
+q_wait_worker w2
+q_start_coordinator c1
+q_start_coordinator c2
+
+job=broken/10/512/352
+urls=()
+for ((i = 0; i < 20; i++)); do
+    if ((i % 2)); then c=$Q_URL_c2; else c=$Q_URL_c1; fi
+    urls+=("$c/broken/10/$((512 + i % 8))/$((352 + i / 8)).mvt")
+done
+# Demo tiles asked for at the same time (each in a metatile of its own).
+demo_urls=("$Q_URL_c1/demo/10/518/352.mvt" "$Q_URL_c2/demo/12/3637/1612.mvt"
+    "$Q_URL_c1/demo/6/32/22.mvt" "$Q_URL_c2/demo/14/8298/5636.mvt")
+q_parallel_get "$IT_TMP/demo1" "${demo_urls[@]}" >"$IT_TMP/demo1.txt" &
+demo_pid=$!
+q_parallel_get "$IT_TMP/broken" "${urls[@]}" >"$IT_TMP/broken.txt"
+wait "$demo_pid" || true
+
+it_check "broken: 20 answers" 20 "$(wc -l <"$IT_TMP/broken.txt")"
+it_check "broken: all HTTP 500" 20 "$(awk -F'|' '$2 == 500' "$IT_TMP/broken.txt" | wc -l)"
+it_check "broken: no X-Tileq on errors" 0 "$(awk -F'|' '$3 != ""' "$IT_TMP/broken.txt" | wc -l)"
+bodies_with_reason=$(grep -l 'division by zero' "$IT_TMP"/broken/*.body | wc -l)
+it_check "broken: every body gives the reason (division by zero)" 20 "$bodies_with_reason"
+echo "   body: $(head -c 200 "$IT_TMP/broken/0.body")"
+it_check "broken: failed renders logged by the workers" 3 \
+    "$(cat "$Q_DIR"/w*.log | grep -c "event=job_failed job=$job " || true)"
+it_check "broken: the third failure dead-lettered it" 1 \
+    "$(cat "$Q_DIR"/w*.log | grep -c "event=job_failed job=$job attempt=3 ack=dead" || true)"
+it_check "broken: job state, attempts" "dead 3" \
+    "$(q_redis HGET "{tq}:job:$job" state) $(q_redis HGET "{tq}:job:$job" attempts)"
+[[ $(q_redis HGET "{tq}:job:$job" last_error) == *"division by zero"* ]] ||
+    it_fail "broken: last_error lacks the SQL error: $(q_redis HGET "{tq}:job:$job" last_error)"
+it_check "broken: in {tq}:dead" 1 "$(q_redis ZSCORE "{tq}:dead" "$job" | grep -c . || true)"
+it_check "broken: nothing of it in the cache" 0 "$(find "$Q_DIR/cache" -path '*/broken/*' -type f | wc -l)"
+
+it_check "demo (meanwhile): 4 answers, all 200" "4 4" \
+    "$(wc -l <"$IT_TMP/demo1.txt") $(awk -F'|' '$2 == 200' "$IT_TMP/demo1.txt" | wc -l)"
+
+# ---- 2. asking again: re-queued, fails max_attempts more times --------------------------
+status=$(curl -sS --max-time 60 -o "$IT_TMP/again.body" -w '%{http_code}' \
+    "$Q_URL_c2/broken/10/515/355.mvt" 2>/dev/null || true)
+it_check "broken again: 500" 500 "$status"
+grep -q 'division by zero' "$IT_TMP/again.body" || it_fail "broken again: body lacks the reason"
+it_check "broken again: 3 more failed renders (6 in all)" 6 \
+    "$(cat "$Q_DIR"/w*.log | grep -c "event=job_failed job=$job " || true)"
+
+# ---- 3. a malformed queue entry ---------------------------------------------------------
+bad=demo/3/0/0
+q_redis HSET "{tq}:job:$bad" state queued cls 0 payload 'not msgpack at all' attempts 0 >/dev/null
+q_redis RPUSH "{tq}:q:interactive" "$bad" >/dev/null
+q_redis RPUSH "{tq}:wake" 1 >/dev/null
+for ((i = 0; i < 100; i++)); do
+    [[ $(q_redis HGET "{tq}:job:$bad" state) == dead ]] && break
+    sleep 0.1
+done
+it_check "malformed entry: dead-lettered" dead "$(q_redis HGET "{tq}:job:$bad" state)"
+[[ $(q_redis HGET "{tq}:job:$bad" last_error) == *"bad payload"* ]] ||
+    it_fail "malformed entry: last_error: $(q_redis HGET "{tq}:job:$bad" last_error)"
+
+# ---- still serving ----------------------------------------------------------------------
+q_alive_check w1 w2 c1 c2
+demo_urls=("$Q_URL_c1/demo/12/3638/1613.mvt" "$Q_URL_c2/demo/10/900/400.mvt"
+    "$Q_URL_c1/demo/14/14549/6451.mvt" "$Q_URL_c2/demo/3/4/2.mvt")
+q_parallel_get "$IT_TMP/demo2" "${demo_urls[@]}" >"$IT_TMP/demo2.txt"
+it_check "demo (after): 4 answers, all 200 or 204" "4 4" \
+    "$(wc -l <"$IT_TMP/demo2.txt") $(awk -F'|' '$2 == 200 || $2 == 204' "$IT_TMP/demo2.txt" | wc -l)"
+expected=$(it_psql -c "$(it_contract_sql 14 14549 6451)")
+it_check "demo (after): a tile equals the contract SQL's" "$expected" "$(it_hex "$IT_TMP/demo2/2.body")"
+it_check "demo (after): rendered by our workers" 1 \
+    "$(cat "$Q_DIR"/w*.log | grep -c 'event=job_done job=demo/14/14544/6448 attempt=1 .*ack=ok' || true)"
+q_alive_check w1 w2
+q_finish
+it_done
