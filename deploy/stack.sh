@@ -228,3 +228,60 @@ tq_wait_http() {
     tail -n 30 "$log" >&2
     tq_die "$url did not answer within $secs s"
 }
+
+# ---- nginx in front of the coordinators (deploy/nginx.conf.in) ----------------------------
+
+# Installs nginx (nginx-light, else nginx) when no nginx binary is there.
+tq_install_nginx() {
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] && return 0
+    local TQ_APT_PACKAGES=(nginx-light)
+    apt-cache show nginx-light >/dev/null 2>&1 || TQ_APT_PACKAGES=(nginx)
+    tq_install_packages
+}
+
+tq_nginx_bin() {
+    if command -v nginx >/dev/null 2>&1; then command -v nginx; else echo /usr/sbin/nginx; fi
+}
+
+# tq_nginx_write_config TEMPLATE OUT STATE_DIR LISTEN CACHE_DIR UPSTREAM... : fills the
+# placeholders of deploy/nginx.conf.in; each UPSTREAM is host:port of a coordinator.
+# TQ_NGINX_CACHE_CONTROL and TQ_NGINX_CORS_ORIGIN override the headers nginx adds to hits
+# (default: deploy/tileq.conf.in's values).
+tq_nginx_write_config() {
+    local tpl=$1 out=$2 state=$3 listen=$4 cache=$5 u ups="" user=""
+    shift 5
+    for u in "$@"; do
+        ups+="        server $u max_fails=2 fail_timeout=5s;\n"
+    done
+    # As root, the master drops its workers to nobody (tiles are 0644, dirs 0755).
+    [[ $(id -u) -eq 0 ]] && user="user nobody nogroup;"
+    mkdir -p "$state"
+    sed -e "s|@USER@|$user|g" -e "s|@STATE_DIR@|$state|g" -e "s|@LISTEN@|$listen|g" \
+        -e "s|@CACHE_DIR@|$cache|g" -e "s|@UPSTREAMS@|${ups%\\n}|g" \
+        -e "s|@CACHE_CONTROL@|${TQ_NGINX_CACHE_CONTROL:-public, max-age=3600}|g" \
+        -e "s|@CORS_ORIGIN@|${TQ_NGINX_CORS_ORIGIN:-*}|g" "$tpl" >"$out" ||
+        tq_die "cannot write $out"
+}
+
+# tq_nginx_start CONF STATE_DIR URL: checks CONF, starts nginx (daemon; pid in
+# STATE_DIR/nginx.pid, logs STATE_DIR/{error,access}.log) and waits until URL answers.
+tq_nginx_start() {
+    local conf=$1 state=$2 url=$3 nginx i
+    nginx=$(tq_nginx_bin)
+    "$nginx" -t -q -p "$state" -e "$state/error.log" -c "$conf" || tq_die "nginx -t failed for $conf"
+    "$nginx" -p "$state" -e "$state/error.log" -c "$conf" || {
+        tail -n 20 "$state/error.log" >&2
+        tq_die "nginx did not start"
+    }
+    for ((i = 0; i < 100; i++)); do
+        curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    tail -n 20 "$state/error.log" >&2
+    tq_die "nginx does not answer $url"
+}
+
+# tq_nginx_stop STATE_DIR: stops the nginx whose pid file is STATE_DIR/nginx.pid.
+tq_nginx_stop() {
+    tq_stop_pidfile "$1/nginx.pid"
+}
