@@ -79,6 +79,10 @@ ng_down() {
     local f logs status=0
     if [[ -n $NG_DIR && -d $NG_DIR ]]; then
         tq_nginx_stop "$NG_DIR/nginx"
+        # A test may have left a process frozen (SIGSTOP): it must see the SIGTERM.
+        for f in "$NG_DIR"/coordinator*.pid "$NG_DIR"/worker*.pid; do
+            [[ -e $f ]] && kill -CONT "$(cat "$f")" 2>/dev/null || true
+        done
         for f in "$NG_DIR"/coordinator*.pid "$NG_DIR"/worker*.pid; do
             [[ -e $f ]] && tq_stop_pidfile "$f" 30
         done
