@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# deploy/local.sh up [--coordinators N] [--workers M] | down | status
+# deploy/local.sh up [--coordinators N] [--workers M] [--nginx] | down | status
 #
 # up: the whole tileq stack natively on 127.0.0.1: installs missing Debian packages
 #   (apt-get), builds (Release) into build/, creates a throwaway PostgreSQL+PostGIS cluster
@@ -7,6 +7,8 @@
 #   Redis, writes the config, starts N coordinators (default 1) and M workers (default 2) in
 #   the background, waits until every coordinator answers /health, and prints one line per
 #   endpoint, a sample tile URL and the config file (usable as `tileq -c FILE ...`).
+#   --nginx: also nginx in front (deploy/nginx.conf.in; nginx-light installed when missing):
+#   cache hits straight from the cache dir, misses to the coordinators (upstream group).
 # down: stops everything up started (pidfiles) and removes the state dir. Idempotent.
 # status: shows what runs.
 #
@@ -22,13 +24,13 @@ STATE=${TILEQ_LOCAL_DIR:-${TMPDIR:-/tmp}/tileq-local-$(id -u)}
 BUILD=$ROOT/build
 
 usage() {
-    echo "usage: $0 up [--coordinators N] [--workers M] | down | status" >&2
+    echo "usage: $0 up [--coordinators N] [--workers M] [--nginx] | down | status" >&2
     exit 2
 }
 
 running() {
     local f
-    for f in "$STATE"/*.pid "$STATE/pgdata/postmaster.pid"; do
+    for f in "$STATE"/*.pid "$STATE/pgdata/postmaster.pid" "$STATE/nginx/nginx.pid"; do
         [[ -f $f ]] && tq_alive "$(head -n 1 "$f")" && return 0
     done
     return 1
@@ -40,6 +42,7 @@ do_down() {
         echo "tileq local stack: not running"
         return 0
     fi
+    tq_nginx_stop "$STATE/nginx"
     for f in "$STATE"/coordinator*.pid "$STATE"/worker*.pid; do
         [[ -e $f ]] && tq_stop_pidfile "$f" 30
     done
@@ -55,7 +58,7 @@ do_status() {
         echo "tileq local stack: not running"
         return 0
     fi
-    for f in "$STATE"/*.pid "$STATE/pgdata/postmaster.pid"; do
+    for f in "$STATE"/*.pid "$STATE/pgdata/postmaster.pid" "$STATE/nginx/nginx.pid"; do
         [[ -f $f ]] || continue
         pid=$(head -n 1 "$f")
         if tq_alive "$pid"; then
@@ -69,7 +72,7 @@ do_status() {
 }
 
 do_up() {
-    local ncoord=1 nwork=2 i pg_port redis_port conf port
+    local ncoord=1 nwork=2 nginx=0 i pg_port redis_port conf port nginx_port ups
     local -a ports=()
     while [[ $# -gt 0 ]]; do
         case $1 in
@@ -83,7 +86,10 @@ do_up() {
             nwork=$2
             shift 2
             ;;
-        --nginx) tq_die "--nginx is not implemented yet (no nginx config in deploy/ so far)" ;;
+        --nginx)
+            nginx=1
+            shift
+            ;;
         *) usage ;;
         esac
     done
@@ -95,6 +101,7 @@ do_up() {
     rm -rf "$STATE"
 
     tq_install_packages
+    [[ $nginx == 1 ]] && tq_install_nginx
 
     tq_say "building (Release) into $BUILD"
     cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
@@ -143,15 +150,26 @@ do_up() {
             tq_die "tileq-worker $i exited"
         }
     done
+    if [[ $nginx == 1 ]]; then
+        tq_free_port nginx_port
+        ups=()
+        for port in "${ports[@]}"; do
+            ups+=("127.0.0.1:$port")
+        done
+        tq_nginx_write_config "$ROOT/deploy/nginx.conf.in" "$STATE/nginx.conf" "$STATE/nginx" \
+            "127.0.0.1:$nginx_port" "$STATE/cache" "${ups[@]}"
+        tq_nginx_start "$STATE/nginx.conf" "$STATE/nginx" "http://127.0.0.1:$nginx_port/nginx-health"
+    fi
     started=1
 
     {
         for port in "${ports[@]}"; do
             echo "coordinator: http://127.0.0.1:$port"
         done
-        echo "tile: http://127.0.0.1:${ports[0]}/demo/10/518/352.mvt"
+        [[ $nginx == 1 ]] && echo "nginx: http://127.0.0.1:$nginx_port"
+        echo "tile: http://127.0.0.1:${nginx_port:-${ports[0]}}/demo/10/518/352.mvt"
         echo "config: $conf"
-        echo "logs: $STATE/*.log"
+        echo "logs: $STATE/*.log${nginx_port:+ $STATE/nginx/*.log}"
     } >"$STATE/endpoints"
     cat "$STATE/endpoints"
     tq_say "($nwork workers; PostgreSQL: psql -h 127.0.0.1 -p $pg_port -U tileq tileq;" \
