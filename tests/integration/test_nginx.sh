@@ -120,7 +120,8 @@ it_check "malformed tile path (leading zero): the coordinator's 400" 400 "$(ng_g
 it_check "unknown tileset: the coordinator's 404" 404 "$(ng_get /nosuch/1/0/0.mvt unk)"
 it_check "outside the grid: the coordinator's 404" 404 "$(ng_get /demo/1/5/0.mvt grid)"
 it_check "double slash is not merged into a hit: 400" 400 "$(ng_get /demo//12/$X/$Y.mvt dbl)"
-it_check "those requests reached a coordinator" $((ups_before + 5)) "$(ng_upstream_count)"
+it_check "POST on a cached tile: the coordinator's 405" 405 "$(ng_get "$path" post -X POST)"
+it_check "those requests reached a coordinator" $((ups_before + 6)) "$(ng_upstream_count)"
 it_check "nginx's own health" 200 "$(ng_get /nginx-health nh)"
 
 it_done
