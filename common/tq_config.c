@@ -8,8 +8,9 @@
  * Defaults: listen "127.0.0.1:8080", log_level "info", worker_id NULL (the worker fills it),
  * queue { max_attempts 3, lease_seconds 30, render_timeout_seconds 60, fair_every 10,
  * cap { interactive 10000, dirty 100000, bulk 100000 }, running_cap all 0 },
- * http { cache_control "public, max-age=3600", cors_origin "*" },
- * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64 },
+ * http { cache_control "public, max-age=3600", cors_origin "*", public_url and static_dir unset },
+ * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64,
+ *           bounds the Web Mercator world, center the middle of bounds at minzoom },
  * layer { minzoom, maxzoom: the tileset's }. */
 #include "tq_config.h"
 
@@ -247,11 +248,79 @@ static int load_layer(struct loader *ld, const config_setting_t *ls, const char 
     return 0;
 }
 
+/* Reads the numeric array member key of group into v[0..n), when present (ints or floats). */
+static int get_numbers(struct loader *ld, const config_setting_t *group, const char *prefix,
+                       const char *key, size_t n, double *v, int *present)
+{
+    char path[PATH_MAX_LEN];
+    config_setting_t *s = config_setting_get_member(group, key);
+    *present = 0;
+    if (s == NULL)
+        return 0;
+    join_path(path, sizeof path, prefix, key);
+    if ((config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+         config_setting_type(s) != CONFIG_TYPE_LIST) ||
+        config_setting_length(s) != (int)n) {
+        fail(ld, s, path, "must be an array of %zu numbers [ ... ]", n);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        int t = config_setting_type(e);
+        if (t == CONFIG_TYPE_FLOAT)
+            v[i] = config_setting_get_float(e);
+        else if (t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64)
+            v[i] = (double)config_setting_get_int64(e);
+        else {
+            fail(ld, s, path, "must be an array of %zu numbers [ ... ]", n);
+            return -1;
+        }
+    }
+    *present = 1;
+    return 0;
+}
+
+/* bounds = [w, s, e, n] and center = [lon, lat, zoom], both optional (EPSG:4326). */
+static int load_bounds(struct loader *ld, const config_setting_t *tss, const char *prefix,
+                       struct tq_tileset_config *ts)
+{
+    char path[PATH_MAX_LEN];
+    double *b = ts->bounds, *c = ts->center;
+
+    b[0] = -180;
+    b[1] = -TQ_LAT_MAX;
+    b[2] = 180;
+    b[3] = TQ_LAT_MAX;
+    if (get_numbers(ld, tss, prefix, "bounds", 4, b, &ts->has_bounds) != 0 ||
+        get_numbers(ld, tss, prefix, "center", 3, c, &ts->has_center) != 0)
+        return -1;
+    if (ts->has_bounds &&
+        !(b[0] >= -180 && b[2] <= 180 && b[1] >= -90 && b[3] <= 90 && b[0] < b[2] && b[1] < b[3])) {
+        join_path(path, sizeof path, prefix, "bounds");
+        fail(ld, config_setting_get_member(tss, "bounds"), path,
+             "must be [west, south, east, north] in degrees, west < east, south < north");
+        return -1;
+    }
+    if (ts->has_center && !(c[0] >= -180 && c[0] <= 180 && c[1] >= -90 && c[1] <= 90 && c[2] >= 0 &&
+                            c[2] <= TQ_TILE_MAX_ZOOM)) {
+        join_path(path, sizeof path, prefix, "center");
+        fail(ld, config_setting_get_member(tss, "center"), path,
+             "must be [longitude, latitude, zoom]");
+        return -1;
+    }
+    if (!ts->has_center) {
+        c[0] = (b[0] + b[2]) / 2;
+        c[1] = (b[1] + b[3]) / 2;
+        c[2] = ts->minzoom;
+    }
+    return 0;
+}
+
 static int load_tileset(struct loader *ld, const config_setting_t *tss, const char *prefix,
                         struct tq_tileset_config *ts)
 {
-    static const char *const keys[] = {"name",   "minzoom", "maxzoom", "metatile",
-                                       "extent", "buffer",  "layers",  NULL};
+    static const char *const keys[] = {"name",   "minzoom", "maxzoom", "metatile", "extent",
+                                       "buffer", "layers",  "bounds",  "center",   NULL};
     char path[PATH_MAX_LEN];
     long long v;
 
@@ -289,6 +358,8 @@ static int load_tileset(struct loader *ld, const config_setting_t *tss, const ch
              ts->extent);
         return -1;
     }
+    if (load_bounds(ld, tss, prefix, ts) != 0)
+        return -1;
 
     join_path(path, sizeof path, prefix, "layers");
     const config_setting_t *layers = config_setting_get_member(tss, "layers");
@@ -377,7 +448,8 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
 
 static int load_http(struct loader *ld, const config_setting_t *root, struct tq_http_config *h)
 {
-    static const char *const keys[] = {"cache_control", "cors_origin", NULL};
+    static const char *const keys[] = {"cache_control", "cors_origin", "public_url", "static_dir",
+                                       NULL};
     int bad = 0;
     const config_setting_t *hs = get_group(ld, root, "", "http", &bad);
     if (bad)
@@ -386,8 +458,16 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
         return 0;
     if (check_keys(ld, hs, "http", keys) != 0 ||
         get_string(ld, hs, "http", "cache_control", &h->cache_control) ||
-        get_string(ld, hs, "http", "cors_origin", &h->cors_origin))
+        get_string(ld, hs, "http", "cors_origin", &h->cors_origin) ||
+        get_string(ld, hs, "http", "public_url", &h->public_url) ||
+        get_string(ld, hs, "http", "static_dir", &h->static_dir))
         return -1;
+    if (h->public_url && strncmp(h->public_url, "http://", 7) != 0 &&
+        strncmp(h->public_url, "https://", 8) != 0) {
+        fail(ld, config_setting_get_member(hs, "public_url"), "http.public_url",
+             "must start with http:// or https://");
+        return -1;
+    }
     return 0;
 }
 
@@ -677,6 +757,8 @@ void tq_config_free(struct tq_config *cfg)
     free(cfg->log_level);
     free(cfg->http.cache_control);
     free(cfg->http.cors_origin);
+    free(cfg->http.public_url);
+    free(cfg->http.static_dir);
     free(cfg);
 }
 

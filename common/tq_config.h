@@ -10,11 +10,25 @@
  *   queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 60;
  *             cap = { interactive = 10000; dirty = 100000; bulk = 100000; };
  *             running_cap = { interactive = 0; dirty = 0; bulk = 0; }; };  # 0 = no cap
- *   http = { cache_control = "public, max-age=3600"; cors_origin = "*"; };
+ *   http = { cache_control = "public, max-age=3600"; cors_origin = "*";
+ *            public_url = "https://tiles.example.com/tq";   # optional, see below
+ *            static_dir = "/usr/share/tileq/static"; };     # optional, see below
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
  *                  extent = 4096; buffer = 64;
+ *                  bounds = [ -180.0, -85.0511, 180.0, 85.0511 ];  # optional, w s e n (EPSG:4326)
+ *                  center = [ 2.35, 48.85, 10.0 ];                 # optional, lon lat zoom
  *                  layers = ( { name = "places"; minzoom = 0; maxzoom = 14;
- *                               sql = "SELECT geom, name FROM places WHERE geom && !BBOX!"; } ); } );
+ *                               sql = "SELECT geom, name FROM places WHERE geom && !BBOX!"; } ); }
+ * );
+ *
+ * http.public_url: the absolute URL clients reach the coordinators under (behind a proxy);
+ * TileJSON "tiles" URLs start with it. Unset: built from each request's Host and
+ * X-Forwarded-Proto/-Host/-Prefix headers. http.static_dir: where the preview page's files
+ * (MapLibre GL JS included) are; unset: the coordinator looks in the install's
+ * share/tileq/static, then in the build tree's static/.
+ *
+ * With no tileset configured, every table in geometry_columns is published as a one-layer
+ * tileset (tq_discover.h fills cfg->tilesets at start).
  *
  * The config is loaded once at start and is read-only afterwards; one struct owns every
  * string in it and tq_config_free() frees them all. */
@@ -42,12 +56,15 @@ struct tq_tileset_config {
     unsigned buffer;   /* default 64 */
     size_t nlayers;
     struct tq_layer_config *layers;
+    double bounds[4];           /* w, s, e, n in degrees; default the Web Mercator world */
+    double center[3];           /* lon, lat, zoom; default the middle of bounds at minzoom */
+    int has_bounds, has_center; /* set in the config (or found by discovery) */
 };
 
 struct tq_queue_config {
-    int max_attempts;           /* default 3 */
-    int lease_seconds;          /* default 30 */
-    int render_timeout_seconds; /* coordinator's wait before 504, default 60 */
+    int max_attempts;                 /* default 3 */
+    int lease_seconds;                /* default 30 */
+    int render_timeout_seconds;       /* coordinator's wait before 504, default 60 */
     long cap[TQ_CLASS_COUNT];         /* max queued jobs per class (full beyond) */
     long running_cap[TQ_CLASS_COUNT]; /* max running jobs per class, 0 = unlimited */
     int fair_every; /* every n-th claim takes the lowest class first (0 = never), default 10 */
@@ -56,6 +73,8 @@ struct tq_queue_config {
 struct tq_http_config {
     char *cache_control; /* default "public, max-age=3600" */
     char *cors_origin;   /* default "*" */
+    char *public_url;    /* default NULL: from the request's headers */
+    char *static_dir;    /* default NULL: see above */
 };
 
 struct tq_config {

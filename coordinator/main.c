@@ -10,9 +10,19 @@
 
 #include "tq_config.h"
 #include "tq_coord.h"
+#include "tq_discover.h"
 #include "tq_log.h"
 
 #define PROG "tileq-coordinator"
+
+/* Set by SIGTERM/SIGINT while tilesets are being discovered (before the event loop). */
+static volatile sig_atomic_t g_stop_discovery;
+
+static void on_signal_discovery(int sig)
+{
+    (void)sig;
+    g_stop_discovery = 1;
+}
 
 struct app {
     struct event_base *base;
@@ -83,6 +93,19 @@ int main(int argc, char **argv)
     if (cfg->log_level && tq_log_level_parse(cfg->log_level, &level) == 0)
         tq_log_init(PROG, level);
     signal(SIGPIPE, SIG_IGN);
+    if (cfg->ntilesets == 0) {
+        /* No tileset configured: publish every geometry column (tq_discover.h); blocks,
+         * retrying while PostgreSQL is down. The only time the coordinator talks to it. */
+        signal(SIGTERM, on_signal_discovery);
+        signal(SIGINT, on_signal_discovery);
+        int n = tq_discover_at_start(cfg, PROG, &g_stop_discovery, err, sizeof err);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        if (n < 0) {
+            fprintf(stderr, "%s: %s\n", PROG, err);
+            goto cleanup;
+        }
+    }
     app.base = event_base_new();
     if (app.base == NULL) {
         fprintf(stderr, "%s: event_base_new failed\n", PROG);

@@ -32,6 +32,7 @@
 #include "tq_queue.h"
 #include "tq_rconn.h"
 #include "tq_tile_path.h"
+#include "tq_web.h"
 
 #define CMD_TIMEOUT_MS 2000
 #define XREAD_BLOCK_MS 5000
@@ -77,6 +78,7 @@ struct tq_coord {
     int port;
     struct tq_rconn *cmd;    /* ENQUEUE */
     struct tq_rconn *events; /* XREAD loop on the completion stream */
+    struct tq_web *web;      /* TileJSON, catalog, pages, tile response headers */
     struct pending *table[TABLE_SIZE];
     size_t npending;
     char last_id[64]; /* last completion event seen */
@@ -104,7 +106,7 @@ static void send_reply(struct tq_coord *co, struct evhttp_request *req, int code
     struct evbuffer *buf = evbuffer_new();
     char tmp[16];
 
-    evhttp_add_header(h, "Access-Control-Allow-Origin", co->cfg->http.cors_origin);
+    tq_web_add_cors(co->web, req);
     if (tile) {
         evhttp_add_header(h, "Content-Type", MVT_CONTENT_TYPE);
         if (code == 200 || code == 204)
@@ -156,7 +158,7 @@ static int answer_from_cache(struct tq_coord *co, struct evhttp_request *req, co
     if (rc != 0 && w)
         waiter_release_conn(w);
     if (rc == 1)
-        send_reply(co, req, len ? 200 : 204, label, data, len, 1, 0);
+        tq_web_send_tile(co->web, req, label, data, len);
     else if (rc < 0) {
         tq_log_error("cache_read_failed", "tileset=%s z=%d x=%" PRIu32 " y=%" PRIu32 " error=%s",
                      tileset, t.z, t.x, t.y, q(err, qe, sizeof qe));
@@ -713,8 +715,12 @@ static void handle_request(struct evhttp_request *req, void *arg)
         send_text(co, req, 400, NULL, "path too long", 0);
         return;
     }
+    if (method == EVHTTP_REQ_OPTIONS) {
+        tq_web_send_preflight(co->web, req);
+        return;
+    }
     if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD");
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", "GET, HEAD, OPTIONS");
         send_text(co, req, 405, NULL, "method not allowed", 0);
         return;
     }
@@ -734,6 +740,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
                 send_text(co, req, 200, NULL, "ok", 0);
             else
                 send_text(co, req, 503, NULL, "redis unavailable", 1);
+        } else if (tq_web_route(co->web, req, uri)) {
+            /* answered (or will be) */
         } else {
             send_text(co, req, 404, NULL, "not found", 0);
         }
@@ -814,6 +822,11 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
         snprintf(err, errsize, "out of memory");
         goto cleanup;
     }
+    co->web = tq_web_new(cfg, co->cmd);
+    if (co->web == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
     tq_rconn_start(co->cmd);
     tq_rconn_start(co->events);
     tq_log_info("listening", "host=%s port=%d redis=%s:%d db=%d cache_dir=%s tilesets=%zu",
@@ -853,7 +866,9 @@ void tq_coord_shutdown(struct tq_coord *co)
             pending_fail(p, 503, "shutting down", 1);
         }
     }
-    /* Outstanding commands fail with "shutdown" now; their callbacks see co->stopping. */
+    /* Outstanding commands fail with "shutdown" now; their callbacks see co->stopping (held
+     * TileJSON requests are answered from what is known). */
+    tq_web_detach(co->web);
     tq_rconn_free(co->cmd);
     co->cmd = NULL;
     tq_rconn_free(co->events);
@@ -868,5 +883,6 @@ void tq_coord_free(struct tq_coord *co)
     tq_coord_shutdown(co);
     if (co->http)
         evhttp_free(co->http);
+    tq_web_free(co->web);
     free(co);
 }

@@ -11,6 +11,12 @@
  *   every ~5 s  HSET {tq}:workers id "host pid ms"          (registry heartbeat)
  *   every ~1 s  tq_queue_reap                                (expired leases of anyone)
  *   every ~2 s  tq_renderlog_flush                           (Redis stream -> PostgreSQL)
+ *   every ~60 s and after every (re)connect:
+ *               HSET {tq}:schema <tileset> <layer fields json> (read by coordinators'
+ *                                                          TileJSON, tq_tilejson.h)
+ *
+ * With no tileset in the config, the tilesets are discovered from geometry_columns at start
+ * (tq_discover.h; blocking, retried while PostgreSQL is down).
  *   claim: a job  -> process_job, claim again at once
  *          none   -> BLPOP {tq}:wake 1 (a new job wakes us at once)
  *
@@ -32,11 +38,13 @@
 
 #include "tq_cache.h"
 #include "tq_config.h"
+#include "tq_discover.h"
 #include "tq_job.h"
 #include "tq_log.h"
 #include "tq_queue.h"
 #include "tq_render.h"
 #include "tq_renderlog.h"
+#include "tq_tilejson.h"
 
 #define PROG "tileq-worker"
 #define BACKOFF_MIN_MS 100
@@ -49,6 +57,7 @@
 #define REAP_LIMIT 100
 #define FLUSH_EVERY_MS 2000
 #define FLUSH_MAX_ENTRIES 1000
+#define SCHEMA_EVERY_MS 60000
 #define WAKE_TIMEOUT_S 1
 #define ACK_TRIES_WHEN_STOPPING 3
 #define MAX_CONN_ERRORS_PER_JOB 3
@@ -89,7 +98,7 @@ struct worker {
     PGconn *pg;          /* owned; NULL while disconnected */
     struct tq_renderer *renderer;
     struct backoff redis_bo, pg_bo;
-    int64_t next_register, next_reap, next_flush;
+    int64_t next_register, next_reap, next_flush, next_schema;
     int lease_ms;
     char flush_err[512]; /* last flush error, logged once until it changes */
 };
@@ -111,6 +120,7 @@ static void redis_drop(struct worker *w, const char *why)
     tq_log_warn("redis_error", "error=%s", tq_log_quote(why, q, sizeof q));
     redisFree(w->redis);
     w->redis = NULL;
+    w->next_schema = 0; /* publish again once reconnected */
     backoff_fail(&w->redis_bo);
 }
 
@@ -251,6 +261,7 @@ static int pg_ensure(struct worker *w)
         return -1;
     }
     backoff_ok(&w->pg_bo);
+    w->next_schema = 0; /* layers were described again: publish */
     tq_log_info("pg_connected", "server_version=%d tilesets=%zu prepare_failed=%d",
                 PQserverVersion(pg), w->cfg->ntilesets, failed);
     return 0;
@@ -290,6 +301,24 @@ static void worker_register(struct worker *w)
     w->next_register = tq_now_ms() + REGISTER_EVERY_MS;
 }
 
+/* Publishes the layer schema of every prepared tileset for the coordinators' TileJSON. */
+static void worker_publish_schema(struct worker *w)
+{
+    int n = 0;
+    w->next_schema = tq_now_ms() + SCHEMA_EVERY_MS;
+    for (size_t i = 0; i < w->cfg->ntilesets && redis_ok(w); i++) {
+        const char *name = w->cfg->tilesets[i].name;
+        char *json = tq_render_schema_json(w->renderer, name);
+        if (json == NULL)
+            continue;
+        redis_simple(w, "HSET schema",
+                     redisCommand(w->redis, "HSET %s %s %s", TQ_SCHEMA_KEY, name, json));
+        free(json);
+        n++;
+    }
+    tq_log_debug("schema_published", "tilesets=%d", n);
+}
+
 /* Registry, reaping and render-log flushing, each when due. */
 static void worker_periodic(struct worker *w)
 {
@@ -298,6 +327,8 @@ static void worker_periodic(struct worker *w)
 
     if (redis_ok(w) && now >= w->next_register)
         worker_register(w);
+    if (redis_ok(w) && pg_ok(w) && now >= w->next_schema)
+        worker_publish_schema(w);
     if (redis_ok(w) && now >= w->next_reap) {
         w->next_reap = now + REAP_EVERY_MS;
         int n = tq_queue_reap(w->redis, w->cfg->queue.max_attempts, REAP_LIMIT, err, sizeof err);
@@ -658,13 +689,6 @@ int main(int argc, char **argv)
         snprintf(w.id, sizeof w.id, "%s", w.cfg->worker_id);
     else
         snprintf(w.id, sizeof w.id, "%s:%ld", w.host, (long)getpid());
-    w.lease_ms = w.cfg->queue.lease_seconds * 1000;
-    w.renderer = tq_render_new(w.cfg);
-    if (w.renderer == NULL) {
-        fprintf(stderr, PROG ": out of memory\n");
-        goto cleanup;
-    }
-
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal; /* no SA_RESTART: sleeps and polls return early */
@@ -672,6 +696,16 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (tq_discover_at_start(w.cfg, PROG, &g_stop, err, sizeof err) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto cleanup;
+    }
+    w.lease_ms = w.cfg->queue.lease_seconds * 1000;
+    w.renderer = tq_render_new(w.cfg);
+    if (w.renderer == NULL) {
+        fprintf(stderr, PROG ": out of memory\n");
+        goto cleanup;
+    }
 
     char q[300];
     tq_log_info("worker_start", "worker=%s tilesets=%zu lease_ms=%d cache_dir=%s",

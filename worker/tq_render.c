@@ -13,6 +13,7 @@
 
 #include "tq_log.h"
 #include "tq_queue.h"
+#include "tq_tilejson.h"
 
 #define INT4OID 23
 #define FLOAT8OID 701
@@ -24,7 +25,8 @@ struct ts_state {
     const struct tq_tileset_config *ts; /* borrowed from the config */
     char stmt[32];                      /* prepared statement name */
     int prepared;
-    char *sql; /* the statement's SQL, malloc'd */
+    char *sql;      /* the statement's SQL, malloc'd */
+    json_t *schema; /* the layers' fields as last described (tq_tilejson.h), owned */
 };
 
 struct tq_renderer {
@@ -197,8 +199,10 @@ void tq_render_free(struct tq_renderer *r)
 {
     if (r == NULL)
         return;
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         free(r->ts[i].sql);
+        json_decref(r->ts[i].schema);
+    }
     free(r->ts);
     free(r);
 }
@@ -223,6 +227,12 @@ const char *tq_render_statement_sql(const struct tq_renderer *r, const char *til
     return s && s->prepared ? s->sql : NULL;
 }
 
+char *tq_render_schema_json(const struct tq_renderer *r, const char *tileset)
+{
+    const struct ts_state *s = find_ts(r, tileset);
+    return s && s->prepared && s->schema ? json_dumps(s->schema, JSON_COMPACT) : NULL;
+}
+
 /* Status for a failed command: CONN_ERROR when the connection is gone. */
 static enum tq_render_status failed(PGconn *pg)
 {
@@ -242,10 +252,10 @@ static void pg_error(PGconn *pg, const PGresult *res, const char *what, char *er
 }
 
 /* Appends the attribute list (", l."a", l."b"") of one layer to b, found by describing
- * the layer's query. */
+ * the layer's query, and the columns' types to fields (column → type, tq_tilejson.h). */
 static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_config *ts,
                                             const struct tq_layer_config *layer, struct sb *b,
-                                            char *err, size_t errsize)
+                                            json_t *fields, char *err, size_t errsize)
 {
     static const Oid types[5] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
@@ -292,6 +302,11 @@ static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_
         }
         sb_addf(b, ", l.%s", id);
         PQfreemem(id);
+        const char *type = tq_tilejson_field_type((unsigned)PQftype(res, i));
+        if (type && json_object_set_new(fields, name, json_string(type)) != 0) {
+            snprintf(err, errsize, "out of memory");
+            goto cleanup;
+        }
     }
     if (!has_geom) {
         snprintf(err, errsize, "tileset %s layer %s: the query has no geom column", ts->name,
@@ -317,7 +332,12 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
     struct sb b = {0}, sel = {0};
     PGresult *res = NULL;
     char *sql = NULL, *selsql = NULL;
+    json_t *schema = json_object(), *slayers = json_array();
 
+    if (schema == NULL || slayers == NULL || json_object_set(schema, "layers", slayers) != 0) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
     if (ts->nlayers == 0) {
         snprintf(err, errsize, "tileset %s has no layers", ts->name);
         goto cleanup;
@@ -352,7 +372,14 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
                 i ? " || " : "", lname, ts->extent, ts->extent, ts->buffer);
         free(inner);
         PQfreemem(lname);
-        st = describe_layer(pg, ts, layer, &sel, err, errsize);
+        json_t *sl = json_object(), *fields = json_object();
+        if (sl == NULL || fields == NULL || json_array_append_new(slayers, sl) != 0 ||
+            json_object_set_new(sl, "id", json_string(layer->name)) != 0 ||
+            json_object_set_new(sl, "fields", fields) != 0) {
+            snprintf(err, errsize, "out of memory");
+            goto cleanup;
+        }
+        st = describe_layer(pg, ts, layer, &sel, fields, err, errsize);
         if (st != TQ_RENDER_OK)
             goto cleanup;
         st = TQ_RENDER_SQL_ERROR;
@@ -406,6 +433,9 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
 prepared:
     s->sql = sql;
     sql = NULL;
+    json_decref(s->schema);
+    s->schema = schema;
+    schema = NULL;
     s->prepared = 1;
     st = TQ_RENDER_OK;
 cleanup:
@@ -415,6 +445,8 @@ cleanup:
     free(selsql);
     free(sb_take(&b));
     free(sb_take(&sel));
+    json_decref(schema);
+    json_decref(slayers);
     return st;
 }
 

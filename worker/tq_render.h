@@ -92,6 +92,11 @@ int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg);
  * NULL when not prepared. */
 const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset);
 
+/* The layer schema of a prepared tileset as JSON (the format in tq_tilejson.h: every
+ * layer's attribute columns and their types, from describing its query), malloc'd (the
+ * caller frees), or NULL when the tileset is not prepared (or OOM). */
+char *tq_render_schema_json(const struct tq_renderer *r, const char *tileset);
+
 /* Renders metatile m of tileset on pg (preparing first when needed). The query is sent
  * asynchronously; while waiting, tick(arg) is called every tick_ms (tick may be NULL).
  * On TQ_RENDER_OK, out holds every tile of m and the caller clears it with
