@@ -15,8 +15,12 @@ static void usage(FILE *out)
     fputs("usage: tileq [-c FILE] COMMAND [OPTIONS]\n"
           "\n"
           "commands:\n"
-          "  report   duplicate-render report from tileq's render log or PostgreSQL logs\n"
-          "           (tileq report --help)\n"
+          "  warm         queue the metatiles of an area (bulk class), --wait to follow\n"
+          "  expire       delete cached tiles after a data change, --rerender to queue them\n"
+          "  status       queued/running jobs per class, leases, workers, renders per minute\n"
+          "  deadletter   list|retry|purge failed jobs\n"
+          "  report       duplicate-render report from tileq's render log or PostgreSQL logs\n"
+          "  (tileq COMMAND --help for each command's options)\n"
           "\n"
           "options:\n"
           "  -c, --config FILE   the tileq configuration file\n"
@@ -54,6 +58,14 @@ int main(int argc, char **argv)
     /* The command sees argv[i..], with argv[0] = the command's name. */
     if (strcmp(cmd, "report") == 0)
         return tq_cli_report(config, argc - i, argv + i);
+    if (strcmp(cmd, "warm") == 0)
+        return tq_cli_warm(config, argc - i, argv + i);
+    if (strcmp(cmd, "expire") == 0)
+        return tq_cli_expire(config, argc - i, argv + i);
+    if (strcmp(cmd, "status") == 0)
+        return tq_cli_status(config, argc - i, argv + i);
+    if (strcmp(cmd, "deadletter") == 0)
+        return tq_cli_deadletter(config, argc - i, argv + i);
     fprintf(stderr, "tileq: unknown command '%s'\n", cmd);
     usage(stderr);
     return TQ_EXIT_USAGE;

@@ -10,4 +10,12 @@
 /* tileq report: see tq_cli_report.c (and `tileq report --help`). */
 int tq_cli_report(const char *config_path, int argc, char **argv);
 
+/* tileq warm / expire: see tq_cli_warm.c, tq_cli_expire.c (and --help). */
+int tq_cli_warm(const char *config_path, int argc, char **argv);
+int tq_cli_expire(const char *config_path, int argc, char **argv);
+
+/* tileq status / deadletter: see tq_cli_status.c (and --help). */
+int tq_cli_status(const char *config_path, int argc, char **argv);
+int tq_cli_deadletter(const char *config_path, int argc, char **argv);
+
 #endif

@@ -149,6 +149,24 @@ const char TQ_LUA_REAP[] = LUA_COMMON
     "end\n"
     "return #ids\n";
 
+/* ARGV: prefix id. Returns the state before: running (now marked rerun) | queued | dead | none. */
+const char TQ_LUA_EXPIRE_MARK[] =
+    LUA_COMMON "local id = ARGV[2]\n"
+               "local jk = p..'job:'..id\n"
+               "redis.call('DEL', p..'done:'..id)\n"
+               "local st = redis.call('HGET', jk, 'state')\n"
+               "if not st then return 'none' end\n"
+               "if st == 'running' then redis.call('HSET', jk, 'rerun', 1) end\n"
+               "return st\n";
+
+/* ARGV: prefix id. 1 purged, 0 not dead (its entry in the dead set is dropped). */
+const char TQ_LUA_DEAD_PURGE[] = LUA_COMMON
+    "local id = ARGV[2]\n"
+    "local jk = p..'job:'..id\n"
+    "redis.call('ZREM', p..'dead', id)\n"
+    "if redis.call('HGET', jk, 'state') == 'dead' then redis.call('DEL', jk) return 1 end\n"
+    "return 0\n";
+
 static const char *const enqueue_result_names[] = {"new",   "coalesced", "promoted", "running",
                                                    "rerun", "done",      "full",     "error"};
 
@@ -325,6 +343,39 @@ int tq_queue_reap(redisContext *c, int max_attempts, int limit, char *err, size_
         goto cleanup;
     }
     rc = (int)r->integer;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t statesize, char *err,
+                         size_t errsize)
+{
+    int rc = -1;
+    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", TQ_LUA_EXPIRE_MARK, TQ_QUEUE_PREFIX, id);
+    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) {
+        reply_error(c, r, err, errsize);
+        goto cleanup;
+    }
+    if (state)
+        snprintf(state, statesize, "%s", r->str);
+    rc = strcmp(r->str, "running") == 0 ? 1 : 0;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int tq_queue_dead_purge(redisContext *c, const char *id, char *err, size_t errsize)
+{
+    int rc = -1;
+    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", TQ_LUA_DEAD_PURGE, TQ_QUEUE_PREFIX, id);
+    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+        reply_error(c, r, err, errsize);
+        goto cleanup;
+    }
+    rc = r->integer ? 1 : 0;
 cleanup:
     if (r)
         freeReplyObject(r);

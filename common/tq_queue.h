@@ -74,6 +74,8 @@ extern const char TQ_LUA_CLAIM[];
 extern const char TQ_LUA_HEARTBEAT[];
 extern const char TQ_LUA_ACK[];
 extern const char TQ_LUA_REAP[];
+extern const char TQ_LUA_EXPIRE_MARK[];
+extern const char TQ_LUA_DEAD_PURGE[];
 
 const char *tq_enqueue_result_name(enum tq_enqueue_result r);
 const char *tq_enqueue_mode_name(enum tq_enqueue_mode m);
@@ -120,6 +122,18 @@ int tq_queue_ack(redisContext *c, const char *id, const char *worker, enum tq_ac
 /* Returns jobs whose lease expired to the head of their class (or dead-letters them past
  * max_attempts). Returns how many were reaped, or -1 (err set). */
 int tq_queue_reap(redisContext *c, int max_attempts, int limit, char *err, size_t errsize);
+
+/* Expiry of a metatile (tileq expire), before its tiles are deleted: a render in flight is
+ * marked to run again when it ends (its data may predate the change) and the done marker is
+ * dropped so no request or warm trusts it. Writes the job's state before ("running",
+ * "queued", "dead" or "none") into state. 1 when a running job was marked, 0 otherwise,
+ * -1 error (err set). */
+int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t statesize, char *err,
+                         size_t errsize);
+
+/* Deletes a dead-lettered job (its hash and its entry in the dead set). 1 purged, 0 not
+ * dead-lettered (a stale dead entry is dropped), -1 error (err set). */
+int tq_queue_dead_purge(redisContext *c, const char *id, char *err, size_t errsize);
 
 /* Unix time in milliseconds. */
 int64_t tq_now_ms(void);

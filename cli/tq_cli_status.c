@@ -1,0 +1,535 @@
+/* tileq status — a view of the queue; tileq deadletter — failed jobs and what to do with them.
+ *
+ * status reads, without changing anything: per class the ready list length (queued), the
+ * running jobs (the running zset, each job's hash: class, worker, lease deadline, start),
+ * the dead set, the workers' heartbeats ({tq}:workers, "host pid last_seen_ms"; live when
+ * seen within TQ_STATUS_LIVE_MS), completions of the last minute (the events stream, in
+ * jobs and in tiles) and the age of the oldest queued job per class (enq_ms of the job at
+ * the head of its list). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "tq_cli.h"
+#include "tq_cliutil.h"
+#include "tq_queue.h"
+
+#define TQ_STATUS_LIVE_MS 10000
+#define TQ_STATUS_LEASES_SHOWN 20
+
+static const char STATUS_USAGE[] =
+    "usage: tileq [-c FILE] status [--json]\n"
+    "\n"
+    "Per class: queued and running jobs, the oldest queued job's age; the running jobs'\n"
+    "leases (worker, deadline); dead-lettered jobs; live workers (heartbeat within 10 s,\n"
+    "host and pid); renders over the last minute.\n";
+
+static const char DEADLETTER_USAGE[] =
+    "usage: tileq [-c FILE] deadletter list [--json]\n"
+    "       tileq [-c FILE] deadletter retry [--all | ID...]\n"
+    "       tileq [-c FILE] deadletter purge [--all | ID...]\n"
+    "\n"
+    "list: dead-lettered jobs (id, class, attempts, when, last error), oldest first.\n"
+    "retry: queues them again (in their class; reason retry), then they leave the list.\n"
+    "purge: forgets them.\n"
+    "IDs are job ids as listed (tileset/z/mx/my).\n";
+
+static const char *const class_names[TQ_CLASS_COUNT] = {"interactive", "dirty", "bulk"};
+
+static redisReply *cmd_or_fail(redisContext *c, const char *what, redisReply *r)
+{
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "tileq %s: redis: %s\n", what, r ? r->str : c->errstr);
+        if (r)
+            freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+static long long reply_ll(const redisReply *r)
+{
+    if (r == NULL)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer;
+    if (r->type == REDIS_REPLY_STRING)
+        return atoll(r->str);
+    return 0;
+}
+
+static const char *reply_str(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? r->str : "";
+}
+
+static void format_time(int64_t ms, char *buf, size_t bufsize)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (ms <= 0 || gmtime_r(&t, &tm) == NULL) {
+        snprintf(buf, bufsize, "-");
+        return;
+    }
+    strftime(buf, bufsize, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- status ---------------------------------------------------------------------------- */
+
+static int status_run(const struct tq_config *cfg, redisContext *c, int json)
+{
+    int rc = TQ_EXIT_FAIL;
+    int64_t now = tq_now_ms();
+    long long queued[TQ_CLASS_COUNT] = {0}, running[TQ_CLASS_COUNT] = {0};
+    long long oldest_ms[TQ_CLASS_COUNT] = {0};
+    long long dead = 0, jobs_min = 0, tiles_min = 0;
+    long live = 0;
+    redisReply *r = NULL, *leases = NULL, *workers = NULL;
+    redisReply **lease_info = NULL;
+    json_t *root = NULL, *jleases = NULL, *jworkers = NULL, *jclasses = NULL;
+    char buf[64], buf2[64];
+
+    /* Queued per class and the oldest's age. */
+    for (int i = 0; i < TQ_CLASS_COUNT; i++) {
+        r = cmd_or_fail(c, "status",
+                        redisCommand(c, "LLEN %sq:%s", TQ_QUEUE_PREFIX, class_names[i]));
+        if (r == NULL)
+            goto cleanup;
+        queued[i] = r->integer;
+        freeReplyObject(r);
+        r = cmd_or_fail(c, "status",
+                        redisCommand(c, "LINDEX %sq:%s 0", TQ_QUEUE_PREFIX, class_names[i]));
+        if (r == NULL)
+            goto cleanup;
+        if (r->type == REDIS_REPLY_STRING) {
+            redisReply *e = cmd_or_fail(
+                c, "status", redisCommand(c, "HGET %sjob:%s enq_ms", TQ_QUEUE_PREFIX, r->str));
+            if (e == NULL)
+                goto cleanup;
+            oldest_ms[i] = reply_ll(e);
+            freeReplyObject(e);
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    r = cmd_or_fail(c, "status", redisCommand(c, "ZCARD %sdead", TQ_QUEUE_PREFIX));
+    if (r == NULL)
+        goto cleanup;
+    dead = r->integer;
+    freeReplyObject(r);
+    r = NULL;
+
+    /* Leases: the running zset, each job's class, worker, start, attempts (pipelined). */
+    leases = cmd_or_fail(c, "status",
+                         redisCommand(c, "ZRANGE %srunning 0 -1 WITHSCORES", TQ_QUEUE_PREFIX));
+    if (leases == NULL)
+        goto cleanup;
+    size_t nleases = leases->elements / 2;
+    lease_info = calloc(nleases + 1, sizeof *lease_info);
+    if (lease_info == NULL)
+        goto cleanup;
+    for (size_t i = 0; i < nleases; i++)
+        redisAppendCommand(c, "HMGET %sjob:%s cls worker started_ms attempts", TQ_QUEUE_PREFIX,
+                           leases->element[2 * i]->str);
+    for (size_t i = 0; i < nleases; i++) {
+        if (redisGetReply(c, (void **)&lease_info[i]) != REDIS_OK) {
+            fprintf(stderr, "tileq status: redis: %s\n", c->errstr);
+            goto cleanup;
+        }
+        const redisReply *h = lease_info[i];
+        if (h && h->type == REDIS_REPLY_ARRAY && h->elements == 4) {
+            long long cls = reply_ll(h->element[0]);
+            if (cls >= 0 && cls < TQ_CLASS_COUNT)
+                running[cls]++;
+        }
+    }
+
+    workers = cmd_or_fail(c, "status", redisCommand(c, "HGETALL %s", TQ_QUEUE_WORKERS_KEY));
+    if (workers == NULL)
+        goto cleanup;
+
+    /* Completions of the last minute. */
+    snprintf(buf, sizeof buf, "%lld", (long long)(now - 60000));
+    r = cmd_or_fail(c, "status",
+                    redisCommand(c, "XREVRANGE %s + %s COUNT 200000", TQ_QUEUE_EVENTS_KEY, buf));
+    if (r == NULL)
+        goto cleanup;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *f = r->element[i]->element[1];
+        const char *id = NULL, *st = NULL;
+        for (size_t k = 0; k + 1 < f->elements; k += 2) {
+            if (strcmp(f->element[k]->str, "id") == 0)
+                id = f->element[k + 1]->str;
+            else if (strcmp(f->element[k]->str, "status") == 0)
+                st = f->element[k + 1]->str;
+        }
+        if (id == NULL || st == NULL || strcmp(st, "ok") != 0)
+            continue;
+        jobs_min++;
+        char ts[TQ_TILESET_NAME_MAX];
+        size_t n = strcspn(id, "/");
+        snprintf(ts, sizeof ts, "%.*s", (int)(n < sizeof ts ? n : sizeof ts - 1), id);
+        const struct tq_tileset_config *tc = tq_config_tileset(cfg, ts);
+        tiles_min += tq_cli_job_tiles(id, tc ? tc->metatile : 1);
+    }
+    freeReplyObject(r);
+    r = NULL;
+
+    root = json_object();
+    jclasses = json_object();
+    jleases = json_array();
+    jworkers = json_array();
+    if (!root || !jclasses || !jleases || !jworkers)
+        goto cleanup;
+    for (size_t i = 0; i + 1 < workers->elements; i += 2) {
+        const char *wid = workers->element[i]->str, *val = workers->element[i + 1]->str;
+        char host[256] = "?";
+        long pid = 0;
+        long long seen = 0;
+        if (sscanf(val, "%255s %ld %lld", host, &pid, &seen) != 3)
+            seen = 0;
+        int is_live = seen > 0 && now - seen <= TQ_STATUS_LIVE_MS;
+        live += is_live;
+        json_array_append_new(jworkers, json_pack("{s:s, s:s, s:I, s:I, s:f, s:b}", "id", wid,
+                                                  "host", host, "pid", (json_int_t)pid,
+                                                  "last_seen_ms", (json_int_t)seen, "seen_ago_s",
+                                                  (double)(now - seen) / 1000.0, "live", is_live));
+    }
+    for (size_t i = 0; i < nleases; i++) {
+        const redisReply *h = lease_info[i];
+        const char *id = leases->element[2 * i]->str;
+        long long until = atoll(leases->element[2 * i + 1]->str);
+        int ok = h && h->type == REDIS_REPLY_ARRAY && h->elements == 4;
+        long long cls = ok ? reply_ll(h->element[0]) : -1;
+        json_array_append_new(
+            jleases, json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:I}", "id", id, "class",
+                               cls >= 0 && cls < TQ_CLASS_COUNT ? class_names[cls] : "?", "worker",
+                               ok ? reply_str(h->element[1]) : "", "lease_until_ms",
+                               (json_int_t)until, "lease_left_s", (double)(until - now) / 1000.0,
+                               "started_ms", (json_int_t)(ok ? reply_ll(h->element[2]) : 0),
+                               "attempt", (json_int_t)(ok ? reply_ll(h->element[3]) : 0)));
+    }
+    for (int i = 0; i < TQ_CLASS_COUNT; i++) {
+        json_t *o = json_pack("{s:I, s:I}", "queued", (json_int_t)queued[i], "running",
+                              (json_int_t)running[i]);
+        json_object_set_new(o, "oldest_queued_age_s",
+                            oldest_ms[i] > 0 ? json_real((double)(now - oldest_ms[i]) / 1000.0)
+                                             : json_null());
+        json_object_set_new(jclasses, class_names[i], o);
+    }
+
+    if (json) {
+        json_object_set_new(root, "time_ms", json_integer(now));
+        json_object_set(root, "classes", jclasses);
+        json_object_set_new(root, "dead_lettered", json_integer(dead));
+        json_object_set_new(
+            root, "renders_last_minute",
+            json_pack("{s:I, s:I}", "jobs", (json_int_t)jobs_min, "tiles", (json_int_t)tiles_min));
+        json_object_set_new(root, "live_workers", json_integer(live));
+        json_object_set(root, "workers", jworkers);
+        json_object_set(root, "leases", jleases);
+        if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+            goto cleanup;
+        printf("\n");
+        rc = TQ_EXIT_OK;
+        goto cleanup;
+    }
+
+    printf("%-12s %9s %8s  %s\n", "class", "queued", "running", "oldest queued");
+    for (int i = 0; i < TQ_CLASS_COUNT; i++)
+        printf("%-12s %9lld %8lld  %s\n", class_names[i], queued[i], running[i],
+               oldest_ms[i] > 0 ? tq_cli_duration(now - oldest_ms[i], buf, sizeof buf) : "-");
+    printf("dead-lettered: %lld%s\n", dead, dead ? " (tileq deadletter list)" : "");
+    printf("renders, last minute: %lld tiles (%lld jobs)\n", tiles_min, jobs_min);
+    printf("workers: %ld live of %zu\n", live, workers->elements / 2);
+    for (size_t i = 0; i < json_array_size(jworkers); i++) {
+        json_t *wk = json_array_get(jworkers, i);
+        printf("  %-24s host %-16s pid %-7lld seen %s ago%s\n",
+               json_string_value(json_object_get(wk, "id")),
+               json_string_value(json_object_get(wk, "host")),
+               (long long)json_integer_value(json_object_get(wk, "pid")),
+               tq_cli_duration((int64_t)(json_real_value(json_object_get(wk, "seen_ago_s")) * 1000),
+                               buf, sizeof buf),
+               json_is_true(json_object_get(wk, "live")) ? "" : "  (not live)");
+    }
+    printf("leases: %zu\n", nleases);
+    for (size_t i = 0; i < nleases && i < TQ_STATUS_LEASES_SHOWN; i++) {
+        json_t *l = json_array_get(jleases, i);
+        long long started = json_integer_value(json_object_get(l, "started_ms"));
+        double left = json_real_value(json_object_get(l, "lease_left_s"));
+        printf("  %-28s %-11s worker %-20s attempt %lld  running %s  lease %s %s\n",
+               json_string_value(json_object_get(l, "id")),
+               json_string_value(json_object_get(l, "class")),
+               json_string_value(json_object_get(l, "worker")),
+               (long long)json_integer_value(json_object_get(l, "attempt")),
+               tq_cli_duration(started > 0 ? now - started : 0, buf, sizeof buf),
+               left >= 0 ? "ends in" : "EXPIRED",
+               tq_cli_duration((int64_t)((left >= 0 ? left : -left) * 1000), buf2, sizeof buf2));
+    }
+    if (nleases > TQ_STATUS_LEASES_SHOWN)
+        printf("  ... %zu more (--json lists all)\n", nleases - TQ_STATUS_LEASES_SHOWN);
+    rc = TQ_EXIT_OK;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    if (lease_info) {
+        for (size_t i = 0; leases && i < leases->elements / 2; i++)
+            if (lease_info[i])
+                freeReplyObject(lease_info[i]);
+        free(lease_info);
+    }
+    if (leases)
+        freeReplyObject(leases);
+    if (workers)
+        freeReplyObject(workers);
+    json_decref(jleases);
+    json_decref(jworkers);
+    json_decref(jclasses);
+    json_decref(root);
+    return rc;
+}
+
+int tq_cli_status(const char *config_path, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int json = 0, opt, status;
+    struct tq_config *cfg;
+    redisContext *c;
+
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+        if (opt == 'j') {
+            json = 1;
+        } else if (opt == 'h') {
+            fputs(STATUS_USAGE, stdout);
+            return TQ_EXIT_OK;
+        } else {
+            fprintf(stderr, "tileq status: unknown option '%s'\n(tileq status --help for usage)\n",
+                    argv[optind - 1]);
+            return TQ_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "tileq status: unexpected argument '%s'\n", argv[optind]);
+        return TQ_EXIT_USAGE;
+    }
+    cfg = tq_cli_config_load("status", config_path, &status);
+    if (cfg == NULL)
+        return status;
+    status = TQ_EXIT_FAIL;
+    c = tq_cli_redis_connect("status", cfg);
+    if (c != NULL) {
+        status = status_run(cfg, c, json);
+        redisFree(c);
+    }
+    tq_config_free(cfg);
+    return status;
+}
+
+/* ---- deadletter ------------------------------------------------------------------------ */
+
+static int dl_list(redisContext *c, int json)
+{
+    int rc = TQ_EXIT_FAIL;
+    redisReply *ids = NULL;
+    json_t *arr = NULL;
+    char when[64];
+
+    ids = cmd_or_fail(c, "deadletter",
+                      redisCommand(c, "ZRANGE %sdead 0 -1 WITHSCORES", TQ_QUEUE_PREFIX));
+    if (ids == NULL)
+        goto cleanup;
+    size_t n = ids->elements / 2;
+    arr = json_array();
+    if (arr == NULL)
+        goto cleanup;
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(c, "HMGET %sjob:%s cls attempts last_error state", TQ_QUEUE_PREFIX,
+                           ids->element[2 * i]->str);
+    if (!json && n > 0)
+        printf("%-28s %-11s %8s  %-20s  %s\n", "id", "class", "attempts", "dead since",
+               "last error");
+    for (size_t i = 0; i < n; i++) {
+        redisReply *h = NULL;
+        if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
+            fprintf(stderr, "tileq deadletter: redis: %s\n", c->errstr);
+            goto cleanup;
+        }
+        const char *id = ids->element[2 * i]->str;
+        long long dead_ms = atoll(ids->element[2 * i + 1]->str);
+        int ok = h->type == REDIS_REPLY_ARRAY && h->elements == 4;
+        long long cls =
+            ok && h->element[0]->type == REDIS_REPLY_STRING ? reply_ll(h->element[0]) : -1;
+        const char *cname = cls >= 0 && cls < TQ_CLASS_COUNT ? class_names[cls] : "?";
+        long long att = ok ? reply_ll(h->element[1]) : 0;
+        const char *lerr = ok ? reply_str(h->element[2]) : "";
+        format_time(dead_ms, when, sizeof when);
+        if (json)
+            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "id", id,
+                                                 "class", cname, "attempts", (json_int_t)att,
+                                                 "dead_ms", (json_int_t)dead_ms, "dead_at", when,
+                                                 "last_error", lerr));
+        else
+            printf("%-28s %-11s %8lld  %-20s  %s\n", id, cname, att, when, lerr);
+        freeReplyObject(h);
+    }
+    if (json) {
+        json_dumpf(arr, stdout, JSON_INDENT(2));
+        printf("\n");
+    } else {
+        printf("%zu dead-lettered job%s\n", n, n == 1 ? "" : "s");
+    }
+    rc = TQ_EXIT_OK;
+cleanup:
+    json_decref(arr);
+    if (ids)
+        freeReplyObject(ids);
+    return rc;
+}
+
+/* Retries (retry=1) or purges one dead job. 1 done, 0 not dead-lettered, -1 error. */
+static int dl_one(const struct tq_config *cfg, redisContext *c, const char *id, int retry)
+{
+    char err[512];
+    int rc = -1;
+    redisReply *h = NULL;
+
+    if (!retry) {
+        rc = tq_queue_dead_purge(c, id, err, sizeof err);
+        if (rc < 0)
+            fprintf(stderr, "tileq deadletter: %s\n", err);
+        return rc;
+    }
+    h = cmd_or_fail(c, "deadletter",
+                    redisCommand(c, "HMGET %sjob:%s state payload", TQ_QUEUE_PREFIX, id));
+    if (h == NULL)
+        return -1;
+    if (h->elements != 2 || strcmp(reply_str(h->element[0]), "dead") != 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    struct tq_job job;
+    if (h->element[1]->type != REDIS_REPLY_STRING ||
+        tq_job_decode(h->element[1]->str, h->element[1]->len, &job, err, sizeof err) != 0) {
+        fprintf(stderr, "tileq deadletter: %s: undecodable job (%s); purge it instead\n", id,
+                h->element[1]->type == REDIS_REPLY_STRING ? err : "no payload");
+        rc = -1;
+        goto cleanup;
+    }
+    job.reason = TQ_REASON_RETRY;
+    job.enqueued_ms = tq_now_ms();
+    enum tq_enqueue_result res =
+        tq_queue_enqueue(c, &job, cfg->queue.cap[job.cls], TQ_ENQ_MODE_REFRESH, err, sizeof err);
+    if (res == TQ_ENQ_ERROR || res == TQ_ENQ_FULL) {
+        fprintf(stderr, "tileq deadletter: retrying %s: %s\n", id,
+                res == TQ_ENQ_FULL ? "its class is full, try later" : err);
+        rc = -1;
+        goto cleanup;
+    }
+    rc = 1;
+cleanup:
+    freeReplyObject(h);
+    return rc;
+}
+
+int tq_cli_deadletter(const char *config_path, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"all", no_argument, NULL, 'a'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, all = 0, opt, status;
+    struct tq_config *cfg = NULL;
+    redisContext *c = NULL;
+    redisReply *ids = NULL;
+
+    if (argc < 2) {
+        fputs(DEADLETTER_USAGE, stderr);
+        return TQ_EXIT_USAGE;
+    }
+    const char *sub = argv[1];
+    if (strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
+        fputs(DEADLETTER_USAGE, stdout);
+        return TQ_EXIT_OK;
+    }
+    int is_list = strcmp(sub, "list") == 0, is_retry = strcmp(sub, "retry") == 0,
+        is_purge = strcmp(sub, "purge") == 0;
+    if (!is_list && !is_retry && !is_purge) {
+        fprintf(stderr, "tileq deadletter: unknown action '%s' (list, retry or purge)\n", sub);
+        return TQ_EXIT_USAGE;
+    }
+    optind = 0;
+    opterr = 0;
+    while ((opt = getopt_long(argc - 1, argv + 1, "+h", opts, NULL)) != -1) {
+        if (opt == 'j' && is_list) {
+            json = 1;
+        } else if (opt == 'a' && !is_list) {
+            all = 1;
+        } else if (opt == 'h') {
+            fputs(DEADLETTER_USAGE, stdout);
+            return TQ_EXIT_OK;
+        } else {
+            fprintf(stderr, "tileq deadletter %s: unknown option '%s'\n", sub,
+                    argv[optind]); /* (argv+1)[optind-1] */
+            return TQ_EXIT_USAGE;
+        }
+    }
+    int nids = argc - 1 - optind;
+    char **idv = argv + 1 + optind;
+    if (is_list && nids > 0) {
+        fprintf(stderr, "tileq deadletter list: unexpected argument '%s'\n", idv[0]);
+        return TQ_EXIT_USAGE;
+    }
+    if (!is_list && (all == (nids > 0))) {
+        fprintf(stderr, "tileq deadletter %s: give job ids or --all\n", sub);
+        return TQ_EXIT_USAGE;
+    }
+    cfg = tq_cli_config_load("deadletter", config_path, &status);
+    if (cfg == NULL)
+        return status;
+    status = TQ_EXIT_FAIL;
+    c = tq_cli_redis_connect("deadletter", cfg);
+    if (c == NULL)
+        goto cleanup;
+    if (is_list) {
+        status = dl_list(c, json);
+        goto cleanup;
+    }
+    if (all) {
+        ids = cmd_or_fail(c, "deadletter", redisCommand(c, "ZRANGE %sdead 0 -1", TQ_QUEUE_PREFIX));
+        if (ids == NULL)
+            goto cleanup;
+        nids = (int)ids->elements;
+    }
+    int done = 0, missing = 0, failed = 0;
+    for (int i = 0; i < nids; i++) {
+        const char *id = all ? ids->element[i]->str : idv[i];
+        int r = dl_one(cfg, c, id, is_retry);
+        if (r < 0) {
+            failed++;
+            if (c->err)
+                break;
+        } else if (r == 0) {
+            fprintf(stderr, "tileq deadletter %s: %s is not dead-lettered\n", sub, id);
+            missing++;
+        } else {
+            done++;
+        }
+    }
+    printf("%s %d job%s%s\n", is_retry ? "re-queued" : "purged", done, done == 1 ? "" : "s",
+           missing ? " (some ids were not dead-lettered)" : "");
+    status = failed || missing ? TQ_EXIT_FAIL : TQ_EXIT_OK;
+cleanup:
+    if (ids)
+        freeReplyObject(ids);
+    if (c)
+        redisFree(c);
+    tq_config_free(cfg);
+    return status;
+}

@@ -1,0 +1,124 @@
+/* tq_cliutil — see tq_cliutil.h. */
+#include "tq_cliutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tq_cli.h"
+#include "tq_queue.h"
+#include "tq_tile.h"
+
+struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int *exit_status)
+{
+    char err[1024];
+    struct tq_config *cfg;
+
+    if (path == NULL)
+        path = getenv("TQ_CONFIG");
+    if (path == NULL || *path == '\0') {
+        fprintf(stderr, "tileq %s: no configuration: give -c FILE (or set TQ_CONFIG)\n", cmd);
+        *exit_status = TQ_EXIT_USAGE;
+        return NULL;
+    }
+    cfg = tq_config_load(path, err, sizeof err);
+    if (cfg == NULL) {
+        fprintf(stderr, "tileq %s: %s\n", cmd, err);
+        *exit_status = TQ_EXIT_FAIL;
+    }
+    return cfg;
+}
+
+redisContext *tq_cli_redis_connect(const char *cmd, const struct tq_config *cfg)
+{
+    char *host = NULL, *password = NULL;
+    int port = 6379, db = 0;
+    redisContext *c = NULL;
+    redisReply *r = NULL;
+    int ok = 0;
+
+    if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
+        fprintf(stderr, "tileq %s: bad Redis URL '%s'\n", cmd, cfg->redis_url);
+        goto cleanup;
+    }
+    struct timeval tv = {5, 0};
+    c = redisConnectWithTimeout(host, port, tv);
+    if (c == NULL || c->err) {
+        fprintf(stderr, "tileq %s: Redis %s:%d: %s\n", cmd, host, port,
+                c ? c->errstr : "out of memory");
+        goto cleanup;
+    }
+    if (password != NULL) {
+        r = redisCommand(c, "AUTH %s", password);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "tileq %s: Redis AUTH failed\n", cmd);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (db != 0) {
+        r = redisCommand(c, "SELECT %d", db);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            fprintf(stderr, "tileq %s: Redis SELECT %d failed\n", cmd, db);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    ok = 1;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    if (!ok && c) {
+        redisFree(c);
+        c = NULL;
+    }
+    free(host);
+    free(password);
+    return c;
+}
+
+int tq_cli_events_last_id(redisContext *c, char *buf, size_t bufsize, char *err, size_t errsize)
+{
+    int rc = -1;
+    redisReply *r = redisCommand(c, "XREVRANGE %s + - COUNT 1", TQ_QUEUE_EVENTS_KEY);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errsize, "redis: %s", r && r->type == REDIS_REPLY_ERROR ? r->str : c->errstr);
+        goto cleanup;
+    }
+    if (r->elements > 0 && r->element[0]->type == REDIS_REPLY_ARRAY &&
+        r->element[0]->elements >= 1 && r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+        snprintf(buf, bufsize, "%s", r->element[0]->element[0]->str);
+    else
+        snprintf(buf, bufsize, "0-0");
+    rc = 0;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+uint32_t tq_cli_job_tiles(const char *id, uint32_t size)
+{
+    const char *slash = strchr(id, '/');
+    struct tq_tile t;
+    if (slash == NULL || tq_tile_parse(slash + 1, &t) != 0)
+        return 1;
+    struct tq_metatile m = tq_tile_metatile(t, size ? size : 1);
+    return tq_metatile_count(&m);
+}
+
+const char *tq_cli_duration(int64_t ms, char *buf, size_t bufsize)
+{
+    if (ms < 0)
+        ms = 0;
+    int64_t s = ms / 1000;
+    if (s < 60)
+        snprintf(buf, bufsize, "%.1fs", (double)ms / 1000.0);
+    else if (s < 3600)
+        snprintf(buf, bufsize, "%dm%02ds", (int)(s / 60), (int)(s % 60));
+    else
+        snprintf(buf, bufsize, "%dh%02dm", (int)(s / 3600), (int)(s % 3600 / 60));
+    return buf;
+}

@@ -1,0 +1,32 @@
+/* tq_cliutil — what the queue commands of `tileq` (warm, expire, status, deadletter) share:
+ * loading the configuration, connecting to Redis, reading the completion events. */
+#ifndef TQ_CLIUTIL_H
+#define TQ_CLIUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tq_config.h"
+
+/* Loads the configuration at path (NULL: $TQ_CONFIG). Prints "tileq CMD: reason" and returns
+ * NULL on failure; *exit_status is then TQ_EXIT_USAGE (no file given) or TQ_EXIT_FAIL. */
+struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int *exit_status);
+
+/* Connects to cfg->redis_url (AUTH, SELECT as the URL says), 5 s connect timeout. Prints
+ * the reason and returns NULL on failure; the caller frees with redisFree. */
+redisContext *tq_cli_redis_connect(const char *cmd, const struct tq_config *cfg);
+
+/* The last entry id of the completion events stream ("0-0" when empty) into buf, so a
+ * command reads only events after this moment. 0 or -1 (err set). */
+int tq_cli_events_last_id(redisContext *c, char *buf, size_t bufsize, char *err, size_t errsize);
+
+/* Tiles a job id "tileset/z/mx/my" stands for with metatiles of size a side (clamped to the
+ * grid); 1 when the id does not parse. */
+uint32_t tq_cli_job_tiles(const char *id, uint32_t size);
+
+/* "3m12s"-style duration of ms milliseconds into buf; returns buf. */
+const char *tq_cli_duration(int64_t ms, char *buf, size_t bufsize);
+
+#endif
