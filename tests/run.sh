@@ -13,6 +13,9 @@ cd "$ROOT"
 # shellcheck source=../deploy/stack.sh
 source "$ROOT/deploy/stack.sh"
 
+# The nginx tests (tests/integration/test_nginx*.sh) need nginx; test_docker_compose.sh
+# checks deploy/docker-compose.yml with docker-compose (no Docker engine needed).
+TQ_APT_PACKAGES+=(nginx-light docker-compose)
 tq_install_packages
 
 BUILD=${TQ_TEST_BUILD_DIR:-$ROOT/build-sanitize}
