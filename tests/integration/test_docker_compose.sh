@@ -21,20 +21,20 @@ if ! command -v docker-compose >/dev/null 2>&1; then
     exit 0
 fi
 
-if docker-compose -f "$D/docker-compose.yml" config -q 2>"$TMP/err"; then
+# One `config` run (docker-compose starts slowly); services and volumes from its output.
+if cfg=$(docker-compose -f "$D/docker-compose.yml" config 2>"$TMP/err"); then
     ok "docker-compose config"
 else
     cat "$TMP/err" >&2
     bad "docker-compose config rejects deploy/docker-compose.yml"
 fi
-services=$(docker-compose -f "$D/docker-compose.yml" config --services 2>/dev/null | sort | tr '\n' ' ')
+services=$(sed -n '/^services:/,/^[a-z]/s/^  \([a-z0-9-]*\):$/\1/p' <<<"$cfg" | sort | tr '\n' ' ')
 [[ $services == "coordinator-1 coordinator-2 nginx postgis redis worker " ]] &&
     ok "services: $services" || bad "services: '$services'"
-volumes=$(docker-compose -f "$D/docker-compose.yml" config --volumes 2>/dev/null | sort | tr '\n' ' ')
+volumes=$(sed -n '/^volumes:/,/^[a-z]/s/^  \([a-z0-9-]*\):.*$/\1/p' <<<"$cfg" | sort | tr '\n' ' ')
 [[ $volumes == "pg-data tile-cache " ]] && ok "volumes: $volumes" || bad "volumes: '$volumes'"
 # Every service but redis/postgis mounts the one cache volume; each has a healthcheck
 # except the workers (no listener).
-cfg=$(docker-compose -f "$D/docker-compose.yml" config 2>/dev/null)
 n=$(grep -c 'tile-cache:/var/cache/tileq' <<<"$cfg" || true)
 [[ $n -eq 4 ]] && ok "4 services share the cache volume" || bad "$n services mount the cache volume"
 n=$(grep -c '^    healthcheck:' <<<"$cfg" || true)
