@@ -21,6 +21,8 @@
  *                               sql = "SELECT geom, name FROM places WHERE geom && !BBOX!"; } ); }
  * );
  *
+ * bounds and center: libconfig arrays [ ] hold one type only, so write every number with a
+ * decimal point ([ -180.0, -85.0511, 180.0, 85.0511 ]) or use a list ( -180, -85.0511, ... ).
  * http.public_url: the absolute URL clients reach the coordinators under (behind a proxy);
  * TileJSON "tiles" URLs start with it. Unset: built from each request's Host and
  * X-Forwarded-Proto/-Host/-Prefix headers. http.static_dir: where the preview page's files

@@ -81,13 +81,10 @@ int tq_http_accepts_gzip(const char *ae)
             if (pe == NULL)
                 pe = item_end;
             pe = trim_end(ps, pe);
-            if (pe - ps >= 2 && (ps[0] == 'q' || ps[0] == 'Q')) {
-                const char *eq = skip_ows(ps + 1, pe);
-                if (eq < pe && *eq == '=')
-                    q = parse_qvalue(skip_ows(eq + 1, pe), pe);
-                else
-                    q = -1;
-            }
+            const char *eq = memchr(ps, '=', (size_t)(pe - ps));
+            const char *name_end = trim_end(ps, eq ? eq : pe);
+            if (name_end - ps == 1 && (ps[0] == 'q' || ps[0] == 'Q'))
+                q = eq ? parse_qvalue(skip_ows(eq + 1, pe), pe) : -1;
             semi = next;
         }
         if (q >= 0 && tok < tok_end) {

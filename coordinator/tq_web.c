@@ -494,6 +494,10 @@ int tq_web_route(struct tq_web *web, struct evhttp_request *req, const char *uri
         send_index(web, req);
         return 1;
     }
+    if (plen == 12 && strncmp(uri, "/favicon.ico", 12) == 0) {
+        send_body(web, req, 204, "image/x-icon", "public, max-age=86400", NULL, 0, 0);
+        return 1;
+    }
     if (plen == 8 && strncmp(uri, "/catalog", 8) == 0) {
         base_url(web, req, base, sizeof base);
         send_json(web, req, tq_tilejson_catalog(web->cfg, base));

@@ -18,9 +18,36 @@ source "$ROOT/deploy/stack.sh"
 TQ_APT_PACKAGES+=(nginx-light docker-compose)
 tq_install_packages
 
+# The map-client tests need jq; the build fetches MapLibre GL JS with npm; the browser test
+# (tests/integration/test_browser.sh) drives Debian's Chromium with playwright-core from npm.
+# Node.js may come from elsewhere (NodeSource ships npm inside its nodejs), so node and npm
+# are checked as commands, not as Debian packages.
+extra=()
+[[ -x /usr/bin/chromium ]] || extra+=(chromium)
+command -v jq >/dev/null || extra+=(jq)
+command -v node >/dev/null || extra+=(nodejs)
+command -v npm >/dev/null || extra+=(npm)
+if ((${#extra[@]} > 0)); then
+    saved=("${TQ_APT_PACKAGES[@]}")
+    TQ_APT_PACKAGES=("${extra[@]}")
+    tq_install_packages
+    TQ_APT_PACKAGES=("${saved[@]}")
+fi
+
 BUILD=${TQ_TEST_BUILD_DIR:-$ROOT/build-sanitize}
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Sanitize
 cmake --build "$BUILD" -j"${TQ_JOBS:-2}"
+
+# playwright-core for the browser test, from tests/browser/package-lock.json (the test does
+# the same when run alone; done here so that a registry problem shows up before ctest).
+browser_dir=$BUILD/tests/browser
+mkdir -p "$browser_dir"
+if ! cmp -s "$ROOT/tests/browser/package-lock.json" "$browser_dir/.installed-lock.json" ||
+    [[ ! -d $browser_dir/node_modules/playwright-core ]]; then
+    cp "$ROOT/tests/browser/package.json" "$ROOT/tests/browser/package-lock.json" "$browser_dir/"
+    (cd "$browser_dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$ROOT/tests/browser/package-lock.json" "$browser_dir/.installed-lock.json"
+fi
 
 # LeakSanitizer needs ptrace-like access to the process; some sandboxes forbid it and then
 # every sanitized program dies at exit. Probe once with a leak-free program.
