@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# bench/cold_tile.sh — cold-tile latency through the coordinator ÷ the raw ST_AsMVT query time
+# of the same tile (the classic CARTO benchmark tile: 100,000 random points inside z16/0/0).
+#
+#   bench/cold_tile.sh            (env: RUNS=11 WARMUP=2, TQ_BENCH_BUILD_DIR, TQ_BENCH_KEEP=1)
+#
+# Starts its own PostgreSQL+PostGIS, Redis, one coordinator and one worker (Release build),
+# creates bench.points (100,000 points, seeded) and two tilesets over the same one-layer SQL:
+# "mt1" (metatile 1) and "mt8" (metatile 8). Then, RUNS times each (after WARMUP runs):
+#   raw:  the rendering contract's SQL for 16/0/0 (ST_AsMVT over ST_AsMVTGeom of the layer,
+#         buffer 64, extent 4096) over libpq, binary result (tq-bench-sql), client wall time;
+#   mtN:  GET /mtN/16/0/0.mvt through the coordinator with the tile cold (its cached tiles and
+#         {tq}:done:* key deleted first), curl's time_total; every answer must be 200 + miss.
+# Prints the medians and the ratios median(mtN) / median(raw). Aim: <= 1.10.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+RUNS=${RUNS:-11}
+WARMUP=${WARMUP:-2}
+LAYER_SQL='SELECT geom, id FROM bench.points WHERE geom && !BBOX!'
+
+b_build
+b_services
+echo "loading 100,000 random points inside z16/0/0..."
+b_psql <<'SQL'
+SET client_min_messages = warning;
+CREATE SCHEMA bench;
+SELECT setseed(0.16);
+CREATE TABLE bench.points AS
+  SELECT i AS id,
+         ST_SetSRID(ST_MakePoint(ST_XMin(e) + random() * (ST_XMax(e) - ST_XMin(e)),
+                                 ST_YMin(e) + random() * (ST_YMax(e) - ST_YMin(e))), 3857)::geometry(Point, 3857) AS geom
+  FROM generate_series(1, 100000) i, ST_TileEnvelope(16, 0, 0) e;
+ALTER TABLE bench.points ADD PRIMARY KEY (id);
+CREATE INDEX ON bench.points USING gist (geom);
+VACUUM ANALYZE bench.points;
+SQL
+
+ts() { # NAME METATILE
+    printf '{ name = "%s"; minzoom = 0; maxzoom = 20; metatile = %d; extent = 4096; buffer = 64;
+    layers = ( { name = "points"; sql = "%s"; } ); }' "$1" "$2" "$LAYER_SQL"
+}
+b_config "$(ts mt1 1), $(ts mt8 8)"
+b_worker w1
+b_coordinator c1
+
+# The contract SQL for 16/0/0.
+env="ST_TileEnvelope(16, 0, 0)"
+bbox="ST_Expand($env, (2 * 20037508.342789244::float8 / 2 ^ 16) * 64 / 4096)"
+layer=${LAYER_SQL//'!BBOX!'/$bbox}
+RAW_SQL="SELECT COALESCE((SELECT ST_AsMVT(q, 'points', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(l.geom, $env, 4096, 64, true) AS geom, l.id FROM ($layer) l WHERE l.geom && $bbox) q), ''::bytea)"
+
+"$BUILD/bench/tq-bench-sql" "$B_CONNINFO" "$WARMUP" "$RAW_SQL" >/dev/null
+raw=$("$BUILD/bench/tq-bench-sql" "$B_CONNINFO" "$RUNS" "$RAW_SQL")
+raw_ms=$(sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p' <<<"$raw")
+raw_bytes=$(sed -n 's/.*bytes=\([0-9]*\).*/\1/p' <<<"$raw")
+
+# cold NAME: one cold fetch of NAME/16/0/0; prints seconds.
+cold() {
+    local name=$1 out code xq secs
+    rm -rf "${B_DIR:?}/cache/$name/16"
+    b_redis DEL "{tq}:done:$name/16/0/0" >/dev/null
+    out=$(curl -sS -o "$B_DIR/tile.mvt" -D "$B_DIR/tile.headers" --max-time 120 \
+        -w '%{http_code} %{time_total}' "$B_URL/$name/16/0/0.mvt")
+    read -r code secs <<<"$out"
+    xq=$(awk -F': *' 'tolower($1) == "x-tileq" { sub(/\r$/, "", $2); print $2 }' "$B_DIR/tile.headers")
+    [[ $code == 200 && $xq == miss ]] || tq_die "$name/16/0/0: status $code, X-Tileq '$xq'"
+    [[ $(stat -c %s "$B_DIR/tile.mvt") == "$raw_bytes" ]] ||
+        tq_die "$name/16/0/0: $(stat -c %s "$B_DIR/tile.mvt") bytes, the raw query gives $raw_bytes"
+    echo "$secs"
+}
+
+declare -A med
+for name in mt1 mt8; do
+    for ((i = 0; i < WARMUP; i++)); do cold "$name" >/dev/null; done
+    : >"$B_DIR/$name.times"
+    for ((i = 0; i < RUNS; i++)); do cold "$name" >>"$B_DIR/$name.times"; done
+    med[$name]=$(awk '{ print $1 * 1000 }' "$B_DIR/$name.times" | b_median)
+    # The worker's own SQL time for these jobs (job_done sql_ms), for reading the overhead.
+    med[$name.sql]=$(grep "event=job_done job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n "$RUNS" |
+        sed -n 's/.*sql_ms=\([0-9.]*\).*/\1/p' | b_median)
+done
+
+echo
+echo "cold tile z16/0/0, 100,000 points, tile $raw_bytes bytes; $RUNS runs each (after $WARMUP warm-up), medians:"
+printf '  %-34s %9.1f ms\n' "raw ST_AsMVT query (libpq)" "$raw_ms"
+for name in mt1 mt8; do
+    printf '  %-34s %9.1f ms   (worker SQL %.1f ms)   ratio %s\n' \
+        "through the coordinator, $name" "${med[$name]}" "${med[$name.sql]}" "$(b_div "${med[$name]}" "$raw_ms")"
+done
+echo "  aim: ratio <= 1.10"

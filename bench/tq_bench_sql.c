@@ -1,0 +1,68 @@
+/* tq-bench-sql — runs one SQL statement N times over libpq (binary results, like the
+ * worker) and prints "median_ms=… min_ms=… max_ms=… bytes=…" (bytes: total size of the first
+ * row's first column, e.g. a tile). For the benchmarks.
+ *
+ *   tq-bench-sql CONNINFO N SQL
+ *
+ * Each run is timed from sending the query to having the whole result (client side). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int main(int argc, char **argv)
+{
+    int rc = 1;
+    double *ms = NULL;
+    long bytes = -1;
+
+    if (argc != 4 || atoi(argv[2]) < 1) {
+        fprintf(stderr, "usage: %s CONNINFO N SQL\n", argv[0]);
+        return 2;
+    }
+    int n = atoi(argv[2]);
+    PGconn *pg = PQconnectdb(argv[1]);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        fprintf(stderr, "connect: %s", PQerrorMessage(pg));
+        goto cleanup;
+    }
+    ms = calloc((size_t)n, sizeof *ms);
+    if (ms == NULL)
+        goto cleanup;
+    for (int i = 0; i < n; i++) {
+        double t0 = now_ms();
+        PGresult *res = PQexecParams(pg, argv[3], 0, NULL, NULL, NULL, NULL, 1);
+        ms[i] = now_ms() - t0;
+        if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+            fprintf(stderr, "query: %s", PQerrorMessage(pg));
+            PQclear(res);
+            goto cleanup;
+        }
+        if (PQntuples(res) > 0 && PQnfields(res) > 0)
+            bytes = PQgetlength(res, 0, 0);
+        PQclear(res);
+    }
+    qsort(ms, (size_t)n, sizeof *ms, cmp_double);
+    double median = n % 2 ? ms[n / 2] : (ms[n / 2 - 1] + ms[n / 2]) / 2;
+    printf("median_ms=%.3f min_ms=%.3f max_ms=%.3f bytes=%ld\n", median, ms[0], ms[n - 1], bytes);
+    rc = 0;
+cleanup:
+    free(ms);
+    PQfinish(pg);
+    return rc;
+}
