@@ -167,7 +167,7 @@ int tq_cli_expire(const char *config_path, int argc, char **argv)
         fputs(EXPIRE_USAGE, stdout);
         return TQ_EXIT_OK;
     }
-    cfg = tq_cli_config_load("expire", config_path, &status);
+    cfg = tq_cli_config_load("expire", config_path, 1, &status);
     if (cfg == NULL)
         return status;
     status = TQ_EXIT_USAGE;

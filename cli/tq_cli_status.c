@@ -319,7 +319,7 @@ int tq_cli_status(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tileq status: unexpected argument '%s'\n", argv[optind]);
         return TQ_EXIT_USAGE;
     }
-    cfg = tq_cli_config_load("status", config_path, &status);
+    cfg = tq_cli_config_load("status", config_path, 0, &status);
     if (cfg == NULL)
         return status;
     status = TQ_EXIT_FAIL;
@@ -490,7 +490,7 @@ int tq_cli_deadletter(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tileq deadletter %s: give job ids or --all\n", sub);
         return TQ_EXIT_USAGE;
     }
-    cfg = tq_cli_config_load("deadletter", config_path, &status);
+    cfg = tq_cli_config_load("deadletter", config_path, 0, &status);
     if (cfg == NULL)
         return status;
     status = TQ_EXIT_FAIL;

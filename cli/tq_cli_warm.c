@@ -413,7 +413,7 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
         fputs(WARM_USAGE, stdout);
         return TQ_EXIT_OK;
     }
-    cfg = tq_cli_config_load("warm", config_path, &status);
+    cfg = tq_cli_config_load("warm", config_path, 1, &status);
     if (cfg == NULL)
         return status;
     status = TQ_EXIT_USAGE;

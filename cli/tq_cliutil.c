@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "tq_cli.h"
+#include "tq_discover.h"
 #include "tq_queue.h"
 #include "tq_tile.h"
 
-struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int *exit_status)
+struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need_tilesets,
+                                     int *exit_status)
 {
     char err[1024];
     struct tq_config *cfg;
@@ -25,6 +27,22 @@ struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int *exi
     if (cfg == NULL) {
         fprintf(stderr, "tileq %s: %s\n", cmd, err);
         *exit_status = TQ_EXIT_FAIL;
+        return NULL;
+    }
+    if (need_tilesets && cfg->ntilesets == 0) {
+        PGconn *pg = PQconnectdb(cfg->pg_conninfo);
+        int n = -1;
+        if (PQstatus(pg) != CONNECTION_OK)
+            snprintf(err, sizeof err, "PostgreSQL: %s", PQerrorMessage(pg));
+        else
+            n = tq_discover_tilesets(cfg, pg, err, sizeof err);
+        PQfinish(pg);
+        if (n < 0) {
+            fprintf(stderr, "tileq %s: no tileset configured and discovery failed: %s\n", cmd, err);
+            tq_config_free(cfg);
+            *exit_status = TQ_EXIT_FAIL;
+            return NULL;
+        }
     }
     return cfg;
 }

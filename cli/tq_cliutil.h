@@ -10,9 +10,12 @@
 
 #include "tq_config.h"
 
-/* Loads the configuration at path (NULL: $TQ_CONFIG). Prints "tileq CMD: reason" and returns
- * NULL on failure; *exit_status is then TQ_EXIT_USAGE (no file given) or TQ_EXIT_FAIL. */
-struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int *exit_status);
+/* Loads the configuration at path (NULL: $TQ_CONFIG). With need_tilesets and no tileset in
+ * it, discovers them from PostgreSQL (tq_discover.h) as the servers do. Prints "tileq CMD:
+ * reason" and returns NULL on failure; *exit_status is then TQ_EXIT_USAGE (no file given)
+ * or TQ_EXIT_FAIL. */
+struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need_tilesets,
+                                     int *exit_status);
 
 /* Connects to cfg->redis_url (AUTH, SELECT as the URL says), 5 s connect timeout. Prints
  * the reason and returns NULL on failure; the caller frees with redisFree. */
