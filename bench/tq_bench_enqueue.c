@@ -58,8 +58,8 @@ int main(int argc, char **argv)
         goto cleanup;
     }
     redisReply *r;
-    if (password && ((r = redisCommand(c, "AUTH %s", password)) == NULL ||
-                     r->type == REDIS_REPLY_ERROR)) {
+    if (password &&
+        ((r = redisCommand(c, "AUTH %s", password)) == NULL || r->type == REDIS_REPLY_ERROR)) {
         fprintf(stderr, "AUTH failed\n");
         freeReplyObject(r);
         goto cleanup;
