@@ -241,8 +241,8 @@ struct tq_metric *tq_metric_get(struct tq_metric_family *f, const char *const *l
 {
     struct tq_metric *s;
 
-    if (f->nlabels == 0)
-        return f->nseries > 0 ? f->series[0] : NULL;
+    if (f->nlabels == 0 && f->nseries > 0)
+        return f->series[0];
     for (size_t i = 0; i < f->nseries; i++) {
         size_t j;
         s = f->series[i];
@@ -266,7 +266,6 @@ void tq_metric_family_reset(struct tq_metric_family *f)
     for (size_t i = 0; i < f->nseries; i++)
         series_free(f->series[i], f->nlabels);
     f->nseries = 0;
-    family_seed(f); /* on OOM the family just renders no sample */
 }
 
 void tq_metric_add(struct tq_metric *s, double v)

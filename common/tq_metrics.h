@@ -32,6 +32,23 @@ struct tq_metric;        /* one series of a family */
 #define TQ_METRICS_LATENCY_NBUCKETS 14
 extern const double TQ_METRICS_LATENCY_BUCKETS[TQ_METRICS_LATENCY_NBUCKETS];
 
+/* Worker figures travel through Redis (workers have no HTTP listener): every worker keeps
+ * its cumulative counters in a hash TQ_WMETRICS_KEY_PREFIX<worker id> (fields below, TTL
+ * TQ_WMETRICS_TTL_MS, rewritten about every second while it renders and every 15 s
+ * otherwise) and scores its id in the sorted set TQ_WMETRICS_INDEX_KEY with the time of the
+ * last write (unix ms). Coordinators read every hash whose index entry is younger than the
+ * TTL when /metrics is scraped and export them with a worker label. Fields:
+ *   renders       metatiles rendered (SQL succeeded)
+ *   tiles         tiles in them
+ *   sql_seconds   time spent in the render queries
+ *   fail_sql fail_write fail_invalid fail_lost   failures by kind (see the worker)
+ *   updated_ms    time of this write
+ *   z<zoom>       render duration histogram of that zoom, tq_metrics_hist_encode over
+ *                 TQ_METRICS_LATENCY_BUCKETS (nbuckets + 1 counts) */
+#define TQ_WMETRICS_INDEX_KEY "{tq}:wmetrics"
+#define TQ_WMETRICS_KEY_PREFIX "{tq}:wmetrics:"
+#define TQ_WMETRICS_TTL_MS 60000
+
 /* A new empty registry, or NULL on OOM. Freed with tq_metrics_free (frees its families and
  * series). */
 struct tq_metrics *tq_metrics_new(void);
@@ -52,8 +69,8 @@ struct tq_metric_family *tq_metrics_add_family(struct tq_metrics *m, enum tq_met
  * registry is freed. For a family without labels, label_values may be NULL. */
 struct tq_metric *tq_metric_get(struct tq_metric_family *f, const char *const *label_values);
 
-/* Drops every series of f (for families rebuilt at each scrape from data read elsewhere).
- * A family without labels gets its zero series back. */
+/* Drops every series of f (for families rebuilt at each scrape from data read elsewhere),
+ * so f renders no sample until tq_metric_get (also for a family without labels). */
 void tq_metric_family_reset(struct tq_metric_family *f);
 
 /* Counter or gauge: adds v. */

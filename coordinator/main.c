@@ -14,6 +14,8 @@
 #include "tq_log.h"
 
 #define PROG "tileq-coordinator"
+/* Upper bound on a graceful shutdown: requests still waiting for a render then get 503. */
+#define SHUTDOWN_GRACE_S 30
 
 /* Set by SIGTERM/SIGINT while tilesets are being discovered (before the event loop). */
 static volatile sig_atomic_t g_stop_discovery;
@@ -39,20 +41,27 @@ static void usage(FILE *f)
             PROG);
 }
 
-/* SIGTERM/SIGINT: stop accepting, answer what is pending, let the replies flush, exit. A
- * second signal exits the loop at once. */
+static void on_drained(void *arg)
+{
+    struct app *app = arg;
+    event_base_loopexit(app->base, NULL);
+}
+
+/* SIGTERM/SIGINT: graceful shutdown (tq_coord_drain): stop accepting, close idle
+ * connections, answer new requests 503 + Connection: close, let the requests waiting for a
+ * render finish (at most SHUTDOWN_GRACE_S), then leave the loop and exit 0. A second signal
+ * leaves the loop at once (what still waits gets 503 from tq_coord_free). */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct app *app = arg;
-    struct timeval grace = {0, 200 * 1000};
 
     if (app->signals++ > 0) {
+        tq_log_warn("signal_again", "signal=%d action=exit_now", (int)sig);
         event_base_loopbreak(app->base);
         return;
     }
-    tq_log_info("signal", "signal=%d", (int)sig);
-    tq_coord_shutdown(app->co);
-    event_base_loopexit(app->base, &grace);
+    tq_log_info("signal", "signal=%d action=drain grace_s=%d", (int)sig, SHUTDOWN_GRACE_S);
+    tq_coord_drain(app->co, SHUTDOWN_GRACE_S, on_drained, app);
 }
 
 int main(int argc, char **argv)

@@ -1,10 +1,15 @@
 /* tq_coord — see tq_coord.h.
  *
  * Ownership:
+ * - struct conn: one per client connection that sent a request, owned by the table
+ *   co->conns; created by handle_request, freed by on_conn_close (evhttp's close callback,
+ *   run while evhttp frees the connection) or by drain_close_idle just before it frees an
+ *   idle connection itself. c->req is the request being answered on it (evhttp's), cleared
+ *   by on_req_complete once the reply went out.
  * - struct waiter: owned by its pending entry's list; freed by waiter_finish() once the
  *   request was answered or its client went away. w->req is evhttp's until we answer it
  *   (evhttp_send_reply hands it back) or, when evhttp detached it on a client close, ours to
- *   free in on_client_close.
+ *   free in on_conn_close.
  * - struct pending: reference counted. The table holds one reference while the entry is in
  *   it; an outstanding ENQUEUE holds one, so a reply that comes after the entry was removed
  *   (answered, timed out) finds it still allocated and just drops it.
@@ -20,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -27,6 +33,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "tq_cache.h"
+#include "tq_cmetrics.h"
 #include "tq_job.h"
 #include "tq_log.h"
 #include "tq_queue.h"
@@ -43,12 +50,26 @@
 #define MAX_BODY_SIZE (64 * 1024)
 #define HTTP_TIMEOUT_S 30
 #define MVT_CONTENT_TYPE "application/vnd.mapbox-vector-tile"
+#define CONN_TABLE_SIZE 1024
+#define DRAIN_FLUSH_MS 500 /* after the grace: time for the last 503s to go out */
 
 struct pending;
+struct waiter;
+
+/* A client connection (see Ownership). */
+struct conn {
+    struct tq_coord *co;
+    struct evhttp_connection *evcon;
+    struct evhttp_request *req; /* being answered; NULL between requests */
+    struct waiter *w;           /* the waiter holding req, if any */
+    int64_t started_us;         /* monotonic time req was dispatched */
+    struct conn *hnext;
+};
 
 struct waiter {
     struct pending *p;
     struct evhttp_request *req;
+    struct conn *conn; /* req's connection while we watch it; NULL once released */
     struct evhttp_connection *evcon;
     struct tq_tile tile;
     const char *label;  /* "miss" or "joined" */
@@ -79,10 +100,20 @@ struct tq_coord {
     struct tq_rconn *cmd;    /* ENQUEUE */
     struct tq_rconn *events; /* XREAD loop on the completion stream */
     struct tq_web *web;      /* TileJSON, catalog, pages, tile response headers */
+    struct tq_cmetrics *metrics;
     struct pending *table[TABLE_SIZE];
     size_t npending;
+    size_t nwaiters;
+    struct conn *conns[CONN_TABLE_SIZE];
+    size_t nconns;
     char last_id[64]; /* last completion event seen */
     int have_last_id;
+    int draining;           /* tq_coord_drain: 503 + close to new requests, waiters go on */
+    int drain_phase;        /* 0 waiting, 1 grace over (flushing the last 503s), 2 done */
+    struct event *drain_ev; /* activated whenever something that may end the drain ends */
+    struct event *grace_ev;
+    void (*drained_cb)(void *arg);
+    void *drained_arg;
     int stopping;
 };
 
@@ -94,6 +125,90 @@ enum recheck_mode {
 static const char *q(const char *s, char *buf, size_t size)
 {
     return tq_log_quote(s ? s : "", buf, size);
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Lets the drain check run from the loop (never inside the caller's callback). */
+static void drain_poke(struct tq_coord *co)
+{
+    if (co->draining && co->drain_ev)
+        event_active(co->drain_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- connections ----------------------------------------------------------------------- */
+
+static size_t conn_hash(const struct evhttp_connection *evcon)
+{
+    uintptr_t v = (uintptr_t)evcon;
+    return (size_t)((v >> 4) ^ (v >> 14)) % CONN_TABLE_SIZE;
+}
+
+static struct conn *conn_find(struct tq_coord *co, const struct evhttp_connection *evcon)
+{
+    struct conn *c = co->conns[conn_hash(evcon)];
+    while (c && c->evcon != evcon)
+        c = c->hnext;
+    return c;
+}
+
+/* Takes c out of the table and frees it. Its waiter must be gone. */
+static void conn_free(struct conn *c)
+{
+    struct tq_coord *co = c->co;
+    struct conn **pp;
+
+    for (pp = &co->conns[conn_hash(c->evcon)]; *pp; pp = &(*pp)->hnext) {
+        if (*pp == c) {
+            *pp = c->hnext;
+            co->nconns--;
+            break;
+        }
+    }
+    free(c);
+    drain_poke(co);
+}
+
+static void on_conn_close(struct evhttp_connection *evcon, void *arg);
+
+/* The tracked connection of evcon, created (with our close callback) when new. NULL on OOM. */
+static struct conn *conn_get(struct tq_coord *co, struct evhttp_connection *evcon)
+{
+    struct conn *c = conn_find(co, evcon);
+    size_t b;
+
+    if (c)
+        return c;
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->co = co;
+    c->evcon = evcon;
+    b = conn_hash(evcon);
+    c->hnext = co->conns[b];
+    co->conns[b] = c;
+    co->nconns++;
+    evhttp_connection_set_closecb(evcon, on_conn_close, c);
+    return c;
+}
+
+/* The reply to c->req went out (evhttp_send_done): count it. */
+static void on_req_complete(struct evhttp_request *req, void *arg)
+{
+    struct conn *c = arg;
+    struct tq_coord *co = c->co;
+    const char *label = evhttp_find_header(evhttp_request_get_output_headers(req), "X-Tileq");
+
+    tq_cmetrics_request(co->metrics, evhttp_request_get_response_code(req), label,
+                        (double)(mono_us() - c->started_us) / 1e6);
+    if (c->req == req)
+        c->req = NULL;
+    drain_poke(co);
 }
 
 /* ---- HTTP replies ---------------------------------------------------------------------- */
@@ -211,6 +326,7 @@ static void pending_remove(struct pending *p)
     p->in_table = 0;
     p->co->npending--;
     evtimer_del(p->timer);
+    drain_poke(p->co);
     pending_unref(p);
 }
 
@@ -247,7 +363,6 @@ static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_
 
 /* ---- waiters --------------------------------------------------------------------------- */
 
-static void on_client_close(struct evhttp_connection *evcon, void *arg);
 static void waiter_finish(struct waiter *w);
 
 /* libevent 2.1 stops reading a connection while its request is being answered, so a
@@ -290,7 +405,9 @@ static void waiter_watch(struct tq_coord *co, struct waiter *w)
     }
 }
 
-static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, struct tq_tile t)
+/* Adds a waiter for req (arriving on tracked connection c) to p. NULL on OOM. */
+static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, struct conn *c,
+                                 struct tq_tile t)
 {
     struct waiter *w = calloc(1, sizeof *w);
 
@@ -300,17 +417,17 @@ static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, 
     w->req = req;
     w->tile = t;
     w->label = "joined";
-    w->evcon = evhttp_request_get_connection(req);
-    if (w->evcon) {
-        evhttp_connection_set_closecb(w->evcon, on_client_close, w);
-        waiter_watch(p->co, w);
-    }
+    w->conn = c;
+    w->evcon = c->evcon;
+    c->w = w;
+    waiter_watch(p->co, w);
     w->prev = p->tail;
     if (p->tail)
         p->tail->next = w;
     else
         p->head = w;
     p->tail = w;
+    p->co->nwaiters++;
     return w;
 }
 
@@ -322,8 +439,9 @@ static void waiter_release_conn(struct waiter *w)
         event_free(w->peek);
         w->peek = NULL;
     }
-    if (w->evcon)
-        evhttp_connection_set_closecb(w->evcon, NULL, NULL);
+    if (w->conn && w->conn->w == w)
+        w->conn->w = NULL;
+    w->conn = NULL;
     w->evcon = NULL;
 }
 
@@ -341,25 +459,34 @@ static void waiter_finish(struct waiter *w)
         w->next->prev = w->prev;
     else
         p->tail = w->prev;
+    p->co->nwaiters--;
     free(w);
 }
 
-/* The client went away: forget its request, never answer it. Called by evhttp while it
- * frees the connection. When evhttp detached the request from the connection (a client
- * close while we held it), the request is ours to free; otherwise evhttp frees it next. */
-static void on_client_close(struct evhttp_connection *evcon, void *arg)
+/* evhttp frees a client connection (closed by the client, timed out, or by us). A waiter
+ * on it forgets its request, never answers it: when evhttp detached the request from the
+ * connection (a client close while we held it), the request is ours to free; otherwise
+ * evhttp frees it next. */
+static void on_conn_close(struct evhttp_connection *evcon, void *arg)
 {
-    struct waiter *w = arg;
-    struct pending *p = w->p;
+    struct conn *c = arg;
+    struct waiter *w = c->w;
 
-    if (w->req && evhttp_request_get_connection(w->req) == NULL)
-        evhttp_request_free(w->req);
-    w->req = NULL;
-    w->evcon = NULL; /* being freed: waiter_finish must not touch it */
-    tq_log_debug("client_gone", "id=%s", p->id);
-    waiter_finish(w);
-    if (p->head == NULL)
-        pending_remove(p);
+    (void)evcon;
+    if (w) {
+        struct pending *p = w->p;
+        if (w->req && evhttp_request_get_connection(w->req) == NULL)
+            evhttp_request_free(w->req);
+        w->req = NULL;
+        c->w = NULL;
+        w->conn = NULL;
+        w->evcon = NULL; /* being freed: waiter_finish must not touch it */
+        tq_log_debug("client_gone", "id=%s", p->id);
+        waiter_finish(w);
+        if (p->head == NULL)
+            pending_remove(p);
+    }
+    conn_free(c);
 }
 
 /* Answers every waiter of p with an error and removes p. */
@@ -426,6 +553,7 @@ static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char 
     if (!p->in_table || p->head == NULL || p->co->stopping)
         goto cleanup;
     res = reply ? tq_enqueue_result_from_reply(reply) : TQ_ENQ_ERROR;
+    tq_cmetrics_enqueue(p->co->metrics, res);
     switch (res) {
     case TQ_ENQ_NEW:
         for (struct waiter *w = p->head; w; w = w->next) {
@@ -658,7 +786,7 @@ static void on_cmd_state(struct tq_rconn *rc, int up, void *arg)
 
 /* ---- request handling ------------------------------------------------------------------ */
 
-static void serve_tile(struct tq_coord *co, struct evhttp_request *req,
+static void serve_tile(struct tq_coord *co, struct evhttp_request *req, struct conn *c,
                        const struct tq_tileset_config *ts, struct tq_tile t)
 {
     struct tq_job job;
@@ -667,6 +795,10 @@ static void serve_tile(struct tq_coord *co, struct evhttp_request *req,
 
     if (answer_from_cache(co, req, ts->name, t, "hit", NULL))
         return;
+    if (c == NULL) { /* no connection to watch (OOM): cannot wait safely */
+        send_text(co, req, 500, NULL, "out of memory", 0);
+        return;
+    }
     if (tq_job_init(&job, ts->name, t, ts->metatile, TQ_CLASS_INTERACTIVE, TQ_REASON_REQUEST,
                     tq_now_ms()) != 0) {
         send_text(co, req, 500, NULL, "cannot make a job", 0);
@@ -675,7 +807,7 @@ static void serve_tile(struct tq_coord *co, struct evhttp_request *req,
     tq_job_id(&job, id, sizeof id);
     p = pending_find(co, id);
     if (p) {
-        if (waiter_add(p, req, t) == NULL)
+        if (waiter_add(p, req, c, t) == NULL)
             send_text(co, req, 500, NULL, "out of memory", 0);
         return;
     }
@@ -688,7 +820,7 @@ static void serve_tile(struct tq_coord *co, struct evhttp_request *req,
         send_text(co, req, 500, NULL, "out of memory", 0);
         return;
     }
-    if (waiter_add(p, req, t) == NULL) {
+    if (waiter_add(p, req, c, t) == NULL) {
         send_text(co, req, 500, NULL, "out of memory", 0);
         pending_remove(p);
         return;
@@ -702,11 +834,19 @@ static void handle_request(struct evhttp_request *req, void *arg)
     struct tq_coord *co = arg;
     const char *uri = evhttp_request_get_uri(req);
     enum evhttp_cmd_type method = evhttp_request_get_command(req);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    struct conn *c = evcon ? conn_get(co, evcon) : NULL;
     struct tq_tile_path tp;
     const struct tq_tileset_config *ts;
     const char *why = NULL;
 
-    if (co->stopping) {
+    if (c) {
+        c->req = req;
+        c->started_us = mono_us();
+        evhttp_request_set_on_complete_cb(req, on_req_complete, c);
+    }
+    if (co->draining || co->stopping) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
         send_text(co, req, 503, NULL, "shutting down", 1);
         return;
     }
@@ -735,7 +875,15 @@ static void handle_request(struct evhttp_request *req, void *arg)
         return;
     case TQ_TILE_PATH_NOT_TILE:
     default:
-        if (tq_tile_path_is(uri, "/health")) {
+        if (tq_tile_path_is(uri, "/metrics")) {
+            struct tq_cmetrics_state st = {
+                .waiters = co->nwaiters,
+                .pending = co->npending,
+                .reconnects_cmd = tq_rconn_reconnects(co->cmd),
+                .reconnects_events = tq_rconn_reconnects(co->events),
+            };
+            tq_cmetrics_serve(co->metrics, req, co->cmd, co->web, &st);
+        } else if (tq_tile_path_is(uri, "/health")) {
             if (tq_rconn_is_up(co->cmd))
                 send_text(co, req, 200, NULL, "ok", 0);
             else
@@ -756,10 +904,107 @@ static void handle_request(struct evhttp_request *req, void *arg)
         send_text(co, req, 404, NULL, "zoom outside the tileset's range", 0);
         return;
     }
-    serve_tile(co, req, ts, tp.tile);
+    serve_tile(co, req, c, ts, tp.tile);
 }
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
+
+static void drain_finish(struct tq_coord *co, const char *how)
+{
+    if (co->drain_phase == 2)
+        return;
+    co->drain_phase = 2;
+    evtimer_del(co->grace_ev);
+    tq_log_info("drained", "how=%s waiters=%zu connections=%zu", how, co->nwaiters, co->nconns);
+    if (co->drained_cb)
+        co->drained_cb(co->drained_arg);
+}
+
+/* Run from the loop after anything that may end the drain. */
+static void on_drain_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_coord *co = arg;
+
+    (void)fd;
+    (void)what;
+    if (co->draining && co->npending == 0 && co->nconns == 0)
+        drain_finish(co, "done");
+}
+
+static void on_drain_grace(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_coord *co = arg;
+    struct timeval flush = {0, DRAIN_FLUSH_MS * 1000};
+    size_t failed = co->nwaiters;
+
+    (void)fd;
+    (void)what;
+    if (co->drain_phase == 1) {
+        drain_finish(co, "grace_over");
+        return;
+    }
+    /* Grace over: what still waits gets 503 (a load balancer retries it elsewhere); the
+     * replies get a moment to go out. */
+    co->drain_phase = 1;
+    tq_log_warn("drain_grace_over", "waiters=%zu pending=%zu connections=%zu", failed, co->npending,
+                co->nconns);
+    for (size_t b = 0; b < TABLE_SIZE; b++) {
+        while (co->table[b])
+            pending_fail(co->table[b], 503, "shutting down", 1);
+    }
+    evtimer_add(co->grace_ev, &flush);
+    drain_poke(co);
+}
+
+/* Closes the connections that wait for a next request with nothing received yet, and
+ * marks the requests in progress to close their connection after the reply. */
+static void drain_connections(struct tq_coord *co)
+{
+    size_t closed = 0, marked = 0;
+
+    for (size_t b = 0; b < CONN_TABLE_SIZE; b++) {
+        struct conn *c = co->conns[b], *next;
+        for (; c; c = next) {
+            next = c->hnext;
+            if (c->req) {
+                struct evkeyvalq *h = evhttp_request_get_output_headers(c->req);
+                if (evhttp_find_header(h, "Connection") == NULL)
+                    evhttp_add_header(h, "Connection", "close");
+                marked++;
+                continue;
+            }
+            struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
+            if (bev && evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+                continue; /* a request is arriving: it gets 503 + close */
+            struct evhttp_connection *evcon = c->evcon;
+            /* Forget it first, so evhttp's close callback does not run on a freed conn. */
+            evhttp_connection_set_closecb(evcon, NULL, NULL);
+            conn_free(c);
+            evhttp_connection_free(evcon);
+            closed++;
+        }
+    }
+    tq_log_info("draining", "idle_closed=%zu busy=%zu waiters=%zu pending=%zu", closed, marked,
+                co->nwaiters, co->npending);
+}
+
+void tq_coord_drain(struct tq_coord *co, int grace_seconds, void (*done)(void *arg), void *arg)
+{
+    struct timeval grace = {grace_seconds > 0 ? grace_seconds : 0, 0};
+
+    if (co->draining || co->stopping)
+        return;
+    co->draining = 1;
+    co->drained_cb = done;
+    co->drained_arg = arg;
+    if (co->http && co->bound) {
+        evhttp_del_accept_socket(co->http, co->bound);
+        co->bound = NULL;
+    }
+    drain_connections(co);
+    evtimer_add(co->grace_ev, &grace);
+    drain_poke(co);
+}
 
 static int bound_port(struct evhttp_bound_socket *bound)
 {
@@ -790,6 +1035,13 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
     co->base = base;
     co->cfg = cfg;
     snprintf(co->last_id, sizeof co->last_id, "$");
+    co->metrics = tq_cmetrics_new();
+    co->drain_ev = event_new(base, -1, 0, on_drain_check, co);
+    co->grace_ev = evtimer_new(base, on_drain_grace, co);
+    if (co->metrics == NULL || co->drain_ev == NULL || co->grace_ev == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
     if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
         snprintf(err, errsize, "bad redis_url: %s", cfg->redis_url);
         goto cleanup;
@@ -882,7 +1134,16 @@ void tq_coord_free(struct tq_coord *co)
         return;
     tq_coord_shutdown(co);
     if (co->http)
-        evhttp_free(co->http);
+        evhttp_free(co->http); /* runs on_conn_close for every connection left */
+    for (size_t b = 0; b < CONN_TABLE_SIZE; b++) {
+        while (co->conns[b])
+            conn_free(co->conns[b]);
+    }
     tq_web_free(co->web);
+    tq_cmetrics_free(co->metrics);
+    if (co->drain_ev)
+        event_free(co->drain_ev);
+    if (co->grace_ev)
+        event_free(co->grace_ev);
     free(co);
 }

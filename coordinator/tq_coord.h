@@ -12,6 +12,10 @@
  * cache └──────────▶ joins as waiter      ▼ 503 to all waiters                 │ event dead: 500
  *                                      (removed)  ◀────────────────────────────┘ render timer: 504
  *   ENQUEUE reply done → read the cache now (enqueue once more if a tile is still missing).
+ *
+ * Every answered request is counted for GET /metrics (tq_cmetrics.h) when its reply went
+ * out. Shutdown is graceful (tq_coord_drain): no new connection, idle ones closed, waiters
+ * answered as usual, then the loop ends.
  */
 #ifndef TQ_COORD_H
 #define TQ_COORD_H
@@ -32,6 +36,15 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
 
 /* Port actually bound (useful with port 0). */
 int tq_coord_port(const struct tq_coord *co);
+
+/* Graceful shutdown: stops accepting connections, closes the idle kept-alive ones, answers
+ * every new request 503 + Connection: close, and lets the requests waiting for a render go
+ * on (each still bounded by render_timeout_seconds); their replies close their connections.
+ * Calls done(arg) once, from the loop, when no request waits and every client connection
+ * is closed, or grace_seconds after the call (what still waits then gets 503, given
+ * DRAIN_FLUSH_MS to go out). /metrics and /health answer 503 meanwhile. Idempotent; the
+ * caller then leaves the loop and calls tq_coord_free. */
+void tq_coord_drain(struct tq_coord *co, int grace_seconds, void (*done)(void *arg), void *arg);
 
 /* Stops accepting, answers every pending request 503, closes Redis. The loop can then
  * exit once the replies are flushed. Idempotent. */

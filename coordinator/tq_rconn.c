@@ -29,6 +29,7 @@ struct tq_rconn {
     int up;
     int stopping;
     int backoff_ms;
+    unsigned long ups;        /* times the connection became UP */
     struct event *retry_ev;   /* backoff before the next connect */
     struct event *reset_ev;   /* deferred tq_rconn_reset */
     struct event *connect_ev; /* deadline for connect + handshake */
@@ -210,6 +211,7 @@ static void on_ping(struct tq_rconn *rc, redisReply *reply, const char *err, voi
         return;
     evtimer_del(rc->connect_ev);
     rc->up = 1;
+    rc->ups++;
     rc->backoff_ms = RC_BACKOFF_MIN_MS;
     tq_log_info("redis_connected", "conn=%s host=%s port=%d db=%d", rc->name, rc->host, rc->port,
                 rc->db);
@@ -309,6 +311,11 @@ void tq_rconn_start(struct tq_rconn *rc)
 int tq_rconn_is_up(const struct tq_rconn *rc)
 {
     return rc->up;
+}
+
+unsigned long tq_rconn_reconnects(const struct tq_rconn *rc)
+{
+    return rc && rc->ups > 1 ? rc->ups - 1 : 0;
 }
 
 int tq_rconn_command(struct tq_rconn *rc, int timeout_ms, tq_rconn_reply_cb cb, void *arg,

@@ -38,6 +38,9 @@ void tq_rconn_start(struct tq_rconn *rc);
 /* 1 when the connection is UP. */
 int tq_rconn_is_up(const struct tq_rconn *rc);
 
+/* Times the connection became UP again after its first UP (0 for NULL). */
+unsigned long tq_rconn_reconnects(const struct tq_rconn *rc);
+
 /* Sends a command (hiredis format). timeout_ms 0 means no deadline. Returns 0 (cb will be
  * called exactly once, never from inside this function), or -1 when the connection is not
  * UP or the command could not be queued (cb is not called). */

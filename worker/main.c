@@ -11,6 +11,10 @@
  *   every ~5 s  HSET {tq}:workers id "host pid ms"          (registry heartbeat)
  *   every ~1 s  tq_queue_reap                                (expired leases of anyone)
  *   every ~2 s  tq_renderlog_flush                           (Redis stream -> PostgreSQL)
+ *   every ~1 s while rendering, ~15 s otherwise:
+ *               HSET {tq}:wmetrics:<id> ... + ZADD {tq}:wmetrics (this worker's counters for
+ *                                                          the coordinators' /metrics,
+ *                                                          tq_metrics.h)
  *   every ~60 s and after every (re)connect:
  *               HSET {tq}:schema <tileset> <layer fields json> (read by coordinators'
  *                                                          TileJSON, tq_tilejson.h)
@@ -41,6 +45,7 @@
 #include "tq_discover.h"
 #include "tq_job.h"
 #include "tq_log.h"
+#include "tq_metrics.h"
 #include "tq_queue.h"
 #include "tq_render.h"
 #include "tq_renderlog.h"
@@ -61,6 +66,8 @@
 #define WAKE_TIMEOUT_S 1
 #define ACK_TRIES_WHEN_STOPPING 3
 #define MAX_CONN_ERRORS_PER_JOB 3
+#define METRICS_DIRTY_EVERY_MS 1000
+#define METRICS_EVERY_MS 15000
 
 static volatile sig_atomic_t g_stop;
 
@@ -90,6 +97,20 @@ static void backoff_ok(struct backoff *b)
     b->next_ms = 0;
 }
 
+/* Failure kinds counted for /metrics (fields fail_<name> in the worker's metrics hash). */
+enum wfail { WFAIL_SQL = 0, WFAIL_WRITE, WFAIL_INVALID, WFAIL_LOST, WFAIL_COUNT };
+static const char *const wfail_names[WFAIL_COUNT] = {"sql", "write", "invalid", "lost"};
+
+/* This process's cumulative figures, published to Redis (tq_metrics.h). */
+struct wmetrics {
+    uint64_t renders, tiles, fail[WFAIL_COUNT];
+    double sql_seconds;
+    uint64_t hist[TQ_TILE_MAX_ZOOM + 1][TQ_METRICS_LATENCY_NBUCKETS + 1];
+    double hist_sum[TQ_TILE_MAX_ZOOM + 1];
+    int dirty;
+    int64_t last_publish;
+};
+
 struct worker {
     struct tq_config *cfg; /* owned */
     char id[256];
@@ -101,7 +122,29 @@ struct worker {
     int64_t next_register, next_reap, next_flush, next_schema;
     int lease_ms;
     char flush_err[512]; /* last flush error, logged once until it changes */
+    struct wmetrics m;
 };
+
+static void metrics_fail(struct worker *w, enum wfail kind)
+{
+    w->m.fail[kind]++;
+    w->m.dirty = 1;
+}
+
+static void metrics_render(struct worker *w, int z, uint32_t ntiles, double sql_ms)
+{
+    double s = sql_ms / 1000.0;
+
+    w->m.renders++;
+    w->m.tiles += ntiles;
+    w->m.sql_seconds += s;
+    if (z >= 0 && z <= TQ_TILE_MAX_ZOOM) {
+        w->m.hist[z][tq_metrics_bucket_index(TQ_METRICS_LATENCY_BUCKETS,
+                                             TQ_METRICS_LATENCY_NBUCKETS, s)]++;
+        w->m.hist_sum[z] += s;
+    }
+    w->m.dirty = 1;
+}
 
 /* Sleeps ms (interrupted early by a signal). */
 static void sleep_ms(int64_t ms)
@@ -319,6 +362,64 @@ static void worker_publish_schema(struct worker *w)
     tq_log_debug("schema_published", "tilesets=%d", n);
 }
 
+/* Writes this worker's figures to Redis (one pipelined round trip): the hash with every
+ * field, its TTL, its index entry, and drops index entries older than the TTL. */
+static void worker_publish_metrics(struct worker *w)
+{
+    enum { MAXF = 2 * (8 + WFAIL_COUNT + TQ_TILE_MAX_ZOOM + 1) };
+    char key[300], num[MAXF][TQ_METRICS_VALUE_MAX], fname[TQ_TILE_MAX_ZOOM + 1][16];
+    char hist[TQ_TILE_MAX_ZOOM + 1][(TQ_METRICS_LATENCY_NBUCKETS + 3) * 21];
+    char fail_field[WFAIL_COUNT][32], ttl[24], now_s[24], old_s[24];
+    const char *argv[2 + MAXF];
+    int argc = 0, nn = 0;
+    int64_t now = tq_now_ms();
+
+    w->m.last_publish = now;
+    w->m.dirty = 0;
+    snprintf(key, sizeof key, "%s%s", TQ_WMETRICS_KEY_PREFIX, w->id);
+    argv[argc++] = "HSET";
+    argv[argc++] = key;
+#define PUT_NUM(name, v)                                                                           \
+    do {                                                                                           \
+        argv[argc++] = (name);                                                                     \
+        tq_metrics_format_value((double)(v), num[nn]);                                             \
+        argv[argc++] = num[nn++];                                                                  \
+    } while (0)
+    PUT_NUM("renders", w->m.renders);
+    PUT_NUM("tiles", w->m.tiles);
+    PUT_NUM("sql_seconds", w->m.sql_seconds);
+    PUT_NUM("updated_ms", now);
+    for (int k = 0; k < WFAIL_COUNT; k++) {
+        snprintf(fail_field[k], sizeof fail_field[k], "fail_%s", wfail_names[k]);
+        PUT_NUM(fail_field[k], w->m.fail[k]);
+    }
+#undef PUT_NUM
+    for (int z = 0; z <= TQ_TILE_MAX_ZOOM; z++) {
+        uint64_t total = 0;
+        for (int b = 0; b <= TQ_METRICS_LATENCY_NBUCKETS; b++)
+            total += w->m.hist[z][b];
+        if (total == 0 || tq_metrics_hist_encode(w->m.hist[z], TQ_METRICS_LATENCY_NBUCKETS + 1,
+                                                 w->m.hist_sum[z], hist[z], sizeof hist[z]) != 0)
+            continue;
+        snprintf(fname[z], sizeof fname[z], "z%d", z);
+        argv[argc++] = fname[z];
+        argv[argc++] = hist[z];
+    }
+    snprintf(ttl, sizeof ttl, "%d", TQ_WMETRICS_TTL_MS);
+    snprintf(now_s, sizeof now_s, "%lld", (long long)now);
+    snprintf(old_s, sizeof old_s, "(%lld", (long long)(now - TQ_WMETRICS_TTL_MS));
+    redisAppendCommandArgv(w->redis, argc, argv, NULL);
+    redisAppendCommand(w->redis, "PEXPIRE %s %s", key, ttl);
+    redisAppendCommand(w->redis, "ZADD %s %s %s", TQ_WMETRICS_INDEX_KEY, now_s, w->id);
+    redisAppendCommand(w->redis, "ZREMRANGEBYSCORE %s -inf %s", TQ_WMETRICS_INDEX_KEY, old_s);
+    for (int i = 0; i < 4 && redis_ok(w); i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(w->redis, (void **)&r) != REDIS_OK)
+            r = NULL;
+        redis_simple(w, "publish metrics", r);
+    }
+}
+
 /* Registry, reaping and render-log flushing, each when due. */
 static void worker_periodic(struct worker *w)
 {
@@ -327,6 +428,9 @@ static void worker_periodic(struct worker *w)
 
     if (redis_ok(w) && now >= w->next_register)
         worker_register(w);
+    if (redis_ok(w) && (now >= w->m.last_publish + METRICS_EVERY_MS ||
+                        (w->m.dirty && now >= w->m.last_publish + METRICS_DIRTY_EVERY_MS)))
+        worker_publish_metrics(w);
     if (redis_ok(w) && pg_ok(w) && now >= w->next_schema)
         worker_publish_schema(w);
     if (redis_ok(w) && now >= w->next_reap) {
@@ -453,6 +557,7 @@ static void job_dead(struct worker *w, const struct tq_claimed *c, const char *w
     char result[32], q[600];
     tq_log_error("job_dead", "job=%s attempt=%d error=%s", c->id, c->attempt,
                  tq_log_quote(why, q, sizeof q));
+    metrics_fail(w, WFAIL_INVALID);
     job_ack(w, c->id, TQ_ACK_DEAD, why, NULL, 0, result, sizeof result);
 }
 
@@ -480,6 +585,7 @@ static void job_finish(struct worker *w, const struct tq_claimed *c, const struc
             char msg[600];
             snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y,
                      err);
+            metrics_fail(w, WFAIL_WRITE);
             job_fail(w, c, msg);
             goto cleanup;
         }
@@ -560,11 +666,13 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
         /* PostgreSQL away: keep the lease while reconnecting (unless asked to stop). */
         while (pg_ensure(w) != 0) {
             if (g_stop) {
+                metrics_fail(w, WFAIL_SQL);
                 job_fail(w, c, "postgresql unavailable and the worker is stopping");
                 return;
             }
             if (job_heartbeat(&j)) {
                 tq_log_warn("lease_lost", "job=%s while=waiting_for_postgresql", c->id);
+                metrics_fail(w, WFAIL_LOST);
                 return;
             }
             worker_idle(w);
@@ -587,12 +695,15 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
     pg_tidy(w);
     if (j.lost || st == TQ_RENDER_CANCELLED) {
         tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
+        metrics_fail(w, WFAIL_LOST);
         goto cleanup;
     }
     if (st != TQ_RENDER_OK) {
+        metrics_fail(w, WFAIL_SQL);
         job_fail(w, c, err);
         goto cleanup;
     }
+    metrics_render(w, m.z, res.ntiles, res.sql_ms);
     job_finish(w, c, &job, &res);
 cleanup:
     tq_render_result_clear(&res);
@@ -718,6 +829,8 @@ int main(int argc, char **argv)
         w.next_flush = 0;
         worker_periodic(&w);
     }
+    if (redis_ok(&w))
+        worker_publish_metrics(&w); /* the last figures, kept for the TTL */
     if (redis_ok(&w)) {
         redisReply *r = redisCommand(w.redis, "HDEL %s %s", TQ_QUEUE_WORKERS_KEY, w.id);
         if (r)

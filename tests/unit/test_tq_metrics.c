@@ -148,7 +148,12 @@ static void test_reset(void **state)
     tq_metric_family_reset(g);
     char *text = render(m);
     assert_string_equal(text, "# HELP q_jobs Q.\n# TYPE q_jobs gauge\n"
-                              "# HELP g G.\n# TYPE g gauge\ng 0\n");
+                              "# HELP g G.\n# TYPE g gauge\n");
+    free(text);
+    tq_metric_set(tq_metric_get(g, NULL), 2);
+    text = render(m);
+    assert_string_equal(text, "# HELP q_jobs Q.\n# TYPE q_jobs gauge\n"
+                              "# HELP g G.\n# TYPE g gauge\ng 2\n");
     free(text);
     tq_metrics_free(m);
 }

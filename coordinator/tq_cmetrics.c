@@ -1,0 +1,334 @@
+/* tq_cmetrics — see tq_cmetrics.h.
+ *
+ * Ownership: the registry and its families are cm's. A struct scrape (a /metrics request
+ * waiting for the Redis script) is owned by the command's callback, which answers its
+ * request and frees it whatever the outcome (reply, timeout, disconnect, shutdown). A client
+ * that leaves meanwhile makes evhttp detach the request; evhttp_send_reply then frees it. */
+#include "tq_cmetrics.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/keyvalq_struct.h>
+
+#include "tq_job.h"
+#include "tq_log.h"
+#include "tq_metrics.h"
+
+#define SCRAPE_TIMEOUT_MS 1000
+#define MAX_WORKERS 1000 /* exported per scrape */
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* ARGV: prefix, oldest update (unix ms) of a worker's figures still exported, max workers.
+ * Returns {llen q:interactive, running interactive, llen q:dirty, running dirty, llen q:bulk,
+ * running bulk, zcard dead, {worker id, {field, value, ...}, ...}}. Read-only. */
+static const char SCRAPE_LUA[] =
+    "local p, since, max = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+    "local classes = {'interactive', 'dirty', 'bulk'}\n"
+    "local out = {}\n"
+    "for i = 1, #classes do\n"
+    "  out[#out+1] = redis.call('LLEN', p..'q:'..classes[i])\n"
+    "  out[#out+1] = tonumber(redis.call('HGET', p..'runcount', i-1) or '0') or 0\n"
+    "end\n"
+    "out[#out+1] = redis.call('ZCARD', p..'dead')\n"
+    "local ws = redis.call('ZRANGEBYSCORE', p..'wmetrics', since, '+inf', 'LIMIT', 0, max)\n"
+    "local wl = {}\n"
+    "for _, w in ipairs(ws) do\n"
+    "  local h = redis.call('HGETALL', p..'wmetrics:'..w)\n"
+    "  if #h > 0 then wl[#wl+1] = w; wl[#wl+1] = h end\n"
+    "end\n"
+    "out[#out+1] = wl\n"
+    "return out\n";
+
+enum wfail { WF_SQL = 0, WF_WRITE, WF_INVALID, WF_LOST, WF_COUNT };
+static const char *const wfail_names[WF_COUNT] = {"sql", "write", "invalid", "lost"};
+
+struct tq_cmetrics {
+    struct tq_metrics *reg;
+    struct tq_metric_family *requests, *wait, *enqueue, *reconnects, *waiters, *pending;
+    struct tq_metric_family *redis_up, *queue_jobs, *dead_jobs, *workers;
+    struct tq_metric_family *w_renders, *w_tiles, *w_sql, *w_failures, *w_duration;
+};
+
+struct scrape {
+    struct tq_cmetrics *cm;
+    struct tq_web *web;
+    struct evhttp_request *req;
+};
+
+struct tq_cmetrics *tq_cmetrics_new(void)
+{
+    struct tq_cmetrics *cm = calloc(1, sizeof *cm);
+    const char *status_served[] = {"status", "served"}, *served[] = {"served"};
+    const char *result[] = {"result"}, *connection[] = {"connection"};
+    const char *class_state[] = {"class", "state"}, *worker[] = {"worker"};
+    const char *worker_reason[] = {"worker", "reason"}, *worker_zoom[] = {"worker", "zoom"};
+    const double *lb = TQ_METRICS_LATENCY_BUCKETS;
+    const size_t nlb = TQ_METRICS_LATENCY_NBUCKETS;
+
+    if (cm == NULL)
+        return NULL;
+    cm->reg = tq_metrics_new();
+    if (cm->reg == NULL)
+        goto fail;
+#define FAMILY(field, type, name, help, nl, labels, nb, b)                                         \
+    do {                                                                                           \
+        cm->field = tq_metrics_add_family(cm->reg, type, name, help, nl, labels, nb, b);           \
+        if (cm->field == NULL)                                                                     \
+            goto fail;                                                                             \
+    } while (0)
+    FAMILY(requests, TQ_METRIC_COUNTER, "tileq_http_requests_total",
+           "HTTP requests answered, by status code and by how a tile was served (hit: from the "
+           "cache, miss: rendered for this request, joined: waited for a render another request "
+           "started; none: not a tile answer, or an error).",
+           2, status_served, 0, NULL);
+    FAMILY(wait, TQ_METRIC_HISTOGRAM, "tileq_render_wait_seconds",
+           "Seconds from a tile request to its answer, for tiles that had to be rendered "
+           "(served miss or joined).",
+           1, served, nlb, lb);
+    FAMILY(waiters, TQ_METRIC_GAUGE, "tileq_waiters",
+           "Tile requests waiting for a render in this coordinator.", 0, NULL, 0, NULL);
+    FAMILY(pending, TQ_METRIC_GAUGE, "tileq_pending_metatiles",
+           "Metatiles this coordinator's waiting requests wait for.", 0, NULL, 0, NULL);
+    FAMILY(enqueue, TQ_METRIC_COUNTER, "tileq_enqueue_total",
+           "Render jobs this coordinator enqueued, by the queue's answer (new, coalesced, "
+           "promoted, running, rerun, done, full, error).",
+           1, result, 0, NULL);
+    FAMILY(reconnects, TQ_METRIC_COUNTER, "tileq_redis_reconnects_total",
+           "Times a Redis connection of this coordinator came back after being lost (command: "
+           "enqueues and reads, events: the completion stream).",
+           1, connection, 0, NULL);
+    FAMILY(redis_up, TQ_METRIC_GAUGE, "tileq_redis_up",
+           "1 when Redis answered this scrape's queue read, else 0 (the queue and worker "
+           "figures are then left out).",
+           0, NULL, 0, NULL);
+    FAMILY(queue_jobs, TQ_METRIC_GAUGE, "tileq_queue_jobs",
+           "Render jobs in the queue (all coordinators), by class and state (queued: waiting "
+           "for a worker, running: being rendered).",
+           2, class_state, 0, NULL);
+    FAMILY(dead_jobs, TQ_METRIC_GAUGE, "tileq_queue_dead_jobs",
+           "Dead-lettered render jobs (tileq deadletter lists them).", 0, NULL, 0, NULL);
+    FAMILY(workers, TQ_METRIC_GAUGE, "tileq_workers_reporting",
+           "Workers whose figures were published in Redis within the last minute.", 0, NULL, 0,
+           NULL);
+    FAMILY(w_renders, TQ_METRIC_COUNTER, "tileq_worker_renders_total",
+           "Metatiles a worker rendered (render query succeeded).", 1, worker, 0, NULL);
+    FAMILY(w_tiles, TQ_METRIC_COUNTER, "tileq_worker_tiles_total",
+           "Tiles in the metatiles a worker rendered.", 1, worker, 0, NULL);
+    FAMILY(w_sql, TQ_METRIC_COUNTER, "tileq_worker_sql_seconds_total",
+           "Seconds a worker spent in render queries.", 1, worker, 0, NULL);
+    FAMILY(w_failures, TQ_METRIC_COUNTER, "tileq_worker_render_failures_total",
+           "Render jobs a worker did not complete, by reason (sql: the query or PostgreSQL "
+           "failed, write: the cache write failed, invalid: malformed job dead-lettered, lost: "
+           "the lease was lost and the result dropped).",
+           2, worker_reason, 0, NULL);
+    FAMILY(w_duration, TQ_METRIC_HISTOGRAM, "tileq_worker_render_duration_seconds",
+           "Seconds of one metatile's render query, by worker and zoom.", 2, worker_zoom, nlb, lb);
+#undef FAMILY
+    return cm;
+fail:
+    tq_cmetrics_free(cm);
+    return NULL;
+}
+
+void tq_cmetrics_free(struct tq_cmetrics *cm)
+{
+    if (cm == NULL)
+        return;
+    tq_metrics_free(cm->reg);
+    free(cm);
+}
+
+void tq_cmetrics_request(struct tq_cmetrics *cm, int status, const char *served, double seconds)
+{
+    char code[16];
+    const char *label = "none";
+    const char *values[2];
+
+    if (status < 400 && served &&
+        (strcmp(served, "hit") == 0 || strcmp(served, "miss") == 0 ||
+         strcmp(served, "joined") == 0))
+        label = served;
+    snprintf(code, sizeof code, "%d", status);
+    values[0] = code;
+    values[1] = label;
+    tq_metric_add(tq_metric_get(cm->requests, values), 1);
+    if (strcmp(label, "miss") == 0 || strcmp(label, "joined") == 0)
+        tq_metric_observe(tq_metric_get(cm->wait, &label), seconds);
+}
+
+void tq_cmetrics_enqueue(struct tq_cmetrics *cm, enum tq_enqueue_result r)
+{
+    const char *name = tq_enqueue_result_name(r);
+    tq_metric_add(tq_metric_get(cm->enqueue, &name), 1);
+}
+
+/* ---- the scrape ------------------------------------------------------------------------ */
+
+static double reply_number(const redisReply *r)
+{
+    if (r == NULL)
+        return 0;
+    if (r->type == REDIS_REPLY_INTEGER)
+        return r->integer > 0 ? (double)r->integer : 0;
+    if (r->type == REDIS_REPLY_STRING)
+        return strtod(r->str, NULL);
+    return 0;
+}
+
+/* One worker's hash (field, value, ...) into the worker families. */
+static void add_worker(struct tq_cmetrics *cm, const char *id, const redisReply *h)
+{
+    const char *wl[1] = {id};
+
+    tq_metric_set(tq_metric_get(cm->w_renders, wl), 0);
+    tq_metric_set(tq_metric_get(cm->w_tiles, wl), 0);
+    tq_metric_set(tq_metric_get(cm->w_sql, wl), 0);
+    for (int k = 0; k < WF_COUNT; k++) {
+        const char *v[2] = {id, wfail_names[k]};
+        tq_metric_set(tq_metric_get(cm->w_failures, v), 0);
+    }
+    for (size_t i = 0; i + 1 < h->elements; i += 2) {
+        const redisReply *f = h->element[i], *v = h->element[i + 1];
+        char *end;
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        if (strcmp(f->str, "renders") == 0) {
+            tq_metric_set(tq_metric_get(cm->w_renders, wl), strtod(v->str, NULL));
+        } else if (strcmp(f->str, "tiles") == 0) {
+            tq_metric_set(tq_metric_get(cm->w_tiles, wl), strtod(v->str, NULL));
+        } else if (strcmp(f->str, "sql_seconds") == 0) {
+            tq_metric_set(tq_metric_get(cm->w_sql, wl), strtod(v->str, NULL));
+        } else if (strncmp(f->str, "fail_", 5) == 0) {
+            for (int k = 0; k < WF_COUNT; k++) {
+                if (strcmp(f->str + 5, wfail_names[k]) == 0) {
+                    const char *lv[2] = {id, wfail_names[k]};
+                    tq_metric_set(tq_metric_get(cm->w_failures, lv), strtod(v->str, NULL));
+                }
+            }
+        } else if (f->str[0] == 'z' && f->str[1] >= '0' && f->str[1] <= '9') {
+            long z = strtol(f->str + 1, &end, 10);
+            uint64_t counts[TQ_METRICS_LATENCY_NBUCKETS + 1];
+            double sum;
+            char zs[16];
+            if (*end != '\0' || z < 0 || z > 30 ||
+                tq_metrics_hist_decode(v->str, counts, TQ_METRICS_LATENCY_NBUCKETS + 1, &sum) != 0)
+                continue;
+            snprintf(zs, sizeof zs, "%ld", z);
+            const char *lv[2] = {id, zs};
+            tq_metric_hist_set(tq_metric_get(cm->w_duration, lv), counts,
+                               TQ_METRICS_LATENCY_NBUCKETS + 1, sum);
+        }
+    }
+}
+
+/* Rebuilds the Redis-backed families from the script's reply (NULL: Redis did not answer). */
+static void apply_scrape(struct tq_cmetrics *cm, const redisReply *r)
+{
+    struct tq_metric_family *rebuilt[] = {cm->queue_jobs, cm->dead_jobs, cm->workers,
+                                          cm->w_renders,  cm->w_tiles,   cm->w_sql,
+                                          cm->w_failures, cm->w_duration};
+    size_t nworkers = 0;
+
+    for (size_t i = 0; i < sizeof rebuilt / sizeof rebuilt[0]; i++)
+        tq_metric_family_reset(rebuilt[i]);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 * TQ_CLASS_COUNT + 2) {
+        tq_metric_set(tq_metric_get(cm->redis_up, NULL), 0);
+        return;
+    }
+    tq_metric_set(tq_metric_get(cm->redis_up, NULL), 1);
+    for (int c = 0; c < TQ_CLASS_COUNT; c++) {
+        const char *q[2] = {tq_job_class_name((enum tq_job_class)c), "queued"};
+        const char *run[2] = {q[0], "running"};
+        tq_metric_set(tq_metric_get(cm->queue_jobs, q), reply_number(r->element[2 * c]));
+        tq_metric_set(tq_metric_get(cm->queue_jobs, run), reply_number(r->element[2 * c + 1]));
+    }
+    tq_metric_set(tq_metric_get(cm->dead_jobs, NULL), reply_number(r->element[2 * TQ_CLASS_COUNT]));
+    const redisReply *wl = r->element[2 * TQ_CLASS_COUNT + 1];
+    if (wl->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i + 1 < wl->elements; i += 2) {
+            if (wl->element[i]->type != REDIS_REPLY_STRING ||
+                wl->element[i + 1]->type != REDIS_REPLY_ARRAY)
+                continue;
+            add_worker(cm, wl->element[i]->str, wl->element[i + 1]);
+            nworkers++;
+        }
+    }
+    tq_metric_set(tq_metric_get(cm->workers, NULL), (double)nworkers);
+}
+
+/* Renders the registry into req's reply; gives req back to evhttp. */
+static void send_metrics(struct tq_cmetrics *cm, struct tq_web *web, struct evhttp_request *req)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *buf = evbuffer_new();
+    char *text = NULL;
+    size_t len = 0;
+    int code = 200;
+
+    tq_web_add_cors(web, req);
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (tq_metrics_render(cm->reg, &text, &len) != 0) {
+        code = 500;
+        evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
+        if (buf)
+            evbuffer_add(buf, "out of memory\n", 14);
+    } else {
+        evhttp_add_header(h, "Content-Type", CONTENT_TYPE);
+        if (buf)
+            evbuffer_add(buf, text, len);
+    }
+    evhttp_send_reply(req, code, NULL, buf);
+    if (buf)
+        evbuffer_free(buf);
+    free(text);
+}
+
+static void on_scrape_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    struct scrape *s = arg;
+    char q[300];
+
+    (void)rc;
+    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
+        tq_log_warn(
+            "metrics_redis_failed", "error=%s",
+            tq_log_quote(
+                reply ? (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply") : err,
+                q, sizeof q));
+    apply_scrape(s->cm, reply && reply->type == REDIS_REPLY_ARRAY ? reply : NULL);
+    send_metrics(s->cm, s->web, s->req);
+    free(s);
+}
+
+void tq_cmetrics_serve(struct tq_cmetrics *cm, struct evhttp_request *req, struct tq_rconn *cmd,
+                       struct tq_web *web, const struct tq_cmetrics_state *st)
+{
+    const char *cmd_l = "command", *events_l = "events";
+    struct scrape *s;
+    char since[32], max[16];
+
+    tq_metric_set(tq_metric_get(cm->waiters, NULL), (double)st->waiters);
+    tq_metric_set(tq_metric_get(cm->pending, NULL), (double)st->pending);
+    tq_metric_set(tq_metric_get(cm->reconnects, &cmd_l), (double)st->reconnects_cmd);
+    tq_metric_set(tq_metric_get(cm->reconnects, &events_l), (double)st->reconnects_events);
+    if (cmd == NULL || !tq_rconn_is_up(cmd))
+        goto without_redis;
+    s = calloc(1, sizeof *s);
+    if (s == NULL)
+        goto without_redis;
+    s->cm = cm;
+    s->web = web;
+    s->req = req;
+    snprintf(since, sizeof since, "%lld", (long long)(tq_now_ms() - TQ_WMETRICS_TTL_MS));
+    snprintf(max, sizeof max, "%d", MAX_WORKERS);
+    if (tq_rconn_command(cmd, SCRAPE_TIMEOUT_MS, on_scrape_reply, s, "EVAL %s 0 %s %s %s",
+                         SCRAPE_LUA, TQ_QUEUE_PREFIX, since, max) == 0)
+        return; /* on_scrape_reply answers */
+    free(s);
+without_redis:
+    apply_scrape(cm, NULL);
+    send_metrics(cm, web, req);
+}
