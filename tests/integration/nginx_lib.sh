@@ -124,16 +124,19 @@ ng_upstream_count() {
 }
 
 # ng_coord_requests: the sum over the coordinators of tileq_http_requests_total from their
-# /metrics, or "" when they do not export it.
+# /metrics, not counting this function's own earlier scrapes (each is counted once its reply
+# went out; $NG_DIR/scrapes.<i> keeps how many there were), or "" when they do not export it.
 ng_coord_requests() {
-    local i sum=0 body
+    local i sum=0 body n own
     for ((i = 1; i <= NG_NCOORD; i++)); do
         [[ -f $NG_DIR/coordinator$i.pid ]] || continue
+        own=$(cat "$NG_DIR/scrapes.$i" 2>/dev/null || echo 0)
+        echo $((own + 1)) >"$NG_DIR/scrapes.$i"
         body=$(curl -fsS --max-time 5 "http://127.0.0.1:${NG_COORD_PORTS[i]}/metrics" 2>/dev/null) ||
             return 0
         grep -q '^tileq_http_requests_total' <<<"$body" || return 0
-        sum=$((sum + $(awk '/^tileq_http_requests_total/ { s += $NF } END { printf "%d", s }' \
-            <<<"$body")))
+        n=$(awk '/^tileq_http_requests_total/ { s += $NF } END { printf "%d", s }' <<<"$body")
+        sum=$((sum + n - own))
     done
     echo "$sum"
 }
