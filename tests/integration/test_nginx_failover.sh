@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Stopping one of two coordinators under a steady stream of requests through nginx loses none
 # of them: four clients keep asking nginx for cold tiles (each its own metatile, so a render
-# and a waiter on a coordinator) and /health; coordinator 2 is stopped (SIGTERM: it answers
-# its waiters and kept-alive connections 503 "shutting down" and exits) while they run; the
+# and a waiter on a coordinator) and /health; coordinator 2 is stopped (SIGTERM: it drains:
+# no new connection, idle ones closed, its waiters answered when their render is done, new
+# requests on open connections 503 "shutting down", then it exits) while they run; the
 # clients go on for a while. Every response must be 200 (204 for an empty tile); nginx must
 # have sent requests to both coordinators before the stop and only to coordinator 1 after.
 set -euo pipefail
