@@ -314,15 +314,21 @@ static int enqueue_one(struct warm *w, const struct tq_metatile *m)
         return -1;
     }
     tq_job_id(&job, id, sizeof id);
-    enum tq_enqueue_result res = tq_queue_enqueue(
-        w->c, &job, w->cfg->queue.cap[TQ_CLASS_BULK],
-        w->o->force ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_WARM, w->err, sizeof w->err);
+    enum tq_enqueue_mode mode = w->o->force ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_WARM;
+    enum tq_enqueue_result res =
+        tq_queue_enqueue(w->c, &job, w->cfg->queue.cap[TQ_CLASS_BULK], mode, w->err, sizeof w->err);
+    if (res == TQ_ENQ_DONE && !all_cached(w, m)) {
+        /* Finished a moment ago, yet tiles are missing (expired or deleted since): the done
+         * marker must not stop this metatile from being rendered again. */
+        res = tq_queue_enqueue(w->c, &job, w->cfg->queue.cap[TQ_CLASS_BULK], TQ_ENQ_MODE_REFRESH,
+                               w->err, sizeof w->err);
+    }
     switch (res) {
     case TQ_ENQ_FULL:
         return 0;
     case TQ_ENQ_ERROR:
         return -1;
-    case TQ_ENQ_DONE: /* finished a moment ago: its tiles are fresh */
+    case TQ_ENQ_DONE: /* finished a moment ago and its tiles are in the cache */
         w->skipped_tiles += tiles;
         w->recent_jobs++;
         return 1;
