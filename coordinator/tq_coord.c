@@ -3,7 +3,7 @@
  * Ownership:
  * - struct conn: one per client connection that sent a request, owned by the table
  *   co->conns; created by handle_request, freed by on_conn_close (evhttp's close callback,
- *   run while evhttp frees the connection) or by drain_close_idle just before it frees an
+ *   run while evhttp frees the connection) or by drain_connections just before it frees an
  *   idle connection itself. c->req is the request being answered on it (evhttp's), cleared
  *   by on_req_complete once the reply went out.
  * - struct waiter: owned by its pending entry's list; freed by waiter_finish() once the
@@ -176,14 +176,17 @@ static void conn_free(struct conn *c)
 
 static void on_conn_close(struct evhttp_connection *evcon, void *arg);
 
-/* The tracked connection of evcon, created (with our close callback) when new. NULL on OOM. */
+/* The tracked connection of evcon, created when new. NULL on OOM. Our close callback is
+ * (re)installed every time, so a connection is never tracked without it. */
 static struct conn *conn_get(struct tq_coord *co, struct evhttp_connection *evcon)
 {
     struct conn *c = conn_find(co, evcon);
     size_t b;
 
-    if (c)
+    if (c) {
+        evhttp_connection_set_closecb(evcon, on_conn_close, c);
         return c;
+    }
     c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
