@@ -55,12 +55,16 @@ static void fail(struct loader *ld, const config_setting_t *s, const char *path,
         snprintf(ld->err, ld->errsize, "%s: %s: %s", ld->name, path, msg);
 }
 
+/* "prefix.key"; like index_path, a truncated path is still a readable message. */
 static void join_path(char *buf, size_t size, const char *prefix, const char *key)
 {
+    int n;
     if (prefix == NULL || prefix[0] == '\0')
-        snprintf(buf, size, "%s", key);
+        n = snprintf(buf, size, "%s", key);
     else
-        snprintf(buf, size, "%s.%s", prefix, key);
+        n = snprintf(buf, size, "%s.%s", prefix, key);
+    if (n < 0 && size > 0)
+        buf[0] = '\0';
 }
 
 /* "prefix.[i]"; key paths are short, a truncated one is still a readable message. */

@@ -76,7 +76,7 @@ int tq_http_accepts_gzip(const char *ae)
             q = -1;
         while (semi != NULL && q >= 0) {
             const char *ps = skip_ows(semi + 1, item_end);
-            const char *pe = memchr(ps, ';', (size_t)(item_end - ps));
+            const char *pe = ps < item_end ? memchr(ps, ';', (size_t)(item_end - ps)) : NULL;
             const char *next = pe;
             if (pe == NULL)
                 pe = item_end;

@@ -110,15 +110,16 @@ size_t tq_log_format(char *buf, size_t bufsize, enum tq_log_level level, const c
 {
     struct timespec ts;
     struct tm tm;
-    char tsbuf[40];
+    char tsbuf[96]; /* room for any int in every field: never truncated */
     int n;
 
     if (bufsize == 0)
         return 0;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(tsbuf, sizeof tsbuf, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000L);
+    snprintf(tsbuf, sizeof tsbuf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             (int)(ts.tv_nsec / 1000000L));
     n = snprintf(buf, bufsize, "ts=%s level=%s prog=%s event=%s%s%s", tsbuf, level_name(level),
                  log_prog, event ? event : "-", (fields && fields[0]) ? " " : "",
                  fields ? fields : "");
