@@ -1,5 +1,4 @@
 /* tileq-coordinator -c FILE — the HTTP front of the render queue (see tq_coord.h). */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include "tq_coord.h"
 #include "tq_discover.h"
 #include "tq_log.h"
+#include "tq_main.h"
 
 #define PROG "tileq-coordinator"
 /* Upper bound on a graceful shutdown: requests still waiting for a render then get 503. */
@@ -70,37 +70,14 @@ int main(int argc, char **argv)
     struct tq_config *cfg = NULL;
     struct app app;
     struct event *sigterm = NULL, *sigint = NULL;
-    enum tq_log_level level = TQ_LOG_INFO;
     char err[512];
-    int opt, rc = 1;
+    int rc = 1;
 
     memset(&app, 0, sizeof app);
-    while ((opt = getopt(argc, argv, "c:h")) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (config_path == NULL || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    tq_log_init(PROG, TQ_LOG_INFO);
-    cfg = tq_config_load(config_path, err, sizeof err);
-    if (cfg == NULL) {
-        fprintf(stderr, "%s: %s\n", PROG, err);
-        rc = 2;
-        goto cleanup;
-    }
-    if (cfg->log_level && tq_log_level_parse(cfg->log_level, &level) == 0)
-        tq_log_init(PROG, level);
+    cfg = tq_main_load_config(argc, argv, PROG, usage, &config_path, &rc);
+    if (cfg == NULL)
+        return rc;
+    rc = 1;
     signal(SIGPIPE, SIG_IGN);
     if (cfg->ntilesets == 0) {
         /* No tileset configured: publish every geometry column (tq_discover.h); blocks,

@@ -45,6 +45,7 @@
 #include "tq_discover.h"
 #include "tq_job.h"
 #include "tq_log.h"
+#include "tq_main.h"
 #include "tq_metrics.h"
 #include "tq_queue.h"
 #include "tq_render.h"
@@ -761,37 +762,14 @@ int main(int argc, char **argv)
 {
     const char *path = NULL;
     char err[1024];
-    int opt, rc = 1;
+    int rc = 1;
     struct worker w;
 
     memset(&w, 0, sizeof w);
-    while ((opt = getopt(argc, argv, "c:h")) != -1) {
-        switch (opt) {
-        case 'c':
-            path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (path == NULL || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
-    tq_log_init(PROG, TQ_LOG_INFO);
-    w.cfg = tq_config_load(path, err, sizeof err);
-    if (w.cfg == NULL) {
-        fprintf(stderr, PROG ": %s\n", err);
-        return 2;
-    }
-    enum tq_log_level level = TQ_LOG_INFO;
-    if (w.cfg->log_level && tq_log_level_parse(w.cfg->log_level, &level) != 0)
-        level = TQ_LOG_INFO;
-    tq_log_init(PROG, level);
+    w.cfg = tq_main_load_config(argc, argv, PROG, usage, &path, &rc);
+    if (w.cfg == NULL)
+        return rc;
+    rc = 1;
 
     if (gethostname(w.host, sizeof w.host) != 0)
         snprintf(w.host, sizeof w.host, "unknown");
