@@ -49,7 +49,6 @@
 #define MAX_HEADERS_SIZE (64 * 1024)
 #define MAX_BODY_SIZE (64 * 1024)
 #define HTTP_TIMEOUT_S 30
-#define MVT_CONTENT_TYPE "application/vnd.mapbox-vector-tile"
 #define CONN_TABLE_SIZE 1024
 #define DRAIN_FLUSH_MS 500 /* after the grace: time for the last 503s to go out */
 
@@ -216,48 +215,13 @@ static void on_req_complete(struct evhttp_request *req, void *arg)
 
 /* ---- HTTP replies ---------------------------------------------------------------------- */
 
-/* Sends a reply and gives req back to evhttp. body may be NULL. */
-static void send_reply(struct tq_coord *co, struct evhttp_request *req, int code, const char *label,
-                       const char *body, size_t len, int tile, int retry_after)
-{
-    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    struct evbuffer *buf = evbuffer_new();
-    char tmp[16];
-
-    tq_web_add_cors(co->web, req);
-    if (tile) {
-        evhttp_add_header(h, "Content-Type", MVT_CONTENT_TYPE);
-        if (code == 200 || code == 204)
-            evhttp_add_header(h, "Cache-Control", co->cfg->http.cache_control);
-    } else {
-        evhttp_add_header(h, "Content-Type", "text/plain; charset=utf-8");
-        evhttp_add_header(h, "Cache-Control", "no-store");
-    }
-    if (label && (code == 200 || code == 204))
-        evhttp_add_header(h, "X-Tileq", label);
-    if (retry_after > 0) {
-        snprintf(tmp, sizeof tmp, "%d", retry_after);
-        evhttp_add_header(h, "Retry-After", tmp);
-    }
-    if (buf && body && len > 0)
-        evbuffer_add(buf, body, len);
-    evhttp_send_reply(req, code, NULL, buf);
-    if (buf)
-        evbuffer_free(buf);
-}
-
-/* A plain-text error (or status) reply: the reason and a newline. */
+/* A plain-text error (or status) reply: the reason and a newline; label goes into X-Tileq
+ * for a 200 or 204 only. */
 static void send_text(struct tq_coord *co, struct evhttp_request *req, int code, const char *label,
                       const char *reason, int retry_after)
 {
-    char body[512];
-    int n = snprintf(body, sizeof body, "%s\n", reason);
-
-    if (n < 0)
-        n = 0;
-    if ((size_t)n >= sizeof body)
-        n = sizeof body - 1;
-    send_reply(co, req, code, label, body, (size_t)n, 0, retry_after);
+    tq_web_send_text(co->web, req, code, code == 200 || code == 204 ? label : NULL, reason,
+                     retry_after);
 }
 
 static void waiter_release_conn(struct waiter *w);

@@ -117,9 +117,11 @@ void tq_web_add_cors(const struct tq_web *web, struct evhttp_request *req)
         evhttp_add_header(h, "Vary", "Origin");
 }
 
-/* Sends code with body (may be NULL) of content type ctype; gives req back to evhttp. */
-static void send_body(struct tq_web *web, struct evhttp_request *req, int code, const char *ctype,
-                      const char *cache_control, const void *body, size_t len, int retry_after)
+/* Sends code with body (may be NULL) of content type ctype, label (may be NULL) in X-Tileq;
+ * gives req back to evhttp. */
+static void send_labelled(struct tq_web *web, struct evhttp_request *req, int code,
+                          const char *ctype, const char *cache_control, const char *label,
+                          const void *body, size_t len, int retry_after)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evbuffer *buf = evbuffer_new();
@@ -128,6 +130,8 @@ static void send_body(struct tq_web *web, struct evhttp_request *req, int code, 
     tq_web_add_cors(web, req);
     evhttp_add_header(h, "Content-Type", ctype);
     evhttp_add_header(h, "Cache-Control", cache_control);
+    if (label)
+        evhttp_add_header(h, "X-Tileq", label);
     if (retry_after > 0) {
         snprintf(tmp, sizeof tmp, "%d", retry_after);
         evhttp_add_header(h, "Retry-After", tmp);
@@ -139,15 +143,30 @@ static void send_body(struct tq_web *web, struct evhttp_request *req, int code, 
         evbuffer_free(buf);
 }
 
-static void send_error(struct tq_web *web, struct evhttp_request *req, int code, const char *reason,
-                       int retry_after)
+static void send_body(struct tq_web *web, struct evhttp_request *req, int code, const char *ctype,
+                      const char *cache_control, const void *body, size_t len, int retry_after)
+{
+    send_labelled(web, req, code, ctype, cache_control, NULL, body, len, retry_after);
+}
+
+void tq_web_send_text(struct tq_web *web, struct evhttp_request *req, int code, const char *label,
+                      const char *reason, int retry_after)
 {
     char body[512];
     int n = snprintf(body, sizeof body, "%s\n", reason);
-    if (n < 0 || (size_t)n >= sizeof body)
-        n = (int)sizeof body - 1;
-    send_body(web, req, code, "text/plain; charset=utf-8", "no-store", body, (size_t)n,
-              retry_after);
+
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof body)
+        n = sizeof body - 1;
+    send_labelled(web, req, code, "text/plain; charset=utf-8", "no-store", label, body, (size_t)n,
+                  retry_after);
+}
+
+static void send_error(struct tq_web *web, struct evhttp_request *req, int code, const char *reason,
+                       int retry_after)
+{
+    tq_web_send_text(web, req, code, NULL, reason, retry_after);
 }
 
 /* Sends a JSON document (stolen: decref'd here); NULL means out of memory → 500. */

@@ -49,6 +49,11 @@ void tq_web_add_cors(const struct tq_web *web, struct evhttp_request *req);
 void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char *label,
                       const char *data, size_t len);
 
+/* Answers req with code and the plain-text body "reason\n" (Cache-Control: no-store), label
+ * in X-Tileq when not NULL, Retry-After when retry_after > 0. Gives req back to evhttp. */
+void tq_web_send_text(struct tq_web *web, struct evhttp_request *req, int code, const char *label,
+                      const char *reason, int retry_after);
+
 /* Answers an OPTIONS request (CORS preflight). */
 void tq_web_send_preflight(struct tq_web *web, struct evhttp_request *req);
 
