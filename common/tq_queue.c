@@ -3,6 +3,7 @@
  * ARGV[1] and builds its keys from it; all keys share the {tq} hash tag. */
 #include "tq_queue.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,20 +295,37 @@ cleanup:
     return rc;
 }
 
+/* Runs the Redis command fmt and checks its reply is an integer (want_int) or else a string
+ * or status. Returns the reply (the caller frees it), or NULL with err set. */
+static redisReply *command_checked(redisContext *c, int want_int, char *err, size_t errsize,
+                                   const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    int ok =
+        r != NULL && (want_int ? r->type == REDIS_REPLY_INTEGER
+                               : r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+    if (!ok) {
+        reply_error(c, r, err, errsize);
+        if (r)
+            freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
 int tq_queue_heartbeat(redisContext *c, const char *id, const char *worker, int lease_ms, char *err,
                        size_t errsize)
 {
-    int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s %s %lld %d", TQ_LUA_HEARTBEAT, TQ_QUEUE_PREFIX,
-                                 id, worker, (long long)tq_now_ms(), lease_ms);
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
-    rc = r->integer ? 1 : 0;
-cleanup:
-    if (r)
-        freeReplyObject(r);
+    redisReply *r =
+        command_checked(c, 1, err, errsize, "EVAL %s 0 %s %s %s %lld %d", TQ_LUA_HEARTBEAT,
+                        TQ_QUEUE_PREFIX, id, worker, (long long)tq_now_ms(), lease_ms);
+    if (r == NULL)
+        return -1;
+    int rc = r->integer ? 1 : 0;
+    freeReplyObject(r);
     return rc;
 }
 
@@ -316,68 +334,50 @@ int tq_queue_ack(redisContext *c, const char *id, const char *worker, enum tq_ac
                  size_t errsize)
 {
     static const char *const names[] = {"ok", "fail", "dead"};
-    int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s %s %s %s %lld %d %d", TQ_LUA_ACK,
-                                 TQ_QUEUE_PREFIX, id, worker, names[outcome], error ? error : "",
-                                 (long long)tq_now_ms(), max_attempts, TQ_QUEUE_DONE_TTL_MS);
-    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
+    redisReply *r =
+        command_checked(c, 0, err, errsize, "EVAL %s 0 %s %s %s %s %s %lld %d %d", TQ_LUA_ACK,
+                        TQ_QUEUE_PREFIX, id, worker, names[outcome], error ? error : "",
+                        (long long)tq_now_ms(), max_attempts, TQ_QUEUE_DONE_TTL_MS);
+    if (r == NULL)
+        return -1;
     if (result)
         snprintf(result, resultsize, "%s", r->str);
-    rc = 0;
-cleanup:
-    if (r)
-        freeReplyObject(r);
-    return rc;
+    freeReplyObject(r);
+    return 0;
 }
 
 int tq_queue_reap(redisContext *c, int max_attempts, int limit, char *err, size_t errsize)
 {
-    int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %lld %d %d", TQ_LUA_REAP, TQ_QUEUE_PREFIX,
-                                 (long long)tq_now_ms(), max_attempts, limit);
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
-    rc = (int)r->integer;
-cleanup:
-    if (r)
-        freeReplyObject(r);
+    redisReply *r = command_checked(c, 1, err, errsize, "EVAL %s 0 %s %lld %d %d", TQ_LUA_REAP,
+                                    TQ_QUEUE_PREFIX, (long long)tq_now_ms(), max_attempts, limit);
+    if (r == NULL)
+        return -1;
+    int rc = (int)r->integer;
+    freeReplyObject(r);
     return rc;
 }
 
 int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t statesize, char *err,
                          size_t errsize)
 {
-    int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", TQ_LUA_EXPIRE_MARK, TQ_QUEUE_PREFIX, id);
-    if (r == NULL || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS)) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
+    redisReply *r = command_checked(c, 0, err, errsize, "EVAL %s 0 %s %s", TQ_LUA_EXPIRE_MARK,
+                                    TQ_QUEUE_PREFIX, id);
+    if (r == NULL)
+        return -1;
     if (state)
         snprintf(state, statesize, "%s", r->str);
-    rc = strcmp(r->str, "running") == 0 ? 1 : 0;
-cleanup:
-    if (r)
-        freeReplyObject(r);
+    int rc = strcmp(r->str, "running") == 0 ? 1 : 0;
+    freeReplyObject(r);
     return rc;
 }
 
 int tq_queue_dead_purge(redisContext *c, const char *id, char *err, size_t errsize)
 {
-    int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %s", TQ_LUA_DEAD_PURGE, TQ_QUEUE_PREFIX, id);
-    if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
-    rc = r->integer ? 1 : 0;
-cleanup:
-    if (r)
-        freeReplyObject(r);
+    redisReply *r = command_checked(c, 1, err, errsize, "EVAL %s 0 %s %s", TQ_LUA_DEAD_PURGE,
+                                    TQ_QUEUE_PREFIX, id);
+    if (r == NULL)
+        return -1;
+    int rc = r->integer ? 1 : 0;
+    freeReplyObject(r);
     return rc;
 }
