@@ -150,46 +150,21 @@ static int rerender(struct expire *e)
 
 int tq_cli_expire(const char *config_path, int argc, char **argv)
 {
-    struct tq_area_opts o;
-    struct tq_config *cfg = NULL;
-    struct tq_tile *tiles = NULL;
+    struct tq_area_cmd a;
     struct expire e;
-    char err[1024];
-    long ntiles = 0;
-    int lo, hi, status = TQ_EXIT_FAIL;
+    int status;
 
     memset(&e, 0, sizeof e);
-    if (tq_expire_opts_parse(argc, argv, &o, err, sizeof err) != 0) {
-        fprintf(stderr, "tileq expire: %s\n(tileq expire --help for usage)\n", err);
-        return TQ_EXIT_USAGE;
-    }
-    if (o.help) {
-        fputs(EXPIRE_USAGE, stdout);
-        return TQ_EXIT_OK;
-    }
-    cfg = tq_cli_config_load("expire", config_path, 1, &status);
-    if (cfg == NULL)
+    /* Reads (and checks) the whole tile list before anything is deleted. */
+    status = tq_area_cmd_start(&a, "expire", EXPIRE_USAGE, tq_expire_opts_parse, "", config_path,
+                               argc, argv);
+    if (status >= 0)
         return status;
-    status = TQ_EXIT_USAGE;
-    const struct tq_tileset_config *ts = tq_config_tileset(cfg, o.tileset);
-    if (ts == NULL) {
-        fprintf(stderr, "tileq expire: unknown tileset '%s' (not in %s)\n", o.tileset, cfg->path);
-        goto cleanup;
-    }
-    if (tq_area_opts_zooms(&o, ts, &lo, &hi, err, sizeof err) != 0) {
-        fprintf(stderr, "tileq expire: %s\n", err);
-        goto cleanup;
-    }
-    if (o.tiles) {
-        /* Read (and check) the whole list before deleting anything. */
-        ntiles = tq_tilelist_load(o.tiles, &tiles, err, sizeof err);
-        if (ntiles < 0) {
-            fprintf(stderr, "tileq expire: %s\n", err);
-            goto cleanup;
-        }
-    }
     status = TQ_EXIT_FAIL;
-    e.cfg = cfg;
+    const struct tq_area_opts *o = &a.o;
+    const struct tq_tileset_config *ts = a.ts;
+    const int lo = a.lo, hi = a.hi;
+    e.cfg = a.cfg;
     e.ts = ts;
     e.metatiles = tq_strset_new();
     e.deleted = tq_strset_new();
@@ -197,31 +172,32 @@ int tq_cli_expire(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tileq expire: out of memory\n");
         goto cleanup;
     }
-    e.c = tq_cli_redis_connect("expire", cfg);
+    e.c = tq_cli_redis_connect("expire", a.cfg);
     if (e.c == NULL)
         goto cleanup;
 
     for (int z = lo; z <= hi; z++) {
         struct tq_tile_range r;
-        if (o.tiles == NULL) {
-            if (tq_tile_range_from_lonlat(o.bbox[0], o.bbox[1], o.bbox[2], o.bbox[3], z, &r) == 0 &&
+        if (o->tiles == NULL) {
+            if (tq_tile_range_from_lonlat(o->bbox[0], o->bbox[1], o->bbox[2], o->bbox[3], z, &r) ==
+                    0 &&
                 expire_range(&e, &r) != 0)
                 goto failed;
             continue;
         }
-        for (long i = 0; i < ntiles; i++) {
-            r = tq_tile_range_at_zoom(tiles[i], z);
+        for (long i = 0; i < a.ntiles; i++) {
+            r = tq_tile_range_at_zoom(a.tiles[i], z);
             if (expire_range(&e, &r) != 0)
                 goto failed;
         }
     }
-    if (o.rerender && rerender(&e) != 0)
+    if (o->rerender && rerender(&e) != 0)
         goto failed;
 
     printf("expire %s z%d-%d: %lld tiles deleted (%lld looked at) in %zu metatiles; %ld renders "
            "in flight marked to render again",
            ts->name, lo, hi, e.removed, e.examined, tq_strset_count(e.metatiles), e.marked);
-    if (o.rerender)
+    if (o->rerender)
         printf("; %ld metatiles queued for re-rendering (dirty class, %ld new)", e.requeued,
                e.enqueued_new);
     printf("\n");
@@ -234,7 +210,6 @@ cleanup:
         redisFree(e.c);
     tq_strset_free(e.metatiles);
     tq_strset_free(e.deleted);
-    free(tiles);
-    tq_config_free(cfg);
+    tq_area_cmd_free(&a);
     return status;
 }

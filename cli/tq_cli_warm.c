@@ -400,60 +400,37 @@ static int warm_run(struct warm *w, struct warm_gen *g)
 
 int tq_cli_warm(const char *config_path, int argc, char **argv)
 {
-    struct tq_area_opts o;
-    struct tq_config *cfg = NULL;
-    struct tq_tile *tiles = NULL;
+    struct tq_area_cmd a;
     struct tq_strset *seen = NULL;
     struct warm w;
     struct warm_gen g;
     char err[1024];
-    long ntiles = 0;
-    int lo, hi, status = TQ_EXIT_FAIL;
+    int status;
 
     memset(&w, 0, sizeof w);
-    if (tq_warm_opts_parse(argc, argv, &o, err, sizeof err) != 0) {
-        fprintf(stderr, "tileq warm: %s\n(tileq warm --help for usage)\n", err);
-        return TQ_EXIT_USAGE;
-    }
-    if (o.help) {
-        fputs(WARM_USAGE, stdout);
-        return TQ_EXIT_OK;
-    }
-    cfg = tq_cli_config_load("warm", config_path, 1, &status);
-    if (cfg == NULL)
+    status = tq_area_cmd_start(&a, "warm", WARM_USAGE, tq_warm_opts_parse, "--zoom: ", config_path,
+                               argc, argv);
+    if (status >= 0)
         return status;
-    status = TQ_EXIT_USAGE;
-    const struct tq_tileset_config *ts = tq_config_tileset(cfg, o.tileset);
-    if (ts == NULL) {
-        fprintf(stderr, "tileq warm: unknown tileset '%s' (not in %s)\n", o.tileset, cfg->path);
-        goto cleanup;
-    }
-    if (tq_area_opts_zooms(&o, ts, &lo, &hi, err, sizeof err) != 0) {
-        fprintf(stderr, "tileq warm: --zoom: %s\n", err);
-        goto cleanup;
-    }
-    if (o.tiles) {
-        ntiles = tq_tilelist_load(o.tiles, &tiles, err, sizeof err);
-        if (ntiles < 0) {
-            fprintf(stderr, "tileq warm: %s\n", err);
-            goto cleanup;
-        }
-    }
     status = TQ_EXIT_FAIL;
+    const struct tq_area_opts *o = &a.o;
+    const struct tq_tileset_config *ts = a.ts;
+    const int lo = a.lo, hi = a.hi;
 
-    w.cfg = cfg;
+    w.cfg = a.cfg;
     w.ts = ts;
-    w.o = &o;
+    w.o = o;
     w.tty = isatty(STDERR_FILENO);
     w.outstanding = tq_strset_new();
     if (w.outstanding == NULL)
         goto oom;
 
     /* Total tiles: arithmetic for a bbox, a counting pass for a list. */
-    if (o.tiles == NULL) {
+    if (o->tiles == NULL) {
         for (int z = lo; z <= hi; z++) {
             struct tq_tile_range r;
-            if (tq_tile_range_from_lonlat(o.bbox[0], o.bbox[1], o.bbox[2], o.bbox[3], z, &r) == 0)
+            if (tq_tile_range_from_lonlat(o->bbox[0], o->bbox[1], o->bbox[2], o->bbox[3], z, &r) ==
+                0)
                 w.total_tiles += (long long)tq_tile_range_metatile_tiles(&r, ts->metatile);
         }
     } else {
@@ -462,7 +439,7 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
         seen = tq_strset_new();
         if (seen == NULL)
             goto oom;
-        gen_init(&g, &o, ts, tiles, ntiles, lo, hi, seen);
+        gen_init(&g, o, ts, a.tiles, a.ntiles, lo, hi, seen);
         while ((r = gen_next(&g, &m)) == 1)
             w.total_tiles += tq_metatile_count(&m);
         if (r < 0)
@@ -472,9 +449,9 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
         if (seen == NULL)
             goto oom;
     }
-    gen_init(&g, &o, ts, tiles, ntiles, lo, hi, seen);
+    gen_init(&g, o, ts, a.tiles, a.ntiles, lo, hi, seen);
 
-    w.c = tq_cli_redis_connect("warm", cfg);
+    w.c = tq_cli_redis_connect("warm", a.cfg);
     if (w.c == NULL)
         goto cleanup;
     if (tq_cli_events_last_id(w.c, w.last_id, sizeof w.last_id, err, sizeof err) != 0) {
@@ -498,7 +475,7 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
            "%ld rendered a moment ago",
            ts->name, lo, hi, w.total_tiles, w.skipped_jobs + w.queued_jobs + w.recent_jobs,
            w.skipped_jobs, w.queued_jobs, w.recent_jobs);
-    if (o.wait)
+    if (o->wait)
         printf("; %lld tiles rendered in %.1f s (%.1f tiles/s), %ld jobs failed\n",
                w.rendered_tiles, secs, secs > 0 ? (double)w.rendered_tiles / secs : 0.0,
                w.failed_jobs);
@@ -521,7 +498,6 @@ cleanup:
         redisFree(w.c);
     tq_strset_free(w.outstanding);
     tq_strset_free(seen);
-    free(tiles);
-    tq_config_free(cfg);
+    tq_area_cmd_free(&a);
     return status;
 }

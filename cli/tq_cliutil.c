@@ -140,3 +140,52 @@ const char *tq_cli_duration(int64_t ms, char *buf, size_t bufsize)
         snprintf(buf, bufsize, "%dh%02dm", (int)(s / 3600), (int)(s % 3600 / 60));
     return buf;
 }
+
+int tq_area_cmd_start(struct tq_area_cmd *a, const char *cmd, const char *usage,
+                      int (*parse)(int, char **, struct tq_area_opts *, char *, size_t),
+                      const char *zoom_prefix, const char *config_path, int argc, char **argv)
+{
+    char err[1024];
+    int status = TQ_EXIT_FAIL;
+
+    memset(a, 0, sizeof *a);
+    if (parse(argc, argv, &a->o, err, sizeof err) != 0) {
+        fprintf(stderr, "tileq %s: %s\n(tileq %s --help for usage)\n", cmd, err, cmd);
+        return TQ_EXIT_USAGE;
+    }
+    if (a->o.help) {
+        fputs(usage, stdout);
+        return TQ_EXIT_OK;
+    }
+    a->cfg = tq_cli_config_load(cmd, config_path, 1, &status);
+    if (a->cfg == NULL)
+        return status;
+    a->ts = tq_config_tileset(a->cfg, a->o.tileset);
+    if (a->ts == NULL) {
+        fprintf(stderr, "tileq %s: unknown tileset '%s' (not in %s)\n", cmd, a->o.tileset,
+                a->cfg->path);
+        goto usage_error;
+    }
+    if (tq_area_opts_zooms(&a->o, a->ts, &a->lo, &a->hi, err, sizeof err) != 0) {
+        fprintf(stderr, "tileq %s: %s%s\n", cmd, zoom_prefix, err);
+        goto usage_error;
+    }
+    if (a->o.tiles) {
+        a->ntiles = tq_tilelist_load(a->o.tiles, &a->tiles, err, sizeof err);
+        if (a->ntiles < 0) {
+            fprintf(stderr, "tileq %s: %s\n", cmd, err);
+            goto usage_error;
+        }
+    }
+    return -1;
+usage_error:
+    tq_area_cmd_free(a);
+    return TQ_EXIT_USAGE;
+}
+
+void tq_area_cmd_free(struct tq_area_cmd *a)
+{
+    free(a->tiles);
+    tq_config_free(a->cfg);
+    memset(a, 0, sizeof *a);
+}

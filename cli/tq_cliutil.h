@@ -9,6 +9,7 @@
 #include <hiredis/hiredis.h>
 
 #include "tq_config.h"
+#include "tq_tilespec.h"
 
 /* Loads the configuration at path (NULL: $TQ_CONFIG). With need_tilesets and no tileset in
  * it, discovers them from PostgreSQL (tq_discover.h) as the servers do. Prints "tileq CMD:
@@ -24,6 +25,28 @@ redisContext *tq_cli_redis_connect(const char *cmd, const struct tq_config *cfg)
 /* The last entry id of the completion events stream ("0-0" when empty) into buf, so a
  * command reads only events after this moment. 0 or -1 (err set). */
 int tq_cli_events_last_id(redisContext *c, char *buf, size_t bufsize, char *err, size_t errsize);
+
+/* What `tileq warm` and `tileq expire` settle before their work. */
+struct tq_area_cmd {
+    struct tq_area_opts o;
+    struct tq_config *cfg;              /* owned */
+    const struct tq_tileset_config *ts; /* in cfg */
+    int lo, hi;                         /* the zoom range */
+    struct tq_tile *tiles;              /* owned: the --tiles list (NULL for a bbox) */
+    long ntiles;
+};
+
+/* Parses argv with parse (a usage error prints "tileq CMD: reason" and the --help hint),
+ * prints usage for --help, loads the configuration (tilesets discovered when none is
+ * configured), finds --tileset, resolves the zoom range (its errors prefixed with
+ * zoom_prefix) and reads (and checks) the whole --tiles list. Returns -1 when the command
+ * goes on with a filled (free it with tq_area_cmd_free), else the exit status to return now
+ * (a then holds nothing to free). */
+int tq_area_cmd_start(struct tq_area_cmd *a, const char *cmd, const char *usage,
+                      int (*parse)(int, char **, struct tq_area_opts *, char *, size_t),
+                      const char *zoom_prefix, const char *config_path, int argc, char **argv);
+
+void tq_area_cmd_free(struct tq_area_cmd *a);
 
 /* Tiles a job id "tileset/z/mx/my" stands for with metatiles of size a side (clamped to the
  * grid); 1 when the id does not parse. */
