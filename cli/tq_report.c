@@ -394,6 +394,13 @@ void tq_report_set_input(struct tq_report *r, const struct tq_report_input *in)
     r->input.present = 1;
 }
 
+/* The database, user and tables columns: only a PostgreSQL log source fills them (and only
+ * it calls tq_report_set_input); for the render log they would always be empty. */
+static int pg_columns(const struct tq_report *r)
+{
+    return r->input.present;
+}
+
 void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *out)
 {
     memset(out, 0, sizeof *out);
@@ -747,7 +754,7 @@ static int write_text(struct tq_report *r, const struct stat **tt, size_t nt,
         fprintf(out, "\ntop %zu %s by renders\n", n, pass ? "metatiles" : "tiles");
         fprintf(out, "%-*s %-20s %8s %11s %10s %10s  %-24s %-24s %s\n", w, "tileset",
                 pass ? "z/x/y (w x h)" : "z/x/y", "renders", "total_ms", "mean_ms", "max_ms",
-                "first", "last", "reasons / database user tables");
+                "first", "last", pg_columns(r) ? "reasons / database user tables" : "reasons");
         for (size_t i = 0; i < n; i++) {
             const struct stat *e = v[i];
             char tile[64], cnt[32];
@@ -763,7 +770,7 @@ static int write_text(struct tq_report *r, const struct stat **tt, size_t nt,
                     tq_report_time_format(e->first_ms, a, sizeof a),
                     tq_report_time_format(e->last_ms, b, sizeof b),
                     reasons_str(r, e->reasons, reasons, sizeof reasons));
-            if (e->database || e->user || e->k.tables)
+            if (pg_columns(r) && (e->database || e->user || e->k.tables))
                 fprintf(out, " / %s %s %s", str_or(r, e->database, "-"), str_or(r, e->user, "-"),
                         str_or(r, e->k.tables, "-"));
             fputc('\n', out);
@@ -794,8 +801,10 @@ static void csv_field(FILE *out, const char *s, int last)
 
 static int write_csv(struct tq_report *r, const struct stat **tt, size_t nt, FILE *out)
 {
-    fputs("tileset,z,x,y,renders,duplicates,total_ms,mean_ms,max_ms,first,last,reasons,"
-          "database,user,tables\n",
+    int pg = pg_columns(r);
+    fputs(pg ? "tileset,z,x,y,renders,duplicates,total_ms,mean_ms,max_ms,first,last,reasons,"
+               "database,user,tables\n"
+             : "tileset,z,x,y,renders,duplicates,total_ms,mean_ms,max_ms,first,last,reasons\n",
           out);
     for (size_t i = 0; i < nt; i++) {
         const struct stat *e = tt[i];
@@ -806,10 +815,12 @@ static int write_csv(struct tq_report *r, const struct stat **tt, size_t nt, FIL
                 e->total_ms / (double)e->renders, e->max_ms);
         csv_field(out, tq_report_time_format(e->first_ms, a, sizeof a), 0);
         csv_field(out, tq_report_time_format(e->last_ms, b, sizeof b), 0);
-        csv_field(out, reasons_str(r, e->reasons, reasons, sizeof reasons), 0);
-        csv_field(out, str_or(r, e->database, ""), 0);
-        csv_field(out, str_or(r, e->user, ""), 0);
-        csv_field(out, str_or(r, e->k.tables, ""), 1);
+        csv_field(out, reasons_str(r, e->reasons, reasons, sizeof reasons), !pg);
+        if (pg) {
+            csv_field(out, str_or(r, e->database, ""), 0);
+            csv_field(out, str_or(r, e->user, ""), 0);
+            csv_field(out, str_or(r, e->k.tables, ""), 1);
+        }
     }
     return 0;
 }
@@ -981,10 +992,11 @@ static void html_esc(FILE *out, const char *s)
 static void html_rows(struct tq_report *r, const struct stat **v, size_t n, int meta, FILE *out)
 {
     char a[64], b[64], reasons[256];
+    int pg = !meta && pg_columns(r);
     fputs("<table><tr><th>tileset</th><th>tile</th><th>renders</th><th>total ms</th>"
           "<th>mean ms</th><th>max ms</th><th>first</th><th>last</th><th>reasons</th>",
           out);
-    if (!meta)
+    if (pg)
         fputs("<th>database</th><th>user</th><th>tables</th>", out);
     fputs("</tr>\n", out);
     for (size_t i = 0; i < n; i++) {
@@ -1002,7 +1014,7 @@ static void html_rows(struct tq_report *r, const struct stat **v, size_t n, int 
                 tq_report_time_format(e->first_ms, a, sizeof a),
                 tq_report_time_format(e->last_ms, b, sizeof b));
         html_esc(out, reasons_str(r, e->reasons, reasons, sizeof reasons));
-        if (!meta) {
+        if (pg) {
             fputs("</td><td>", out);
             html_esc(out, str_or(r, e->database, ""));
             fputs("</td><td>", out);

@@ -88,6 +88,8 @@ int tq_report_add(struct tq_report *r, const struct tq_render_rec *rec);
 int64_t tq_report_consume(struct tq_report *r, tq_render_next_fn next, void *src, char *err,
                           size_t errsize);
 
+/* For a PostgreSQL log source: what it read (the summary shows it), and the outputs get the
+ * database, user and tables columns, which the render log does not have. */
 void tq_report_set_input(struct tq_report *r, const struct tq_report_input *in);
 
 void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *out);

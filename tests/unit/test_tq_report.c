@@ -166,6 +166,46 @@ static void test_csv_text_html(void **state)
     assert_non_null(strstr(s, "<svg"));
     assert_null(strstr(s, "src=")); /* self-contained: nothing fetched */
     assert_null(strstr(s, "<script"));
+    assert_null(strstr(s, "<th>database</th>"));
+    free(s);
+    tq_report_free(r);
+}
+
+/* The database, user and tables columns are the PostgreSQL logs' (tq_report_set_input):
+ * left out for the render log, where they would always be empty. */
+static void test_pg_columns(void **state)
+{
+    struct tq_report *r = sample(NULL);
+    char *s = render(r, TQ_FMT_CSV, 20);
+    assert_true(strncmp(s,
+                        "tileset,z,x,y,renders,duplicates,total_ms,mean_ms,max_ms,first,last,"
+                        "reasons\n",
+                        76) == 0);
+    assert_non_null(strstr(s, "\ndemo,3,4,2,3,2,60.000,20.000,30.000,"));
+    free(s);
+    s = render(r, TQ_FMT_TEXT, 20);
+    assert_null(strstr(s, "database"));
+    free(s);
+    s = render(r, TQ_FMT_HTML, 20);
+    assert_null(strstr(s, "<th>database</th>"));
+    free(s);
+
+    struct tq_report_input in;
+    memset(&in, 0, sizeof in);
+    tq_report_set_input(r, &in);
+    s = render(r, TQ_FMT_CSV, 20);
+    assert_true(strncmp(s,
+                        "tileset,z,x,y,renders,duplicates,total_ms,mean_ms,max_ms,first,last,"
+                        "reasons,database,user,tables\n",
+                        97) == 0);
+    assert_non_null(strstr(s, "\ndemo,3,4,2,3,2,60.000,20.000,30.000,"));
+    assert_non_null(strstr(s, "\"request,warm\",,,\n"));
+    free(s);
+    s = render(r, TQ_FMT_TEXT, 20);
+    assert_non_null(strstr(s, "reasons / database user tables"));
+    free(s);
+    s = render(r, TQ_FMT_HTML, 20);
+    assert_non_null(strstr(s, "<th>database</th><th>user</th><th>tables</th>"));
     free(s);
     tq_report_free(r);
 }
@@ -197,7 +237,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_filters),
         cmocka_unit_test(test_metatiles),     cmocka_unit_test(test_json),
-        cmocka_unit_test(test_csv_text_html), cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_csv_text_html), cmocka_unit_test(test_pg_columns),
+        cmocka_unit_test(test_time_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
