@@ -2,6 +2,7 @@
 #include "tq_report.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -502,7 +503,8 @@ int tq_report_time_parse(const char *s, int64_t now_ms, int64_t *out)
     if (s[0] == '@') {
         char *end;
         double v = strtod(s + 1, &end);
-        if (end == s + 1 || *end != '\0' || !isfinite(v))
+        /* beyond ±9e15 s the milliseconds do not fit an int64_t */
+        if (end == s + 1 || *end != '\0' || !isfinite(v) || fabs(v) > 9e15)
             return -1;
         *out = (int64_t)llround(v * 1000);
         return 0;
@@ -510,11 +512,15 @@ int tq_report_time_parse(const char *s, int64_t now_ms, int64_t *out)
     size_t len = strlen(s);
     if (len >= 2 && isdigit((unsigned char)s[0]) && strchr("smhd", s[len - 1]) &&
         strspn(s, "0123456789") == len - 1) {
+        errno = 0;
         int64_t n = strtoll(s, NULL, 10);
         int64_t unit = s[len - 1] == 's'   ? 1000
                        : s[len - 1] == 'm' ? 60000
                        : s[len - 1] == 'h' ? 3600000
                                            : 86400000;
+        /* strtoll clamps what it cannot hold; n * unit must not overflow either */
+        if (errno != 0 || n > INT64_MAX / unit)
+            return -1;
         *out = now_ms - n * unit;
         return 0;
     }

@@ -227,6 +227,10 @@ static void test_time_parse(void **state)
     assert_int_equal(t, 10000000 - 7200000);
     assert_int_equal(tq_report_time_parse("yesterday", 0, &t), -1);
     assert_int_equal(tq_report_time_parse("2024-13-01", 0, &t), -1);
+    /* durations and unix times whose milliseconds do not fit an int64_t */
+    assert_int_equal(tq_report_time_parse("99999999999999999999d", 0, &t), -1);
+    assert_int_equal(tq_report_time_parse("9999999999999999h", 0, &t), -1);
+    assert_int_equal(tq_report_time_parse("@1e300", 0, &t), -1);
     char buf[64];
     assert_string_equal(tq_report_time_format(1714557600500LL, buf, sizeof buf),
                         "2024-05-01T10:00:00.500Z");
