@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <math.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +18,7 @@
 
 #define INT4OID 23
 #define FLOAT8OID 701
-#define NPARAMS 10
+#define NPARAMS 15
 #define DRAIN_TIMEOUT_MS 5000
 
 /* What the renderer knows about one tileset on the current connection. */
@@ -251,11 +252,14 @@ static void pg_error(PGconn *pg, const PGresult *res, const char *what, char *er
         err[--n] = '\0';
 }
 
-/* Appends the attribute list (", l."a", l."b"") of one layer to b, found by describing
- * the layer's query, and the columns' types to fields (column → type, tq_tilejson.h). */
+/* Appends the attribute list (", c."a", c."b"") of one layer to b, found by describing
+ * the layer's query, and the columns' types to fields (column → type, tq_tilejson.h).
+ * Sets rn to a prefix ("tq_", "tq__", ...) that no column name of the layer's query starts
+ * with, for the statement's own columns. */
 static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_config *ts,
                                             const struct tq_layer_config *layer, struct sb *b,
-                                            json_t *fields, char *err, size_t errsize)
+                                            json_t *fields, char *rn, size_t rnsize, char *err,
+                                            size_t errsize)
 {
     static const Oid types[5] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
@@ -300,7 +304,7 @@ static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_
             pg_error(pg, NULL, "escape identifier", err, errsize);
             goto cleanup;
         }
-        sb_addf(b, ", l.%s", id);
+        sb_addf(b, ", c.%s", id);
         PQfreemem(id);
         const char *type = tq_tilejson_field_type((unsigned)PQftype(res, i));
         if (type && json_object_set_new(fields, name, json_string(type)) != 0) {
@@ -312,6 +316,15 @@ static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_
         snprintf(err, errsize, "tileset %s layer %s: the query has no geom column", ts->name,
                  layer->name);
         goto cleanup;
+    }
+    /* The statement's own columns (prefix + "rn", "b", "x0", ...) must not shadow one of
+     * the layer's: a prefix no column name starts with. */
+    snprintf(rn, rnsize, "tq_");
+    for (int i = 0; i < PQnfields(res) && strlen(rn) + 2 < rnsize; i++) {
+        if (strncmp(PQfname(res, i), rn, strlen(rn)) == 0) {
+            strcat(rn, "_");
+            i = -1; /* check the new prefix against every column again */
+        }
     }
     st = TQ_RENDER_OK;
 cleanup:
@@ -326,12 +339,13 @@ cleanup:
 static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *err, size_t errsize)
 {
     static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
+                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
                                        FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
     const struct tq_tileset_config *ts = s->ts;
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
-    struct sb b = {0}, sel = {0};
+    struct sb b = {0}, sel = {0}, attrs = {0};
     PGresult *res = NULL;
-    char *sql = NULL, *selsql = NULL;
+    char *sql = NULL, *selsql = NULL, *attrsql = NULL, *inner = NULL, *lname = NULL;
     json_t *schema = json_object(), *slayers = json_array();
 
     if (schema == NULL || slayers == NULL || json_object_set(schema, "layers", slayers) != 0) {
@@ -342,54 +356,119 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         snprintf(err, errsize, "tileset %s has no layers", ts->name);
         goto cleanup;
     }
-    sb_add(&b, "WITH ");
-    sb_add(&sel, "SELECT t.tx, t.ty, ");
+    if (ts->metatile == 1) {
+        sb_add(&sel, "SELECT $2::integer AS tx, $3::integer AS ty, ");
+    } else {
+        /* The tiles of the metatile, their envelopes and the envelopes grown by the
+         * margin. */
+        sb_add(&b, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) "
+                   "AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) AS xenv "
+                   "FROM generate_series($2::integer, $4::integer) tx, "
+                   "generate_series($3::integer, $5::integer) ty),\n");
+        sb_add(&sel, "\nSELECT t.tx, t.ty, ");
+    }
     for (size_t i = 0; i < ts->nlayers; i++) {
         const struct tq_layer_config *layer = &ts->layers[i];
-        char *inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
-        char *lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
-        if (inner == NULL || lname == NULL) {
-            st = lname == NULL ? failed(pg) : TQ_RENDER_SQL_ERROR;
-            snprintf(err, errsize, "%s", inner == NULL ? "out of memory" : PQerrorMessage(pg));
-            free(inner);
-            if (lname)
-                PQfreemem(lname);
-            goto cleanup;
-        }
-        /* A layer whose zoom range is narrower than the tileset's is gated on $1: its CTE
-         * is then empty (a one-time filter: the layer query does not run). */
-        int gated = layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom;
-        if (gated)
-            sb_addf(&b,
-                    "%sl%zu AS MATERIALIZED (SELECT * FROM (%s\n) s WHERE $1::integer "
-                    "BETWEEN %d AND %d)",
-                    i ? ", " : "", i, inner, layer->minzoom, layer->maxzoom);
-        else
-            sb_addf(&b, "%sl%zu AS MATERIALIZED (%s\n)", i ? ", " : "", i, inner);
-        sb_addf(&sel,
-                "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
-                "ST_AsMVTGeom(l.geom, t.env, %u, %u, true) AS geom",
-                i ? " || " : "", lname, ts->extent, ts->extent, ts->buffer);
-        free(inner);
-        PQfreemem(lname);
+        char rn[32];
         json_t *sl = json_object(), *fields = json_object();
-        if (sl == NULL || fields == NULL || json_array_append_new(slayers, sl) != 0 ||
-            json_object_set_new(sl, "id", json_string(layer->name)) != 0 ||
-            json_object_set_new(sl, "fields", fields) != 0) {
+        if (sl == NULL || fields == NULL) {
+            json_decref(sl);
+            json_decref(fields);
             snprintf(err, errsize, "out of memory");
             goto cleanup;
         }
-        st = describe_layer(pg, ts, layer, &sel, fields, err, errsize);
+        /* The _new calls take the references, also when they fail: sl owns fields, then
+         * slayers owns sl. */
+        int bad = json_object_set_new(sl, "fields", fields) != 0;
+        bad |= json_object_set_new(sl, "id", json_string(layer->name)) != 0;
+        if (bad) {
+            json_decref(sl);
+            sl = NULL;
+        }
+        if (sl == NULL || json_array_append_new(slayers, sl) != 0) {
+            snprintf(err, errsize, "out of memory");
+            goto cleanup;
+        }
+        st = describe_layer(pg, ts, layer, &attrs, fields, rn, sizeof rn, err, errsize);
         if (st != TQ_RENDER_OK)
             goto cleanup;
         st = TQ_RENDER_SQL_ERROR;
-        sb_addf(&sel, " FROM l%zu l WHERE l.geom && ST_Expand(t.env, $10::float8)) q), ''::bytea)",
-                i);
+        attrsql = sb_take(&attrs);
+        inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
+        lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
+        if (attrsql == NULL || inner == NULL || lname == NULL) {
+            st = lname == NULL && inner != NULL ? failed(pg) : TQ_RENDER_SQL_ERROR;
+            snprintf(err, errsize, "%s",
+                     lname == NULL && inner != NULL ? PQerrorMessage(pg) : "out of memory");
+            goto cleanup;
+        }
+        if (ts->metatile == 1) {
+            /* One tile per job: the contract's query itself, the layer query run once
+             * (gated layers: a one-time filter on $1). */
+            sb_addf(&sel,
+                    "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
+                    "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
+                    "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
+                    i ? " || " : "", lname, ts->extent, ts->extent, ts->buffer, attrsql, inner);
+            if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
+                sb_addf(&sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
+            sb_add(&sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
+                         "$3::integer), $10::float8)) q), ''::bytea)");
+        } else {
+            /* The layer's rows (its query runs once, over the metatile), numbered in the order
+             * the query returns them: ST_AsMVT gets each tile's rows in that order, as the
+             * per-tile query would. Each row also gets the range of tiles of the metatile its
+             * bbox touches (see the header). A layer whose zoom range is narrower than the
+             * tileset's is gated on $1: its CTE is then empty (a one-time filter: the layer
+             * query does not run). */
+            sb_addf(&b,
+                    "%sl%zu AS MATERIALIZED (SELECT "
+                    "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
+                    "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
+                    "$2::integer - 1 + least($4::integer - $2::integer + 1, "
+                    "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
+                    "$4::integer - $2::integer + 1)) AS %sx1, "
+                    "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
+                    "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
+                    "$3::integer - 1 + least($5::integer - $3::integer + 1, "
+                    "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
+                    "$5::integer - $3::integer + 1)) AS %sy1, w.*"
+                    "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
+                    "(%s\n) s",
+                    i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, rn, inner);
+            if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
+                sb_addf(&b, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
+            sb_add(&b, ") w),\n");
+            /* Every row joined to each tile of its range (one set-returning call per row:
+             * %sk = 0 .. columns * rows - 1), the contract's exact filter, one ST_AsMVT per
+             * tile. */
+            sb_addf(&b,
+                    "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
+                    "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
+                    "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
+                    "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
+                    "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
+                    "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
+                    "geom%s) q"
+                    "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
+                    i, lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn, rn,
+                    ts->extent, ts->buffer, attrsql);
+            sb_addf(&sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
+        }
+        free(attrsql);
+        attrsql = NULL;
+        free(inner);
+        inner = NULL;
+        PQfreemem(lname);
+        lname = NULL;
     }
-    sb_add(&b, ", t AS (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) AS env FROM "
-               "generate_series($2::integer, $4::integer) tx, "
-               "generate_series($3::integer, $5::integer) ty)\n");
-    sb_add(&sel, " AS mvt FROM t");
+
+    sb_add(&sel, " AS mvt");
+    if (ts->metatile != 1) {
+        sb_add(&sel, " FROM t");
+        for (size_t i = 0; i < ts->nlayers; i++)
+            sb_addf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
+    }
     selsql = sb_take(&sel);
     if (selsql == NULL) {
         snprintf(err, errsize, "out of memory");
@@ -406,6 +485,18 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         free(s->sql);
         s->sql = NULL;
     }
+    /* No JIT for the render statements: their estimated cost is high (every row times a
+     * few PostGIS calls), so PostgreSQL would compile and optimize them with LLVM on every
+     * execution, which took longer than running them (~0.5-1 s on the 100,000-point
+     * benchmark tile); the work is in PostGIS functions JIT cannot speed up. A session
+     * setting: prepared again, with the statements, after every reconnect. */
+    res = PQexec(pg, "SET jit = off");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
+        st = TQ_RENDER_CONN_ERROR;
+        pg_error(pg, res, "SET jit", err, errsize);
+        goto cleanup;
+    }
+    PQclear(res);
     res = PQprepare(pg, s->stmt, sql, NPARAMS, types);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         st = failed(pg);
@@ -443,8 +534,13 @@ cleanup:
         PQclear(res);
     free(sql);
     free(selsql);
+    free(attrsql);
+    free(inner);
+    if (lname)
+        PQfreemem(lname);
     free(sb_take(&b));
     free(sb_take(&sel));
+    free(sb_take(&attrs));
     json_decref(schema);
     json_decref(slayers);
     return st;
@@ -589,6 +685,24 @@ enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, cons
     snprintf(pv[7], sizeof pv[7], "%.17g", bb.xmax + mm);
     snprintf(pv[8], sizeof pv[8], "%.17g", bb.ymax + mm);
     snprintf(pv[9], sizeof pv[9], "%.17g", margin);
+    /* $11: the pad that decides which tiles a row may touch: the margin plus a slack
+     * for the float4 boxes the && operator compares (each rounded outward by at most one
+     * float ulp, <= |v| * 2^-23; only coordinates within a pad of the metatile matter, the
+     * tile range is clamped to it). */
+    double maxabs = fabs(bb.xmin);
+    if (fabs(bb.xmax) > maxabs)
+        maxabs = fabs(bb.xmax);
+    if (fabs(bb.ymin) > maxabs)
+        maxabs = fabs(bb.ymin);
+    if (fabs(bb.ymax) > maxabs)
+        maxabs = fabs(bb.ymax);
+    double tilew = 2 * TQ_MERC_MAX / (double)tq_tile_grid_size(m->z);
+    snprintf(pv[10], sizeof pv[10], "%.17g", margin + 3e-7 * (maxabs + margin + tilew) + 1e-6);
+    /* $12..$15: the metatile's own bounds: west, east, north, south. */
+    snprintf(pv[11], sizeof pv[11], "%.17g", bb.xmin);
+    snprintf(pv[12], sizeof pv[12], "%.17g", bb.xmax);
+    snprintf(pv[13], sizeof pv[13], "%.17g", bb.ymax);
+    snprintf(pv[14], sizeof pv[14], "%.17g", bb.ymin);
     for (int i = 0; i < NPARAMS; i++)
         values[i] = pv[i];
 

@@ -1,21 +1,41 @@
 /* tq_render — renders a whole metatile of MVT tiles in one PostgreSQL round trip.
  *
- * For every tileset of the config the renderer prepares ONE statement on the connection:
+ * For every tileset of the config the renderer prepares ONE statement on the connection
+ * (P = a column prefix, "tq_", that no layer column starts with; "tq__"... otherwise):
  *
- *   WITH l0 AS MATERIALIZED (<layer 0 sql>), l1 AS MATERIALIZED (...),
- *        t AS (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) AS env
- *              FROM generate_series($2::integer, $4::integer) tx,
- *                   generate_series($3::integer, $5::integer) ty)
- *   SELECT tx, ty, COALESCE((SELECT ST_AsMVT(q, 'layer0', E, 'geom') FROM
- *            (SELECT ST_AsMVTGeom(l.geom, t.env, E, B, true) AS geom, l."attr"...
- *             FROM l0 l WHERE l.geom && ST_Expand(t.env, $10::float8)) q), ''::bytea)
- *          || COALESCE(... l1 ...) FROM t
+ *   WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1, tx, ty) AS env,
+ *                                  ST_Expand(ST_TileEnvelope($1, tx, ty), $10) AS xenv
+ *                           FROM generate_series($2, $4) tx, generate_series($3, $5) ty),
+ *        l0 AS MATERIALIZED (SELECT <first..last tile column/row the row's bbox, grown by
+ *                                    $11, touches, clamped to the metatile> AS P_x0.. P_y1,
+ *                                   w.* FROM (SELECT row_number() OVER () AS P_rn,
+ *                                   box2d(s.geom) AS P_b, s.* FROM (<layer 0 sql>) s) w),
+ *        r0 AS (SELECT t.tx, t.ty, ST_AsMVT(q, 'layer0', E, 'geom' ORDER BY c.P_rn) AS mvt
+ *               FROM (SELECT c.*, generate_series(0, <tiles in the row's range> - 1) AS P_k
+ *                     FROM l0 c) c
+ *               JOIN t ON (t.tx, t.ty) = <the P_k-th tile of the range>
+ *               CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, E, B, true) AS geom,
+ *                                          c."attr"...) q
+ *               WHERE c.geom && t.xenv GROUP BY t.tx, t.ty),
+ *        l1 ..., r1 ...
+ *   SELECT t.tx, t.ty, COALESCE(r0.mvt, '') || COALESCE(r1.mvt, '') ... AS mvt
+ *   FROM t LEFT JOIN r0 ON ... LEFT JOIN r1 ON ...
+ *
+ * i.e. each layer's query runs once over the metatile; every row is joined only to the
+ * tiles its bbox may touch (found by arithmetic, width_bucket over the metatile's bounds),
+ * then the contract's exact filter (geom && the tile envelope grown by the margin) decides;
+ * ST_AsMVT gets each tile's rows in the layer query's order (P_rn). Cost ~ rows x tiles
+ * each row touches, not rows x tiles of the metatile. A tileset with metatile 1 gets the
+ * contract's one-tile query instead (the same bytes, less work for one tile).
  *
  * Parameters: $1 zoom, $2..$5 first/last tile column and row, $6..$9 the metatile's
- * EPSG:3857 bounds expanded by the margin m = tile width * buffer / extent, $10 m.
+ * EPSG:3857 bounds expanded by the margin m = tile width * buffer / extent, $10 m, $11 the
+ * pad for the candidate tiles (m plus a slack for the float4 boxes && compares), $12..$15
+ * the metatile's own bounds (west, east, north, south).
  * In a layer's SQL, !BBOX! becomes ST_MakeEnvelope($6,$7,$8,$9,3857) and !ZOOM! becomes
  * $1::integer: bound parameters, never spliced values. A layer whose minzoom..maxzoom
- * does not cover the zoom contributes nothing (its CTE is gated on $1).
+ * does not cover the zoom contributes nothing (its CTE is gated on $1). The session runs
+ * with jit = off (set when a statement is prepared).
  *
  * Each tile's bytes equal the per-tile "rendering SQL contract" (see README / tests):
  * the concatenation over layers of COALESCE(ST_AsMVT(...), '') for that tile alone.
