@@ -229,6 +229,18 @@ tq_wait_http() {
     tq_die "$url did not answer within $secs s"
 }
 
+# tq_sanitizer_report LOG MESSAGE CONTEXT MAXLINES: when AddressSanitizer, LeakSanitizer or
+# UndefinedBehaviorSanitizer reported in LOG, prints MESSAGE and the report (CONTEXT lines
+# after each match, at most MAXLINES) to stderr and returns 1; else returns 0.
+tq_sanitizer_report() {
+    local log=$1 msg=$2 ctx=$3 max=$4
+    local re='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:'
+    grep -qE "$re" "$log" || return 0
+    echo "$msg" >&2
+    grep -E -A "$ctx" "$re" "$log" | head -n "$max" >&2
+    return 1
+}
+
 # ---- nginx in front of the coordinators (deploy/nginx.conf.in) ----------------------------
 
 # Installs nginx (nginx-light, else nginx) when no nginx binary is there.

@@ -46,14 +46,21 @@ it_redis() {
     redis-cli -h 127.0.0.1 -p "$TQ_TEST_REDIS_PORT" "$@"
 }
 
-# it_fetch PATH NAME [curl args...]: GET $TQ_TEST_BASE_URL$PATH (path sent as is), body in
+# it_fetch_url URL NAME [curl args...]: GET URL (path sent as is), body in
 # $IT_TMP/NAME.body, headers in $IT_TMP/NAME.headers; prints the HTTP status ("000" when
 # the connection failed).
-it_fetch() {
-    local path=$1 name=$2
+it_fetch_url() {
+    local url=$1 name=$2
     shift 2
     curl -sS --path-as-is --max-time 120 -o "$IT_TMP/$name.body" -D "$IT_TMP/$name.headers" \
-        -w '%{http_code}' "$@" "$TQ_TEST_BASE_URL$path" 2>"$IT_TMP/$name.curlerr" || true
+        -w '%{http_code}' "$@" "$url" 2>"$IT_TMP/$name.curlerr" || true
+}
+
+# it_fetch PATH NAME [curl args...]: it_fetch_url of $TQ_TEST_BASE_URL$PATH.
+it_fetch() {
+    local path=$1
+    shift
+    it_fetch_url "$TQ_TEST_BASE_URL$path" "$@"
 }
 
 # it_header NAME HEADER: the value of HEADER in the last it_fetch NAME response ("" if none).

@@ -93,12 +93,7 @@ ng_down() {
         cp "$NG_DIR"/*.log "$NG_DIR"/nginx/*.log "$NG_DIR"/*.conf "$logs"/ 2>/dev/null || true
         for f in "$NG_DIR"/coordinator*.log "$NG_DIR"/worker*.log; do
             [[ -e $f ]] || continue
-            if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
-                echo "FAIL: sanitizer report in $(basename "$f"):" >&2
-                grep -E -A 40 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" |
-                    head -n 80 >&2
-                status=1
-            fi
+            tq_sanitizer_report "$f" "FAIL: sanitizer report in $(basename "$f"):" 40 80 || status=1
         done
         rm -rf "$NG_DIR"
         NG_DIR=""
@@ -111,10 +106,9 @@ ng_down() {
 # ng_get PATH NAME [curl args...]: GET $NG_URL$PATH through nginx; body $IT_TMP/NAME.body,
 # headers $IT_TMP/NAME.headers; prints the status ("000" when the connection failed).
 ng_get() {
-    local path=$1 name=$2
-    shift 2
-    curl -sS --path-as-is --max-time 120 -o "$IT_TMP/$name.body" -D "$IT_TMP/$name.headers" \
-        -w '%{http_code}' "$@" "$NG_URL$path" 2>"$IT_TMP/$name.curlerr" || true
+    local path=$1
+    shift
+    it_fetch_url "$NG_URL$path" "$@"
 }
 
 # ng_upstream_count: how many requests nginx has sent to a coordinator so far (access log

@@ -43,12 +43,8 @@ do_stop() {
         cp "$dir"/*.log "$dir"/pglog/*.log "$dir"/tileq.conf "$LOG_COPY_DIR"/ 2>/dev/null || true
         for f in "$dir"/coordinator*.log "$dir"/worker*.log; do
             [[ -e $f ]] || continue
-            if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
-                echo "services: sanitizer report in $(basename "$f"):" >&2
-                grep -E -A 40 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" |
-                    head -n 120 >&2
+            tq_sanitizer_report "$f" "services: sanitizer report in $(basename "$f"):" 40 120 ||
                 status=1
-            fi
         done
         rm -rf "$dir"
     fi

@@ -20,11 +20,7 @@ cleanup() {
     for f in "$D"/*.log; do
         [[ -e $f ]] || continue
         cp "$f" "$TQ_BUILD_DIR/tests/integration/discovery_$(basename "$f")" || true
-        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
-            echo "FAIL: sanitizer report in $(basename "$f"):" >&2
-            grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 80 >&2
-            status=1
-        fi
+        tq_sanitizer_report "$f" "FAIL: sanitizer report in $(basename "$f"):" 30 80 || status=1
     done
     rm -rf "$IT_TMP"
     ((status == 0)) || exit 1

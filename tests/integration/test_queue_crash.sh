@@ -11,9 +11,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
 
 q_init crash
-for w in w1 w2 w3; do q_start_worker $w; done
-for w in w1 w2 w3; do q_wait_worker $w; done
-q_start_coordinator c1
+q_start_stack 3 1
 
 # q_wait_running JOB: waits up to 15 s for JOB to be running; prints the worker's name
 # (w1..w3) holding it.

@@ -12,12 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
 
 q_init deadletter
-q_start_worker w1
-q_start_worker w2
-q_wait_worker w1
-q_wait_worker w2
-q_start_coordinator c1
-q_start_coordinator c2
+q_start_stack 2 2
 
 job=broken/10/512/352
 urls=()

@@ -12,12 +12,7 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
 
 q_init dedup
-q_start_worker w1
-q_start_worker w2
-q_wait_worker w1
-q_wait_worker w2
-q_start_coordinator c1
-q_start_coordinator c2
+q_start_stack 2 2
 
 # ---- 1. 200 requests, one tile ----------------------------------------------------------
 z=14 x=8298 y=5636 job=slow/14/8296/5632

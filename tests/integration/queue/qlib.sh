@@ -8,6 +8,7 @@
 #   q_init NAME              temp dir, Redis on a free port, config (q_config below)
 #   q_start_worker NAME      a tileq-worker with id "$Q_ID-NAME" (pid in $Q_DIR/NAME.pid)
 #   q_start_coordinator NAME a tileq-coordinator on a free port; sets Q_URL_<NAME>
+#   q_start_stack NW NC      workers w1..wNW (waited for), then coordinators c1..cNC
 #   q_pid NAME               the pid of a process started above
 #   q_renders JOB            rendered ("job_done") count of job JOB in our workers' logs
 #   q_wait_renderlog SQL_WHERE N  waits (bounded) until tileq.render_log has N rows of ours
@@ -132,6 +133,15 @@ q_start_coordinator() {
     printf -v "Q_URL_$n" '%s' "http://127.0.0.1:$port"
 }
 
+# q_start_stack NWORKERS NCOORDINATORS: workers w1..wN, each waited for (q_wait_worker), then
+# coordinators c1..cM (q_start_coordinator).
+q_start_stack() {
+    local i
+    for ((i = 1; i <= $1; i++)); do q_start_worker "w$i"; done
+    for ((i = 1; i <= $1; i++)); do q_wait_worker "w$i"; done
+    for ((i = 1; i <= $2; i++)); do q_start_coordinator "c$i"; done
+}
+
 # q_wait_worker NAME: waits (up to 30 s) until the worker logged pg_connected.
 q_wait_worker() {
     local i
@@ -172,10 +182,9 @@ q_sanitizer_check() {
     local f
     for f in "$Q_DIR"/*.log; do
         [[ $f == */redis.log ]] && continue
-        if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f"; then
-            it_fail "sanitizer report in $(basename "$f"):"
-            grep -E -A 30 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 60 >&2
-        fi
+        # (the message is it_fail's; the count is kept the same way)
+        tq_sanitizer_report "$f" "FAIL: sanitizer report in $(basename "$f"):" 30 60 ||
+            IT_FAILURES=$((IT_FAILURES + 1))
     done
 }
 
