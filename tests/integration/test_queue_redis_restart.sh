@@ -15,16 +15,17 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
 
 q_init redis_restart
-q_start_worker w1
-q_start_worker w2
-q_wait_worker w1
-q_wait_worker w2
-q_start_coordinator c1
-q_start_coordinator c2
+q_start_stack 2 2
 
 STOP=$IT_TMP/stop-load
 PHASE=$IT_TMP/phase # "before", "outage" (Redis down and seen so), "after" (back and seen so)
-echo before >"$PHASE"
+# set_phase PHASE: replaced by a rename, so that a load request never reads it half-written
+# (an empty phase shifted its line's fields and failed the status check).
+set_phase() {
+    echo "$1" >"$PHASE.tmp"
+    mv "$PHASE.tmp" "$PHASE"
+}
+set_phase before
 # load NAME COORD_URL XBASE: one request every 100 ms whatever the answers take (each in a
 # curl of its own), up to 600 (stops at $STOP), each for a tile of a new metatile at z12;
 # one line per request "i phase status seconds" in $IT_TMP/load-NAME.txt, phase being the
@@ -84,7 +85,7 @@ done
 rm -f "$Q_DIR/redis.pid"
 wait_health "$Q_URL_c1" 503 || it_fail "outage: c1 /health did not turn 503"
 wait_health "$Q_URL_c2" 503 || it_fail "outage: c2 /health did not turn 503"
-echo outage >"$PHASE"
+set_phase outage
 
 # Cold tiles during the outage: 503 + Retry-After, quickly.
 for ((i = 0; i < 6; i++)); do
@@ -103,12 +104,12 @@ it_check "outage: a cached tile is still served" 200 \
     "$(curl -s -o /dev/null --max-time 10 -w '%{http_code}' "$Q_URL_c2/demo/10/518/352.mvt" || true)"
 sleep 2
 
-echo before >"$PHASE" # "between": requests sent now may see Redis either way
+set_phase before # "between": requests sent now may see Redis either way
 echo "   starting Redis again on port $Q_REDIS_PORT"
 tq_redis_start "$Q_DIR" "$Q_REDIS_PORT"
 wait_health "$Q_URL_c1" 200 || it_fail "after: c1 /health did not come back"
 wait_health "$Q_URL_c2" 200 || it_fail "after: c2 /health did not come back"
-echo after >"$PHASE"
+set_phase after
 
 # New cold tiles through both coordinators succeed (the workers may still be backing off:
 # the request waits for them, within render_timeout_seconds).
