@@ -106,6 +106,28 @@ b_coordinator() {
     B_URL=http://127.0.0.1:$port
 }
 
+# The demo layers' queries (as deploy/tileq.conf.in).
+B_L_AREAS='SELECT geom, name, kind FROM demo.areas WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id'
+B_L_ROADS='SELECT geom, name, kind FROM demo.roads WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id'
+B_L_PLACES='SELECT geom, name, kind, population FROM demo.points WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id'
+
+# b_demo_mt NWORKERS: after b_services, loads the demo data (scale ${SCALE:-1}), writes a
+# config with tilesets "mt1" (metatile 1) and "mt8" (metatile 8) of the demo layers, and
+# starts NWORKERS workers w1..wN.
+b_demo_mt() {
+    local i layers
+    echo "loading the demo data (scale ${SCALE:-1})..."
+    PGOPTIONS="-c client_min_messages=warning" tq_load_demo "$BENCH_ROOT" "$B_PG_PORT" \
+        -v scale="${SCALE:-1}"
+    layers="layers = (
+  { name = \"areas\"; sql = \"$B_L_AREAS\"; },
+  { name = \"roads\"; sql = \"$B_L_ROADS\"; },
+  { name = \"places\"; sql = \"$B_L_PLACES\"; } );"
+    b_config "{ name = \"mt1\"; minzoom = 0; maxzoom = 14; metatile = 1; $layers },
+  { name = \"mt8\"; minzoom = 0; maxzoom = 14; metatile = 8; $layers }"
+    for ((i = 1; i <= $1; i++)); do b_worker "w$i"; done
+}
+
 # b_median: the median of the numbers on stdin (one per line).
 b_median() {
     sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'

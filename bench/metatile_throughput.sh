@@ -27,16 +27,7 @@ read -r WEST SOUTH EAST NORTH <<<"${BBOX:-1.0 48.0 4.0 50.0}"
 
 b_build
 b_services
-echo "loading the demo data (scale ${SCALE:-1})..."
-PGOPTIONS="-c client_min_messages=warning" tq_load_demo "$BENCH_ROOT" "$B_PG_PORT" -v scale="${SCALE:-1}"
-
-layers='layers = (
-  { name = "areas"; sql = "SELECT geom, name, kind FROM demo.areas WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id"; },
-  { name = "roads"; sql = "SELECT geom, name, kind FROM demo.roads WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id"; },
-  { name = "places"; sql = "SELECT geom, name, kind, population FROM demo.points WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id"; } );'
-b_config "{ name = \"mt1\"; minzoom = 0; maxzoom = 14; metatile = 1; $layers },
-  { name = \"mt8\"; minzoom = 0; maxzoom = 14; metatile = 8; $layers }"
-for ((i = 1; i <= WORKERS; i++)); do b_worker "w$i"; done
+b_demo_mt "$WORKERS"
 
 # drain_wait: until nothing is queued or running (bounded: 30 min).
 drain_wait() {

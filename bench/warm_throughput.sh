@@ -26,19 +26,7 @@ read -r WEST SOUTH EAST NORTH <<<"${BBOX:-1.0 48.0 4.0 50.0}"
 b_build
 cmake --build "$BUILD" -j2 --target tileq >/dev/null || tq_die "building tileq failed"
 b_services
-echo "loading the demo data (scale ${SCALE:-1})..."
-tq_load_demo "$BENCH_ROOT" "$B_PG_PORT" -v scale="${SCALE:-1}"
-
-L_AREAS='SELECT geom, name, kind FROM demo.areas WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id'
-L_ROADS='SELECT geom, name, kind FROM demo.roads WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id'
-L_PLACES='SELECT geom, name, kind, population FROM demo.points WHERE geom && !BBOX! AND minzoom <= !ZOOM! ORDER BY id'
-layers="layers = (
-  { name = \"areas\"; sql = \"$L_AREAS\"; },
-  { name = \"roads\"; sql = \"$L_ROADS\"; },
-  { name = \"places\"; sql = \"$L_PLACES\"; } );"
-b_config "{ name = \"mt1\"; minzoom = 0; maxzoom = 14; metatile = 1; $layers },
-  { name = \"mt8\"; minzoom = 0; maxzoom = 14; metatile = 8; $layers }"
-for ((i = 1; i <= WORKERS; i++)); do b_worker "w$i"; done
+b_demo_mt "$WORKERS"
 
 # The tiles "z x y" of the bbox at zoom z.
 tiles_of_bbox() {
@@ -58,9 +46,9 @@ contract_sql() {
     bbox="ST_Expand($env, (2 * 20037508.342789244::float8 / 2 ^ $z) * 64 / 4096)"
     for name in areas roads places; do
         case $name in
-        areas) sql=$L_AREAS attrs="l.name, l.kind" ;;
-        roads) sql=$L_ROADS attrs="l.name, l.kind" ;;
-        places) sql=$L_PLACES attrs="l.name, l.kind, l.population" ;;
+        areas) sql=$B_L_AREAS attrs="l.name, l.kind" ;;
+        roads) sql=$B_L_ROADS attrs="l.name, l.kind" ;;
+        places) sql=$B_L_PLACES attrs="l.name, l.kind, l.population" ;;
         esac
         sql=${sql//'!BBOX!'/$bbox}
         sql=${sql//'!ZOOM!'/$z}
