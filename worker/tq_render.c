@@ -252,14 +252,15 @@ static void pg_error(PGconn *pg, const PGresult *res, const char *what, char *er
         err[--n] = '\0';
 }
 
-/* Appends the attribute list (", c."a", c."b"") of one layer to b, found by describing
- * the layer's query, and the columns' types to fields (column → type, tq_tilejson.h).
+/* Appends the attribute list (", c."a", c."b"") of one layer to b and the same list with
+ * alias w (", w."a"...") to wb, found by describing the layer's query, and the columns'
+ * types to fields (column → type, tq_tilejson.h).
  * Sets rn to a prefix ("tq_", "tq__", ...) that no column name of the layer's query starts
  * with, for the statement's own columns. */
 static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_config *ts,
                                             const struct tq_layer_config *layer, struct sb *b,
-                                            json_t *fields, char *rn, size_t rnsize, char *err,
-                                            size_t errsize)
+                                            struct sb *wb, json_t *fields, char *rn, size_t rnsize,
+                                            char *err, size_t errsize)
 {
     static const Oid types[5] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
@@ -305,6 +306,7 @@ static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_
             goto cleanup;
         }
         sb_addf(b, ", c.%s", id);
+        sb_addf(wb, ", w.%s", id);
         PQfreemem(id);
         const char *type = tq_tilejson_field_type((unsigned)PQftype(res, i));
         if (type && json_object_set_new(fields, name, json_string(type)) != 0) {
@@ -343,9 +345,10 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
                                        FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
     const struct tq_tileset_config *ts = s->ts;
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
-    struct sb b = {0}, sel = {0}, attrs = {0};
+    struct sb b = {0}, sel = {0}, attrs = {0}, wattrs = {0};
     PGresult *res = NULL;
-    char *sql = NULL, *selsql = NULL, *attrsql = NULL, *inner = NULL, *lname = NULL;
+    char *sql = NULL, *selsql = NULL, *attrsql = NULL, *wattrsql = NULL, *inner = NULL,
+         *lname = NULL;
     json_t *schema = json_object(), *slayers = json_array();
 
     if (schema == NULL || slayers == NULL || json_object_set(schema, "layers", slayers) != 0) {
@@ -389,14 +392,15 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
             snprintf(err, errsize, "out of memory");
             goto cleanup;
         }
-        st = describe_layer(pg, ts, layer, &attrs, fields, rn, sizeof rn, err, errsize);
+        st = describe_layer(pg, ts, layer, &attrs, &wattrs, fields, rn, sizeof rn, err, errsize);
         if (st != TQ_RENDER_OK)
             goto cleanup;
         st = TQ_RENDER_SQL_ERROR;
         attrsql = sb_take(&attrs);
+        wattrsql = sb_take(&wattrs);
         inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
         lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
-        if (attrsql == NULL || inner == NULL || lname == NULL) {
+        if (attrsql == NULL || wattrsql == NULL || inner == NULL || lname == NULL) {
             st = lname == NULL && inner != NULL ? failed(pg) : TQ_RENDER_SQL_ERROR;
             snprintf(err, errsize, "%s",
                      lname == NULL && inner != NULL ? PQerrorMessage(pg) : "out of memory");
@@ -432,10 +436,10 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
                     "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
                     "$3::integer - 1 + least($5::integer - $3::integer + 1, "
                     "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
-                    "$5::integer - $3::integer + 1)) AS %sy1, w.*"
+                    "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
                     "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
                     "(%s\n) s",
-                    i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, rn, inner);
+                    i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, wattrsql, rn, rn, inner);
             if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
                 sb_addf(&b, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
             sb_add(&b, ") w),\n");
@@ -457,6 +461,8 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         }
         free(attrsql);
         attrsql = NULL;
+        free(wattrsql);
+        wattrsql = NULL;
         free(inner);
         inner = NULL;
         PQfreemem(lname);
@@ -535,12 +541,14 @@ cleanup:
     free(sql);
     free(selsql);
     free(attrsql);
+    free(wattrsql);
     free(inner);
     if (lname)
         PQfreemem(lname);
     free(sb_take(&b));
     free(sb_take(&sel));
     free(sb_take(&attrs));
+    free(sb_take(&wattrs));
     json_decref(schema);
     json_decref(slayers);
     return st;

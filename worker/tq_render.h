@@ -8,7 +8,8 @@
  *                           FROM generate_series($2, $4) tx, generate_series($3, $5) ty),
  *        l0 AS MATERIALIZED (SELECT <first..last tile column/row the row's bbox, grown by
  *                                    $11, touches, clamped to the metatile> AS P_x0.. P_y1,
- *                                   w.* FROM (SELECT row_number() OVER () AS P_rn,
+ *                                   w.P_rn, w.geom, w."attr"...
+ *                            FROM (SELECT row_number() OVER () AS P_rn,
  *                                   box2d(s.geom) AS P_b, s.* FROM (<layer 0 sql>) s) w),
  *        r0 AS (SELECT t.tx, t.ty, ST_AsMVT(q, 'layer0', E, 'geom' ORDER BY c.P_rn) AS mvt
  *               FROM (SELECT c.*, generate_series(0, <tiles in the row's range> - 1) AS P_k
