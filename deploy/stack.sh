@@ -71,12 +71,17 @@ tq_run_as() {
 
 # tq_free_port VAR: sets VAR to a TCP port on 127.0.0.1 that nothing listens on now and that
 # tq_free_port did not hand out before in this shell (call it directly, not in $(...), or the
-# record of ports handed out is lost).
+# record of ports handed out is lost). Ports come from below the kernel's ephemeral range, so
+# the local end of some outgoing connection (curl, a Redis client) cannot take one between
+# the check and the server's bind().
 TQ_PORTS_GIVEN=" "
 tq_free_port() {
-    local p i
+    local p i low=32768 span
+    read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
+    span=$((low - 10000))
+    ((span >= 1000)) || span=1000
     for ((i = 0; i < 500; i++)); do
-        p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
+        p=$((10000 + (RANDOM * 32768 + RANDOM) % span))
         [[ $TQ_PORTS_GIVEN == *" $p "* ]] && continue
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             TQ_PORTS_GIVEN+="$p "
