@@ -494,9 +494,12 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
     /* No JIT for the render statements: their estimated cost is high (every row times a
      * few PostGIS calls), so PostgreSQL would compile and optimize them with LLVM on every
      * execution, which took longer than running them (~0.5-1 s on the 100,000-point
-     * benchmark tile); the work is in PostGIS functions JIT cannot speed up. A session
-     * setting: prepared again, with the statements, after every reconnect. */
-    res = PQexec(pg, "SET jit = off");
+     * benchmark tile); the work is in PostGIS functions JIT cannot speed up. Custom plans
+     * always: a generic plan keeps ST_TileEnvelope($1, …) and the envelope parameters as
+     * expressions evaluated per row instead of constants folded once, and picks its scan
+     * without knowing the bbox. Session settings: set again, with the statements, after
+     * every reconnect. */
+    res = PQexec(pg, "SET jit = off; SET plan_cache_mode = force_custom_plan");
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
         st = TQ_RENDER_CONN_ERROR;
         pg_error(pg, res, "SET jit", err, errsize);
