@@ -204,7 +204,8 @@ static int read_events(struct warm *w, int block_ms)
                 else if (strcmp(f->element[k]->str, "status") == 0)
                     status = f->element[k + 1]->str;
             }
-            if (id && status)
+            /* "partial" (an interactive job's first tile is ready) is not a completion. */
+            if (id && status && strcmp(status, "partial") != 0)
                 job_finished(w, id, strcmp(status, "ok") == 0);
         }
     }

@@ -10,6 +10,8 @@
  *   "cls" str   "interactive" | "dirty" | "bulk"
  *   "why" str   "request" | "warm" | "expire" | "retry"
  *   "at"  int   enqueue time, unix ms
+ *   "fx"  uint  optional (with "fy"): the first requester's tile x, inside the metatile
+ *   "fy"  uint  optional (with "fx"): its y
  *
  * Decoding safety: msgpack-c allocates a container's element array as soon as it reads its
  * header (a 5-byte map32 header asks for 2^32 entries, ~64 GB). So before msgpack_unpack_next
@@ -140,7 +142,7 @@ int tq_job_encode(const struct tq_job *job, char **out, size_t *outlen)
     *outlen = 0;
     msgpack_sbuffer_init(&sbuf);
     msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
-    bad |= msgpack_pack_map(&pk, 9);
+    bad |= msgpack_pack_map(&pk, job->has_first ? 11 : 9);
     bad |= pack_uint(&pk, "v", TQ_JOB_VERSION);
     bad |= pack_str(&pk, "ts", job->tileset);
     bad |= pack_uint(&pk, "z", (uint64_t)job->meta.z);
@@ -151,6 +153,10 @@ int tq_job_encode(const struct tq_job *job, char **out, size_t *outlen)
     bad |= pack_str(&pk, "why", tq_job_reason_name(job->reason));
     bad |= pack_key(&pk, "at");
     bad |= msgpack_pack_int64(&pk, job->enqueued_ms);
+    if (job->has_first) {
+        bad |= pack_uint(&pk, "fx", job->first_x);
+        bad |= pack_uint(&pk, "fy", job->first_y);
+    }
     if (bad != 0 || sbuf.data == NULL)
         goto cleanup;
     *out = sbuf.data; /* ownership passes to the caller (malloc'd by the sbuffer) */
@@ -335,8 +341,10 @@ static size_t clip(const msgpack_object *o)
     return nul ? (size_t)(nul - o->via.str.ptr) : n;
 }
 
-enum { K_V, K_TS, K_Z, K_MX, K_MY, K_N, K_CLS, K_WHY, K_AT, K_COUNT };
-static const char *const key_names[K_COUNT] = {"v", "ts", "z", "mx", "my", "n", "cls", "why", "at"};
+/* The keys from K_FX on are optional. */
+enum { K_V, K_TS, K_Z, K_MX, K_MY, K_N, K_CLS, K_WHY, K_AT, K_FX, K_FY, K_COUNT };
+static const char *const key_names[K_COUNT] = {"v",   "ts",  "z",  "mx", "my", "n",
+                                               "cls", "why", "at", "fx", "fy"};
 
 int tq_job_decode(const char *data, size_t len, struct tq_job *job, char *err, size_t errsize)
 {
@@ -393,6 +401,8 @@ int tq_job_decode(const char *data, size_t len, struct tq_job *job, char *err, s
         /* unknown keys are ignored */
     }
     for (int k = 0; k < K_COUNT; k++) {
+        if (val[k] == NULL && k >= K_FX)
+            continue;
         if (val[k] == NULL) {
             snprintf(err, errsize, "job: missing key \"%s\"", key_names[k]);
             goto cleanup;
@@ -474,6 +484,23 @@ int tq_job_decode(const char *data, size_t len, struct tq_job *job, char *err, s
     job->meta = tq_tile_metatile(t, (uint32_t)n);
     job->size = (uint32_t)n;
     job->enqueued_ms = val[K_AT]->via.i64;
+    if ((val[K_FX] == NULL) != (val[K_FY] == NULL)) {
+        snprintf(err, errsize, "job: \"fx\" and \"fy\" go together");
+        goto cleanup;
+    }
+    if (val[K_FX] != NULL) {
+        uint64_t fx = val[K_FX]->via.u64, fy = val[K_FY]->via.u64;
+        if (fx > UINT32_MAX || fy > UINT32_MAX ||
+            !tq_metatile_contains(&job->meta,
+                                  (struct tq_tile){(int)z, (uint32_t)fx, (uint32_t)fy})) {
+            snprintf(err, errsize, "job: first tile %llu/%llu outside the metatile",
+                     (unsigned long long)fx, (unsigned long long)fy);
+            goto cleanup;
+        }
+        job->has_first = 1;
+        job->first_x = (uint32_t)fx;
+        job->first_y = (uint32_t)fy;
+    }
     rc = 0;
 cleanup:
     msgpack_unpacked_destroy(&up);

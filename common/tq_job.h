@@ -2,7 +2,11 @@
  *
  * A job renders one metatile. On the wire it is a msgpack map with a version:
  *   {"v":1, "ts":tileset, "z":z, "mx":mx, "my":my, "n":metatile size,
- *    "cls":class, "why":reason, "at":enqueued unix ms}
+ *    "cls":class, "why":reason, "at":enqueued unix ms
+ *    [, "fx":x, "fy":y]}
+ * "fx"/"fy" (optional, both or neither): the tile the first requester asked for, which an
+ * interactive job renders and announces first (a "partial" event); decoding rejects one
+ * outside the metatile. Records without them decode with has_first = 0.
  * Decoding rejects truncated, oversized or wrong-typed input, unknown versions and
  * out-of-range tiles with a message in the caller's error buffer; it never reads past
  * the input. Unknown keys are ignored (forward compatibility within a version). */
@@ -31,6 +35,8 @@ struct tq_job {
     enum tq_job_class cls;
     enum tq_job_reason reason;
     int64_t enqueued_ms;
+    int has_first;             /* 1: first_x/first_y name the tile to render first */
+    uint32_t first_x, first_y; /* inside meta when has_first */
 };
 
 const char *tq_job_class_name(enum tq_job_class c);

@@ -632,6 +632,11 @@ static void handle_event(struct tq_coord *co, const char *id, const char *status
         return;
     if (strcmp(status, "ok") == 0) {
         pending_recheck(p, RECHECK_RENDERED);
+    } else if (strcmp(status, "partial") == 0) {
+        /* The job's first tile is in the cache, the rest is still rendering: answer whoever
+         * waits for a tile that is there; the others wait on for "ok"/"dead" (the entry
+         * goes only when nobody is left, as when clients leave). */
+        pending_recheck(p, RECHECK_WAIT);
     } else if (strcmp(status, "dead") == 0) {
         tq_log_warn("job_dead", "id=%s error=%s", id, q(error, qe, sizeof qe));
         pending_fail(p, 500, error && *error ? error : "render failed", 0);
@@ -782,6 +787,10 @@ static void serve_tile(struct tq_coord *co, struct evhttp_request *req, struct c
         send_text(co, req, 503, NULL, "queue unavailable", 1);
         return;
     }
+    /* The worker renders (and announces) this request's tile first. */
+    job.has_first = 1;
+    job.first_x = t.x;
+    job.first_y = t.y;
     p = pending_new(co, ts, &job, id);
     if (p == NULL) {
         send_text(co, req, 500, NULL, "out of memory", 0);

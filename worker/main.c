@@ -28,7 +28,12 @@
  *   -> render, heartbeating the lease every lease/3 (lost: cancel the query, drop it)
  *   -> PostgreSQL gone mid-render: reconnect (lease still heartbeated) and render again
  *   -> SQL error: ack fail (re-queued until max_attempts)
- *   -> write every tile (error: ack fail) -> render log entries -> ack ok. */
+ *   -> write every tile (error: ack fail) -> render log entries -> ack ok.
+ * An interactive job with a first tile (the tile its first requester asked for) and a
+ * metatile of several tiles renders that tile alone first (the one-tile statement), writes
+ * it, announces it (XADD {tq}:events id status partial: the coordinator answers whoever
+ * waits for it) and logs it, then renders the other tiles (the metatile statement without
+ * that tile) and goes on as above. A failure in either query: ack fail. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -570,10 +575,14 @@ static void job_fail(struct worker *w, const struct tq_claimed *c, const char *w
                  tq_log_quote(why, q, sizeof q));
 }
 
-/* Writes the tiles, logs them and acks. */
+/* Writes the tiles, logs them and acks. first (NULL: none) is the job's first tile,
+ * already written and announced: its figures go into the job_done line, and its render-log
+ * entry goes with the others when first_unlogged. */
 static void job_finish(struct worker *w, const struct tq_claimed *c, const struct tq_job *job,
-                       const struct tq_render_result *res)
+                       const struct tq_render_result *res, const struct tq_render_result *first,
+                       int first_unlogged)
 {
+    uint32_t nentries = res->ntiles + (first && first_unlogged ? 1 : 0);
     char err[512], result[32];
     struct tq_render_entry *entries = NULL;
     struct timespec t0, t1;
@@ -595,7 +604,7 @@ static void job_finish(struct worker *w, const struct tq_claimed *c, const struc
     double write_ms =
         (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 
-    entries = calloc(res->ntiles, sizeof *entries);
+    entries = calloc(nentries, sizeof *entries);
     if (entries == NULL) {
         tq_log_error("renderlog_append_failed", "job=%s error=out_of_memory", c->id);
     } else {
@@ -613,12 +622,152 @@ static void job_finish(struct worker *w, const struct tq_claimed *c, const struc
                 .bytes = res->tiles[i].len,
             };
         }
+        if (nentries > res->ntiles)
+            entries[res->ntiles] = (struct tq_render_entry){
+                .tileset = job->tileset,
+                .tile = first->tiles[0].tile,
+                .job_id = c->id,
+                .attempt = c->attempt,
+                .reason = c->attempt > 1 ? TQ_REASON_RETRY : job->reason,
+                .worker = w->id,
+                .started_ms = first->started_ms,
+                .duration_ms = first->sql_ms,
+                .metatile_ms = first->sql_ms,
+                .bytes = first->tiles[0].len,
+            };
     }
-    job_ack(w, c->id, TQ_ACK_OK, NULL, entries, entries ? res->ntiles : 0, result, sizeof result);
-    tq_log_info("job_done", "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s",
-                c->id, c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result);
+    job_ack(w, c->id, TQ_ACK_OK, NULL, entries, entries ? nentries : 0, result, sizeof result);
+    if (first)
+        tq_log_info("job_done",
+                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s "
+                    "first_sql_ms=%.1f rest_sql_ms=%.1f",
+                    c->id, c->attempt, res->ntiles + first->ntiles,
+                    res->total_bytes + first->total_bytes, res->sql_ms + first->sql_ms, write_ms,
+                    result, first->sql_ms, res->sql_ms);
+    else
+        tq_log_info("job_done",
+                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s", c->id,
+                    c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result);
 cleanup:
     free(entries);
+}
+
+/* The job's first tile (one tile in res) is rendered: writes it, appends its render-log
+ * entry and announces it with a "partial" event. Returns 0, 1 when the render-log entry
+ * could not be appended (Redis away: job_finish appends it with the others), or -1 when the
+ * write failed (the job was acked fail). A lost event is logged only: the waiters get the
+ * tile with the "ok" event then. */
+static int job_first_tile(struct worker *w, const struct tq_claimed *c, const struct tq_job *job,
+                          const struct tq_render_result *res)
+{
+    char err[512], q[600];
+    const struct tq_rendered_tile *t = &res->tiles[0];
+    redisReply *r = NULL;
+
+    if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
+                       sizeof err) != 0) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y, err);
+        metrics_fail(w, WFAIL_WRITE);
+        job_fail(w, c, msg);
+        return -1;
+    }
+    if (redis_ensure(w) != 0) {
+        tq_log_warn("partial_not_sent", "job=%s error=redis_unavailable", c->id);
+        return 1;
+    }
+    struct tq_render_entry e = {
+        .tileset = job->tileset,
+        .tile = t->tile,
+        .job_id = c->id,
+        .attempt = c->attempt,
+        .reason = c->attempt > 1 ? TQ_REASON_RETRY : job->reason,
+        .worker = w->id,
+        .started_ms = res->started_ms,
+        .duration_ms = res->sql_ms,
+        .metatile_ms = res->sql_ms,
+        .bytes = t->len,
+    };
+    if (tq_renderlog_append(w->redis, &e, 1, err, sizeof err) != 0) {
+        tq_log_error("renderlog_append_failed", "job=%s error=%s", c->id,
+                     tq_log_quote(err, q, sizeof q));
+        if (!redis_ok(w)) {
+            redis_drop(w, err);
+            return 1;
+        }
+    }
+    tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f", c->id, t->tile.z,
+                t->tile.x, t->tile.y, t->len, res->sql_ms);
+    r = redisCommand(w->redis, "XADD %s MAXLEN ~ 100000 * id %s status partial error %s",
+                     TQ_QUEUE_EVENTS_KEY, c->id, "");
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, sizeof err, "XADD: %s", r ? r->str : w->redis->errstr);
+        tq_log_warn("partial_not_sent", "job=%s error=%s", c->id, tq_log_quote(err, q, sizeof q));
+        if (r == NULL)
+            redis_drop(w, err);
+        goto cleanup;
+    }
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    return 0;
+}
+
+/* Which part of a job job_render renders. */
+enum job_part { PART_ALL, PART_FIRST, PART_REST };
+
+/* Renders one part of a job, reconnecting to PostgreSQL while the lease holds. Returns 1
+ * when the job was already dealt with (acked fail while stopping, or its lease lost while
+ * waiting for PostgreSQL), 0 otherwise with *st set (TQ_RENDER_OK: res is filled). */
+static int job_render(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
+                      const char *tileset, const struct tq_metatile *m, struct tq_tile first,
+                      enum job_part part, enum tq_render_status *st, struct tq_render_result *res,
+                      char *err, size_t errsize)
+{
+    int tick_ms = w->lease_ms / 3 < 1000 ? w->lease_ms / 3 : 1000;
+    int conn_errors = 0;
+
+    if (tick_ms < 10)
+        tick_ms = 10;
+    for (;;) {
+        /* PostgreSQL away: keep the lease while reconnecting (unless asked to stop). */
+        while (pg_ensure(w) != 0) {
+            if (g_stop) {
+                metrics_fail(w, WFAIL_SQL);
+                job_fail(w, c, "postgresql unavailable and the worker is stopping");
+                return 1;
+            }
+            if (job_heartbeat(j)) {
+                tq_log_warn("lease_lost", "job=%s while=waiting_for_postgresql", c->id);
+                metrics_fail(w, WFAIL_LOST);
+                return 1;
+            }
+            worker_idle(w);
+        }
+        if (part == PART_FIRST)
+            *st = tq_render_tile(w->renderer, w->pg, tileset, first, tick_ms, on_tick, j, res, err,
+                                 errsize);
+        else if (part == PART_REST)
+            *st = tq_render_metatile_except(w->renderer, w->pg, tileset, m, first, tick_ms, on_tick,
+                                            j, res, err, errsize);
+        else
+            *st = tq_render_metatile(w->renderer, w->pg, tileset, m, tick_ms, on_tick, j, res, err,
+                                     errsize);
+        if (*st == TQ_RENDER_CONN_ERROR || (*st != TQ_RENDER_OK && !pg_ok(w))) {
+            pg_drop(w, err);
+            if (j->lost)
+                break;
+            /* A query that takes the server down with it (a crashing backend) must not
+             * be retried forever under one lease: after a few, it fails like an SQL
+             * error and the attempts run out. */
+            if (++conn_errors < MAX_CONN_ERRORS_PER_JOB)
+                continue;
+            *st = TQ_RENDER_SQL_ERROR;
+        }
+        break;
+    }
+    pg_tidy(w);
+    return 0;
 }
 
 /* Renders a claimed job from start to ack. */
@@ -626,7 +775,7 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
 {
     char err[1024], msg[1200], idbuf[TQ_JOB_ID_MAX];
     struct tq_job job;
-    struct tq_render_result res = {0};
+    struct tq_render_result res = {0}, res1 = {0}; /* res1: the first tile, rendered alone */
 
     if (tq_job_decode(c->payload ? c->payload : "", c->payload_len, &job, err, sizeof err) != 0) {
         snprintf(msg, sizeof msg, "bad payload: %s", err);
@@ -658,42 +807,32 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
                 tq_job_class_name(c->cls), tq_job_reason_name(job.reason), tq_metatile_count(&m));
 
     struct job_ctx j = {.w = w, .id = c->id, .next_heartbeat = tq_now_ms() + w->lease_ms / 3};
-    int tick_ms = w->lease_ms / 3 < 1000 ? w->lease_ms / 3 : 1000;
-    if (tick_ms < 10)
-        tick_ms = 10;
-    enum tq_render_status st;
-    int conn_errors = 0;
-    for (;;) {
-        /* PostgreSQL away: keep the lease while reconnecting (unless asked to stop). */
-        while (pg_ensure(w) != 0) {
-            if (g_stop) {
-                metrics_fail(w, WFAIL_SQL);
-                job_fail(w, c, "postgresql unavailable and the worker is stopping");
-                return;
-            }
-            if (job_heartbeat(&j)) {
-                tq_log_warn("lease_lost", "job=%s while=waiting_for_postgresql", c->id);
-                metrics_fail(w, WFAIL_LOST);
-                return;
-            }
-            worker_idle(w);
+    struct tq_tile first = {m.z, job.first_x, job.first_y};
+    int split = c->cls == TQ_CLASS_INTERACTIVE && job.has_first && tq_metatile_count(&m) > 1 &&
+                tq_metatile_contains(&m, first);
+    enum tq_render_status st = TQ_RENDER_OK;
+    int first_unlogged = 0;
+
+    if (split) {
+        if (job_render(w, c, &j, ts->name, &m, first, PART_FIRST, &st, &res1, err, sizeof err))
+            goto cleanup;
+        if (j.lost || st == TQ_RENDER_CANCELLED) {
+            tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
+            metrics_fail(w, WFAIL_LOST);
+            goto cleanup;
         }
-        st = tq_render_metatile(w->renderer, w->pg, ts->name, &m, tick_ms, on_tick, &j, &res, err,
-                                sizeof err);
-        if (st == TQ_RENDER_CONN_ERROR || (st != TQ_RENDER_OK && !pg_ok(w))) {
-            pg_drop(w, err);
-            if (j.lost)
-                break;
-            /* A query that takes the server down with it (a crashing backend) must not
-             * be retried forever under one lease: after a few, it fails like an SQL
-             * error and the attempts run out. */
-            if (++conn_errors < MAX_CONN_ERRORS_PER_JOB)
-                continue;
-            st = TQ_RENDER_SQL_ERROR;
+        if (st != TQ_RENDER_OK) {
+            metrics_fail(w, WFAIL_SQL);
+            job_fail(w, c, err);
+            goto cleanup;
         }
-        break;
+        first_unlogged = job_first_tile(w, c, &job, &res1);
+        if (first_unlogged < 0)
+            goto cleanup;
     }
-    pg_tidy(w);
+    if (job_render(w, c, &j, ts->name, &m, first, split ? PART_REST : PART_ALL, &st, &res, err,
+                   sizeof err))
+        goto cleanup;
     if (j.lost || st == TQ_RENDER_CANCELLED) {
         tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
         metrics_fail(w, WFAIL_LOST);
@@ -704,9 +843,10 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
         job_fail(w, c, err);
         goto cleanup;
     }
-    metrics_render(w, m.z, res.ntiles, res.sql_ms);
-    job_finish(w, c, &job, &res);
+    metrics_render(w, m.z, res.ntiles + res1.ntiles, res.sql_ms + res1.sql_ms);
+    job_finish(w, c, &job, &res, split ? &res1 : NULL, first_unlogged);
 cleanup:
+    tq_render_result_clear(&res1);
     tq_render_result_clear(&res);
 }
 

@@ -18,7 +18,7 @@
 
 #define INT4OID 23
 #define FLOAT8OID 701
-#define NPARAMS 15
+#define NPARAMS 17
 #define DRAIN_TIMEOUT_MS 5000
 
 /* What the renderer knows about one tileset on the current connection. */
@@ -26,6 +26,8 @@ struct ts_state {
     const struct tq_tileset_config *ts; /* borrowed from the config */
     char stmt[32];                      /* prepared statement name */
     int prepared;
+    char stmt1[32]; /* metatile > 1: the one-tile (contract) form, for a job's first tile */
+    int prepared1;
     char *sql;      /* the statement's SQL, malloc'd */
     json_t *schema; /* the layers' fields as last described (tq_tilejson.h), owned */
 };
@@ -192,6 +194,7 @@ struct tq_renderer *tq_render_new(const struct tq_config *cfg)
     for (size_t i = 0; i < r->n; i++) {
         r->ts[i].ts = &cfg->tilesets[i];
         snprintf(r->ts[i].stmt, sizeof r->ts[i].stmt, "tq_mt_%zu", i);
+        snprintf(r->ts[i].stmt1, sizeof r->ts[i].stmt1, "tq_one_%zu", i);
     }
     return r;
 }
@@ -210,8 +213,10 @@ void tq_render_free(struct tq_renderer *r)
 
 void tq_render_reset(struct tq_renderer *r)
 {
-    for (size_t i = 0; i < r->n; i++)
+    for (size_t i = 0; i < r->n; i++) {
         r->ts[i].prepared = 0;
+        r->ts[i].prepared1 = 0;
+    }
 }
 
 static struct ts_state *find_ts(const struct tq_renderer *r, const char *name)
@@ -337,13 +342,18 @@ cleanup:
     return st;
 }
 
-/* Builds and prepares the metatile statement of one tileset. */
-static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *err, size_t errsize)
+/* Builds and prepares the metatile statement of one tileset, or with one = 1 (metatile > 1
+ * only) its one-tile form (s->stmt1, the contract's query; its SQL and schema are not kept). */
+static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, int one, char *err,
+                                        size_t errsize)
 {
     static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
                                        FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID};
+                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+                                       INT4OID,   INT4OID};
     const struct tq_tileset_config *ts = s->ts;
+    const int single = ts->metatile == 1 || one;
+    const char *stmt = one ? s->stmt1 : s->stmt;
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
     struct sb b = {0}, sel = {0}, attrs = {0}, wattrs = {0};
     PGresult *res = NULL;
@@ -359,15 +369,17 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         snprintf(err, errsize, "tileset %s has no layers", ts->name);
         goto cleanup;
     }
-    if (ts->metatile == 1) {
+    if (single) {
         sb_add(&sel, "SELECT $2::integer AS tx, $3::integer AS ty, ");
     } else {
-        /* The tiles of the metatile, their envelopes and the envelopes grown by the
-         * margin. */
+        /* The tiles of the metatile (but $16/$17, a tile rendered already: its rows still
+         * run through the layer CTE, they just join no tile), their envelopes and the
+         * envelopes grown by the margin. */
         sb_add(&b, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) "
                    "AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) AS xenv "
                    "FROM generate_series($2::integer, $4::integer) tx, "
-                   "generate_series($3::integer, $5::integer) ty),\n");
+                   "generate_series($3::integer, $5::integer) ty "
+                   "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
         sb_add(&sel, "\nSELECT t.tx, t.ty, ");
     }
     for (size_t i = 0; i < ts->nlayers; i++) {
@@ -406,7 +418,7 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
                      lname == NULL && inner != NULL ? PQerrorMessage(pg) : "out of memory");
             goto cleanup;
         }
-        if (ts->metatile == 1) {
+        if (single) {
             /* One tile per job: the contract's query itself, the layer query run once
              * (gated layers: a one-time filter on $1). */
             sb_addf(&sel,
@@ -470,7 +482,7 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
     }
 
     sb_add(&sel, " AS mvt");
-    if (ts->metatile != 1) {
+    if (!single) {
         sb_add(&sel, " FROM t");
         for (size_t i = 0; i < ts->nlayers; i++)
             sb_addf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
@@ -486,7 +498,7 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         snprintf(err, errsize, "out of memory");
         goto cleanup;
     }
-    if (s->sql) {
+    if (s->sql && !one) {
         /* A reconnect: the old statement died with the old connection. */
         free(s->sql);
         s->sql = NULL;
@@ -506,7 +518,7 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         goto cleanup;
     }
     PQclear(res);
-    res = PQprepare(pg, s->stmt, sql, NPARAMS, types);
+    res = PQprepare(pg, stmt, sql, NPARAMS, types);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
         st = failed(pg);
         char what[160];
@@ -517,11 +529,11 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
             /* It exists already: reset was called on a live connection. */
             PQclear(res);
             char dealloc[64];
-            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", s->stmt);
+            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", stmt);
             res = PQexec(pg, dealloc);
             if (PQresultStatus(res) == PGRES_COMMAND_OK) {
                 PQclear(res);
-                res = PQprepare(pg, s->stmt, sql, NPARAMS, types);
+                res = PQprepare(pg, stmt, sql, NPARAMS, types);
                 if (PQresultStatus(res) == PGRES_COMMAND_OK)
                     goto prepared;
                 st = failed(pg);
@@ -531,6 +543,11 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, char *er
         goto cleanup;
     }
 prepared:
+    if (one) {
+        s->prepared1 = 1;
+        st = TQ_RENDER_OK;
+        goto cleanup;
+    }
     s->sql = sql;
     sql = NULL;
     json_decref(s->schema);
@@ -565,9 +582,14 @@ enum tq_render_status tq_render_prepare(struct tq_renderer *r, PGconn *pg, const
         snprintf(err, errsize, "unknown tileset %s", tileset);
         return TQ_RENDER_SQL_ERROR;
     }
-    if (s->prepared)
-        return TQ_RENDER_OK;
-    return prepare_ts(pg, s, err, errsize);
+    if (!s->prepared) {
+        enum tq_render_status st = prepare_ts(pg, s, 0, err, errsize);
+        if (st != TQ_RENDER_OK)
+            return st;
+    }
+    if (s->ts->metatile > 1 && !s->prepared1)
+        return prepare_ts(pg, s, 1, err, errsize);
+    return TQ_RENDER_OK;
 }
 
 int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
@@ -621,11 +643,13 @@ static int cancel_query(PGconn *pg)
     }
 }
 
-/* Reads the tiles out of a binary result (tx int4, ty int4, mvt bytea). */
-static int parse_result(const struct tq_metatile *m, PGresult *res, struct tq_render_result *out,
-                        char *err, size_t errsize)
+/* Reads the tiles out of a binary result (tx int4, ty int4, mvt bytea): every tile of m but
+ * skip (NULL: none), row-major. */
+static int parse_result(const struct tq_metatile *m, const struct tq_tile *skip, PGresult *res,
+                        struct tq_render_result *out, char *err, size_t errsize)
 {
-    uint32_t n = tq_metatile_count(m);
+    uint32_t n = tq_metatile_count(m) - (skip ? 1 : 0);
+    uint32_t skip_idx = skip ? (skip->y - m->my) * m->w + (skip->x - m->mx) : UINT32_MAX;
     if (PQnfields(res) != 3 || PQntuples(res) != (int)n || PQfformat(res, 0) != 1) {
         snprintf(err, errsize, "unexpected result: %d columns, %d rows for %u tiles",
                  PQnfields(res), PQntuples(res), n);
@@ -638,7 +662,7 @@ static int parse_result(const struct tq_metatile *m, PGresult *res, struct tq_re
     }
     out->ntiles = n;
     for (uint32_t i = 0; i < n; i++)
-        out->tiles[i].tile = tq_metatile_tile(m, i);
+        out->tiles[i].tile = tq_metatile_tile(m, i < skip_idx ? i : i + 1);
     for (int row = 0; row < (int)n; row++) {
         uint32_t v[2];
         for (int c = 0; c < 2; c++) {
@@ -653,7 +677,12 @@ static int parse_result(const struct tq_metatile *m, PGresult *res, struct tq_re
             snprintf(err, errsize, "tile %u/%u outside the metatile", v[0], v[1]);
             return -1;
         }
-        struct tq_rendered_tile *t = &out->tiles[(v[1] - m->my) * m->w + (v[0] - m->mx)];
+        uint32_t idx = (v[1] - m->my) * m->w + (v[0] - m->mx);
+        if (idx == skip_idx) {
+            snprintf(err, errsize, "tile %u/%u was to be skipped", v[0], v[1]);
+            return -1;
+        }
+        struct tq_rendered_tile *t = &out->tiles[idx < skip_idx ? idx : idx - 1];
         if (!PQgetisnull(res, row, 2)) {
             t->len = (size_t)PQgetlength(res, row, 2);
             t->data = t->len ? (const unsigned char *)PQgetvalue(res, row, 2) : NULL;
@@ -663,10 +692,12 @@ static int parse_result(const struct tq_metatile *m, PGresult *res, struct tq_re
     return 0;
 }
 
-enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, const char *tileset,
-                                         const struct tq_metatile *m, int tick_ms,
-                                         tq_render_tick_fn tick, void *arg,
-                                         struct tq_render_result *out, char *err, size_t errsize)
+/* Runs the metatile statement of tileset for m without tile skip (NULL: none), or with
+ * one = 1 the one-tile statement for the 1x1 "metatile" m. See tq_render_metatile(). */
+static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                    const struct tq_metatile *m, const struct tq_tile *skip,
+                                    int one, int tick_ms, tq_render_tick_fn tick, void *arg,
+                                    struct tq_render_result *out, char *err, size_t errsize)
 {
     enum tq_render_status st;
     PGresult *res = NULL;
@@ -679,6 +710,7 @@ enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, cons
         return st;
     const struct ts_state *s = find_ts(r, tileset);
     const struct tq_tileset_config *ts = s->ts;
+    const char *stmt = one && ts->metatile > 1 ? s->stmt1 : s->stmt;
 
     double margin = tq_render_margin(m->z, ts->buffer, ts->extent);
     struct tq_bbox bb = tq_metatile_bounds(m);
@@ -714,12 +746,15 @@ enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, cons
     snprintf(pv[12], sizeof pv[12], "%.17g", bb.xmax);
     snprintf(pv[13], sizeof pv[13], "%.17g", bb.ymax);
     snprintf(pv[14], sizeof pv[14], "%.17g", bb.ymin);
+    /* $16/$17: the tile the metatile statement leaves out (-1: none). */
+    snprintf(pv[15], sizeof pv[15], "%lld", skip ? (long long)skip->x : -1LL);
+    snprintf(pv[16], sizeof pv[16], "%lld", skip ? (long long)skip->y : -1LL);
     for (int i = 0; i < NPARAMS; i++)
         values[i] = pv[i];
 
     out->started_ms = tq_now_ms();
     double t0 = mono_ms();
-    if (!PQsendQueryPrepared(pg, s->stmt, NPARAMS, values, NULL, NULL, 1)) {
+    if (!PQsendQueryPrepared(pg, stmt, NPARAMS, values, NULL, NULL, 1)) {
         pg_error(pg, NULL, "send", err, errsize);
         return failed(pg);
     }
@@ -767,11 +802,13 @@ enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, cons
         /* A statement that vanished (e.g. DISCARD ALL by a pooler) is prepared again next
          * time. */
         const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        if (code && strcmp(code, "26000") == 0)
+        if (code && strcmp(code, "26000") == 0) {
             find_ts(r, tileset)->prepared = 0;
+            find_ts(r, tileset)->prepared1 = 0;
+        }
         goto fail;
     }
-    if (parse_result(m, res, out, err, errsize) != 0) {
+    if (parse_result(m, skip, res, out, err, errsize) != 0) {
         st = TQ_RENDER_SQL_ERROR;
         goto fail;
     }
@@ -783,4 +820,42 @@ fail:
     free(out->tiles);
     memset(out, 0, sizeof *out);
     return st;
+}
+
+enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                         const struct tq_metatile *m, int tick_ms,
+                                         tq_render_tick_fn tick, void *arg,
+                                         struct tq_render_result *out, char *err, size_t errsize)
+{
+    return render(r, pg, tileset, m, NULL, 0, tick_ms, tick, arg, out, err, errsize);
+}
+
+enum tq_render_status tq_render_metatile_except(struct tq_renderer *r, PGconn *pg,
+                                                const char *tileset, const struct tq_metatile *m,
+                                                struct tq_tile skip, int tick_ms,
+                                                tq_render_tick_fn tick, void *arg,
+                                                struct tq_render_result *out, char *err,
+                                                size_t errsize)
+{
+    memset(out, 0, sizeof *out);
+    if (!tq_metatile_contains(m, skip) || tq_metatile_count(m) < 2) {
+        snprintf(err, errsize, "tile %d/%u/%u: not one of several tiles of the metatile", skip.z,
+                 skip.x, skip.y);
+        return TQ_RENDER_SQL_ERROR;
+    }
+    return render(r, pg, tileset, m, &skip, 0, tick_ms, tick, arg, out, err, errsize);
+}
+
+enum tq_render_status tq_render_tile(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                     struct tq_tile t, int tick_ms, tq_render_tick_fn tick,
+                                     void *arg, struct tq_render_result *out, char *err,
+                                     size_t errsize)
+{
+    struct tq_metatile one = {t.z, t.x, t.y, 1, 1};
+    memset(out, 0, sizeof *out);
+    if (tq_tile_valid(t.z, t.x, t.y) != 0) {
+        snprintf(err, errsize, "tile %d/%u/%u outside the grid", t.z, t.x, t.y);
+        return TQ_RENDER_SQL_ERROR;
+    }
+    return render(r, pg, tileset, &one, NULL, 1, tick_ms, tick, arg, out, err, errsize);
 }

@@ -32,7 +32,12 @@
  * Parameters: $1 zoom, $2..$5 first/last tile column and row, $6..$9 the metatile's
  * EPSG:3857 bounds expanded by the margin m = tile width * buffer / extent, $10 m, $11 the
  * pad for the candidate tiles (m plus a slack for the float4 boxes && compares), $12..$15
- * the metatile's own bounds (west, east, north, south).
+ * the metatile's own bounds (west, east, north, south), $16/$17 the column and row of a tile
+ * to leave out of t (-1/-1: none; tq_render_metatile_except: a tile rendered first).
+ *
+ * A tileset with metatile > 1 also gets the one-tile form (the contract's query, as for
+ * metatile 1, same parameters for a 1x1 metatile), prepared with the metatile statement:
+ * tq_render_tile() renders an interactive job's first tile with it.
  * In a layer's SQL, !BBOX! becomes ST_MakeEnvelope($6,$7,$8,$9,3857) and !ZOOM! becomes
  * $1::integer: bound parameters, never spliced values. A layer whose minzoom..maxzoom
  * does not cover the zoom contributes nothing (its CTE is gated on $1). The session runs
@@ -127,6 +132,24 @@ enum tq_render_status tq_render_metatile(struct tq_renderer *r, PGconn *pg, cons
                                          const struct tq_metatile *m, int tick_ms,
                                          tq_render_tick_fn tick, void *arg,
                                          struct tq_render_result *out, char *err, size_t errsize);
+
+/* As tq_render_metatile(), but without tile skip (which must be inside m, and m must have
+ * more than one tile): out holds the other tiles, row-major, skip left out; skip's rows still
+ * run through the layer queries (the metatile's bbox), they are just not grouped into a tile. */
+enum tq_render_status tq_render_metatile_except(struct tq_renderer *r, PGconn *pg,
+                                                const char *tileset, const struct tq_metatile *m,
+                                                struct tq_tile skip, int tick_ms,
+                                                tq_render_tick_fn tick, void *arg,
+                                                struct tq_render_result *out, char *err,
+                                                size_t errsize);
+
+/* Renders tile t alone with the tileset's one-tile statement (the contract's query; the
+ * metatile statement itself for metatile 1). Otherwise as tq_render_metatile(): out holds
+ * one tile. */
+enum tq_render_status tq_render_tile(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                     struct tq_tile t, int tick_ms, tq_render_tick_fn tick,
+                                     void *arg, struct tq_render_result *out, char *err,
+                                     size_t errsize);
 
 /* The margin m in metres around a tile of zoom z: tile width * buffer / extent, computed
  * as the contract does ((2*TQ_MERC_MAX / 2^z) * buffer / extent). */

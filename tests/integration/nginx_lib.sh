@@ -160,3 +160,17 @@ ng_renders() {
                     AND x = $x AND y = $y AND worker LIKE 'ng-$NG_TEST-${NG_DIR##*.}-%'"
     } | sort -u | grep -c . || true
 }
+
+# ng_wait_queue_drained: waits (up to 30 s) until nothing is queued or running. A request is
+# answered as soon as its own tile is rendered (an interactive job renders the requested tile
+# first, then the rest of its metatile), so its job may still run when the answer arrives.
+ng_wait_queue_drained() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        # One atomic look (two commands could see a reaped job in neither place).
+        [[ $(ng_redis EVAL "return redis.call('LLEN', KEYS[1]) + redis.call('ZCARD', KEYS[2])" \
+            2 '{tq}:q:interactive' '{tq}:running') == 0 ]] && return 0
+        sleep 0.1
+    done
+    return 0
+}

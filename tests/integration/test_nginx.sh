@@ -29,6 +29,7 @@ it_check "$path cold: reached a coordinator once" $((ups_before + 1)) "$(ng_upst
 
 # Rendered once (render log: this cluster's Redis stream and what its workers flushed to
 # PostgreSQL), and nothing left in the queue.
+ng_wait_queue_drained
 it_check "$path cold: rendered once" 1 "$(ng_renders $Z $X $Y)"
 it_check "$path cold: no job queued or running afterwards" "0 0" \
     "$(ng_redis LLEN '{tq}:q:interactive') $(ng_redis ZCARD '{tq}:running')"

@@ -78,6 +78,7 @@ after_c1=$(tail -n +"$((lines_before + 1))" "$NG_DIR/nginx/access.log" | grep -c
 retried=$(grep -c "up=$c2, $c1" "$NG_DIR/nginx/access.log" || true)
 grep "up=$c2, $c1" "$NG_DIR/nginx/access.log" | head -n 5 || true
 echo "requests nginx retried on coordinator 1 after coordinator 2 failed them: $retried"
+ng_wait_queue_drained
 it_check "no job left queued or running" "0 0" \
     "$(ng_redis LLEN '{tq}:q:interactive') $(ng_redis ZCARD '{tq}:running')"
 

@@ -52,6 +52,8 @@ if [[ -n $victim ]]; then
     it_check "SIGKILL: body equals the contract SQL's" "$expected" "$(it_hex "$IT_TMP/killed.body")"
     it_check "SIGKILL: X-Tileq" miss "$(it_header killed X-Tileq)"
     # The victim never finished; another worker did, on attempt 2.
+    # (The request was answered with the first tile, before the rest was rendered.)
+    q_wait_job_gone "$job" || it_fail "SIGKILL: $job did not finish"
     it_check "SIGKILL: the victim logged no job_done" 0 \
         "$(grep -c "event=job_done job=$job " "$Q_DIR/$victim.log" || true)"
     done_line=$(cat "$Q_DIR"/w*.log | grep "event=job_done job=$job " || true)

@@ -63,6 +63,9 @@ bad=$(cat "$IT_TMP"/req.* | grep -vcE '^(200|204) ' || true)
 echo "answers: $(cut -d' ' -f1 "$IT_TMP"/req.* | sort | uniq -c | tr '\n' ' ')"
 it_check "all $N requests answered 200/204" 0 "$bad"
 [[ $bad -eq 0 ]] || grep -vE '^(200|204) ' "$IT_TMP"/req.* >&2
+# The victim's client may have its answer (its tile rendered first) while the rest of that
+# metatile waits for the lease to expire: let the queue drain (bounded) before looking.
+ng_wait_queue_drained
 it_check "nothing left queued/running/dead" "0 0 0" \
     "$(ng_redis LLEN '{tq}:q:interactive') $(ng_redis ZCARD '{tq}:running') $(ng_redis ZCARD '{tq}:dead')"
 

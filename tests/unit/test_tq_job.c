@@ -371,6 +371,81 @@ static void test_fields(void **state)
     expect_reject(7, whybad, "reason");
 }
 
+/* Decodes the base map (z 3, metatile 0/0 of size 8) plus the extra fields. */
+static int decode_extra(const struct field *extra, size_t nextra, struct tq_job *job, char *err,
+                        size_t errsize)
+{
+    struct field f[NFIELDS + 2];
+    size_t len;
+    base_fields(f);
+    memcpy(f + NFIELDS, extra, nextra * sizeof *extra);
+    char *buf = build(f, NFIELDS + nextra, &len);
+    int rc = tq_job_decode(buf, len, job, err, errsize);
+    free(buf);
+    return rc;
+}
+
+/* The optional first tile ("fx", "fy"): round trip, old records without it, rejects. */
+static void test_first_tile(void **state)
+{
+    struct tq_job job, back;
+    char err[256] = "", *buf = NULL;
+    size_t len = 0;
+    (void)state;
+
+    /* An old record (no fx/fy) decodes without a first tile, and encodes without one. */
+    assert_int_equal(decode_with(-1, (struct field){0}, &job, err, sizeof err), 0);
+    assert_int_equal(job.has_first, 0);
+    assert_int_equal(tq_job_encode(&job, &buf, &len), 0);
+    assert_int_equal((unsigned char)buf[0], 0x89); /* a fixmap of the 9 keys */
+    free(buf);
+
+    /* Round trip with a first tile. */
+    struct tq_tile t = {12, 1003, 2005};
+    assert_int_equal(tq_job_init(&job, "demo", t, 8, TQ_CLASS_INTERACTIVE, TQ_REASON_REQUEST, 7),
+                     0);
+    assert_int_equal(job.has_first, 0);
+    job.has_first = 1;
+    job.first_x = t.x;
+    job.first_y = t.y;
+    assert_int_equal(tq_job_encode(&job, &buf, &len), 0);
+    assert_int_equal((unsigned char)buf[0], 0x8b); /* 11 keys */
+    assert_int_equal(tq_job_decode(buf, len, &back, err, sizeof err), 0);
+    free(buf);
+    assert_int_equal(back.has_first, 1);
+    assert_int_equal(back.first_x, 1003);
+    assert_int_equal(back.first_y, 2005);
+    assert_int_equal(back.meta.mx, 1000);
+    assert_int_equal(back.meta.my, 2000);
+
+    /* Corners of the metatile 0/0 (size 8 at z 3) are inside; one past is not. */
+    struct field ok[2] = {{"fx", 'u', 7, NULL, 0}, {"fy", 'u', 0, NULL, 0}};
+    assert_int_equal(decode_extra(ok, 2, &job, err, sizeof err), 0);
+    assert_int_equal(job.has_first, 1);
+    assert_int_equal(job.first_x, 7);
+    assert_int_equal(job.first_y, 0);
+    struct field out[2] = {{"fx", 'u', 8, NULL, 0}, {"fy", 'u', 0, NULL, 0}};
+    assert_int_equal(decode_extra(out, 2, &job, err, sizeof err), -1);
+    assert_non_null(strstr(err, "outside the metatile"));
+    assert_int_equal(job.has_first, 0);
+    struct field outy[2] = {{"fx", 'u', 0, NULL, 0}, {"fy", 'u', 1ll << 33, NULL, 0}};
+    assert_int_equal(decode_extra(outy, 2, &job, err, sizeof err), -1);
+    assert_non_null(strstr(err, "outside the metatile"));
+    /* Only one of the two, or a wrong type. */
+    assert_int_equal(decode_extra(ok, 1, &job, err, sizeof err), -1);
+    assert_non_null(strstr(err, "go together"));
+    assert_int_equal(decode_extra(ok + 1, 1, &job, err, sizeof err), -1);
+    struct field neg[2] = {{"fx", 'i', -1, NULL, 0}, {"fy", 'u', 0, NULL, 0}};
+    assert_int_equal(decode_extra(neg, 2, &job, err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"fx\" must be a non-negative integer"));
+    struct field str[2] = {{"fx", 'u', 1, NULL, 0}, {"fy", 's', 0, "1", 0}};
+    assert_int_equal(decode_extra(str, 2, &job, err, sizeof err), -1);
+    /* Duplicate. */
+    struct field dup[2] = {{"fx", 'u', 1, NULL, 0}, {"fx", 'u', 1, NULL, 0}};
+    assert_int_equal(decode_extra(dup, 2, &job, err, sizeof err), -1);
+    assert_non_null(strstr(err, "duplicate"));
+}
+
 static void test_not_a_map(void **state)
 {
     struct tq_job job;
@@ -457,10 +532,11 @@ static void test_random_bytes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_names),     cmocka_unit_test(test_init_and_id),
-        cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_truncated),
-        cmocka_unit_test(test_oversized), cmocka_unit_test(test_fields),
-        cmocka_unit_test(test_not_a_map), cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_names),      cmocka_unit_test(test_init_and_id),
+        cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_truncated),
+        cmocka_unit_test(test_oversized),  cmocka_unit_test(test_fields),
+        cmocka_unit_test(test_not_a_map),  cmocka_unit_test(test_random_bytes),
+        cmocka_unit_test(test_first_tile),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,6 +11,7 @@
 #   q_start_stack NW NC      workers w1..wNW (waited for), then coordinators c1..cNC
 #   q_pid NAME               the pid of a process started above
 #   q_renders JOB            rendered ("job_done") count of job JOB in our workers' logs
+#   q_wait_job_gone JOB      waits (bounded) until JOB left the queue (finished or dead)
 #   q_wait_renderlog SQL_WHERE N  waits (bounded) until tileq.render_log has N rows of ours
 #   q_finish                 stops everything (SIGTERM), checks the logs for sanitizer reports
 # Every process is also stopped by the EXIT trap when the test dies early.
@@ -153,6 +154,19 @@ q_wait_worker() {
     tail -n 20 "$Q_DIR/$1.log" >&2
     echo "FAIL: worker $1 did not connect" >&2
     exit 1
+}
+
+# q_wait_job_gone JOB: waits (up to 30 s) until JOB has left the queue ({tq}:job:JOB gone).
+# An interactive job answers its first tile (the "partial" event) before it renders the rest
+# of its metatile: a test that counts job_done lines after that answer waits for this first.
+q_wait_job_gone() {
+    local i
+    for ((i = 0; i < 300; i++)); do
+        [[ $(q_redis EXISTS "{tq}:job:$1") == 0 ]] && return 0
+        sleep 0.1
+    done
+    echo "FAIL: $1 still in the queue after 30 s" >&2
+    return 1
 }
 
 # q_renders JOB: how many times our workers logged job_done for JOB (any ack).
