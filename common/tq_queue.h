@@ -9,7 +9,8 @@
  *   runcount      hash   class number -> jobs running
  *   done:<id>     string set for a moment after success, so a late request reads the cache
  *   dead          zset   job id -> dead-letter time (unix ms); details stay in job:<id>
- *   events        stream completions: id, status ok|dead, error
+ *   events        stream completions: id, status ok|dead|partial, error (partial: the worker
+ *                        wrote the first requester's tile of an interactive job, the rest follows)
  *   wake          list   one token per new ready job; idle workers BLPOP it
  *   renderlog     stream one entry per rendered tile (see the worker)
  *   workers       hash   worker id -> "host pid last_seen_ms"
