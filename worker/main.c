@@ -719,10 +719,10 @@ enum job_part { PART_ALL, PART_FIRST, PART_REST };
 /* Renders one part of a job, reconnecting to PostgreSQL while the lease holds. Returns 1
  * when the job was already dealt with (acked fail while stopping, or its lease lost while
  * waiting for PostgreSQL), 0 otherwise with *st set (TQ_RENDER_OK: res is filled). */
-static int job_render(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
-                      const char *tileset, const struct tq_metatile *m, struct tq_tile first,
-                      enum job_part part, enum tq_render_status *st, struct tq_render_result *res,
-                      char *err, size_t errsize)
+static int job_render_part(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
+                           const char *tileset, const struct tq_metatile *m, struct tq_tile first,
+                           enum job_part part, enum tq_render_status *st,
+                           struct tq_render_result *res, char *err, size_t errsize)
 {
     int tick_ms = w->lease_ms / 3 < 1000 ? w->lease_ms / 3 : 1000;
     int conn_errors = 0;
@@ -770,6 +770,29 @@ static int job_render(struct worker *w, const struct tq_claimed *c, struct job_c
     return 0;
 }
 
+/* Renders one part of a job, reconnecting to PostgreSQL while the lease holds. Returns 0
+ * when res is filled, or 1 when the job was dealt with here: acked fail (an SQL error, or
+ * PostgreSQL away while stopping) or dropped (its lease lost). */
+static int job_render(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
+                      const char *tileset, const struct tq_metatile *m, struct tq_tile first,
+                      enum job_part part, struct tq_render_result *res, char *err, size_t errsize)
+{
+    enum tq_render_status st;
+    if (job_render_part(w, c, j, tileset, m, first, part, &st, res, err, errsize))
+        return 1;
+    if (j->lost || st == TQ_RENDER_CANCELLED) {
+        tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
+        metrics_fail(w, WFAIL_LOST);
+        return 1;
+    }
+    if (st != TQ_RENDER_OK) {
+        metrics_fail(w, WFAIL_SQL);
+        job_fail(w, c, err);
+        return 1;
+    }
+    return 0;
+}
+
 /* Renders a claimed job from start to ack. */
 static void process_job(struct worker *w, const struct tq_claimed *c)
 {
@@ -810,39 +833,18 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
     struct tq_tile first = {m.z, job.first_x, job.first_y};
     int split = c->cls == TQ_CLASS_INTERACTIVE && job.has_first && tq_metatile_count(&m) > 1 &&
                 tq_metatile_contains(&m, first);
-    enum tq_render_status st = TQ_RENDER_OK;
     int first_unlogged = 0;
 
     if (split) {
-        if (job_render(w, c, &j, ts->name, &m, first, PART_FIRST, &st, &res1, err, sizeof err))
+        if (job_render(w, c, &j, ts->name, &m, first, PART_FIRST, &res1, err, sizeof err))
             goto cleanup;
-        if (j.lost || st == TQ_RENDER_CANCELLED) {
-            tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
-            metrics_fail(w, WFAIL_LOST);
-            goto cleanup;
-        }
-        if (st != TQ_RENDER_OK) {
-            metrics_fail(w, WFAIL_SQL);
-            job_fail(w, c, err);
-            goto cleanup;
-        }
         first_unlogged = job_first_tile(w, c, &job, &res1);
         if (first_unlogged < 0)
             goto cleanup;
     }
-    if (job_render(w, c, &j, ts->name, &m, first, split ? PART_REST : PART_ALL, &st, &res, err,
+    if (job_render(w, c, &j, ts->name, &m, first, split ? PART_REST : PART_ALL, &res, err,
                    sizeof err))
         goto cleanup;
-    if (j.lost || st == TQ_RENDER_CANCELLED) {
-        tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
-        metrics_fail(w, WFAIL_LOST);
-        goto cleanup;
-    }
-    if (st != TQ_RENDER_OK) {
-        metrics_fail(w, WFAIL_SQL);
-        job_fail(w, c, err);
-        goto cleanup;
-    }
     metrics_render(w, m.z, res.ntiles + res1.ntiles, res.sql_ms + res1.sql_ms);
     job_finish(w, c, &job, &res, split ? &res1 : NULL, first_unlogged);
 cleanup:
