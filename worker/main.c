@@ -53,6 +53,7 @@
 #include "tq_main.h"
 #include "tq_metrics.h"
 #include "tq_queue.h"
+#include "tq_redis.h"
 #include "tq_render.h"
 #include "tq_renderlog.h"
 #include "tq_tilejson.h"
@@ -209,12 +210,12 @@ static int redis_simple(struct worker *w, const char *what, redisReply *r)
     return 0;
 }
 
-/* Connects to Redis unless connected or backing off. 0 when connected. */
+/* Connects to Redis (through the sentinels when configured: tq_redis.h) unless connected or
+ * backing off. 0 when connected. */
 static int redis_ensure(struct worker *w)
 {
-    char *host = NULL, *password = NULL;
-    int port = 0, db = 0, rc = -1;
-    char q[600];
+    char err[512], q[600];
+    struct tq_redis_addr addr;
 
     if (redis_ok(w))
         return 0;
@@ -224,39 +225,19 @@ static int redis_ensure(struct worker *w)
     }
     if (tq_now_ms() < w->redis_bo.next_ms)
         return -1;
-    if (tq_redis_url_parse(w->cfg->redis_url, &host, &port, &password, &db) != 0) {
-        tq_log_error("redis_error", "error=%s",
-                     tq_log_quote("cannot parse redis_url", q, sizeof q));
-        backoff_fail(&w->redis_bo);
-        goto cleanup;
-    }
-    struct timeval ct = {REDIS_CONNECT_TIMEOUT_MS / 1000, (REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(host, port, ct);
-    if (c == NULL || c->err) {
-        char err[300];
-        snprintf(err, sizeof err, "connect %s:%d: %s", host, port, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
+    w->redis = tq_redis_connect(w->cfg, REDIS_CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS, &addr,
+                                err, sizeof err);
+    if (w->redis == NULL) {
         backoff_fail(&w->redis_bo);
         tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
                     w->redis_bo.delay_ms);
-        goto cleanup;
+        return -1;
     }
-    struct timeval tv = {REDIS_COMMAND_TIMEOUT_MS / 1000, (REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
-    redisSetTimeout(c, tv);
-    w->redis = c;
-    if (password && redis_simple(w, "AUTH", redisCommand(c, "AUTH %s", password)) != 0)
-        goto cleanup;
-    if (db != 0 && redis_simple(w, "SELECT", redisCommand(c, "SELECT %d", db)) != 0)
-        goto cleanup;
     backoff_ok(&w->redis_bo);
     w->next_register = 0;
-    tq_log_info("redis_connected", "host=%s port=%d db=%d", host, port, db);
-    rc = 0;
-cleanup:
-    free(host);
-    free(password);
-    return rc;
+    tq_log_info("redis_connected", "host=%s port=%d db=%d sentinel_master=%s", addr.host, addr.port,
+                addr.db, w->cfg->redis_sentinel_master ? w->cfg->redis_sentinel_master : "-");
+    return 0;
 }
 
 /* Routes server notices into the log instead of libpq's bare stderr lines. */
