@@ -102,7 +102,8 @@ int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize)
 
 int tq_redis_error_is_reconnect(const char *msg)
 {
-    static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED"};
+    static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED",
+                                        "NOREPLICAS"};
 
     if (msg == NULL)
         return 0;
@@ -142,6 +143,23 @@ int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char 
     }
     snprintf(err, errsize, "sentinels for master %s: %s", cfg->redis_sentinel_master, why);
     return -1;
+}
+
+int tq_redis_master_moved(const struct tq_config *cfg, const struct tq_redis_addr *addr,
+                          int connect_ms, char *err, size_t errsize)
+{
+    char host[256];
+    int port = 0;
+
+    if (cfg->nredis_sentinels == 0)
+        return 0;
+    if (tq_redis_sentinel_resolve(cfg, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+        return -1;
+    if (strcmp(host, addr->host) == 0 && port == addr->port)
+        return 0;
+    snprintf(err, errsize, "the sentinels name %s:%d as master %s now, not %s:%d", host, port,
+             cfg->redis_sentinel_master, addr->host, addr->port);
+    return 1;
 }
 
 redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int command_ms,

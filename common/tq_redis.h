@@ -10,7 +10,8 @@
  * Then AUTH (when redis_url has a password) and SELECT (db != 0).
  *
  * After a failover the old master refuses writes (READONLY), a restarting one answers LOADING,
- * a replica cut from its master MASTERDOWN, and Redis wakes blocked clients with UNBLOCKED
+ * a replica cut from its master MASTERDOWN, a master with min-replicas-to-write and too few
+ * replicas NOREPLICAS, and Redis wakes blocked clients with UNBLOCKED
  * when their master turns replica: tq_redis_error_is_reconnect() says an error reply means
  * "drop this connection and connect again" (which finds the new master). */
 #ifndef TQ_REDIS_H
@@ -43,6 +44,15 @@ redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int 
 int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char *host,
                               size_t hostsize, int *port, char *err, size_t errsize);
 
+/* With sentinels configured: 1 when they now name a master other than addr (err then says
+ * which: drop the connection and connect again), 0 when they name addr, -1 when none
+ * answered (connect_ms each; err says why). A SENTINEL FAILOVER promotes the replica without
+ * disconnecting the old master's clients, and the sentinels demote the old master only when
+ * they next look at it (up to ~10 s): writes it takes meanwhile are lost, so a long-lived
+ * connection asks about every second. */
+int tq_redis_master_moved(const struct tq_config *cfg, const struct tq_redis_addr *addr,
+                          int connect_ms, char *err, size_t errsize);
+
 /* Reads a SENTINEL get-master-addr-by-name reply: 0 with host/port, or -1 with err (a nil
  * reply: the sentinel does not know the name). */
 int tq_redis_master_addr_reply(const redisReply *r, char *host, size_t hostsize, int *port,
@@ -52,7 +62,8 @@ int tq_redis_master_addr_reply(const redisReply *r, char *host, size_t hostsize,
 int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize);
 
 /* 1 when an error reply's text (as in redisReply.str) means the connection must be dropped
- * and made again: READONLY, LOADING, MASTERDOWN, UNBLOCKED. msg may be NULL (0). */
+ * and made again: READONLY, LOADING, MASTERDOWN, UNBLOCKED, NOREPLICAS. msg may be NULL
+ * (0). */
 int tq_redis_error_is_reconnect(const char *msg);
 
 /* The same for a reply (NULL or not an error: 0). */

@@ -29,6 +29,7 @@
 #define RC_BACKOFF_MAX_MS 5000
 #define RC_CONNECT_TIMEOUT_MS 2000
 #define RC_SENTINEL_TIMEOUT_MS 1000
+#define RC_SENTINEL_CHECK_MS 1000 /* while UP, ask the sentinels whether the master moved */
 
 struct tq_rconn {
     struct event_base *base;
@@ -53,6 +54,9 @@ struct tq_rconn {
     char swhy[200];            /* why the last sentinel failed */
     struct event *sentinel_ev; /* deadline for the sentinel being asked */
     struct event *snext_ev;    /* zero-delay: ask the next sentinel */
+    struct event *check_ev;    /* while UP: time for the next check */
+    int checking;              /* the sentinels are asked while UP (RC_SENTINEL_CHECK_MS) */
+    int retry_now;             /* the next reconnect without backoff (the master moved) */
 };
 
 struct rcmd {
@@ -64,6 +68,7 @@ struct rcmd {
 };
 
 static void rc_connect(struct tq_rconn *rc);
+static void sentinel_drop(struct tq_rconn *rc);
 
 static struct timeval ms_tv(int ms)
 {
@@ -77,6 +82,12 @@ static void schedule_retry(struct tq_rconn *rc)
 
     if (rc->stopping || evtimer_pending(rc->retry_ev, NULL))
         return;
+    if (rc->retry_now) { /* a known new master: no reason to wait */
+        rc->retry_now = 0;
+        tv = ms_tv(0);
+        evtimer_add(rc->retry_ev, &tv);
+        return;
+    }
     tv = ms_tv(rc->backoff_ms);
     evtimer_add(rc->retry_ev, &tv);
     rc->backoff_ms *= 2;
@@ -96,6 +107,12 @@ static void rc_lost(struct tq_rconn *rc, int was_up, const char *why)
     rc->ac = NULL;
     rc->up = 0;
     evtimer_del(rc->connect_ev);
+    evtimer_del(rc->check_ev);
+    if (rc->checking) { /* a check of the master we just lost: moot */
+        rc->checking = 0;
+        evtimer_del(rc->snext_ev);
+        sentinel_drop(rc);
+    }
     char qwhy[160];
 
     if (rc->stopping)
@@ -256,6 +273,10 @@ static void on_ping(struct tq_rconn *rc, redisReply *reply, const char *err, voi
     tq_log_info("redis_connected", "conn=%s host=%s port=%d db=%d sentinel_master=%s", rc->name,
                 rc->host, rc->port, rc->db,
                 rc->cfg->redis_sentinel_master ? rc->cfg->redis_sentinel_master : "-");
+    if (rc->cfg->nredis_sentinels > 0) {
+        struct timeval tv = ms_tv(RC_SENTINEL_CHECK_MS);
+        evtimer_add(rc->check_ev, &tv);
+    }
     if (rc->state_cb)
         rc->state_cb(rc, 1, rc->state_arg);
 }
@@ -326,7 +347,23 @@ static void rc_connect_master(struct tq_rconn *rc)
  *   rc_connect ──▶ ask sentinel 0 ──answer: host:port──▶ rc_connect_master (CONNECTING)
  *                      │ error, nil, timeout, disconnect
  *                      ▼
- *                  ask sentinel 1 ... ──all failed──▶ DOWN, backoff timer armed */
+ *                  ask sentinel 1 ... ──all failed──▶ DOWN, backoff timer armed
+ *
+ * While UP, every RC_SENTINEL_CHECK_MS the same walk checks the master (rc->checking): a
+ * SENTINEL FAILOVER promotes the replica without touching the old master's clients, and the
+ * sentinels turn the old master into a replica only when they next look at it (up to ~10 s
+ * later); writes it takes meanwhile are lost. A check that names another master resets the
+ * connection (→ DOWN → RESOLVING); a check no sentinel answers changes nothing. */
+
+/* A check ended: the next one after RC_SENTINEL_CHECK_MS while UP. */
+static void check_done(struct tq_rconn *rc)
+{
+    struct timeval tv = ms_tv(RC_SENTINEL_CHECK_MS);
+
+    rc->checking = 0;
+    if (rc->up && !rc->stopping)
+        evtimer_add(rc->check_ev, &tv);
+}
 
 static void sentinel_ask(struct tq_rconn *rc);
 
@@ -373,7 +410,20 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
     evtimer_del(rc->sentinel_ev);
     const struct tq_hostport *s = &rc->cfg->redis_sentinels[rc->sidx];
-    if (strcmp(host, rc->host) != 0 || port != rc->port)
+    int moved = strcmp(host, rc->host) != 0 || port != rc->port;
+    if (rc->checking) {
+        check_done(rc);
+        if (moved) {
+            tq_log_warn("redis_master_moved",
+                        "conn=%s master=%s sentinel=%s:%d host=%s port=%d new_host=%s new_port=%d",
+                        rc->name, tq_log_quote(rc->cfg->redis_sentinel_master, q, sizeof q),
+                        s->host, s->port, rc->host, rc->port, host, port);
+            rc->retry_now = 1;
+            tq_rconn_reset(rc);
+        }
+        return;
+    }
+    if (moved)
         tq_log_info("redis_master_changed",
                     "conn=%s master=%s sentinel=%s:%d old_host=%s old_port=%d host=%s port=%d",
                     rc->name, tq_log_quote(rc->cfg->redis_sentinel_master, q, sizeof q), s->host,
@@ -418,6 +468,17 @@ static void on_sentinel_next(evutil_socket_t fd, short what, void *arg)
     sentinel_ask(arg);
 }
 
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_rconn *rc = arg;
+
+    if (!rc->up || rc->stopping || rc->sac != NULL)
+        return;
+    rc->checking = 1;
+    rc->sidx = 0;
+    sentinel_ask(rc);
+}
+
 /* Asks sentinel rc->sidx for the master; past the last one, goes DOWN with backoff. */
 static void sentinel_ask(struct tq_rconn *rc)
 {
@@ -426,8 +487,12 @@ static void sentinel_ask(struct tq_rconn *rc)
     redisAsyncContext *ac = NULL;
     char q[260], qm[160];
 
-    if (rc->stopping || rc->sac != NULL || rc->ac != NULL)
+    if (rc->stopping || rc->sac != NULL || (rc->ac != NULL && !rc->checking))
         return;
+    if (rc->sidx >= cfg->nredis_sentinels && rc->checking) {
+        check_done(rc); /* no sentinel answered: keep the master we have */
+        return;
+    }
     if (rc->sidx >= cfg->nredis_sentinels) {
         tq_log_warn("redis_sentinel_failed", "conn=%s master=%s error=%s retry_ms=%d", rc->name,
                     tq_log_quote(cfg->redis_sentinel_master, qm, sizeof qm),
@@ -501,8 +566,9 @@ struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name,
     rc->connect_ev = evtimer_new(base, on_connect_timeout, rc);
     rc->sentinel_ev = evtimer_new(base, on_sentinel_timeout, rc);
     rc->snext_ev = evtimer_new(base, on_sentinel_next, rc);
+    rc->check_ev = evtimer_new(base, on_check, rc);
     if (!rc->name || !rc->retry_ev || !rc->reset_ev || !rc->connect_ev || !rc->sentinel_ev ||
-        !rc->snext_ev) {
+        !rc->snext_ev || !rc->check_ev) {
         tq_rconn_free(rc);
         return NULL;
     }
@@ -570,6 +636,8 @@ void tq_rconn_free(struct tq_rconn *rc)
         event_free(rc->sentinel_ev);
     if (rc->snext_ev)
         event_free(rc->snext_ev);
+    if (rc->check_ev)
+        event_free(rc->check_ev);
     free(rc->name);
     free(rc->password);
     free(rc);

@@ -63,6 +63,9 @@
 #define BACKOFF_MAX_MS 5000
 #define REDIS_CONNECT_TIMEOUT_MS 2000
 #define REDIS_COMMAND_TIMEOUT_MS 5000 /* > the BLPOP timeout */
+#define MASTER_CHECK_EVERY_MS 1000    /* with sentinels: has the master moved? */
+#define MASTER_CHECK_QUIET_MS 5000    /* ... after no sentinel answered */
+#define MASTER_CHECK_TIMEOUT_MS 300
 #define PG_CONNECT_TIMEOUT "5"
 #define REGISTER_EVERY_MS 5000
 #define REAP_EVERY_MS 1000
@@ -122,8 +125,10 @@ struct worker {
     struct tq_config *cfg; /* owned */
     char id[256];
     char host[128];
-    redisContext *redis; /* owned; NULL while disconnected */
-    PGconn *pg;          /* owned; NULL while disconnected */
+    redisContext *redis;             /* owned; NULL while disconnected */
+    struct tq_redis_addr redis_addr; /* where redis is connected */
+    int64_t next_master_check;       /* with sentinels (redis_ensure) */
+    PGconn *pg;                      /* owned; NULL while disconnected */
     struct tq_renderer *renderer;
     struct backoff redis_bo, pg_bo;
     int64_t next_register, next_reap, next_flush, next_schema;
@@ -211,14 +216,25 @@ static int redis_simple(struct worker *w, const char *what, redisReply *r)
 }
 
 /* Connects to Redis (through the sentinels when configured: tq_redis.h) unless connected or
- * backing off. 0 when connected. */
+ * backing off; connected, asks the sentinels every second whether the master moved (drops
+ * the connection when it did). 0 when connected. */
 static int redis_ensure(struct worker *w)
 {
     char err[512], q[600];
     struct tq_redis_addr addr;
 
-    if (redis_ok(w))
+    if (redis_ok(w) && (w->cfg->nredis_sentinels == 0 || tq_now_ms() < w->next_master_check))
         return 0;
+    if (redis_ok(w)) {
+        int moved =
+            tq_redis_master_moved(w->cfg, &w->redis_addr, MASTER_CHECK_TIMEOUT_MS, err, sizeof err);
+        w->next_master_check =
+            tq_now_ms() + (moved < 0 ? MASTER_CHECK_QUIET_MS : MASTER_CHECK_EVERY_MS);
+        if (moved <= 0)
+            return 0;
+        redis_drop(w, err);
+        return -1;
+    }
     if (w->redis) {
         redis_drop(w, w->redis->errstr);
         return -1;
@@ -235,6 +251,8 @@ static int redis_ensure(struct worker *w)
     }
     backoff_ok(&w->redis_bo);
     w->next_register = 0;
+    w->redis_addr = addr;
+    w->next_master_check = tq_now_ms() + MASTER_CHECK_EVERY_MS;
     tq_log_info("redis_connected", "host=%s port=%d db=%d sentinel_master=%s", addr.host, addr.port,
                 addr.db, w->cfg->redis_sentinel_master ? w->cfg->redis_sentinel_master : "-");
     return 0;
