@@ -223,12 +223,12 @@ wait "$load_pid"
 awk -v hold="$HOLD" '
     FNR == NR { ws[NR] = $1 - 1; we[NR] = $2 + 1; nw = NR; next }
     { n[$1]++; st = $4; inw = 0
-      for (w = 1; w <= nw; w++) if ($3 >= ws[w] && $3 <= we[w]) inw = 1
+      for (w = 1; w <= nw; w++) if ($3 >= ws[w] && $3 <= we[w]) inw = w
       if (st == 200 || st == 204) ok[$1]++
-      else if (st == 503 && $1 == "cold" && !hold && $6 != "" && inw) r503++
+      else if (st == 503 && $1 == "cold" && !hold && $6 != "" && inw) { r503++; w503[inw]++ }
       else { bad++; print "   bad answer: " $0 } }
-    END { printf "   requests: cold %d (200/204 %d), cached %d (200 %d); 503 while no master: %d; other: %d\n",
-                 n["cold"], ok["cold"], n["hit"], ok["hit"], r503, bad
+    END { printf "   requests: cold %d (200/204 %d), cached %d (200 %d); 503 while no master: %d (failover %d, kill %d); other: %d\n",
+                 n["cold"], ok["cold"], n["hit"], ok["hit"], r503, w503[1], w503[2], bad
           exit bad > 0 }' "$IT_TMP/windows.txt" "$IT_TMP/load.txt" ||
     it_fail "answers other than 200/204 (see above)"
 hits=$(awk '$1 == "hit" && $4 != 200' "$IT_TMP/load.txt" | wc -l)
