@@ -218,6 +218,8 @@ wait_rounds 5 || it_fail "the load stalled"
 touch "$STOP"
 wait "$load_pid"
 
+awk '{ d[NR] = $2 - $1 } END { printf "   fault to every process on the new master: failover %.1f s, kill %.1f s\n", d[1], d[2] }' \
+    "$IT_TMP/windows.txt"
 # The answers. Without holding, a cold miss may get 503 + Retry-After when it was sent within
 # an outage window (1 s of slack either side: a request is sent a moment after its start).
 awk -v hold="$HOLD" '
