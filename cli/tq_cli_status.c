@@ -424,8 +424,8 @@ static int dl_one(const struct tq_config *cfg, redisContext *c, const char *id, 
     }
     job.reason = TQ_REASON_RETRY;
     job.enqueued_ms = tq_now_ms();
-    enum tq_enqueue_result res =
-        tq_queue_enqueue(c, &job, cfg->queue.cap[job.cls], TQ_ENQ_MODE_REFRESH, err, sizeof err);
+    enum tq_enqueue_result res = tq_queue_enqueue(c, &job, cfg->queue.cap[job.cls],
+                                                  TQ_ENQ_MODE_RETRY, 0, 0, err, sizeof err);
     if (res == TQ_ENQ_ERROR || res == TQ_ENQ_FULL) {
         fprintf(stderr, "tileq deadletter: retrying %s: %s\n", id,
                 res == TQ_ENQ_FULL ? "its class is full, try later" : err);
