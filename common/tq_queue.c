@@ -76,7 +76,11 @@ const char TQ_LUA_CLAIM_PICK[] =
     "return false\n";
 
 /* KEYS: job q:<class> running runcount fence   ARGV: id class lease_ms worker cap
- * Takes id from the head of its class and hands out a new fencing token. Returns
+ * Takes id from the head of its class and hands out a new fencing token: INCR fence, or, when
+ * fence did not exist (a new or emptied Redis), Redis's time in ms x 1000, so tokens still
+ * grow across a restart that lost the data (unless it handed out more than 1000 tokens per
+ * ms since the last such start). Stored with %d (Lua would print a 16-digit number as
+ * 1.7e+15). Returns
  * {id, payload, attempt, class, token}, or "again" when id is no longer the head (another
  * worker took it), the class reached its cap meanwhile, or the id was left over (its hash
  * not queued: a promotion race or a purge; it is dropped). */
@@ -90,6 +94,8 @@ const char TQ_LUA_CLAIM[] = LUA_COMMON
     "if redis.call('HGET', jk, 'state') ~= 'queued' then return 'again' end\n"
     "local now = now_ms()\n"
     "local tok = redis.call('INCR', KEYS[5])\n"
+    "if tok == 1 then tok = now * 1000 redis.call('SET', KEYS[5], string.format('%d', tok)) end\n"
+    "tok = string.format('%d', tok)\n"
     "local att = redis.call('HINCRBY', jk, 'attempts', 1)\n"
     "redis.call('HSET', jk, 'state', 'running', 'worker', w, 'token', tok, 'lease_until', "
     "now+lease,\n"
@@ -97,7 +103,7 @@ const char TQ_LUA_CLAIM[] = LUA_COMMON
     "redis.call('HDEL', jk, 'lease_cap')\n"
     "redis.call('ZADD', KEYS[3], now+lease, id)\n"
     "redis.call('HINCRBY', KEYS[4], cls, 1)\n"
-    "return {id, redis.call('HGET', jk, 'payload'), att, cls, tok}\n";
+    "return {id, redis.call('HGET', jk, 'payload'), att, cls, tonumber(tok)}\n";
 
 /* KEYS: job running   ARGV: id token lease_ms budget_ms
  * Returns the lease left in ms after extending it (capped at started_ms + budget_ms when

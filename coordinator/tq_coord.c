@@ -605,7 +605,6 @@ static int pending_enqueue(struct pending *p)
     char *payload = NULL;
     size_t len = 0;
     int rv = -1;
-
     struct tq_job_keys k;
 
     p->job.enqueued_ms = tq_now_ms();

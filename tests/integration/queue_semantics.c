@@ -517,6 +517,7 @@ static long long alt_reap_list_has_x(redisContext *c)
 static void test_scripts_use_declared_keys_only(void **state)
 {
     redisContext *c = connect_test_db();
+    char t1[24] = "", t2[24] = ""; /* the two claims' tokens, as the scripts get them */
     const char *job = "{alt}:job:x", *done = "{alt}:done:x", *qi = "{alt}:qi", *qd = "{alt}:qd",
                *qb = "{alt}:qb", *dead = "{alt}:dead", *wake = "{alt}:wake", *ev = "{alt}:ev",
                *run = "{alt}:running", *rc = "{alt}:runcount", *claims = "{alt}:claims",
@@ -526,13 +527,13 @@ static void test_scripts_use_declared_keys_only(void **state)
     const char *pick_k[] = {qi, qd, qb, rc, claims, NULL}, *pick_a[] = {"0", "0", "0", "0", NULL};
     const char *claim_k[] = {job, qb, run, rc, fence, NULL};
     const char *claim_a[] = {"x", "2", "10000", "w", "0", NULL};
-    const char *hb_k[] = {job, run, NULL}, *hb_a[] = {"x", "1", "10000", "0", NULL};
-    const char *part_k[] = {job, ev, NULL}, *part_a[] = {"x", "1", NULL};
+    const char *hb_k[] = {job, run, NULL}, *hb_a[] = {"x", t1, "10000", "0", NULL};
+    const char *part_k[] = {job, ev, NULL}, *part_a[] = {"x", t1, NULL};
     const char *ack_k[] = {job, run, rc, dead, ev, wake, done, qi, qd, qb, NULL};
-    const char *ack_a[] = {"x", "1", "fail", "boom", "1", "10000", NULL};
+    const char *ack_a[] = {"x", t1, "fail", "boom", "1", "10000", NULL};
     const char *exp_k[] = {job, done, dead, NULL}, *x_a[] = {"x", NULL};
     const char *rel_k[] = {job, qi, qb, wake, NULL};
-    const char *hb2_a[] = {"x", "2", "10000", "1", NULL};
+    const char *hb2_a[] = {"x", t2, "10000", "1", NULL};
     const char *reap_k[] = {job, run, rc, dead, ev, wake, qi, qd, qb, NULL};
     const char *reap_a[] = {"x", "3", NULL};
     const char *purge_k[] = {job, dead, NULL};
@@ -548,7 +549,10 @@ static void test_scripts_use_declared_keys_only(void **state)
     freeReplyObject(r);
     r = eval(c, TQ_LUA_CLAIM, claim_k, claim_a);
     assert_int_equal(r->type, REDIS_REPLY_ARRAY);
-    assert_int_equal(r->element[4]->integer, 1); /* the first token of this fence key */
+    long long tok1 = r->element[4]->integer; /* a new fence starts at Redis's time x 1000 */
+    assert_true(tok1 >= redis_time_ms(c) * 1000 - 60000000 && tok1 <= redis_time_ms(c) * 1000);
+    snprintf(t1, sizeof t1, "%lld", tok1);
+    snprintf(t2, sizeof t2, "%lld", tok1 + 1);
     freeReplyObject(r);
     r = eval(c, TQ_LUA_HEARTBEAT, hb_k, hb_a);
     assert_true(r->integer > 9000);
@@ -573,7 +577,7 @@ static void test_scripts_use_declared_keys_only(void **state)
     assert_string_equal(r->str, "released"); /* bulk: nothing to move */
     freeReplyObject(r);
     r = eval(c, TQ_LUA_CLAIM, claim_k, claim_a);
-    assert_int_equal(r->element[4]->integer, 2);
+    assert_int_equal(r->element[4]->integer, tok1 + 1);
     freeReplyObject(r);
     r = eval(c, TQ_LUA_HEARTBEAT, hb_k, hb2_a); /* budget 1 ms: the lease ends at once */
     assert_true(r->integer <= 1);
