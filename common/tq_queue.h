@@ -10,7 +10,8 @@
  *   q:<class>     list   ready job ids, claimed from the head
  *   running       zset   job id -> lease deadline (unix ms, Redis's clock)
  *   runcount      hash   class number -> jobs running
- *   fence         string the last fencing token handed out (INCR by every claim)
+ *   fence         string the last fencing token handed out (INCR by every claim; a new one
+ *                        starts at Redis's time in ms x 1000, so tokens grow across data loss)
  *   claims        string claims so far (every fair_every-th looks at the lowest class first)
  *   done:<id>     string set for a moment after success, so a late request reads the cache
  *   dead          zset   job id -> dead-letter time (unix ms); details stay in job:<id>
