@@ -169,7 +169,8 @@ q_wait_worker() {
 
 # q_wait_job_gone JOB: waits (up to 30 s) until JOB has left the queue ({tq}:job:JOB gone).
 # An interactive job answers its first tile (the "partial" event) before it renders the rest
-# of its metatile: a test that counts job_done lines after that answer waits for this first.
+# of its metatile; and the worker logs job_done just after the ack that removed the job: a
+# test that counts job_done lines waits for them with q_wait_log.
 q_wait_job_gone() {
     local i
     for ((i = 0; i < 300; i++)); do
