@@ -75,6 +75,7 @@
 #define REAP_LIMIT 100
 #define FLUSH_EVERY_MS 2000
 #define FLUSH_MAX_ENTRIES 1000
+#define FLUSH_STATEMENT_TIMEOUT_MS TQ_STATEMENT_TIMEOUT_MS_DEFAULT
 #define SCHEMA_EVERY_MS 60000
 #define WAKE_TIMEOUT_S 1
 #define ACK_TRIES_WHEN_STOPPING 3
@@ -457,7 +458,12 @@ static void worker_periodic(struct worker *w)
     }
     if (redis_ok(w) && pg_ok(w) && now >= w->next_flush) {
         w->next_flush = now + FLUSH_EVERY_MS;
-        int n = tq_renderlog_flush(w->redis, w->pg, w->id, FLUSH_MAX_ENTRIES, err, sizeof err);
+        /* The render connection may carry a tileset's short statement_timeout: the flush
+         * runs under its own (no round trip while it is the same as the last render's). */
+        int n = tq_render_set_timeout(w->renderer, w->pg, FLUSH_STATEMENT_TIMEOUT_MS, err,
+                                      sizeof err) == TQ_RENDER_OK
+                    ? tq_renderlog_flush(w->redis, w->pg, w->id, FLUSH_MAX_ENTRIES, err, sizeof err)
+                    : -1;
         if (n < 0) {
             if (strcmp(err, w->flush_err) != 0)
                 tq_log_warn("renderlog_flush_failed", "error=%s", tq_log_quote(err, q, sizeof q));

@@ -616,6 +616,27 @@ int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
     return nfailed;
 }
 
+enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, int ms, char *err,
+                                            size_t errsize)
+{
+    char set[64];
+    enum tq_render_status st = TQ_RENDER_OK;
+
+    if (r->timeout_ms == ms)
+        return TQ_RENDER_OK;
+    snprintf(set, sizeof set, "SET statement_timeout = %d", ms);
+    PGresult *res = PQexec(pg, set);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_error(pg, res, "SET statement_timeout", err, errsize);
+        st = failed(pg);
+        r->timeout_ms = -1;
+    } else {
+        r->timeout_ms = ms;
+    }
+    PQclear(res);
+    return st;
+}
+
 /* Cancels the running query and reads its results away. 0, or -1 when the connection did
  * not answer in time (the caller should reconnect). */
 static int cancel_query(PGconn *pg)
@@ -755,21 +776,10 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     for (int i = 0; i < NPARAMS; i++)
         values[i] = pv[i];
 
-    if (r->timeout_ms != ts->statement_timeout_ms) {
-        /* Bounded renders: PostgreSQL cancels a render statement past the tileset's
-         * timeout. SET only when it changes (one round trip saved per render). */
-        char set[64];
-        snprintf(set, sizeof set, "SET statement_timeout = %d", ts->statement_timeout_ms);
-        res = PQexec(pg, set);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            pg_error(pg, res, "SET statement_timeout", err, errsize);
-            st = failed(pg);
-            goto fail;
-        }
-        PQclear(res);
-        res = NULL;
-        r->timeout_ms = ts->statement_timeout_ms;
-    }
+    /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
+    st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
     out->started_ms = tq_now_ms();
     double t0 = tq_render_mono_ms();
     if (!PQsendQueryPrepared(pg, stmt, NPARAMS, values, NULL, NULL, 1)) {

@@ -155,6 +155,12 @@ enum tq_render_status tq_render_tile(struct tq_renderer *r, PGconn *pg, const ch
                                      void *arg, struct tq_render_result *out, char *err,
                                      size_t errsize);
 
+/* Sets statement_timeout on pg to ms (0 = none) unless the renderer set that value last on
+ * this connection (a render sets its tileset's; other statements on the same connection,
+ * e.g. the render-log flush, set their own first). TQ_RENDER_OK, or an error with err set. */
+enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, int ms, char *err,
+                                            size_t errsize);
+
 /* Milliseconds of CLOCK_MONOTONIC (durations, deadlines on this host). */
 double tq_render_mono_ms(void);
 

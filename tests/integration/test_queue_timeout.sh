@@ -8,7 +8,8 @@
 #     reason, and `tileq deadletter list` shows it; no render of it is left running in
 #     PostgreSQL.
 #  2. The workers stay up, and a demo tile rendered after it (its own 30 s default timeout set
-#     again on the same sessions) is served and equals the contract SQL's.
+#     again on the same sessions) is served and equals the contract SQL's; the render log
+#     (flushed on the same connection, under its own timeout) gets its rows.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
@@ -59,5 +60,9 @@ status=$(curl -sS --max-time 60 -o "$IT_TMP/demo.body" -w '%{http_code}' \
 it_check "demo (after): HTTP 200" 200 "$status"
 expected=$(it_psql -c "$(it_contract_sql 14 14549 6451)")
 it_check "demo (after): the tile equals the contract SQL's" "$expected" "$(it_hex "$IT_TMP/demo.body")"
+# The render-log flush shares the render connection but runs under its own timeout, not the
+# stuck tileset's 400 ms: the demo job's 64 entries reach tileq.render_log.
+it_check "render log: the demo job's 64 rows flushed" 64 \
+    "$(q_wait_renderlog "job_id = 'demo/14/14544/6448'" 64)"
 q_finish
 it_done
