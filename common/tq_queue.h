@@ -26,25 +26,27 @@
  * the script, so a non-deterministic read is allowed). No host clock reaches the queue, so
  * clock skew between hosts cannot shorten or stretch a lease.
  *
- * Job lifecycle (function behind each arrow):
+ * Job lifecycle (function behind each arrow; t = the claim's fencing token):
  *
- *            tq_queue_enqueue*            tq_queue_claim: token = INCR fence
- *   (none) ──────────────────▶ queued ─────────────────▶ running(token) ──tq_queue_ack(ok)──▶
- * (none) ▲ ▲ ▲                   │  │ │                         + done:<id> enqueue(interactive) on
- * a │ │ │ tq_queue_ack(fail,│  │ │                         + event ok lower class: "promoted" ──┘ │
- * │ attempts<max)     │  │ └─tq_queue_ack(ok) while rerun=1 tq_queue_release, last ─────┘
- * ├───────────────────┘  │   (an expire hit mid-render) ─▶ queued holder gone: interactive      │
- * tq_queue_reap         │
- *     -> bulk ("demoted")           │ (lease expired, <max) │ tq_queue_ack(fail, attempts>=max),
- *                                   └───────────────────────┤ tq_queue_ack(dead) (malformed),
- *                                                           ▼ tq_queue_reap (>=max)
- *                                                          dead ──(event dead)
- *                                                           │ tq_queue_enqueue* after the cool-down
- *                                                           │ (before it: "dead" + the reason,
- *                                                           │ nothing changes), deadletter retry
- *                                                           │ (mode retry), tq_queue_expire_mark
- *                                                           ▼ (drops it: the next request is "new")
- *                                                         queued (attempts 0)
+ *           tq_queue_enqueue*          tq_queue_claim (t = INCR fence)
+ *   (none) ─────────────────▶ queued ────────────────▶ running(t) ─tq_queue_ack(ok)─▶ (none)
+ *                             ▲ ▲ ▲                    │  │ │                     + done:<id>
+ *    enqueue(interactive) on  │ │ │ tq_queue_ack(fail, │  │ │                     + event ok
+ *    a lower class:           │ │ │ attempts<max)      │  │ └─tq_queue_ack(ok), rerun=1
+ *    "promoted" ──────────────┘ │ ├────────────────────┘  │  (an expire hit mid-render)
+ *    tq_queue_release, no       │ │ tq_queue_reap          │  ─▶ queued
+ *    holder left, interactive:  │ │ (lease expired, <max)  │
+ *    moved to bulk, "demoted" ──┘ └────────────────────────┤ tq_queue_ack(fail, attempts>=max),
+ *                                                          │ tq_queue_ack(dead) (malformed),
+ *                                                          ▼ tq_queue_reap (>=max)
+ *                                                         dead ──(event dead)
+ *                                                          │ tq_queue_enqueue* after the
+ *                                                          │ cool-down (before it: "dead" and
+ *                                                          │ the reason, nothing changes),
+ *                                                          │ deadletter retry (mode retry),
+ *                                                          │ tq_queue_expire_mark (drops it:
+ *                                                          ▼ the next request is "new")
+ *                                                        queued (attempts 0)
  *
  * Fencing. A claim stores a new token (INCR fence, so tokens only grow) in the job hash and
  * returns it. Whatever a worker does for the job later names that token, and the script
