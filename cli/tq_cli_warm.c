@@ -145,7 +145,7 @@ static int all_cached(const struct warm *w, const struct tq_metatile *m)
 
 static int refresh_bulk_len(struct warm *w)
 {
-    redisReply *r = redisCommand(w->c, "LLEN %sq:bulk", TQ_QUEUE_PREFIX);
+    redisReply *r = redisCommand(w->c, "LLEN %s", TQ_QUEUE_Q_BULK_KEY);
     int rc = -1;
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         snprintf(w->err, sizeof w->err, "redis: %s",
@@ -237,7 +237,7 @@ static int reconcile(struct warm *w)
         ids[n] = strdup(id);
         if (ids[n] == NULL)
             goto oom;
-        redisAppendCommand(w->c, "HGET %sjob:%s state", TQ_QUEUE_PREFIX, id);
+        redisAppendCommand(w->c, "HGET %s%s state", TQ_QUEUE_JOB_KEY_PREFIX, id);
         n++;
     }
     for (size_t i = 0; i < n; i++) {
