@@ -47,10 +47,11 @@ load() {
 health() {
     curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$1/health" 2>/dev/null || true
 }
-# wait_load PHASE N: waits (up to 30 s) until N load requests sent in PHASE were answered.
+# wait_load PHASE N: waits (up to 60 s: cold renders on a busy machine) until N load requests
+# sent in PHASE were answered.
 wait_load() {
     local i
-    for ((i = 0; i < 300; i++)); do
+    for ((i = 0; i < 600; i++)); do
         (($(cat "$IT_TMP"/load-*.txt 2>/dev/null | awk -v p="$1" '$2 == p' | wc -l) >= $2)) &&
             return 0
         sleep 0.1
@@ -135,8 +136,8 @@ it_check "after: the in-flight slow tile at the outage was answered" 1 \
     "$(grep -cE '^(200|503) ' "$IT_TMP/inflight.txt" || true)"
 echo "   in-flight slow tile: $(cat "$IT_TMP/inflight.txt")"
 
-# Let the load run on a little (10 more answers to requests sent after), then stop it.
-wait_load after $(($(cat "$IT_TMP"/load-*.txt | awk '$2 == "after"' | wc -l) + 10))
+# Let the load run on a little (5 more answers to requests sent after), then stop it.
+wait_load after $(($(cat "$IT_TMP"/load-*.txt | awk '$2 == "after"' | wc -l) + 5))
 touch "$STOP"
 wait "$load_a" "$load_b" || true
 cat "$IT_TMP"/load-*.txt >"$IT_TMP/load.txt"
