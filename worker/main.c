@@ -600,6 +600,11 @@ static void job_finish(struct worker *w, const struct tq_claimed *c, const struc
             goto cleanup;
         }
     }
+    if (tq_cache_sync_metatile(w->cfg->cache_dir, job->tileset, &job->meta, err, sizeof err) != 0) {
+        metrics_fail(w, WFAIL_WRITE);
+        job_fail(w, c, err);
+        goto cleanup;
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double write_ms =
         (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -665,7 +670,8 @@ static int job_first_tile(struct worker *w, const struct tq_claimed *c, const st
     redisReply *r = NULL;
 
     if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
-                       sizeof err) != 0) {
+                       sizeof err) != 0 ||
+        tq_cache_sync_tile(w->cfg->cache_dir, job->tileset, t->tile, err, sizeof err) != 0) {
         char msg[600];
         snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y, err);
         metrics_fail(w, WFAIL_WRITE);
@@ -912,6 +918,7 @@ int main(int argc, char **argv)
     if (w.cfg == NULL)
         return rc;
     rc = 1;
+    tq_cache_set_fsync(w.cfg->cache_fsync);
 
     if (gethostname(w.host, sizeof w.host) != 0)
         snprintf(w.host, sizeof w.host, "unknown");
