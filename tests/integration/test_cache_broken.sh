@@ -37,7 +37,7 @@ broken_case() {
         it_fail "$name: $f not cached after the first fetch"
         return
     }
-    wait_metatile_idle "$x" "$y"
+    wait_metatile_idle "$Z" "$x" "$y"
     "$how" "$f"
     status=$(it_fetch "$path" "$name")
     got=$(it_hex "$IT_TMP/$name.body")
@@ -57,11 +57,11 @@ broken_case() {
     it_check "$name: next fetch is a hit" "200 hit" "$status $(it_header "${name}_hit" X-Tileq)"
 }
 
-# wait_metatile_idle X Y: waits (bounded) until no job of the tile's metatile is queued or
+# wait_metatile_idle Z X Y: waits (bounded) until no job of the tile's metatile is queued or
 # running (an interactive job answers its first tile, then writes the rest of the metatile:
 # a file broken meanwhile would be overwritten by that write, not read broken).
 wait_metatile_idle() {
-    local id="demo/$Z/$(($1 / 8 * 8))/$(($2 / 8 * 8))" i
+    local id="demo/$1/$(($2 / 8 * 8))/$(($3 / 8 * 8))" i
     for ((i = 0; i < 300; i++)); do
         [[ $(it_redis EXISTS "{tq}:job:$id") == 0 ]] && return 0
         sleep 0.1
@@ -98,4 +98,8 @@ it_check "empty tile with a zero-length .mvt instead of the marker: 204 after a 
 [[ -e $marker && ! -e $f ]] && echo "ok: the marker is back, the zero-length .mvt gone" ||
     it_fail "empty tile: marker $(ls "$marker" 2>&1), .mvt $(ls -l "$f" 2>&1)"
 
+# Leave the queue idle for the next test (the rest of each metatile is rendered after the
+# answer).
+wait_metatile_idle "$Z" "$X0" "$Y0"
+wait_metatile_idle $EZ $EX $EY
 it_done
