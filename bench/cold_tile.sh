@@ -2,7 +2,8 @@
 # bench/cold_tile.sh — cold-tile latency through the coordinator ÷ the raw ST_AsMVT query time
 # of the same tile (the classic CARTO benchmark tile: 100,000 random points inside z16/0/0).
 #
-#   bench/cold_tile.sh            (env: RUNS=11 WARMUP=2, TQ_BENCH_BUILD_DIR, TQ_BENCH_KEEP=1)
+#   bench/cold_tile.sh            (env: RUNS=11 WARMUP=2 FSYNC="on off", TQ_BENCH_BUILD_DIR,
+#                                  TQ_BENCH_KEEP=1)
 #
 # Starts its own PostgreSQL+PostGIS, Redis, one coordinator and one worker (Release build),
 # creates bench.points (100,000 points, seeded) and two tilesets over the same one-layer SQL:
@@ -13,12 +14,17 @@
 #         finished, its cached tiles and {tq}:done:* key deleted first), curl's time_total;
 #         every answer must be 200 + miss. With metatile 8 the answer comes when the worker
 #         has rendered that tile alone (the "partial" event), before the other 63.
-# Prints the medians and the ratios median(mtN) / median(raw). Aim: <= 1.10.
+# The mtN runs are made once per FSYNC mode (the config's cache_fsync, the worker restarted in
+# between): "on" fsyncs each tile before its rename and each directory once per batch.
+# Prints the medians and the ratios median(mtN) / median(raw) (aim: <= 1.10), and
+# fsync on / off. Last, tq-bench-tilecheck: what the broken-tile check of every cache hit
+# costs on this tile.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 RUNS=${RUNS:-11}
 WARMUP=${WARMUP:-2}
+FSYNC=${FSYNC:-on off}
 LAYER_SQL='SELECT geom, id FROM bench.points WHERE geom && !BBOX!'
 
 b_build
@@ -88,28 +94,45 @@ cold() {
 }
 
 declare -A med
-for name in mt1 mt8; do
-    for ((i = 0; i < WARMUP; i++)); do cold "$name" >/dev/null; done
-    : >"$B_DIR/$name.times"
-    for ((i = 0; i < RUNS; i++)); do cold "$name" >>"$B_DIR/$name.times"; done
-    med[$name]=$(awk '{ print $1 * 1000 }' "$B_DIR/$name.times" | b_median)
-    # The worker's own SQL time for the requested tile (job_done sql_ms; first_sql_ms when the
-    # job rendered that tile alone first and answered it before the rest), for reading the
-    # overhead.
-    for ((i = 0; i < 600; i++)); do
-        [[ $(b_redis EXISTS "{tq}:job:$name/16/0/0") == 0 ]] && break
-        sleep 0.1
+for mode in $FSYNC; do
+    b_set_fsync "$mode"
+    for name in mt1 mt8; do
+        for ((i = 0; i < WARMUP; i++)); do cold "$name" >/dev/null; done
+        : >"$B_DIR/$name.times"
+        for ((i = 0; i < RUNS; i++)); do cold "$name" >>"$B_DIR/$name.times"; done
+        med[$name.$mode]=$(awk '{ print $1 * 1000 }' "$B_DIR/$name.times" | b_median)
+        # The worker's own SQL time for the requested tile (job_done sql_ms; first_sql_ms when
+        # the job rendered that tile alone first and answered it before the rest), for reading
+        # the overhead.
+        for ((i = 0; i < 600; i++)); do
+            [[ $(b_redis EXISTS "{tq}:job:$name/16/0/0") == 0 ]] && break
+            sleep 0.1
+        done
+        med[$name.$mode.sql]=$(grep "event=job_done job=$name/16/0/0 " "$B_DIR/w1.log" |
+            tail -n "$RUNS" |
+            sed -n -e 's/.* first_sql_ms=\([0-9.]*\).*/\1/p;t' -e 's/.* sql_ms=\([0-9.]*\).*/\1/p' |
+            b_median)
     done
-    med[$name.sql]=$(grep "event=job_done job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n "$RUNS" |
-        sed -n -e 's/.* first_sql_ms=\([0-9.]*\).*/\1/p;t' -e 's/.* sql_ms=\([0-9.]*\).*/\1/p' |
-        b_median)
 done
 
 echo
 echo "cold tile z16/0/0, 100,000 points, tile $raw_bytes bytes; $RUNS runs each (after $WARMUP warm-up), medians:"
 printf '  %-34s %9.1f ms\n' "raw ST_AsMVT query (libpq)" "$raw_ms"
-for name in mt1 mt8; do
-    printf '  %-34s %9.1f ms   (worker SQL %.1f ms)   ratio %s\n' \
-        "through the coordinator, $name" "${med[$name]}" "${med[$name.sql]}" "$(b_div "${med[$name]}" "$raw_ms")"
+for mode in $FSYNC; do
+    for name in mt1 mt8; do
+        printf '  %-34s %9.1f ms   (worker SQL %.1f ms)   ratio %s\n' \
+            "through the coordinator, $name, fsync $mode" "${med[$name.$mode]}" \
+            "${med[$name.$mode.sql]}" "$(b_div "${med[$name.$mode]}" "$raw_ms")"
+    done
 done
 echo "  aim: ratio <= 1.10"
+if [[ $FSYNC == "on off" ]]; then
+    for name in mt1 mt8; do
+        printf '  %s: fsync on / off %s (%+.1f ms)\n' "$name" \
+            "$(b_div "${med[$name.on]}" "${med[$name.off]}")" \
+            "$(awk -v a="${med[$name.on]}" -v b="${med[$name.off]}" 'BEGIN { print a - b }')"
+    done
+fi
+echo
+echo "broken-tile check of a cache hit on this tile (tq-bench-tilecheck, Release):"
+"$BUILD/bench/tq-bench-tilecheck" 20 "$B_DIR/tile.mvt"

@@ -5,13 +5,15 @@
 #
 # Environment: TQ_BENCH_BUILD_DIR (default build-release/; configured and built here with
 # -DCMAKE_BUILD_TYPE=Release; TQ_BENCH_NO_BUILD=1 uses it as it is), TQ_BENCH_KEEP=1 keeps
-# the temp dir (logs) at the end.
+# the temp dir (logs) at the end. The config's cache_fsync starts true; b_set_fsync on|off
+# changes it and restarts the workers.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=../deploy/stack.sh
 source "$BENCH_ROOT/deploy/stack.sh"
 BUILD=${TQ_BENCH_BUILD_DIR:-$BENCH_ROOT/build-release}
 B_PIDS=()
+B_WORKER_NAMES=()
 
 b_build() {
     if [[ ${TQ_BENCH_NO_BUILD:-0} == 1 ]]; then
@@ -21,7 +23,7 @@ b_build() {
         cmake -S "$BENCH_ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null ||
         tq_die "cmake configure failed"
     cmake --build "$BUILD" -j2 --target tileq-coordinator tileq-worker tq-bench-enqueue \
-        tq-bench-sql >/dev/null || tq_die "build failed"
+        tq-bench-sql tq-bench-tilecheck >/dev/null || tq_die "build failed"
     fi
     grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BUILD/CMakeCache.txt" ||
         tq_die "$BUILD is not a Release build"
@@ -74,6 +76,7 @@ pg_conninfo = "$B_CONNINFO";
 cache_dir   = "$B_DIR/cache";
 listen      = "127.0.0.1:1";
 log_level   = "info";
+cache_fsync = true;
 queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 120;
           cap = { interactive = 100000; dirty = 100000; bulk = 1000000; };
           running_cap = { interactive = 0; dirty = 0; bulk = 0; }; };
@@ -84,16 +87,33 @@ CONF
 # b_worker NAME / b_coordinator NAME: started in the background; the coordinator's URL goes
 # to B_URL.
 b_worker() {
-    B_PIDS+=("$B_DIR/$1.pid")
+    local i n before
+    [[ " ${B_WORKER_NAMES[*]} " == *" $1 "* ]] || {
+        B_WORKER_NAMES+=("$1")
+        B_PIDS+=("$B_DIR/$1.pid")
+    }
+    before=$(grep -c 'event=pg_connected' "$B_DIR/$1.log" 2>/dev/null || true)
     TQ_WORKER_ID=bench-$1 tq_start_bg "$B_DIR/$1.pid" "$B_DIR/$1.log" \
         "$BUILD/worker/tileq-worker" -c "$B_DIR/tileq.conf"
-    local i
     for ((i = 0; i < 300; i++)); do
-        grep -q 'event=pg_connected' "$B_DIR/$1.log" && return 0
+        n=$(grep -c 'event=pg_connected' "$B_DIR/$1.log" 2>/dev/null || true)
+        ((${n:-0} > ${before:-0})) && return 0
         sleep 0.1
     done
     tail -n 20 "$B_DIR/$1.log" >&2
     tq_die "worker $1 did not connect"
+}
+
+# b_set_fsync on|off: sets cache_fsync in the config and restarts every worker (b_worker) so
+# that it applies (the coordinator does not write tiles).
+b_set_fsync() {
+    local v=true name
+    [[ $1 == off ]] && v=false
+    sed -i "s/^cache_fsync = .*/cache_fsync = $v;/" "$B_DIR/tileq.conf"
+    for name in "${B_WORKER_NAMES[@]}"; do
+        tq_stop_pidfile "$B_DIR/$name.pid" 20
+        b_worker "$name"
+    done
 }
 
 b_coordinator() {

@@ -5,7 +5,7 @@
 #
 #   bench/warm_throughput.sh   (env: ROUNDS=3 WORKERS=2 SCALE=1 ZMIN=0 ZMAX=12
 #                               BBOX="1.0 48.0 4.0 50.0" (west south east north),
-#                               TQ_BENCH_BUILD_DIR, TQ_BENCH_KEEP=1)
+#                               FSYNC="on off", TQ_BENCH_BUILD_DIR, TQ_BENCH_KEEP=1)
 #
 # Own PostgreSQL+PostGIS (demo data at SCALE), Redis and WORKERS workers (Release build, see
 # bench/lib.sh); tilesets "mt1" and "mt8" with the demo layers. Each round, cache and queue
@@ -13,7 +13,9 @@
 # tiles/s figure: tiles rendered / wall time from the first enqueue to the last completion,
 # the feeder's low-water mark at its default); then the tiles of the bbox (what mt1 renders)
 # as one contract SQL each, split over WORKERS psql sessions running in parallel, each
-# statement after the other. Prints per round and the medians, and the two ratios.
+# statement after the other. The warms are made once per FSYNC mode each round (the config's
+# cache_fsync, workers restarted in between; the order of the modes alternates between
+# rounds). Prints per round and the medians, the two ratios, and fsync on / off.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -22,6 +24,7 @@ WORKERS=${WORKERS:-2}
 ZMIN=${ZMIN:-0}
 ZMAX=${ZMAX:-12}
 read -r WEST SOUTH EAST NORTH <<<"${BBOX:-1.0 48.0 4.0 50.0}"
+read -r -a MODES <<<"${FSYNC:-on off}"
 
 b_build
 cmake --build "$BUILD" -j2 --target tileq >/dev/null || tq_die "building tileq failed"
@@ -92,21 +95,34 @@ sql_rate() { # one contract statement per tile, WORKERS sessions in parallel
     awk -v n="$ntiles" -v a="$t0" -v b="$t1" 'BEGIN { printf "%d %.3f %.1f\n", n, b - a, n / (b - a) }'
 }
 
-: >"$B_DIR/r8" && : >"$B_DIR/r1" && : >"$B_DIR/rs"
+: >"$B_DIR/rs"
+for mode in "${MODES[@]}"; do : >"$B_DIR/r8.$mode" && : >"$B_DIR/r1.$mode"; done
 sql_rate >/dev/null # warm PostgreSQL's caches once
 for ((r = 1; r <= ROUNDS; r++)); do
-    read -r t8 s8 v8 < <(warm_rate mt8)
-    read -r t1 s1 v1 < <(warm_rate mt1)
+    order=("${MODES[@]}")
+    ((r % 2 == 0 && ${#MODES[@]} == 2)) && order=("${MODES[1]}" "${MODES[0]}")
+    for mode in "${order[@]}"; do
+        b_set_fsync "$mode"
+        read -r t8 s8 v8 < <(warm_rate mt8)
+        read -r t1 s1 v1 < <(warm_rate mt1)
+        printf 'round %d, fsync %s: metatile 8: %s tiles in %s s = %s tiles/s; metatile 1: %s tiles in %s s = %s tiles/s\n' \
+            "$r" "$mode" "$t8" "$s8" "$v8" "$t1" "$s1" "$v1"
+        echo "$v8" >>"$B_DIR/r8.$mode"
+        echo "$v1" >>"$B_DIR/r1.$mode"
+    done
     read -r ts ss vs < <(sql_rate)
-    printf 'round %d: metatile 8: %s tiles in %s s = %s tiles/s; metatile 1: %s tiles in %s s = %s tiles/s; per-tile SQL: %s tiles in %s s = %s tiles/s\n' \
-        "$r" "$t8" "$s8" "$v8" "$t1" "$s1" "$v1" "$ts" "$ss" "$vs"
-    echo "$v8" >>"$B_DIR/r8"
-    echo "$v1" >>"$B_DIR/r1"
+    printf 'round %d: per-tile SQL: %s tiles in %s s = %s tiles/s\n' "$r" "$ts" "$ss" "$vs"
     echo "$vs" >>"$B_DIR/rs"
 done
-m8=$(b_median <"$B_DIR/r8")
-m1=$(b_median <"$B_DIR/r1")
 ms=$(b_median <"$B_DIR/rs")
-echo "medians over $ROUNDS rounds: metatile 8 $m8 tiles/s, metatile 1 $m1 tiles/s, per-tile SQL $ms tiles/s"
-echo "warm metatile 8 / metatile 1:   $(b_div "$m8" "$m1")"
-echo "warm metatile 8 / per-tile SQL: $(b_div "$m8" "$ms")"
+declare -A m8 m1
+for mode in "${MODES[@]}"; do
+    m8[$mode]=$(b_median <"$B_DIR/r8.$mode")
+    m1[$mode]=$(b_median <"$B_DIR/r1.$mode")
+    echo "medians over $ROUNDS rounds, fsync $mode: metatile 8 ${m8[$mode]} tiles/s, metatile 1 ${m1[$mode]} tiles/s, per-tile SQL $ms tiles/s"
+    echo "  warm metatile 8 / metatile 1:   $(b_div "${m8[$mode]}" "${m1[$mode]}")"
+    echo "  warm metatile 8 / per-tile SQL: $(b_div "${m8[$mode]}" "$ms")"
+done
+if [[ ${MODES[*]} == "on off" ]]; then
+    echo "fsync on / off: metatile 8 $(b_div "${m8[on]}" "${m8[off]}"), metatile 1 $(b_div "${m1[on]}" "${m1[off]}")"
+fi

@@ -86,7 +86,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     int64_t now = tq_now_ms();
     long long queued[TQ_CLASS_COUNT] = {0}, running[TQ_CLASS_COUNT] = {0};
     long long oldest_ms[TQ_CLASS_COUNT] = {0};
-    long long dead = 0, jobs_min = 0, tiles_min = 0;
+    long long dead = 0, jobs_min = 0, tiles_min = 0, rejected = 0;
     long live = 0;
     redisReply *r = NULL, *leases = NULL, *workers = NULL;
     redisReply **lease_info = NULL;
@@ -120,6 +120,11 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     if (r == NULL)
         goto cleanup;
     dead = r->integer;
+    freeReplyObject(r);
+    r = cmd_or_fail(c, "status", redisCommand(c, "XLEN %s", TQ_QUEUE_RENDERLOG_REJECTED_KEY));
+    if (r == NULL)
+        goto cleanup;
+    rejected = r->integer;
     freeReplyObject(r);
     r = NULL;
 
@@ -226,6 +231,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
         json_object_set_new(root, "time_ms", json_integer(now));
         json_object_set(root, "classes", jclasses);
         json_object_set_new(root, "dead_lettered", json_integer(dead));
+        json_object_set_new(root, "renderlog_rejected", json_integer(rejected));
         json_object_set_new(
             root, "renders_last_minute",
             json_pack("{s:I, s:I}", "jobs", (json_int_t)jobs_min, "tiles", (json_int_t)tiles_min));
@@ -244,6 +250,9 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
         printf("%-12s %9lld %8lld  %s\n", class_names[i], queued[i], running[i],
                oldest_ms[i] > 0 ? tq_cli_duration(now - oldest_ms[i], buf, sizeof buf) : "-");
     printf("dead-lettered: %lld%s\n", dead, dead ? " (tileq deadletter list)" : "");
+    if (rejected > 0)
+        printf("render-log entries rejected: %lld (redis-cli XRANGE %s - +)\n", rejected,
+               TQ_QUEUE_RENDERLOG_REJECTED_KEY);
     printf("renders, last minute: %lld tiles (%lld jobs)\n", tiles_min, jobs_min);
     printf("workers: %ld live of %zu\n", live, workers->elements / 2);
     for (size_t i = 0; i < json_array_size(jworkers); i++) {

@@ -4,7 +4,18 @@
  * as the coordinator does without knowing file sizes. Writing one form removes the other.
  * Writers create a temp file in the tile's own directory, named uniquely across hosts
  * (".tmp.<host>.<pid>.<random>"), then rename() it over the tile, so a reader (coordinator,
- * nginx) never sees a partial tile. */
+ * nginx) never sees a partial tile.
+ *
+ * Durable before visible (when fsync is on, tq_cache_set_fsync, the default): the temp file
+ * is fsynced before its rename, so after a crash a tile's name never points at a zero-length
+ * or partly written file; a directory the write creates is made durable by fsyncing its
+ * parent; and the renames themselves become durable when the caller fsyncs the directories
+ * that received tiles, once per batch (tq_cache_sync_metatile: one fsync per {z}/{x} column,
+ * 8 for a metatile of 8x8 tiles, not 64).
+ *
+ * Never served broken: tq_cache_read checks what it reads (tq_cache_check) and treats a
+ * zero-length or truncated .mvt as not cached, removing it (only when the name still points
+ * at the file it read), so the tile is rendered again. */
 #ifndef TQ_CACHE_H
 #define TQ_CACHE_H
 
@@ -22,14 +33,46 @@ int tq_cache_write(const char *cache_dir, const char *tileset, struct tq_tile t,
                    size_t len, char *err, size_t errsize);
 
 /* Reads the whole tile into a malloc'd buffer the caller frees (*data is non-NULL even
- * for an empty tile). Returns 1 read, 0 not cached, -1 error (err set). */
+ * for an empty tile). Returns 1 read, 0 not cached, -1 error (err set). A .mvt file that
+ * fails tq_cache_check is not cached (0): it is logged (event=cache_broken_tile) and removed
+ * when it is still the file at that name. */
 int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, char **data,
                   size_t *len, char *err, size_t errsize);
 
-/* 1 when the tile is cached, 0 when not. */
+/* 1 when the tile is cached, 0 when not (a zero-length .mvt is not a cached tile). */
 int tq_cache_exists(const char *cache_dir, const char *tileset, struct tq_tile t);
 
 /* Removes the tile (either form). Returns 1 removed, 0 was not there, -1 error. */
 int tq_cache_remove(const char *cache_dir, const char *tileset, struct tq_tile t);
+
+/* Turns the fsyncs of tq_cache_write and tq_cache_sync_* on (default) or off, for this
+ * process (the config's cache_fsync; set once at start). */
+void tq_cache_set_fsync(int on);
+
+/* Makes the renames of a batch of tile writes durable: fsyncs each directory
+ * {cache_dir}/{tileset}/{z}/{x} of the metatile's columns once (a column directory that does
+ * not exist received nothing and is skipped). No-op when fsync is off. Returns 0, or -1 with
+ * a reason in err. */
+int tq_cache_sync_metatile(const char *cache_dir, const char *tileset, const struct tq_metatile *m,
+                           char *err, size_t errsize);
+
+/* The same for the one directory of tile t. */
+int tq_cache_sync_tile(const char *cache_dir, const char *tileset, struct tq_tile t, char *err,
+                       size_t errsize);
+
+/* fsync() calls this process made through tq_cache (files and directories), for tests. */
+unsigned long tq_cache_fsync_count(void);
+
+/* Whether a tile file's bytes data[0..len) are whole. NULL when they are, else why not:
+ * - zero-length: never a tile (an empty tile is the .empty marker);
+ * - gzip (starts with 1f 8b): the member must be complete, header to trailer (inflated
+ *   through a small scratch buffer; CRC and length checked by zlib), with nothing after it;
+ * - otherwise plain MVT (protobuf): every top-level field, and every field of each layer
+ *   (field 3), must be well formed (a varint key of wire type 0, 1, 2 or 5, its value) and
+ *   end inside its message, the last one exactly at its end. A cut falls inside some field
+ *   except when it falls exactly between two layers, so almost every truncation is caught;
+ *   a cut between layers leaves a shorter but well-formed tile.
+ * Returns a static string. */
+const char *tq_cache_check(const void *data, size_t len);
 
 #endif

@@ -155,6 +155,23 @@ static int get_int_as_int(struct loader *ld, const config_setting_t *group, cons
     return 0;
 }
 
+/* Sets *out to the boolean member key of group (true/false) when present. */
+static int get_bool(struct loader *ld, const config_setting_t *group, const char *prefix,
+                    const char *key, int *out)
+{
+    char path[PATH_MAX_LEN];
+    config_setting_t *s = config_setting_get_member(group, key);
+    if (s == NULL)
+        return 0;
+    join_path(path, sizeof path, prefix, key);
+    if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+        fail(ld, s, path, "must be true or false");
+        return -1;
+    }
+    *out = config_setting_get_bool(s) != 0;
+    return 0;
+}
+
 /* The group member key (NULL when absent), or -1 via *bad when it is not a group. */
 static config_setting_t *get_group(struct loader *ld, const config_setting_t *parent,
                                    const char *prefix, const char *key, int *bad)
@@ -692,7 +709,9 @@ static int load_root(struct loader *ld, const config_setting_t *root, struct tq_
     static const char *const keys[] = {"redis_url", "pg_conninfo", "cache_dir", "listen",
                                        "worker_id", "log_level", "queue", "http", "tilesets",
                                        /* Redis Sentinel */
-                                       "redis_sentinels", "redis_sentinel_master", NULL};
+                                       "redis_sentinels", "redis_sentinel_master",
+                                       /* crash-safe cache */
+                                       "cache_fsync", NULL};
     char *listen = NULL;
     int rc = -1;
 
@@ -702,7 +721,9 @@ static int load_root(struct loader *ld, const config_setting_t *root, struct tq_
         get_string(ld, root, "", "cache_dir", &cfg->cache_dir) ||
         get_string(ld, root, "", "listen", &listen) ||
         get_string(ld, root, "", "worker_id", &cfg->worker_id) ||
-        get_string(ld, root, "", "log_level", &cfg->log_level))
+        get_string(ld, root, "", "log_level", &cfg->log_level) ||
+        /* crash-safe cache */
+        get_bool(ld, root, "", "cache_fsync", &cfg->cache_fsync))
         goto cleanup;
     if (listen && parse_listen(listen, &cfg->listen_host, &cfg->listen_port) != 0) {
         fail(ld, config_setting_get_member(root, "listen"), "listen",
@@ -853,6 +874,8 @@ static struct tq_config *config_new(const char *name)
     cfg->queue.cap[TQ_CLASS_BULK] = 100000;
     cfg->http.cache_control = strdup("public, max-age=3600");
     cfg->http.cors_origin = strdup("*");
+    /* crash-safe cache */
+    cfg->cache_fsync = 1;
     if (!cfg->path || !cfg->listen_host || !cfg->log_level || !cfg->http.cache_control ||
         !cfg->http.cors_origin) {
         tq_config_free(cfg);

@@ -10,6 +10,7 @@
  *   pg_conninfo = "host=127.0.0.1 port=5432 dbname=tileq";
  *   cache_dir   = "/var/cache/tileq";
  *   listen      = "127.0.0.1:8080";
+ *   cache_fsync = true;   # fsync tiles before rename, directories once per metatile
  *   queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 60;
  *             dead_cooldown_seconds = 300;
  *             cap = { interactive = 10000; dirty = 100000; bulk = 100000; };
@@ -125,6 +126,9 @@ struct tq_config {
     char *log_level; /* default "info" */
     struct tq_queue_config queue;
     struct tq_http_config http;
+    /* crash-safe cache: fsync each tile file before its rename and each directory that
+     * received tiles once per batch (tq_cache.h); default 1 */
+    int cache_fsync;
     size_t ntilesets;
     struct tq_tileset_config *tilesets;
 };

@@ -19,6 +19,7 @@
  *                        wrote the first requester's tile of an interactive job, the rest follows)
  *   wake          list   one token per new ready job; idle workers BLPOP it
  *   renderlog     stream one entry per rendered tile (see the worker)
+ *   renderlog:rejected stream entries PostgreSQL rejected: stream_id, error, their fields
  *   workers       hash   worker id -> "host pid last_seen_ms"
  *
  * Time: every time a script stores or compares (enq_ms, started_ms, lease_until, dead_ms, the
@@ -98,6 +99,7 @@
 #define TQ_QUEUE_EVENTS_KEY TQ_QUEUE_PREFIX "events"
 #define TQ_QUEUE_WAKE_KEY TQ_QUEUE_PREFIX "wake"
 #define TQ_QUEUE_RENDERLOG_KEY TQ_QUEUE_PREFIX "renderlog"
+#define TQ_QUEUE_RENDERLOG_REJECTED_KEY TQ_QUEUE_PREFIX "renderlog:rejected"
 #define TQ_QUEUE_WORKERS_KEY TQ_QUEUE_PREFIX "workers"
 #define TQ_QUEUE_DONE_TTL_MS 10000
 

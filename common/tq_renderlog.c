@@ -10,7 +10,21 @@
  *
  * A crash or a PostgreSQL outage anywhere before XACK leaves the entry pending in the
  * group; the next flush (by the same consumer, or by another after 60 s) inserts it
- * again, and the stream id primary key turns the second insert into a no-op. */
+ * again, and the stream id primary key turns the second insert into a no-op.
+ *
+ * An entry that cannot go in never jams the rest:
+ *
+ *   malformed (entry_to_row says why) ─────────────────────────────┐
+ *   batch INSERT fails with a data error (SQLSTATE class 22, 23,   │
+ *   54) ─ROLLBACK─▶ again entry by entry, SAVEPOINT each: a        │
+ *   rejected entry ─ROLLBACK TO SAVEPOINT─▶ ───────────────────────┤
+ *                                                                  ▼
+ *   after COMMIT: MULTI; XADD {tq}:renderlog:rejected stream_id <id> error <why> <fields>;
+ *                 XACK + XDEL (all); EXEC
+ *
+ * so a rejected entry is set aside with its reason exactly once (the EXEC is atomic: a crash
+ * before it rejects the entry again next time; after it, the entry is gone). Any other
+ * failure (connection lost, PostgreSQL down) rolls back and leaves the batch pending. */
 #include "tq_renderlog.h"
 
 #include <errno.h>
@@ -31,6 +45,7 @@
 #define RL_CLAIM_IDLE_MS "60000"
 #define RL_ROWS_PER_INSERT 500
 #define RL_NCOLS 15
+#define RL_REJECTED_MAXLEN "100000"
 
 /* ---------------------------------------------------------------- append */
 
@@ -89,9 +104,17 @@ cleanup:
 
 /* ---------------------------------------------------------------- flush */
 
+/* An entry set aside: its id and fields point into a batch reply; why is owned. */
+struct rl_reject {
+    const char *id;
+    const redisReply *fields;
+    char *why;
+};
+
 /* A validated stream entry: pointers into a reply (which outlives the row) or into row. */
 struct rl_row {
     const char *id;
+    const redisReply *fields;  /* the entry's field list, for the rejected stream */
     const char *val[RL_NCOLS]; /* in column order, val[0] = id */
     char metatile[64];
     char empty[2];
@@ -104,6 +127,8 @@ struct rl_batch {
     size_t nrows, cap;
     const char **ack; /* every id to XACK + XDEL (valid, malformed, deleted) */
     size_t nack, ackcap;
+    struct rl_reject *rejects; /* entries set aside, to XADD to the rejected stream */
+    size_t nrejects, rejcap;
 };
 
 static void batch_free(struct rl_batch *b)
@@ -112,24 +137,56 @@ static void batch_free(struct rl_batch *b)
         freeReplyObject(b->replies[i]);
     free(b->rows);
     free(b->ack);
+    for (size_t i = 0; i < b->nrejects; i++)
+        free(b->rejects[i].why);
+    free(b->rejects);
     memset(b, 0, sizeof *b);
+}
+
+/* Makes room for one more element in the array *arr of *cap elements of elem bytes, n of
+ * them in use (doubling, from 64). 0, or -1 (out of memory: the array is unchanged). */
+static int grow(void *arr, size_t *cap, size_t n, size_t elem)
+{
+    void **pa = arr;
+    if (n < *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 64;
+    void *p = realloc(*pa, ncap * elem);
+    if (p == NULL)
+        return -1;
+    *pa = p;
+    *cap = ncap;
+    return 0;
 }
 
 static int batch_ack(struct rl_batch *b, const char *id)
 {
-    if (b->nack == b->ackcap) {
-        size_t ncap = b->ackcap ? b->ackcap * 2 : 64;
-        const char **p = realloc(b->ack, ncap * sizeof *p);
-        if (p == NULL)
-            return -1;
-        b->ack = p;
-        b->ackcap = ncap;
-    }
+    if (grow(&b->ack, &b->ackcap, b->nack, sizeof *b->ack) != 0)
+        return -1;
     for (size_t i = 0; i < b->nack; i++)
         if (strcmp(b->ack[i], id) == 0)
             return 0; /* seen twice (own pending and claimed): keep one */
     b->ack[b->nack++] = id;
     return 1;
+}
+
+/* Sets entry id (fields: its field list) aside with a copy of why, and logs it. 0, or -1
+ * (out of memory). */
+static int batch_reject(struct rl_batch *b, const char *id, const redisReply *fields,
+                        const char *why)
+{
+    char q[600];
+    if (grow(&b->rejects, &b->rejcap, b->nrejects, sizeof *b->rejects) != 0)
+        return -1;
+    char *copy = strdup(why);
+    if (copy == NULL)
+        return -1;
+    /* PostgreSQL's messages end with a newline: not in the log line or the stream. */
+    copy[strcspn(copy, "\n")] = '\0';
+    b->rejects[b->nrejects++] = (struct rl_reject){id, fields, copy};
+    tq_log_warn("renderlog_rejected", "stream_id=%s reason=%s", id,
+                tq_log_quote(copy, q, sizeof q));
+    return 0;
 }
 
 static int parse_ll(const char *s, long long lo, long long hi)
@@ -248,22 +305,20 @@ static int batch_add_entries(struct rl_batch *b, const redisReply *list, size_t 
             continue;
         if (e->element[1]->type == REDIS_REPLY_NIL)
             continue; /* deleted while pending: just acknowledge it */
-        if (b->nrows == b->cap) {
-            size_t ncap = b->cap ? b->cap * 2 : 64;
-            struct rl_row *p = realloc(b->rows, ncap * sizeof *p);
-            if (p == NULL)
-                return -1;
-            b->rows = p;
-            b->cap = ncap;
-        }
+        if (grow(&b->rows, &b->cap, b->nrows, sizeof *b->rows) != 0)
+            return -1;
         struct rl_row *row = &b->rows[b->nrows];
         memset(row, 0, sizeof *row);
         const char *why = entry_to_row(e->element[1], row);
         if (why != NULL) {
-            tq_log_warn("renderlog_skip", "stream_id=%s reason=\"%s\"", id, why);
+            char msg[128];
+            snprintf(msg, sizeof msg, "malformed entry: %s", why);
+            if (batch_reject(b, id, e->element[1], msg) != 0)
+                return -1;
             continue;
         }
         row->id = id;
+        row->fields = e->element[1];
         row->val[0] = id;
         b->nrows++;
     }
@@ -356,7 +411,10 @@ cleanup:
     return rc;
 }
 
-/* Inserts rows [from, from+n) with one multi-row INSERT. */
+/* Inserts rows [from, from+n) with one multi-row INSERT. Returns 0, 1 when PostgreSQL
+ * rejected the data (SQLSTATE class 22 data exception, 23 integrity constraint, 54 program
+ * limit: something in a row, not the connection or the server), or -1 on any other error;
+ * err says why either way. */
 static int insert_rows(PGconn *pg, const struct rl_row *rows, size_t n, char *err, size_t errsize)
 {
     static const char *const casts[RL_NCOLS] = {
@@ -397,7 +455,12 @@ static int insert_rows(PGconn *pg, const struct rl_row *rows, size_t n, char *er
     snprintf(sql + len, cap - len, " ON CONFLICT (stream_id) DO NOTHING");
     res = PQexecParams(pg, sql, (int)(n * RL_NCOLS), NULL, params, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         snprintf(err, errsize, "render_log insert: %s", PQerrorMessage(pg));
+        if (PQstatus(pg) == CONNECTION_OK && state != NULL &&
+            (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+             strncmp(state, "54", 2) == 0))
+            rc = 1;
         goto cleanup;
     }
     rc = 0;
@@ -408,16 +471,135 @@ cleanup:
     return rc;
 }
 
+/* The batch went wrong as a whole with a data error: inserts its rows one by one, each
+ * under a SAVEPOINT, setting aside (batch_reject) each row PostgreSQL rejects. Runs inside
+ * the caller's transaction. Returns 0, or -1 with err set (any other error). */
+static int insert_one_by_one(PGconn *pg, struct rl_batch *b, char *err, size_t errsize)
+{
+    char why[1024];
+    for (size_t i = 0; i < b->nrows; i++) {
+        if (pg_exec_ok(pg, "SAVEPOINT rl_entry", err, errsize) != 0)
+            return -1;
+        int rc = insert_rows(pg, &b->rows[i], 1, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errsize, "%s", why);
+            return -1;
+        }
+        if (rc == 1) {
+            if (pg_exec_ok(pg, "ROLLBACK TO SAVEPOINT rl_entry", err, errsize) != 0)
+                return -1;
+            /* "render_log insert: ERROR:  ..." → the PostgreSQL message */
+            const char *m = strstr(why, "ERROR:");
+            m = m ? m + 6 : why;
+            m += strspn(m, " ");
+            if (batch_reject(b, b->rows[i].id, b->rows[i].fields, m) != 0) {
+                snprintf(err, errsize, "out of memory");
+                return -1;
+            }
+        }
+        if (pg_exec_ok(pg, "RELEASE SAVEPOINT rl_entry", err, errsize) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Inserts the batch's rows in one transaction; on a data error, again entry by entry
+ * (insert_one_by_one). Returns 0 committed, -1 rolled back (err set). */
+static int insert_batch(PGconn *pg, struct rl_batch *b, char *err, size_t errsize)
+{
+    char tmp[16];
+    int rc = 0;
+
+    if (b->nrows == 0)
+        return 0;
+    if (pg_exec_ok(pg, "BEGIN", err, errsize) != 0)
+        return -1;
+    for (size_t i = 0; i < b->nrows && rc == 0; i += RL_ROWS_PER_INSERT) {
+        size_t n = b->nrows - i < RL_ROWS_PER_INSERT ? b->nrows - i : RL_ROWS_PER_INSERT;
+        rc = insert_rows(pg, b->rows + i, n, err, errsize);
+    }
+    if (rc == 1) {
+        char q[600];
+        tq_log_warn("renderlog_batch_rejected", "rows=%zu error=%s retry=entry_by_entry", b->nrows,
+                    tq_log_quote(err, q, sizeof q));
+        if (pg_exec_ok(pg, "ROLLBACK", err, errsize) != 0 ||
+            pg_exec_ok(pg, "BEGIN", err, errsize) != 0)
+            return -1;
+        rc = insert_one_by_one(pg, b, err, errsize);
+    }
+    if (rc == 0 && pg_exec_ok(pg, "COMMIT", err, errsize) == 0)
+        return 0;
+    pg_exec_ok(pg, "ROLLBACK", tmp, sizeof tmp);
+    return -1;
+}
+
+/* XADDs one rejected entry to the rejected stream: stream_id, error, then its fields. */
+static int add_rejected(redisContext *c, const struct rl_reject *rj, char *err, size_t errsize)
+{
+    const redisReply *f = rj->fields;
+    size_t nf = f != NULL && f->type == REDIS_REPLY_ARRAY ? f->elements / 2 * 2 : 0;
+    const char **argv = malloc((10 + nf) * sizeof *argv);
+    size_t *argvlen = malloc((10 + nf) * sizeof *argvlen);
+    int argc = 0, rc = -1;
+
+    if (argv == NULL || argvlen == NULL) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+#define ARG(s, l) (argv[argc] = (s), argvlen[argc++] = (l))
+    ARG("XADD", 4);
+    ARG(TQ_QUEUE_RENDERLOG_REJECTED_KEY, strlen(TQ_QUEUE_RENDERLOG_REJECTED_KEY));
+    ARG("MAXLEN", 6);
+    ARG("~", 1);
+    ARG(RL_REJECTED_MAXLEN, strlen(RL_REJECTED_MAXLEN));
+    ARG("*", 1);
+    ARG("stream_id", 9);
+    ARG(rj->id, strlen(rj->id));
+    ARG("error", 5);
+    ARG(rj->why, strlen(rj->why));
+    for (size_t i = 0; i + 1 < nf; i += 2) {
+        const redisReply *k = f->element[i], *v = f->element[i + 1];
+        if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        ARG(k->str, k->len);
+        ARG(v->str, v->len);
+    }
+#undef ARG
+    redisReply *r = redisCommandArgv(c, argc, argv, argvlen);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsize, "renderlog XADD rejected: %s", r ? r->str : c->errstr);
+        freeReplyObject(r);
+        goto cleanup;
+    }
+    freeReplyObject(r);
+    rc = 0;
+cleanup:
+    free(argv);
+    free(argvlen);
+    return rc;
+}
+
+/* Acknowledges and deletes every entry of the batch, after setting the rejected ones aside;
+ * with rejects, all in one MULTI/EXEC. */
 static int ack_and_delete(redisContext *c, const struct rl_batch *b, char *err, size_t errsize)
 {
     const char **argv = NULL;
-    int rc = -1;
+    int rc = -1, in_multi = 0;
     if (b->nack == 0)
         return 0;
     argv = malloc((b->nack + 3) * sizeof *argv);
     if (argv == NULL) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;
+    }
+    if (b->nrejects > 0) {
+        const char *multi[] = {"MULTI"};
+        if (redis_call(c, NULL, NULL, err, errsize, "MULTI", 1, multi) != 0)
+            goto cleanup;
+        in_multi = 1;
+        for (size_t i = 0; i < b->nrejects; i++)
+            if (add_rejected(c, &b->rejects[i], err, errsize) != 0)
+                goto cleanup;
     }
     argv[0] = "XACK";
     argv[1] = RL_KEY;
@@ -429,8 +611,31 @@ static int ack_and_delete(redisContext *c, const struct rl_batch *b, char *err, 
     argv[2] = RL_KEY;
     if (redis_call(c, NULL, NULL, err, errsize, "XDEL", (int)b->nack + 2, argv + 1) != 0)
         goto cleanup;
+    if (in_multi) {
+        redisReply *r = NULL;
+        const char *exec[] = {"EXEC"};
+        in_multi = 0;
+        if (redis_call(c, NULL, &r, err, errsize, "EXEC", 1, exec) != 0)
+            goto cleanup;
+        int ok = r->type == REDIS_REPLY_ARRAY;
+        for (size_t i = 0; ok && i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_ERROR) {
+                snprintf(err, errsize, "renderlog EXEC: %s", r->element[i]->str);
+                ok = 0;
+            }
+        if (ok && r->type != REDIS_REPLY_ARRAY)
+            snprintf(err, errsize, "renderlog EXEC: transaction aborted");
+        freeReplyObject(r);
+        if (!ok)
+            goto cleanup;
+    }
     rc = 0;
 cleanup:
+    if (in_multi) {
+        const char *discard[] = {"DISCARD"};
+        char tmp[16];
+        redis_call(c, NULL, NULL, tmp, sizeof tmp, "DISCARD", 1, discard);
+    }
     free(argv);
     return rc;
 }
@@ -441,7 +646,7 @@ int tq_renderlog_flush(redisContext *c, PGconn *pg, const char *consumer, int ma
     struct rl_batch b = {0};
     redisReply *r = NULL;
     char count[24];
-    int rc = -1, in_tx = 0;
+    int rc = -1;
 
     if (max_entries <= 0)
         max_entries = 1000;
@@ -505,19 +710,8 @@ int tq_renderlog_flush(redisContext *c, PGconn *pg, const char *consumer, int ma
     }
     r = NULL; /* owned by the batch */
 
-    if (b.nrows > 0) {
-        if (pg_exec_ok(pg, "BEGIN", err, errsize) != 0)
-            goto cleanup;
-        in_tx = 1;
-        for (size_t i = 0; i < b.nrows; i += RL_ROWS_PER_INSERT) {
-            size_t n = b.nrows - i < RL_ROWS_PER_INSERT ? b.nrows - i : RL_ROWS_PER_INSERT;
-            if (insert_rows(pg, b.rows + i, n, err, errsize) != 0)
-                goto cleanup;
-        }
-        if (pg_exec_ok(pg, "COMMIT", err, errsize) != 0)
-            goto cleanup;
-        in_tx = 0;
-    }
+    if (insert_batch(pg, &b, err, errsize) != 0)
+        goto cleanup;
     if (ack_and_delete(c, &b, err, errsize) != 0)
         goto cleanup; /* rows are in; the entries stay pending and re-insert as no-ops */
     rc = (int)b.nack;
@@ -525,10 +719,6 @@ int tq_renderlog_flush(redisContext *c, PGconn *pg, const char *consumer, int ma
 oom:
     snprintf(err, errsize, "out of memory");
 cleanup:
-    if (in_tx) {
-        char tmp[16];
-        pg_exec_ok(pg, "ROLLBACK", tmp, sizeof tmp);
-    }
     if (r != NULL && b.nreplies == 0)
         freeReplyObject(r);
     batch_free(&b);

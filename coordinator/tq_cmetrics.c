@@ -21,9 +21,11 @@
 #define MAX_WORKERS 1000 /* exported per scrape */
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-/* ARGV: prefix, oldest update (unix ms) of a worker's figures still exported, max workers.
+/* ARGV: prefix, oldest update (unix ms) of a worker's figures still exported, max workers,
+ * the rejected render-log stream's key.
  * Returns {llen q:interactive, running interactive, llen q:dirty, running dirty, llen q:bulk,
- * running bulk, zcard dead, {worker id, {field, value, ...}, ...}}. Read-only. */
+ * running bulk, zcard dead, {worker id, {field, value, ...}, ...}, xlen rejected}.
+ * Read-only. */
 static const char SCRAPE_LUA[] =
     "local p, since, max = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
     "local classes = {'interactive', 'dirty', 'bulk'}\n"
@@ -40,6 +42,7 @@ static const char SCRAPE_LUA[] =
     "  if #h > 0 then wl[#wl+1] = w; wl[#wl+1] = h end\n"
     "end\n"
     "out[#out+1] = wl\n"
+    "out[#out+1] = redis.call('XLEN', ARGV[4])\n"
     "return out\n";
 
 enum wfail { WF_SQL = 0, WF_WRITE, WF_INVALID, WF_LOST, WF_COUNT };
@@ -51,6 +54,7 @@ struct tq_cmetrics {
     struct tq_metric_family *dead_answers;
     struct tq_metric_family *redis_up, *queue_jobs, *dead_jobs, *workers;
     struct tq_metric_family *w_renders, *w_tiles, *w_sql, *w_failures, *w_duration;
+    struct tq_metric_family *rl_rejected;
 };
 
 struct scrape {
@@ -133,6 +137,11 @@ struct tq_cmetrics *tq_cmetrics_new(void)
            2, worker_reason, 0, NULL);
     FAMILY(w_duration, TQ_METRIC_HISTOGRAM, "tileq_worker_render_duration_seconds",
            "Seconds of one metatile's render query, by worker and zoom.", 2, worker_zoom, nlb, lb);
+    FAMILY(rl_rejected, TQ_METRIC_GAUGE, "tileq_renderlog_rejected",
+           "Render-log entries set aside because PostgreSQL rejected them or they were "
+           "malformed: the length of the stream " TQ_QUEUE_RENDERLOG_REJECTED_KEY
+           " (each entry holds the reason).",
+           0, NULL, 0, NULL);
 #undef FAMILY
     return cm;
 fail:
@@ -239,14 +248,14 @@ static void add_worker(struct tq_cmetrics *cm, const char *id, const redisReply 
 /* Rebuilds the Redis-backed families from the script's reply (NULL: Redis did not answer). */
 static void apply_scrape(struct tq_cmetrics *cm, const redisReply *r)
 {
-    struct tq_metric_family *rebuilt[] = {cm->queue_jobs, cm->dead_jobs, cm->workers,
-                                          cm->w_renders,  cm->w_tiles,   cm->w_sql,
-                                          cm->w_failures, cm->w_duration};
+    struct tq_metric_family *rebuilt[] = {cm->queue_jobs, cm->dead_jobs,  cm->workers,
+                                          cm->w_renders,  cm->w_tiles,    cm->w_sql,
+                                          cm->w_failures, cm->w_duration, cm->rl_rejected};
     size_t nworkers = 0;
 
     for (size_t i = 0; i < sizeof rebuilt / sizeof rebuilt[0]; i++)
         tq_metric_family_reset(rebuilt[i]);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 * TQ_CLASS_COUNT + 2) {
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 * TQ_CLASS_COUNT + 3) {
         tq_metric_set(tq_metric_get(cm->redis_up, NULL), 0);
         return;
     }
@@ -269,6 +278,8 @@ static void apply_scrape(struct tq_cmetrics *cm, const redisReply *r)
         }
     }
     tq_metric_set(tq_metric_get(cm->workers, NULL), (double)nworkers);
+    tq_metric_set(tq_metric_get(cm->rl_rejected, NULL),
+                  reply_number(r->element[2 * TQ_CLASS_COUNT + 2]));
 }
 
 /* Renders the registry into req's reply; gives req back to evhttp. */
@@ -336,8 +347,9 @@ void tq_cmetrics_serve(struct tq_cmetrics *cm, struct evhttp_request *req, struc
     s->req = req;
     snprintf(since, sizeof since, "%lld", (long long)(tq_now_ms() - TQ_WMETRICS_TTL_MS));
     snprintf(max, sizeof max, "%d", MAX_WORKERS);
-    if (tq_rconn_command(cmd, SCRAPE_TIMEOUT_MS, on_scrape_reply, s, "EVAL %s 0 %s %s %s",
-                         SCRAPE_LUA, TQ_QUEUE_PREFIX, since, max) == 0)
+    if (tq_rconn_command(cmd, SCRAPE_TIMEOUT_MS, on_scrape_reply, s, "EVAL %s 0 %s %s %s %s",
+                         SCRAPE_LUA, TQ_QUEUE_PREFIX, since, max,
+                         TQ_QUEUE_RENDERLOG_REJECTED_KEY) == 0)
         return; /* on_scrape_reply answers */
     free(s);
 without_redis:

@@ -660,6 +660,15 @@ static int job_write_tiles(struct worker *w, const struct tq_claimed *c, struct 
             written++;
         }
     }
+    /* Durable before announced: the directories that received the batch, once each. */
+    if (rc == 0 && written > 0 &&
+        (n == 1
+             ? tq_cache_sync_tile(w->cfg->cache_dir, job->tileset, tiles[0].tile, err, sizeof err)
+             : tq_cache_sync_metatile(w->cfg->cache_dir, job->tileset, &job->meta, err,
+                                      sizeof err)) != 0) {
+        snprintf(msg, sizeof msg, "cache sync: %s", err);
+        rc = -1;
+    }
     if (written > 0)
         tq_log_info("tiles_written", "job=%s token=%lld tiles=%u", c->id, c->token, written);
     if (rc < 0) {
@@ -994,6 +1003,7 @@ int main(int argc, char **argv)
     if (w.cfg == NULL)
         return rc;
     rc = 1;
+    tq_cache_set_fsync(w.cfg->cache_fsync);
 
     if (gethostname(w.host, sizeof w.host) != 0)
         snprintf(w.host, sizeof w.host, "unknown");

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "tq_cache.h"
+#include "tq_http.h"
 
 static char root[64];
 
@@ -73,7 +74,8 @@ static void test_write_read_remove(void **state)
     assert_null(data);
     assert_int_equal(len, 0);
 
-    const char payload[] = "\x1a\x05hello\x00world";
+    /* a layer (field 3) holding version 2 and name "hello\0world" */
+    const char payload[] = "\x1a\x0f\x78\x02\x0a\x0bhello\x00world";
     assert_int_equal(tq_cache_write(root, "demo", t, payload, sizeof payload - 1, err, sizeof err),
                      0);
     assert_int_equal(tq_cache_exists(root, "demo", t), 1);
@@ -88,10 +90,14 @@ static void test_write_read_remove(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISREG(st.st_mode));
 
-    /* overwrite with different content */
+    /* overwrite with different content: one layer with one big feature (field 2) */
     char big[100000];
     for (size_t i = 0; i < sizeof big; i++)
         big[i] = (char)(i * 31);
+    const unsigned char head[] = {0x1a, 0x9c, 0x8d, 0x06, 0x12, 0x98, 0x8d, 0x06};
+    assert_int_equal(99996, 0x6 << 14 | 0x0d << 7 | 0x1c); /* layer length, varint above */
+    assert_int_equal(99992, 0x6 << 14 | 0x0d << 7 | 0x18); /* feature length */
+    memcpy(big, head, sizeof head);
     assert_int_equal(tq_cache_write(root, "demo", t, big, sizeof big, err, sizeof err), 0);
     assert_int_equal(tq_cache_read(root, "demo", t, &data, &len, err, sizeof err), 1);
     assert_int_equal(len, sizeof big);
@@ -237,6 +243,254 @@ static void test_unwritable_dir(void **state)
     assert_int_equal(tq_cache_read(file, "demo", t, &data, &len, err, sizeof err), 0);
 }
 
+/* ---- tq_cache_check on real tiles ------------------------------------------------------- */
+
+/* Tiles of the demo tileset as the worker wrote them (the integration fixture's data): three
+ * layers each (areas, roads, places). */
+static const char *const real_tiles[] = {"demo_0_0_0.mvt", "demo_3_4_2.mvt", "demo_10_518_352.mvt"};
+#define REAL_TILE_LAYERS 3
+
+static unsigned char *read_data_file(const char *name, size_t *len)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/tiles/%s", TQ_TEST_DATA_DIR, name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long n = ftell(f);
+    assert_true(n > 0);
+    rewind(f);
+    unsigned char *buf = malloc((size_t)n);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Every truncation of a real tile is caught, except a cut exactly between two layers (the
+ * next byte is a layer's key, 0x1a: field 3, length-delimited), which leaves whole layers;
+ * there are REAL_TILE_LAYERS - 1 such cuts. */
+static void test_check_every_truncation(void **state)
+{
+    for (size_t k = 0; k < sizeof real_tiles / sizeof real_tiles[0]; k++) {
+        size_t len;
+        unsigned char *tile = read_data_file(real_tiles[k], &len);
+        assert_null(tq_cache_check(tile, len));
+        assert_string_equal(tq_cache_check(tile, 0), "zero-length tile file");
+        size_t missed = 0;
+        for (size_t cut = 1; cut < len; cut++) {
+            /* a copy of exactly cut bytes, so that ASan sees any read past the end */
+            unsigned char *part = malloc(cut);
+            assert_non_null(part);
+            memcpy(part, tile, cut);
+            const char *why = tq_cache_check(part, cut);
+            if (why == NULL) {
+                missed++;
+                assert_int_equal(tile[cut], 0x1a);
+            } else {
+                assert_string_equal(why, "truncated or malformed MVT");
+            }
+            free(part);
+        }
+        assert_int_equal(missed, REAL_TILE_LAYERS - 1);
+        free(tile);
+    }
+}
+
+/* gzip-stored tiles: complete passes; every truncation, a flipped trailer byte and bytes
+ * after the member do not. */
+static void test_check_gzip(void **state)
+{
+    for (size_t k = 0; k < sizeof real_tiles / sizeof real_tiles[0]; k++) {
+        size_t len, gzlen;
+        unsigned char *tile = read_data_file(real_tiles[k], &len), *gz = NULL;
+        assert_int_equal(tq_http_gzip(tile, len, &gz, &gzlen), 0);
+        assert_null(tq_cache_check(gz, gzlen));
+        for (size_t cut = 1; cut < gzlen; cut++) {
+            unsigned char *part = malloc(cut);
+            assert_non_null(part);
+            memcpy(part, gz, cut);
+            const char *why = tq_cache_check(part, cut);
+            if (cut < 2) /* not even the magic: checked as MVT, and broken as that */
+                assert_non_null(why);
+            else
+                assert_string_equal(why, "incomplete gzip member");
+            free(part);
+        }
+        unsigned char *bad = malloc(gzlen + 1);
+        assert_non_null(bad);
+        memcpy(bad, gz, gzlen);
+        bad[gzlen - 5] ^= 0x40; /* CRC-32 */
+        assert_string_equal(tq_cache_check(bad, gzlen), "incomplete gzip member");
+        memcpy(bad, gz, gzlen);
+        bad[gzlen] = 0;
+        assert_string_equal(tq_cache_check(bad, gzlen + 1), "incomplete gzip member");
+        free(bad);
+        free(gz);
+        free(tile);
+    }
+}
+
+/* Hand-made messages: what is well formed and what is not. */
+static void test_check_wire(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        int ok;
+    } cases[] = {
+        {"\x1a\x00", 2, 1},                         /* an empty layer */
+        {"\x1a\x02\x78\x02", 4, 1},                 /* version 2 */
+        {"\x1a\x06\x2d\x00\x10\x00\x00\x78", 8, 0}, /* a key without its value at the end */
+        {"\x1a\x06\x29\x00\x00\x00\x00\x00", 8, 0}, /* fixed64 cut */
+        {"\x1a\x05\x29\x00\x00\x00\x00", 7, 0},     /* fixed64 past the layer's end */
+        {"\x1a\x02\x1b\x00", 4, 0},                 /* wire type 3 (group) */
+        {"\x1a\x02\x00\x00", 4, 0},                 /* field number 0 */
+        {"\x1a\x02\x78\x80", 4, 0},                 /* varint runs off the layer */
+        {"\x78\x02\x1a\x00", 4, 1},                 /* a top-level varint field */
+        {"\x1a\x80", 2, 0},                         /* length varint cut */
+        {"\x1a\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11, 0},     /* huge length */
+        {"\x1a\x80\x80\x80\x80\x80\x80\x80\x80\x80\x80\x00", 12, 0}, /* 11-byte varint */
+        {"\x0f", 1, 0},                                              /* wire type 7 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *why = tq_cache_check(cases[i].bytes, cases[i].len);
+        if (cases[i].ok)
+            assert_null(why);
+        else
+            assert_non_null(why);
+    }
+}
+
+/* ---- reading a broken file ---------------------------------------------------------------- */
+
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    if (len)
+        assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A zero-length or truncated .mvt is a miss (0) and is removed; the other tiles of the
+ * directory stay; an .empty marker stays a valid empty tile. */
+static void test_read_broken(void **state)
+{
+    size_t len;
+    unsigned char *tile = read_data_file(real_tiles[2], &len);
+    char err[256], path[512];
+    char *data = NULL;
+    size_t got = 0;
+    struct tq_tile t = {10, 518, 352}, u = {10, 518, 353};
+
+    assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
+    assert_int_equal(tq_cache_write(root, "demo", u, tile, len, err, sizeof err), 0);
+    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 1);
+    assert_int_equal(got, len);
+    assert_memory_equal(data, tile, len);
+    free(data);
+
+    /* zero-length: not cached, not even for tq_cache_exists; the read removes it */
+    tq_cache_path(root, "demo", t, path, sizeof path);
+    write_file(path, "", 0);
+    assert_int_equal(tq_cache_exists(root, "demo", t), 0);
+    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 0);
+    assert_null(data);
+    assert_int_equal(got, 0);
+    struct stat st;
+    assert_int_not_equal(lstat(path, &st), 0);
+
+    /* truncated by one byte */
+    write_file(path, tile, len - 1);
+    assert_int_equal(tq_cache_exists(root, "demo", t), 1); /* (exists does not read) */
+    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 0);
+    assert_null(data);
+    assert_int_not_equal(lstat(path, &st), 0);
+
+    /* the neighbour is untouched, and nothing was left aside in the directory */
+    assert_int_equal(tq_cache_read(root, "demo", u, &data, &got, err, sizeof err), 1);
+    assert_int_equal(got, len);
+    free(data);
+    char dir[512];
+    int total, temps;
+    snprintf(dir, sizeof dir, "%s/demo/10/518", root);
+    count_entries(dir, &total, &temps);
+    assert_int_equal(total, 1);
+    assert_int_equal(temps, 0);
+
+    /* a rewrite after that is served */
+    assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
+    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 1);
+    assert_int_equal(got, len);
+    free(data);
+    free(tile);
+}
+
+/* ---- fsync paths ----------------------------------------------------------------------- */
+
+/* A metatile of 8x8 tiles into a fresh cache: 64 file fsyncs, one parent fsync per directory
+ * created (tileset, zoom, 8 columns), and tq_cache_sync_metatile fsyncs the 8 columns once.
+ * Written again: 64 + 8. With fsync off: none, and the tiles are still written. */
+static void test_fsync_counts(void **state)
+{
+    size_t len;
+    unsigned char *tile = read_data_file(real_tiles[1], &len);
+    char err[256] = "";
+    struct tq_metatile m = {12, 2072, 1408, 8, 8};
+
+    tq_cache_set_fsync(1);
+    for (int round = 0; round < 2; round++) {
+        unsigned long before = tq_cache_fsync_count();
+        for (uint32_t i = 0; i < 64; i++)
+            assert_int_equal(
+                tq_cache_write(root, "demo", tq_metatile_tile(&m, i), tile, len, err, sizeof err),
+                0);
+        unsigned long writes = tq_cache_fsync_count() - before;
+        assert_int_equal(writes, round == 0 ? 64 + 1 + 1 + 8 : 64);
+        assert_int_equal(tq_cache_sync_metatile(root, "demo", &m, err, sizeof err), 0);
+        assert_int_equal(tq_cache_fsync_count() - before, writes + 8);
+    }
+    /* one tile: its directory only */
+    unsigned long before = tq_cache_fsync_count();
+    assert_int_equal(tq_cache_sync_tile(root, "demo", tq_metatile_tile(&m, 9), err, sizeof err), 0);
+    assert_int_equal(tq_cache_fsync_count() - before, 1);
+    /* columns that received nothing (not there) are skipped */
+    struct tq_metatile empty = {12, 0, 0, 8, 8};
+    before = tq_cache_fsync_count();
+    assert_int_equal(tq_cache_sync_metatile(root, "demo", &empty, err, sizeof err), 0);
+    assert_int_equal(tq_cache_fsync_count() - before, 0);
+
+    /* off: no fsync at all, the write still happens */
+    tq_cache_set_fsync(0);
+    struct tq_metatile m2 = {12, 2080, 1408, 8, 8};
+    before = tq_cache_fsync_count();
+    for (uint32_t i = 0; i < 64; i++)
+        assert_int_equal(
+            tq_cache_write(root, "demo", tq_metatile_tile(&m2, i), tile, len, err, sizeof err), 0);
+    assert_int_equal(tq_cache_sync_metatile(root, "demo", &m2, err, sizeof err), 0);
+    assert_int_equal(tq_cache_fsync_count() - before, 0);
+    assert_int_equal(tq_cache_exists(root, "demo", tq_metatile_tile(&m2, 63)), 1);
+    tq_cache_set_fsync(1);
+    free(tile);
+}
+
+/* A column path that is not a directory is an error with a reason. */
+static void test_fsync_error(void **state)
+{
+    char err[256] = "", path[512];
+    struct tq_metatile m = {4, 0, 0, 2, 2};
+    snprintf(path, sizeof path, "%s/demo", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/demo/4", root);
+    assert_int_equal(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/demo/4/1", root);
+    write_file(path, "x", 1);
+    assert_int_equal(tq_cache_sync_metatile(root, "demo", &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "demo/4/1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -246,6 +500,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_no_temp_files_left, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_path_too_long, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_unwritable_dir, make_root, drop_root),
+        cmocka_unit_test(test_check_every_truncation),
+        cmocka_unit_test(test_check_gzip),
+        cmocka_unit_test(test_check_wire),
+        cmocka_unit_test_setup_teardown(test_read_broken, make_root, drop_root),
+        cmocka_unit_test_setup_teardown(test_fsync_counts, make_root, drop_root),
+        cmocka_unit_test_setup_teardown(test_fsync_error, make_root, drop_root),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

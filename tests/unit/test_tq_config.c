@@ -535,6 +535,26 @@ static void test_redis_url(void **state)
     assert_int_equal(tq_redis_url_parse(NULL, &h, &p, &pw, &d), -1);
 }
 
+/* crash-safe cache: cache_fsync is a boolean, true by default. */
+static void test_cache_fsync(void **state)
+{
+    char err[256];
+    struct tq_config *cfg = load(BASE DEMO_TILESET, err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->cache_fsync, 1);
+    tq_config_free(cfg);
+    cfg = load(BASE "cache_fsync = false;\n" DEMO_TILESET, err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->cache_fsync, 0);
+    tq_config_free(cfg);
+    cfg = load(BASE "cache_fsync = true;\n" DEMO_TILESET, err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->cache_fsync, 1);
+    tq_config_free(cfg);
+    assert_null(load(BASE "cache_fsync = 0;\n" DEMO_TILESET, err, sizeof err));
+    assert_string_equal(err, "tileq.conf:4: cache_fsync: must be true or false");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -546,6 +566,7 @@ int main(void)
         cmocka_unit_test_setup(test_load_file, clear_env),
         cmocka_unit_test_setup(test_redis_url, clear_env),
         cmocka_unit_test_setup(test_sentinels, clear_env),
+        cmocka_unit_test_setup(test_cache_fsync, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
