@@ -8,7 +8,8 @@
  *     encoding that job again gives the same bytes (the encoding is canonical);
  *   - a small error buffer is never overrun.
  * The input's first bytes also build a job with tq_job_init (fields chosen by the input) that
- * must round-trip the same way. */
+ * must round-trip the same way, and the input as a string is a would-be class or reason name
+ * (tq_job_class_parse, tq_job_reason_parse: only the exact names parse). */
 #include "tq_fuzz.h"
 
 #include "tq_job.h"
@@ -125,5 +126,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         TQ_FUZZ_CHECK(memchr(tiny, '\0', sizeof tiny) != NULL);
     }
     check_init(data, size);
+
+    /* Class and reason names (configuration, CLI): parse only their own spelling. */
+    char *name = tq_fuzz_cstr(data, size);
+    enum tq_job_class cls;
+    enum tq_job_reason why;
+    if (tq_job_class_parse(name, &cls) == 0)
+        TQ_FUZZ_CHECK(strcmp(tq_job_class_name(cls), name) == 0);
+    if (tq_job_reason_parse(name, &why) == 0)
+        TQ_FUZZ_CHECK(strcmp(tq_job_reason_name(why), name) == 0);
+    free(name);
     return 0;
 }

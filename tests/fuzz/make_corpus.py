@@ -88,7 +88,7 @@ JOBS = [
     job(n=64, mx=8256, my=5632), job(extra=[("zz", "ignored")]), job(ts="a" * 63),
     job(n=3, mx=8295, my=5631), job(first=(1, 2)), job(extra=[("v", 1)]),
     b"\xdf\xff\xff\xff\xff", b"\x81\xdf\xff\xff\xff\xff\x00", b"\xc6\x7f\xff\xff\xff", b"\x90",
-    b"\xc1", b"\x80",
+    b"\xc1", b"\x80", b"", "interactive", "retry",
 ]
 
 
