@@ -10,6 +10,8 @@
  *   bits 2-3  the metatile size option: 1, 2, 4, 8
  *   bit 4     buffer option 0 (else the default)
  *   bit 5     CRLF line ends
+ *   bits 6-7  how many backends the presented lines come from, in turn: 3, 1, 10 (more than
+ *             the reader's 8 slots here, see CMakeLists.txt), 3
  * The text is written to a memfd and read back through its /proc/self/fd path.
  * Properties of every record: the tile is valid and inside its metatile, the metatile is
  * square, no larger than the option and inside the grid, each metatile's records come
@@ -27,6 +29,7 @@
 #include "tq_pglog.h"
 
 static const uint32_t metatiles[4] = {1, 2, 4, 8};
+static const int backends[4] = {3, 1, 10, 3};
 
 struct text {
     char *p;
@@ -55,6 +58,7 @@ static void present(uint8_t m, const uint8_t *body, size_t n, struct text *out)
 {
     const char *eol = m & 0x20 ? "\r\n" : "\n";
     long seq = 0, part = 0;
+    int npids = backends[m >> 6];
 
     if ((m & 3) == 0) {
         add(out, (const char *)body, n);
@@ -65,7 +69,7 @@ static void present(uint8_t m, const uint8_t *body, size_t n, struct text *out)
         size_t len = nl ? (size_t)(nl - (body + i)) : n - i;
         const char *s = (const char *)body + i;
         char hdr[160];
-        int pid = 100 + (int)(line % 3);
+        int pid = 100 + (int)(line % (size_t)npids);
 
         switch (m & 3) {
         case 1:
@@ -82,7 +86,7 @@ static void present(uint8_t m, const uint8_t *body, size_t n, struct text *out)
                 part = 1;
             }
             snprintf(hdr, sizeof hdr, "May  1 10:00:%02zu dbhost postgres[%d]: [%ld-%ld] ",
-                     line % 60, 100 + (int)(seq % 3), seq, part);
+                     line % 60, 100 + (int)(seq % npids), seq, part);
             adds(out, hdr);
             add(out, s, len);
             break;

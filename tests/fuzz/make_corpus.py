@@ -116,6 +116,12 @@ def pglog_items():
     for mode in (1, 2, 3, 0x1d, 0x26):
         for text in lines:
             items.append(bytes([mode]) + text)
+    # one backend (log_statement then a bare duration), ten backends (past the reader's slots)
+    items.append(b"\x41" + lines[2])
+    items.append(b"\x82" + b"\n".join(b"LOG:  duration: %d ms  statement: SELECT 1 FROM t%d WHERE g && "
+                                     b"ST_TileEnvelope(2, 1, %d)" % (i, i, i % 4) for i in range(12)))
+    items.append(b"\x00" + b"DELETE FROM a USING b WHERE x IS DISTINCT FROM y AND "
+                 b"extract(epoch FROM now()) > 0 AND g && ST_TileEnvelope(0, 0, 0)")
     return items
 
 
