@@ -184,11 +184,11 @@ static int srid_ok(const char *p)
 static int tile_envelope_at(const char *p, struct tq_metatile *out)
 {
     double v[3];
-    for (int i = 0; i < 3; i++)
-        if (sql_number(&p, &v[i]) != 0 || (i < 2 && *p++ != ','))
+    for (int i = 0; i < 3; i++) /* whole numbers in [0, 2^32) before any integer cast */
+        if (sql_number(&p, &v[i]) != 0 || (i < 2 && *p++ != ',') || !(v[i] >= 0) ||
+            v[i] >= 4294967296.0 || v[i] != floor(v[i]))
             return -1;
-    if (v[0] != floor(v[0]) || v[1] != floor(v[1]) || v[2] != floor(v[2]) ||
-        tq_tile_valid((int)v[0], (int64_t)v[1], (int64_t)v[2]) != 0)
+    if (tq_tile_valid((int)v[0], (int64_t)v[1], (int64_t)v[2]) != 0)
         return -1;
     out->z = (int)v[0];
     out->mx = (uint32_t)v[1];
@@ -826,8 +826,10 @@ static void finalize(struct tq_pglog *p, struct pidstate *s)
             r->m = m;
             r->n = m.w * m.h;
             r->total_ms = s->dur_ms;
-            r->started_ms = s->time_ms == TQ_TIME_UNSET ? TQ_TIME_UNSET
-                                                        : s->time_ms - (int64_t)llround(s->dur_ms);
+            double start = (double)s->time_ms - s->dur_ms; /* no int64 overflow */
+            r->started_ms = s->time_ms == TQ_TIME_UNSET || !(fabs(start) < 9e18)
+                                ? TQ_TIME_UNSET
+                                : (int64_t)llround(start);
             if (p->tail)
                 p->tail->next = r;
             else
@@ -915,7 +917,8 @@ static void handle_entry(struct tq_pglog *p, const struct entry *e)
     if (strncmp(b, "duration: ", 10) == 0) {
         char *end;
         double dur = strtod(b + 10, &end);
-        if (end == b + 10 || !isfinite(dur) || strncmp(end, " ms", 3) != 0) {
+        /* PostgreSQL never logs a negative one; over 10^12 ms (31 years) is not a duration */
+        if (end == b + 10 || !(dur >= 0 && dur <= 1e12) || strncmp(end, " ms", 3) != 0) {
             p->st.malformed++;
             return;
         }

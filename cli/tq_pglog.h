@@ -36,7 +36,9 @@
 #include "tq_report.h"
 #include "tq_tile.h"
 
+#ifndef TQ_PGLOG_MAX_PIDS /* a build may lower it: tests/fuzz does, to reach the eviction */
 #define TQ_PGLOG_MAX_PIDS 4096
+#endif
 #define TQ_PGLOG_MAX_LINE (16u << 20) /* longer lines are cut and counted malformed */
 #define TQ_PGLOG_DEFAULT_BUFFER 0.25
 

@@ -3,8 +3,10 @@
 # tileq with AddressSanitizer + UndefinedBehaviorSanitizer (CMAKE_BUILD_TYPE=Sanitize) into
 # build-sanitize/, and runs every test through ctest: the cmocka unit tests and the
 # integration tests (a fixture starts PostgreSQL+PostGIS, Redis, the coordinator and workers
-# on free loopback ports). Exits with ctest's status. Extra arguments go to ctest, e.g.
-#   tests/run.sh -L unit          tests/run.sh -R bad_urls
+# on free loopback ports), and the fuzz tests (tests/fuzz/: each libFuzzer harness, built
+# with clang in build-sanitize/fuzz-clang/, runs ~30 s; their inputs are replayed too).
+# Exits with ctest's status. Extra arguments go to ctest, e.g.
+#   tests/run.sh -L unit          tests/run.sh -R bad_urls          tests/run.sh -L fuzz
 # Environment: TQ_TEST_BUILD_DIR (default build-sanitize), TQ_JOBS (build jobs, default 2).
 set -euo pipefail
 
@@ -14,8 +16,10 @@ cd "$ROOT"
 source "$ROOT/deploy/stack.sh"
 
 # The nginx tests (tests/integration/test_nginx*.sh) need nginx; test_docker_compose.sh
-# checks deploy/docker-compose.yml with docker-compose (no Docker engine needed).
-TQ_APT_PACKAGES+=(nginx-light docker-compose)
+# checks deploy/docker-compose.yml with docker-compose (no Docker engine needed). The fuzz
+# tests (tests/fuzz/) build their fuzzers with clang and its libFuzzer runtime
+# (libclang_rt.fuzzer, in libclang-rt-dev → libclang-rt-14-dev on Debian 12).
+TQ_APT_PACKAGES+=(nginx-light docker-compose clang libclang-rt-dev)
 tq_install_packages
 
 # The map-client tests need jq; the build fetches MapLibre GL JS with npm; the browser test

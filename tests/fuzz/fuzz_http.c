@@ -1,0 +1,170 @@
+/* fuzz_http — the header helpers of common/tq_http.h. The input is split at '\n' into up to
+ * eight header values (a missing one is NULL, an absent header):
+ *   0 Accept-Encoding  1 If-None-Match  2 Host  3 X-Forwarded-Proto  4 X-Forwarded-Host
+ *   5 X-Forwarded-Prefix  6 the fallback host  7 public_url
+ * and the whole input is also a gzip stream and a tile body. Properties:
+ *   - tq_http_accepts_gzip is 0 or 1, and 0 unless the value names gzip or "*";
+ *   - a tag from tq_http_etag is quoted, fits TQ_HTTP_ETAG_MAX, and matches itself, its weak
+ *     form, its other encoding and any list ending in "*"; If-None-Match matches only when it
+ *     holds the tag's opaque part or "*";
+ *   - gunzip never returns more than max_out bytes, what it returns re-encodes and decodes to
+ *     the same bytes, and gzip → gunzip is the identity (refused when max_out is one short);
+ *   - tq_http_base_url with no public_url always fits a 2 KB buffer and is
+ *     "http[s]://" + host and path characters only (no header value can inject anything
+ *     else); with a public_url it is that URL without trailing slashes; with a small buffer
+ *     it fails or fits, never overflows. */
+#include "tq_fuzz.h"
+
+#include <strings.h>
+
+#include "tq_http.h"
+
+#define NFIELDS 8
+#define MAX_OUT (1u << 16)
+
+static int contains_ci(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++)
+        if (strncasecmp(hay, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+static void check_accept_encoding(const char *ae)
+{
+    int r = tq_http_accepts_gzip(ae);
+    TQ_FUZZ_CHECK(r == 0 || r == 1);
+    if (ae == NULL || (!contains_ci(ae, "gzip") && strchr(ae, '*') == NULL))
+        TQ_FUZZ_CHECK(r == 0);
+}
+
+static void check_etag(const uint8_t *data, size_t size, const char *inm)
+{
+    char plain[TQ_HTTP_ETAG_MAX], gz[TQ_HTTP_ETAG_MAX], buf[2 * TQ_HTTP_ETAG_MAX + 8];
+    size_t plen;
+
+    tq_http_etag(data, size, 0, plain);
+    tq_http_etag(data, size, 1, gz);
+    plen = strlen(plain);
+    TQ_FUZZ_CHECK(plen >= 4 && plen + 3 < TQ_HTTP_ETAG_MAX && strlen(gz) == plen + 3);
+    TQ_FUZZ_CHECK(plain[0] == '"' && plain[plen - 1] == '"' &&
+                  strchr(plain + 1, '"') == plain + plen - 1);
+    TQ_FUZZ_CHECK(tq_http_etag_match(plain, plain) == 1 && tq_http_etag_match(gz, gz) == 1);
+    TQ_FUZZ_CHECK(tq_http_etag_match(gz, plain) == 1 && tq_http_etag_match(plain, gz) == 1);
+    snprintf(buf, sizeof buf, "W/%s", plain);
+    TQ_FUZZ_CHECK(tq_http_etag_match(buf, gz) == 1);
+    snprintf(buf, sizeof buf, "\"x\" , %s ,\"y\"", gz);
+    TQ_FUZZ_CHECK(tq_http_etag_match(buf, plain) == 1);
+    TQ_FUZZ_CHECK(tq_http_etag_match(NULL, plain) == 0 && tq_http_etag_match(plain, NULL) == 0);
+    if (inm == NULL)
+        return;
+
+    /* The opaque part: between the quotes, without "-gz". */
+    char base[TQ_HTTP_ETAG_MAX];
+    snprintf(base, sizeof base, "%.*s", (int)(plen - 2), plain + 1);
+    int r = tq_http_etag_match(inm, plain);
+    TQ_FUZZ_CHECK(r == 0 || r == 1);
+    TQ_FUZZ_CHECK(tq_http_etag_match(inm, gz) == r);
+    if (r == 1)
+        TQ_FUZZ_CHECK(strchr(inm, '*') != NULL || strstr(inm, base) != NULL);
+    size_t n = strlen(inm);
+    char *list = malloc(n + 4);
+    TQ_FUZZ_CHECK(list != NULL);
+    memcpy(list, inm, n);
+    memcpy(list + n, ",*", 3);
+    TQ_FUZZ_CHECK(tq_http_etag_match(list, plain) == 1);
+    free(list);
+}
+
+static void check_gzip(const uint8_t *data, size_t size)
+{
+    unsigned char *out = NULL, *gz = NULL, *back = NULL;
+    size_t outlen = 0, gzlen = 0, backlen = 0;
+
+    if (tq_http_gunzip(data, size, MAX_OUT, &out, &outlen) == 0) {
+        TQ_FUZZ_CHECK(outlen <= MAX_OUT && tq_http_is_gzip(data, size));
+        TQ_FUZZ_CHECK(tq_http_gzip(out, outlen, &gz, &gzlen) == 0);
+        TQ_FUZZ_CHECK(tq_http_gunzip(gz, gzlen, outlen, &back, &backlen) == 0);
+        TQ_FUZZ_CHECK(backlen == outlen && (outlen == 0 || memcmp(back, out, outlen) == 0));
+        free(gz);
+        free(back);
+        gz = back = NULL;
+    } else {
+        TQ_FUZZ_CHECK(out == NULL && outlen == 0);
+    }
+    free(out);
+
+    TQ_FUZZ_CHECK(tq_http_gzip(data, size, &gz, &gzlen) == 0);
+    TQ_FUZZ_CHECK(tq_http_is_gzip(gz, gzlen));
+    TQ_FUZZ_CHECK(tq_http_gunzip(gz, gzlen, size, &back, &backlen) == 0);
+    TQ_FUZZ_CHECK(backlen == size && (size == 0 || memcmp(back, data, size) == 0));
+    free(back);
+    back = NULL;
+    if (size > 0) {
+        TQ_FUZZ_CHECK(tq_http_gunzip(gz, gzlen, size - 1, &back, &backlen) == -1);
+        TQ_FUZZ_CHECK(back == NULL);
+    }
+    free(gz);
+}
+
+static int url_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c != '\0' && strchr("-._:[]/~%+@;=", c) != NULL);
+}
+
+static void check_base_url(char *const f[NFIELDS])
+{
+    char out[2048], small[24];
+    const char *pub = f[7];
+
+    int rc = tq_http_base_url(pub, f[2], f[3], f[4], f[5], f[6], out, sizeof out);
+    if (pub == NULL || pub[0] == '\0') {
+        TQ_FUZZ_CHECK(rc == 0);
+        const char *rest = strncmp(out, "https://", 8) == 0 ? out + 8 : out + 7;
+        TQ_FUZZ_CHECK(strncmp(out, "http://", 7) == 0 || rest == out + 8);
+        TQ_FUZZ_CHECK(*rest != '\0' && *rest != '/');
+        for (const char *c = rest; *c; c++)
+            TQ_FUZZ_CHECK(url_char((unsigned char)*c));
+        TQ_FUZZ_CHECK(out[strlen(out) - 1] != '/');
+    } else {
+        size_t n = strlen(pub);
+        while (n > 0 && pub[n - 1] == '/')
+            n--;
+        if (rc == 0)
+            TQ_FUZZ_CHECK(strlen(out) == n && memcmp(out, pub, n) == 0);
+        else
+            TQ_FUZZ_CHECK(n >= sizeof out);
+    }
+    memset(small, 'x', sizeof small);
+    rc = tq_http_base_url(pub, f[2], f[3], f[4], f[5], f[6], small, sizeof small);
+    TQ_FUZZ_CHECK(rc == -1 || (rc == 0 && memchr(small, '\0', sizeof small) != NULL));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *copy = malloc(size + 1), *f[NFIELDS] = {0};
+    size_t nf = 0;
+
+    TQ_FUZZ_CHECK(copy != NULL);
+    if (size > 0)
+        memcpy(copy, data, size);
+    copy[size] = '\0';
+    for (char *p = copy; nf < NFIELDS && p <= copy + size;) {
+        char *nl = memchr(p, '\n', (size_t)(copy + size - p));
+        f[nf++] = p;
+        if (nl == NULL)
+            break;
+        *nl = '\0';
+        p = nl + 1;
+    }
+
+    check_accept_encoding(f[0]);
+    check_accept_encoding(NULL);
+    check_etag(data, size, f[1]);
+    check_gzip(data, size);
+    check_base_url(f);
+    free(copy);
+    return 0;
+}
