@@ -8,7 +8,8 @@
 # once the load flows; the phase goes on until its effect is over (polled: the job reaped,
 # /health back, the new master seen...) and then FL_AFTER more answers came. The phases:
 #   1. SIGKILL a worker holding a job; a replacement is started (3 run again);
-#   2. SIGKILL Redis, start it again on the same port and data dir (AOF);
+#   2. SIGKILL Redis, start it again on the same port and data dir (AOF) 2 s later (the
+#      outage of issue 10's report; at least until both coordinators logged redis_down);
 #   3. fail over a Sentinel-managed Redis master to its replica: before this phase the stack
 #      moves to a group of master, replica and 3 sentinels (tq_redis_sentinel_group_start of
 #      deploy/stack.sh; programs configured with TQ_REDIS_SENTINELS/_MASTER) and stays there;
@@ -30,6 +31,7 @@ source "$(dirname "$0")/fault_lib.sh"
 LEASE=3
 FL_AFTER=${FL_AFTER:-40}
 SENTINEL_MASTER=tileq-fault
+REDIS_DOWN_S=2
 
 fl_up 2 3 "$LEASE"
 
@@ -104,21 +106,24 @@ coords_saw_redis_down() {
 }
 
 fault_redis_kill() {
-    local pid k i before=()
+    local pid k i t0 before=()
     pid=$(cat "$NG_DIR/redis.pid")
     for ((i = 1; i <= NG_NCOORD; i++)); do
         before+=("$(grep -c 'event=redis_down' "$NG_DIR/coordinator$i.log" || true)")
     done
-    echo "   SIGKILL Redis (pid $pid)"
+    echo "   SIGKILL Redis (pid $pid) for ${REDIS_DOWN_S} s"
+    t0=$(date +%s%3N)
     kill -KILL "$pid"
     for ((k = 0; k < 100; k++)); do
         tq_alive "$pid" || break
         sleep 0.05
     done
-    # Started again once the coordinators saw it gone (bounded: a coordinator with nothing to
-    # send may not notice).
+    # The outage lasts REDIS_DOWN_S (the fault's length, as in issue 10's report), and at
+    # least until both coordinators saw it (bounded: one with nothing to send may not notice).
     coords_saw_redis_down 10 "${before[@]}" && echo "   both coordinators logged redis_down" ||
         echo "   not both coordinators logged redis_down within 10 s"
+    k=$((REDIS_DOWN_S * 1000 - ($(date +%s%3N) - t0)))
+    ((k <= 0)) || sleep "$(printf '%d.%03d' $((k / 1000)) $((k % 1000)))"
     fl_redis_start
     echo "   Redis started again on port $NG_REDIS_PORT (AOF: $(ng_redis DBSIZE) keys)"
     fl_health_all 200 30 || it_fail "phase $1: the coordinators' /health not 200 within 30 s"
