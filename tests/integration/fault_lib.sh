@@ -15,6 +15,7 @@
 #   fl_freeze_busy_worker      SIGSTOPs a worker while it holds a running job: FL_VICTIM (its
 #                              index) and FL_VICTIM_JOB
 #   fl_wait_job_moved JOB W    waits until JOB is no longer held by worker id W
+#   fl_settle                  waits until nothing runs and nginx uses every coordinator
 #   fl_load_start P / fl_load_stop P / fl_answers P / fl_wait_answers P N SECS
 #                              the load of phase P (FL_CLIENTS clients, each a cold tile at a
 #                              time, at most FL_MAX_PER_CLIENT requests each)
@@ -170,6 +171,28 @@ fl_health_all() {
         for ((i = 1; i <= NG_NCOORD; i++)); do
             [[ $(curl -s -o /dev/null --max-time 2 -w '%{http_code}' \
                 "http://127.0.0.1:${NG_COORD_PORTS[i]}/health" 2>/dev/null) == "$code" ]] || ok=0
+        done
+        ((ok)) && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# fl_settle: waits (bounded) until the previous phase is over for the whole stack: nothing
+# queued or running, and nginx passing requests to every coordinator again (a coordinator it
+# marked down after failures is left alone for fail_timeout): /health through nginx until the
+# access log shows a 200 from each. Returns 1 when nginx did not use them all within 30 s.
+fl_settle() {
+    local n0 k i ok
+    ng_wait_queue_drained
+    n0=$(wc -l <"$NG_DIR/nginx/access.log")
+    for ((k = 0; k < 300; k++)); do
+        curl -s -o /dev/null --max-time 5 "$NG_URL/health" || true
+        ok=1
+        for ((i = 1; i <= NG_NCOORD; i++)); do
+            tail -n +$((n0 + 1)) "$NG_DIR/nginx/access.log" |
+                grep -q "\"GET /health HTTP/1.1\" 200 [0-9]* up=127.0.0.1:${NG_COORD_PORTS[i]} " ||
+                ok=0
         done
         ((ok)) && return 0
         sleep 0.1

@@ -4,9 +4,10 @@
 # its own PostgreSQL with the demo data, Redis with AOF, nginx, leases of 3 s, the demo
 # tileset up to z16); FL_CLIENTS (8) clients each ask nginx for one cold tile after another
 # (z12–z16 around the demo cities, every tile in a metatile nobody asked for before, so each
-# request is a miss; at most FL_MAX_PER_CLIENT each per phase). In each phase the fault comes
-# once the load flows; the phase goes on until its effect is over (polled: the job reaped,
-# /health back, the new master seen...) and then FL_AFTER more answers came. The phases:
+# request is a miss; at most FL_MAX_PER_CLIENT each per phase). A phase starts when nothing
+# runs and nginx uses every coordinator again; its fault comes once the load flows; it goes on
+# until the fault's effect is over (polled: the job reaped, /health back, the new master
+# seen...) and then FL_AFTER more answers came. The phases:
 #   1. SIGKILL a worker holding a job; a replacement is started (3 run again);
 #   2. SIGKILL Redis, start it again on the same port and data dir (AOF) 2 s later (the
 #      outage of issue 10's report; at least until both coordinators logged redis_down);
@@ -44,8 +45,10 @@ SKIPPED=()
 run_phase() {
     local name=$1 fn=$2 p=$((${#PHASES[@]} + 1)) base t0=$SECONDS
     PHASES[p]=$name
-    STARTS[p]=$(fl_now)
     echo "== phase $p: $name"
+    # What the previous phase did to the stack (an upstream nginx marked down...) is over.
+    fl_settle || echo "   note: nginx did not pass /health to every coordinator within 30 s"
+    STARTS[p]=$(fl_now)
     fl_load_start "$p"
     fl_wait_answers "$p" 16 60 || it_fail "phase $p: fewer than 16 answers in 60 s before the fault"
     "$fn" "$p" || true
