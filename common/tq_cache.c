@@ -139,6 +139,13 @@ static int write_all(int fd, const char *p, size_t len)
 int tq_cache_write(const char *cache_dir, const char *tileset, struct tq_tile t, const void *data,
                    size_t len, char *err, size_t errsize)
 {
+    return tq_cache_write_fenced(cache_dir, tileset, t, data, len, NULL, NULL, err, errsize);
+}
+
+int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_tile t,
+                          const void *data, size_t len, tq_cache_fence_fn fence, void *fence_arg,
+                          char *err, size_t errsize)
+{
     char path[4096], other[4096], tmp[4200], host[256] = "host";
     int fd = -1, rc = -1;
 
@@ -177,6 +184,10 @@ int tq_cache_write(const char *cache_dir, const char *tileset, struct tq_tile t,
         goto cleanup;
     }
     fd = -1;
+    if (fence && fence(fence_arg) != 0) {
+        rc = 1;
+        goto cleanup;
+    }
     if (rename(tmp, path) != 0) {
         snprintf(err, errsize, "rename %s: %s", path, strerror(errno));
         goto cleanup;

@@ -32,6 +32,17 @@ int tq_cache_path(const char *cache_dir, const char *tileset, struct tq_tile t, 
 int tq_cache_write(const char *cache_dir, const char *tileset, struct tq_tile t, const void *data,
                    size_t len, char *err, size_t errsize);
 
+/* Asked just before a tile's rename(), once its bytes are durable: 0 lets the rename go
+ * ahead, anything else abandons the write. A fencing check belongs here, after the slow
+ * part (write, fsync), so that nothing but the rename itself follows it. */
+typedef int (*tq_cache_fence_fn)(void *arg);
+
+/* tq_cache_write with a fence (NULL: none). Returns 0 written, 1 fenced off (nothing
+ * changed in the cache; the temp file is removed), -1 error (err set). */
+int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_tile t,
+                          const void *data, size_t len, tq_cache_fence_fn fence, void *fence_arg,
+                          char *err, size_t errsize);
+
 /* Reads the whole tile into a malloc'd buffer the caller frees (*data is non-NULL even
  * for an empty tile). Returns 1 read, 0 not cached, -1 error (err set). A .mvt file that
  * fails tq_cache_check is not cached (0): it is logged (event=cache_broken_tile) and removed

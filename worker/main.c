@@ -635,24 +635,43 @@ static void job_fail(struct worker *w, const struct tq_claimed *c, const char *w
                  tq_log_quote(why, q, sizeof q));
 }
 
-/* Writes a batch of the job's tiles into the cache, each only after the fencing check
- * (job_lease_guard), and logs how many were renamed into it (tiles_written, with the
- * claim's token). Returns 0 when all were written, 1 when the lease was lost (the rest is
- * not written; the job is dropped, not acked), -1 when a write failed (acked fail). */
+/* The fence of each tile's rename (tq_cache_write_fenced): the lease guard, then the time
+ * of the rename that follows (a lower bound of it, on this host's clock). */
+struct write_fence {
+    struct job_ctx *j;
+    int64_t renamed_ms;
+};
+
+static int write_fence_check(void *arg)
+{
+    struct write_fence *f = arg;
+    if (job_lease_guard(f->j) != 0)
+        return 1;
+    f->renamed_ms = tq_now_ms();
+    return 0;
+}
+
+/* Writes a batch of the job's tiles into the cache, each renamed only after the fencing
+ * check (job_lease_guard, right before the rename), and logs how many were renamed into it
+ * (tiles_written, with the claim's token). Returns 0 when all were written, 1 when the lease was
+ * lost (the rest is not written; the job is dropped, not acked), -1 when a write failed (acked
+ * fail). */
 static int job_write_tiles(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
                            const struct tq_job *job, const struct tq_rendered_tile *tiles,
                            uint32_t n)
 {
     char err[512], msg[600];
+    struct write_fence fence = {.j = j};
     uint32_t written = 0;
     int rc = 0;
 
     for (uint32_t i = 0; i < n && rc == 0; i++) {
         const struct tq_rendered_tile *t = &tiles[i];
-        if (job_lease_guard(j) != 0) {
-            rc = 1;
-        } else if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
-                                  sizeof err) != 0) {
+        int wr = tq_cache_write_fenced(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len,
+                                       write_fence_check, &fence, err, sizeof err);
+        if (wr == 1) {
+            rc = 1; /* lease lost: job_lease_guard logged it */
+        } else if (wr != 0) {
             snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y,
                      err);
             rc = -1;
@@ -669,8 +688,12 @@ static int job_write_tiles(struct worker *w, const struct tq_claimed *c, struct 
         snprintf(msg, sizeof msg, "cache sync: %s", err);
         rc = -1;
     }
+    /* renamed_ms: the last rename happened at or after it; done_ms: every rename of the batch
+     * happened before it. Together they order batches of different workers (the fault test's
+     * stale-write check) even when a process is stopped between a rename and this line. */
     if (written > 0)
-        tq_log_info("tiles_written", "job=%s token=%lld tiles=%u", c->id, c->token, written);
+        tq_log_info("tiles_written", "job=%s token=%lld tiles=%u renamed_ms=%lld done_ms=%lld",
+                    c->id, c->token, written, (long long)fence.renamed_ms, (long long)tq_now_ms());
     if (rc < 0) {
         metrics_fail(w, WFAIL_WRITE);
         job_fail(w, c, msg);

@@ -357,12 +357,16 @@ fl_contract_diff() {
 }
 
 # fl_stale_writes START1 START2 ...: per phase (phase i from STARTi to the next start), how many
-# stale cache writes the workers logged: a write of job J with token t logged after a write of
-# J with a token larger than t. Writes are the workers' "tiles_written job=J token=t" lines;
-# when no worker logs those (no fencing tokens), "job_partial"/"job_done" (logged right after
-# the worker renamed tiles into the cache) stand in, with the attempt of the worker's claim
-# of J (job_claimed attempt=, counted up by every claim) as the token, and the mode is said
-# on stderr. Prints one count per phase, space-separated.
+# stale cache writes the workers logged: a batch of job J renamed into the cache under token t
+# after a batch of J under a larger token was in the cache. Batches are the workers'
+# "tiles_written job=J token=t renamed_ms=R done_ms=D" lines: the batch's last rename happened
+# at or after R, every rename of it before D (both on this host's clock), so a batch A is stale
+# when some batch B of J has a larger token and A's R > B's D — exact, whatever the log line's
+# own time, even when a worker was stopped between a rename and its log line. When no worker
+# logs those (no fencing tokens), "job_partial"/"job_done" (logged right after the worker
+# renamed tiles into the cache) stand in, with their log time as R and D and the attempt of the
+# worker's claim of J (job_claimed attempt=, counted up by every claim) as the token, and the
+# mode is said on stderr. Prints one count per phase, space-separated.
 fl_stale_writes() {
     local mode=token f
     grep -qs 'event=tiles_written ' "$NG_DIR"/worker*.log || mode=attempt
@@ -371,25 +375,32 @@ fl_stale_writes() {
             "job_partial/job_done and the claim's attempt)" >&2
     for f in "$NG_DIR"/worker*.log; do
         awk -v mode="$mode" '
-            { ts = ""; ev = ""; job = ""; tok = ""; att = ""
+            { ts = ""; ev = ""; job = ""; tok = ""; att = ""; r = ""; d = ""
               for (i = 1; i <= NF; i++) {
                   k = substr($i, 1, index($i, "=") - 1); v = substr($i, index($i, "=") + 1)
                   if (k == "ts") ts = v; else if (k == "event") ev = v; else if (k == "job") job = v
                   else if (k == "token") tok = v; else if (k == "attempt") att = v
+                  else if (k == "renamed_ms") r = v; else if (k == "done_ms") d = v
               } }
-            mode == "token" && ev == "tiles_written" { print ts, job, tok, FILENAME }
+            mode == "token" && ev == "tiles_written" { print ts, job, tok, r, d, FILENAME }
             mode == "attempt" && ev == "job_claimed" { cur[job] = att }
             mode == "attempt" && (ev == "job_partial" || ev == "job_done") {
-                print ts, job, (att != "" ? att : cur[job]), FILENAME }' "$f"
-    done | sort -s -k1,1 | awk -v starts="$*" '
+                print ts, job, (att != "" ? att : cur[job]), ts, ts, FILENAME }' "$f"
+    done | awk -v starts="$*" '
         BEGIN { np = split(starts, st, " ") }
         { p = 1
           for (i = 1; i <= np; i++) if ($1 >= st[i]) p = i
-          if (($2 in max) && $3 + 0 < max[$2]) {
-              n[p]++
-              print "  stale write: " $2 " token " $3 " after token " max[$2] " at " $1 \
-                  " (" $4 ")" >"/dev/stderr"
-          }
-          if (!($2 in max) || $3 + 0 > max[$2]) max[$2] = $3 + 0 }
-        END { for (i = 1; i <= np; i++) printf "%d%s", n[i], (i < np ? " " : "\n") }'
+          m = ++nb[$2]; ph[$2, m] = p; tk[$2, m] = $3 + 0; rn[$2, m] = $4; dn[$2, m] = $5
+          at[$2, m] = $1 " (" $6 ")" }
+        END {
+          for (j in nb)
+              for (a = 1; a <= nb[j]; a++)
+                  for (b = 1; b <= nb[j]; b++)
+                      if (tk[j, b] > tk[j, a] && rn[j, a] > dn[j, b]) {
+                          n[ph[j, a]]++
+                          printf "  stale write: %s token %.0f after token %.0f at %s\n", j, \
+                              tk[j, a], tk[j, b], at[j, a] >"/dev/stderr"
+                          break
+                      }
+          for (i = 1; i <= np; i++) printf "%d%s", n[i], (i < np ? " " : "\n") }'
 }
