@@ -8,11 +8,13 @@
  *   cache_dir   = "/var/cache/tileq";
  *   listen      = "127.0.0.1:8080";
  *   queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 60;
+ *             hold_seconds = 10; hold_max = 10000;      # misses held while Redis is away
  *             cap = { interactive = 10000; dirty = 100000; bulk = 100000; };
  *             running_cap = { interactive = 0; dirty = 0; bulk = 0; }; };  # 0 = no cap
  *   http = { cache_control = "public, max-age=3600"; cors_origin = "*";
  *            public_url = "https://tiles.example.com/tq";   # optional, see below
- *            static_dir = "/usr/share/tileq/static"; };     # optional, see below
+ *            static_dir = "/usr/share/tileq/static";       # optional, see below
+ *            max_connections = 768; read_deadline_seconds = 10; };
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
  *                  extent = 4096; buffer = 64;
  *                  bounds = [ -180.0, -85.0511, 180.0, 85.0511 ];  # optional, w s e n (EPSG:4326)
@@ -70,6 +72,9 @@ struct tq_queue_config {
     long cap[TQ_CLASS_COUNT];         /* max queued jobs per class (full beyond) */
     long running_cap[TQ_CLASS_COUNT]; /* max running jobs per class, 0 = unlimited */
     int fair_every; /* every n-th claim takes the lowest class first (0 = never), default 10 */
+    /* Coordinator: holding misses while Redis is away (tq_coord.h). */
+    int hold_seconds; /* a held request's bound before 503, default 10; 0 = never hold */
+    long hold_max;    /* held requests at most (new misses past it get 503), default 10000 */
 };
 
 struct tq_http_config {
@@ -77,6 +82,9 @@ struct tq_http_config {
     char *cors_origin;   /* default "*" */
     char *public_url;    /* default NULL: from the request's headers */
     char *static_dir;    /* default NULL: see above */
+    /* Coordinator: hostile clients (tq_coord.h). */
+    int max_connections;       /* client connections at most; past it, stop accepting; 768 */
+    int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
 };
 
 struct tq_config {

@@ -16,7 +16,9 @@
 #include "tq_log.h"
 
 #define RC_BACKOFF_MIN_MS 100
-#define RC_BACKOFF_MAX_MS 5000
+/* At most a second between attempts: requests held while Redis is away (queue.hold_seconds)
+ * are sent within a second of its return. A refused connect on a LAN costs nothing. */
+#define RC_BACKOFF_MAX_MS 1000
 #define RC_CONNECT_TIMEOUT_MS 2000
 
 struct tq_rconn {

@@ -1,5 +1,5 @@
 /* tq_rconn — one hiredis async connection on a libevent loop that stays up: it reconnects
- * with backoff (100 ms doubling to 5 s) when the connection drops or cannot be made, and
+ * with backoff (100 ms doubling to 1 s) when the connection drops or cannot be made, and
  * gives every command a deadline, since hiredis 0.14 has neither.
  *
  * States:
