@@ -2,8 +2,9 @@
 # Redis restarted under load, on a private stack (queue/qlib.sh: own Redis, 2 coordinators,
 # 2 workers). Two clients keep asking for cold demo tiles (a new metatile each time) while:
 #   - a slow render is in flight (its request must be answered: 200, or 503 — never hang),
-#   - Redis is shut down (SHUTDOWN NOSAVE): /health turns 503; cold-tile requests get 503
-#     with Retry-After within a few seconds (upper bound 5 s, generous), cached tiles are
+#   - Redis is shut down (SHUTDOWN NOSAVE): /health turns 503; cold-tile requests are held
+#     (queue.hold_seconds = 1 here), then get 503 with Retry-After within a few seconds
+#     (upper bound 5 s, generous), cached tiles are
 #     still served,
 #   - Redis is started again on the same port (empty: no persistence): coordinators and
 #     workers reconnect by themselves, /health is 200 again, new cold tiles are rendered (200
@@ -15,6 +16,10 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
 
 q_init redis_restart
+# Cold tiles during the outage are held queue.hold_seconds before their 503 (see
+# test_coord_redis_hold.sh); a short hold keeps this test's 5 s bound on those answers.
+sed -i -e "s/render_timeout_seconds = 60;/render_timeout_seconds = 60; hold_seconds = 1;/" \
+    "$Q_DIR/tileq.conf"
 q_start_stack 2 2
 
 STOP=$IT_TMP/stop-load
