@@ -141,8 +141,14 @@ it_check "load: no failed connection (000) or unexpected status" 0 \
     "$(awk '$3 != 200 && $3 != 204 && $3 != 503' "$IT_TMP/load.txt" | wc -l)"
 n_outage=$(awk '$2 == "outage"' "$IT_TMP/load.txt" | wc -l)
 ((n_outage > 0)) || it_fail "load: no request sent during the outage"
-it_check "load: requests sent during the outage got 503" "$n_outage" \
-    "$(awk '$2 == "outage" && $3 == 503 && $4 < 5' "$IT_TMP/load.txt" | wc -l)"
+# A request sent in the last moments of the outage may still be held when Redis is back
+# (or reach the coordinator late on a loaded machine): it is then enqueued and rendered.
+it_check "load: requests sent during the outage got 503 within 5 s, or were held and rendered" \
+    "$n_outage" "$(awk '$2 == "outage" && (($3 == 503 && $4 < 5) || $3 == 200 || $3 == 204)' \
+    "$IT_TMP/load.txt" | wc -l)"
+awk '$2 == "outage" && !($3 == 503 && $4 < 5)' "$IT_TMP/load.txt" | head -n 10 >&2
+n_503=$(awk '$2 == "outage" && $3 == 503' "$IT_TMP/load.txt" | wc -l)
+((n_503 > n_outage / 2)) || it_fail "load: only $n_503 of $n_outage outage requests got 503"
 n_after=$(awk '$2 == "after"' "$IT_TMP/load.txt" | wc -l)
 ((n_after > 0)) || it_fail "load: no request sent after Redis came back"
 it_check "load: requests sent after Redis came back succeeded" "$n_after" \
