@@ -137,6 +137,8 @@ wait "$load_a" "$load_b" || true
 cat "$IT_TMP"/load-*.txt >"$IT_TMP/load.txt"
 echo "   load: $(wc -l <"$IT_TMP/load.txt") requests; phase/status counts:" \
     "$(awk '{ print $2 "/" $3 }' "$IT_TMP/load.txt" | sort | uniq -c | tr '\n' ' ')"
+echo "   load: slowest answer per phase:" \
+    "$(sort -k4 -g "$IT_TMP/load.txt" | awk '{ m[$2] = $3 "/" $4 "s" } END { for (p in m) printf "%s %s  ", p, m[p] }')"
 it_check "load: no failed connection (000) or unexpected status" 0 \
     "$(awk '$3 != 200 && $3 != 204 && $3 != 503' "$IT_TMP/load.txt" | wc -l)"
 n_outage=$(awk '$2 == "outage"' "$IT_TMP/load.txt" | wc -l)
