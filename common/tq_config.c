@@ -7,9 +7,10 @@
  *
  * Defaults: listen "127.0.0.1:8080", log_level "info", worker_id NULL (the worker fills it),
  * queue { max_attempts 3, lease_seconds 30, render_timeout_seconds 60, fair_every 10,
- * dead_cooldown_seconds 300,
+ * dead_cooldown_seconds 300, hold_seconds 10, hold_max 10000,
  * cap { interactive 10000, dirty 100000, bulk 100000 }, running_cap all 0 },
- * http { cache_control "public, max-age=3600", cors_origin "*", public_url and static_dir unset },
+ * http { cache_control "public, max-age=3600", cors_origin "*", public_url and static_dir unset,
+ *        max_connections 768, read_deadline_seconds 10 },
  * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64, statement_timeout_ms 30000,
  *           bounds the Web Mercator world, center the middle of bounds at minzoom },
  * layer { minzoom, maxzoom: the tileset's }, redis_sentinels none. */
@@ -430,14 +431,10 @@ static int load_tileset(struct loader *ld, const config_setting_t *tss, const ch
 
 static int load_queue(struct loader *ld, const config_setting_t *root, struct tq_queue_config *q)
 {
-    static const char *const keys[] = {"max_attempts",
-                                       "lease_seconds",
-                                       "render_timeout_seconds",
-                                       "fair_every",
-                                       "dead_cooldown_seconds",
-                                       "cap",
-                                       "running_cap",
-                                       NULL};
+    static const char *const keys[] = {"max_attempts", "lease_seconds", "render_timeout_seconds",
+                                       "fair_every", "dead_cooldown_seconds", "cap", "running_cap",
+                                       /* coordinator: holding misses while Redis is away */
+                                       "hold_seconds", "hold_max", NULL};
     static const char *const class_keys[] = {"interactive", "dirty", "bulk", NULL};
     int bad = 0;
     const config_setting_t *qs = get_group(ld, root, "", "queue", &bad);
@@ -454,6 +451,12 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
         get_int_as_int(ld, qs, "queue", "dead_cooldown_seconds", 0, 86400 * 365,
                        &q->dead_cooldown_seconds))
         return -1;
+    /* coordinator: holding misses while Redis is away */
+    long long hold_max = q->hold_max;
+    if (get_int_as_int(ld, qs, "queue", "hold_seconds", 0, 3600, &q->hold_seconds) ||
+        get_int(ld, qs, "queue", "hold_max", 0, 100000000, &hold_max))
+        return -1;
+    q->hold_max = (long)hold_max;
     const char *groups[2] = {"cap", "running_cap"};
     long *targets[2] = {q->cap, q->running_cap};
     for (int g = 0; g < 2; g++) {
@@ -479,7 +482,8 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
 static int load_http(struct loader *ld, const config_setting_t *root, struct tq_http_config *h)
 {
     static const char *const keys[] = {"cache_control", "cors_origin", "public_url", "static_dir",
-                                       NULL};
+                                       /* coordinator: hostile clients */
+                                       "max_connections", "read_deadline_seconds", NULL};
     int bad = 0;
     const config_setting_t *hs = get_group(ld, root, "", "http", &bad);
     if (bad)
@@ -490,7 +494,10 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
         get_string(ld, hs, "http", "cache_control", &h->cache_control) ||
         get_string(ld, hs, "http", "cors_origin", &h->cors_origin) ||
         get_string(ld, hs, "http", "public_url", &h->public_url) ||
-        get_string(ld, hs, "http", "static_dir", &h->static_dir))
+        get_string(ld, hs, "http", "static_dir", &h->static_dir) ||
+        /* coordinator: hostile clients */
+        get_int_as_int(ld, hs, "http", "max_connections", 1, 1000000, &h->max_connections) ||
+        get_int_as_int(ld, hs, "http", "read_deadline_seconds", 1, 3600, &h->read_deadline_seconds))
         return -1;
     if (h->public_url && strncmp(h->public_url, "http://", 7) != 0 &&
         strncmp(h->public_url, "https://", 8) != 0) {
@@ -872,6 +879,11 @@ static struct tq_config *config_new(const char *name)
     cfg->queue.cap[TQ_CLASS_INTERACTIVE] = 10000;
     cfg->queue.cap[TQ_CLASS_DIRTY] = 100000;
     cfg->queue.cap[TQ_CLASS_BULK] = 100000;
+    /* coordinator: holding misses while Redis is away; hostile clients */
+    cfg->queue.hold_seconds = 10;
+    cfg->queue.hold_max = 10000;
+    cfg->http.max_connections = 768;
+    cfg->http.read_deadline_seconds = 10;
     cfg->http.cache_control = strdup("public, max-age=3600");
     cfg->http.cors_origin = strdup("*");
     /* crash-safe cache */

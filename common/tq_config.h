@@ -13,11 +13,13 @@
  *   cache_fsync = true;   # fsync tiles before rename, directories once per metatile
  *   queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 60;
  *             dead_cooldown_seconds = 300;
+ *             hold_seconds = 10; hold_max = 10000;      # misses held while Redis is away
  *             cap = { interactive = 10000; dirty = 100000; bulk = 100000; };
  *             running_cap = { interactive = 0; dirty = 0; bulk = 0; }; };  # 0 = no cap
  *   http = { cache_control = "public, max-age=3600"; cors_origin = "*";
  *            public_url = "https://tiles.example.com/tq";   # optional, see below
- *            static_dir = "/usr/share/tileq/static"; };     # optional, see below
+ *            static_dir = "/usr/share/tileq/static";       # optional, see below
+ *            max_connections = 768; read_deadline_seconds = 10; };
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
  *                  extent = 4096; buffer = 64; statement_timeout_ms = 30000;
  *                  bounds = [ -180.0, -85.0511, 180.0, 85.0511 ];  # optional, w s e n (EPSG:4326)
@@ -93,6 +95,9 @@ struct tq_queue_config {
     /* Dead letters stay dead (issue 10): for this long after a job was dead-lettered, an
      * enqueue answers "dead" with its reason and renders nothing (default 300, 0 = off). */
     int dead_cooldown_seconds;
+    /* Coordinator: holding misses while Redis is away (tq_coord.h). */
+    int hold_seconds; /* a held request's bound before 503, default 10; 0 = never hold */
+    long hold_max;    /* held requests at most (new misses past it get 503), default 10000 */
 };
 
 struct tq_http_config {
@@ -100,6 +105,9 @@ struct tq_http_config {
     char *cors_origin;   /* default "*" */
     char *public_url;    /* default NULL: from the request's headers */
     char *static_dir;    /* default NULL: see above */
+    /* Coordinator: hostile clients (tq_coord.h). */
+    int max_connections;       /* client connections at most; past it, stop accepting; 768 */
+    int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
 };
 
 /* Redis Sentinel: one sentinel's address. */

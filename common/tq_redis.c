@@ -102,8 +102,8 @@ int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize)
 
 int tq_redis_error_is_reconnect(const char *msg)
 {
-    static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED",
-                                        "NOREPLICAS"};
+    static const char *const codes[] = {"READONLY",   "LOADING", "MASTERDOWN", "UNBLOCKED",
+                                        "NOREPLICAS", "BUSY",    "TRYAGAIN",   "CLUSTERDOWN"};
 
     if (msg == NULL)
         return 0;

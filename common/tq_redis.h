@@ -62,8 +62,10 @@ int tq_redis_master_addr_reply(const redisReply *r, char *host, size_t hostsize,
 int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize);
 
 /* 1 when an error reply's text (as in redisReply.str) means the connection must be dropped
- * and made again: READONLY, LOADING, MASTERDOWN, UNBLOCKED, NOREPLICAS. msg may be NULL
- * (0). */
+ * and made again: READONLY, LOADING, MASTERDOWN, UNBLOCKED, NOREPLICAS, and the passing
+ * states BUSY (a script runs too long), TRYAGAIN and CLUSTERDOWN (a cluster resharding or
+ * failing over): the same command may succeed on a new connection a moment later. msg may
+ * be NULL (0). */
 int tq_redis_error_is_reconnect(const char *msg);
 
 /* The same for a reply (NULL or not an error: 0). */

@@ -53,6 +53,7 @@ struct tq_cmetrics {
     struct tq_metric_family *requests, *wait, *enqueue, *reconnects, *waiters, *pending;
     struct tq_metric_family *dead_answers;
     struct tq_metric_family *redis_up, *queue_jobs, *dead_jobs, *workers;
+    struct tq_metric_family *held, *hold_out, *connections, *cut_off; /* Redis away, clients */
     struct tq_metric_family *w_renders, *w_tiles, *w_sql, *w_failures, *w_duration;
     struct tq_metric_family *rl_rejected;
 };
@@ -67,7 +68,7 @@ struct tq_cmetrics *tq_cmetrics_new(void)
 {
     struct tq_cmetrics *cm = calloc(1, sizeof *cm);
     const char *status_served[] = {"status", "served"}, *served[] = {"served"};
-    const char *result[] = {"result"}, *connection[] = {"connection"};
+    const char *result[] = {"result"}, *connection[] = {"connection"}, *how[] = {"how"};
     const char *class_state[] = {"class", "state"}, *worker[] = {"worker"};
     const char *worker_reason[] = {"worker", "reason"}, *worker_zoom[] = {"worker", "zoom"};
     const double *lb = TQ_METRICS_LATENCY_BUCKETS;
@@ -97,6 +98,23 @@ struct tq_cmetrics *tq_cmetrics_new(void)
            "Tile requests waiting for a render in this coordinator.", 0, NULL, 0, NULL);
     FAMILY(pending, TQ_METRIC_GAUGE, "tileq_pending_metatiles",
            "Metatiles this coordinator's waiting requests wait for.", 0, NULL, 0, NULL);
+    FAMILY(held, TQ_METRIC_GAUGE, "tileq_held_requests",
+           "Tile requests held in this coordinator while Redis is unreachable (they are "
+           "enqueued when it is back, or answered 503 when queue.hold_seconds runs out).",
+           0, NULL, 0, NULL);
+    FAMILY(hold_out, TQ_METRIC_COUNTER, "tileq_hold_expired_total",
+           "Tile requests answered 503 because Redis stayed unreachable (how: timeout, the "
+           "request's queue.hold_seconds ran out; full, queue.hold_max requests were held "
+           "already).",
+           1, how, 0, NULL);
+    FAMILY(connections, TQ_METRIC_GAUGE, "tileq_http_connections",
+           "Client connections open on this coordinator (it stops accepting at "
+           "http.max_connections).",
+           0, NULL, 0, NULL);
+    FAMILY(cut_off, TQ_METRIC_COUNTER, "tileq_http_read_deadline_total",
+           "Client connections closed because a request did not arrive whole within "
+           "http.read_deadline_seconds of its first byte.",
+           0, NULL, 0, NULL);
     FAMILY(enqueue, TQ_METRIC_COUNTER, "tileq_enqueue_total",
            "Render jobs this coordinator enqueued, by the queue's answer (new, coalesced, "
            "promoted, running, rerun, done, full, dead, error).",
@@ -143,6 +161,14 @@ struct tq_cmetrics *tq_cmetrics_new(void)
            " (each entry holds the reason).",
            0, NULL, 0, NULL);
 #undef FAMILY
+    /* Series that are 0 until something happens are shown from the start. */
+    const char *hows[] = {"timeout", "full"};
+    for (int i = 0; i < 2; i++) {
+        if (tq_metric_get(cm->hold_out, &hows[i]) == NULL)
+            goto fail;
+    }
+    if (tq_metric_get(cm->cut_off, NULL) == NULL)
+        goto fail;
     return cm;
 fail:
     tq_cmetrics_free(cm);
@@ -173,6 +199,17 @@ void tq_cmetrics_request(struct tq_cmetrics *cm, int status, const char *served,
     tq_metric_add(tq_metric_get(cm->requests, values), 1);
     if (strcmp(label, "miss") == 0 || strcmp(label, "joined") == 0)
         tq_metric_observe(tq_metric_get(cm->wait, &label), seconds);
+}
+
+void tq_cmetrics_hold_expired(struct tq_cmetrics *cm, int full)
+{
+    const char *how = full ? "full" : "timeout";
+    tq_metric_add(tq_metric_get(cm->hold_out, &how), 1);
+}
+
+void tq_cmetrics_read_deadline(struct tq_cmetrics *cm)
+{
+    tq_metric_add(tq_metric_get(cm->cut_off, NULL), 1);
 }
 
 void tq_cmetrics_enqueue(struct tq_cmetrics *cm, enum tq_enqueue_result r)
@@ -334,6 +371,8 @@ void tq_cmetrics_serve(struct tq_cmetrics *cm, struct evhttp_request *req, struc
     char since[32], max[16];
 
     tq_metric_set(tq_metric_get(cm->waiters, NULL), (double)st->waiters);
+    tq_metric_set(tq_metric_get(cm->held, NULL), (double)st->held);
+    tq_metric_set(tq_metric_get(cm->connections, NULL), (double)st->connections);
     tq_metric_set(tq_metric_get(cm->pending, NULL), (double)st->pending);
     tq_metric_set(tq_metric_get(cm->reconnects, &cmd_l), (double)st->reconnects_cmd);
     tq_metric_set(tq_metric_get(cm->reconnects, &events_l), (double)st->reconnects_events);

@@ -8,7 +8,10 @@
  *   tileq_dead_answers_total                   requests answered 500 at once: metatile dead,
  *                                              cooling down (ENQUEUE answered "dead")
  *   tileq_redis_reconnects_total{connection}   command|events connection came back
- *   tileq_waiters, tileq_pending_metatiles     gauges, set at each scrape
+ *   tileq_hold_expired_total{how}              held requests answered 503 (timeout|full)
+ *   tileq_http_read_deadline_total             connections cut off at the read deadline
+ *   tileq_waiters, tileq_pending_metatiles,    gauges, set at each scrape
+ *   tileq_held_requests, tileq_http_connections
  * Read from Redis at each scrape with one Lua script (asynchronous, with a deadline; the
  * request is answered from the reply callback); left out when Redis does not answer, with
  * tileq_redis_up 0:
@@ -36,6 +39,8 @@ struct tq_cmetrics;
 struct tq_cmetrics_state {
     size_t waiters;               /* requests waiting for a render */
     size_t pending;               /* metatiles they wait for */
+    size_t held;                  /* requests held while Redis is unreachable */
+    size_t connections;           /* client connections open */
     unsigned long reconnects_cmd; /* tq_rconn_reconnects of each connection */
     unsigned long reconnects_events;
 };
@@ -49,6 +54,13 @@ void tq_cmetrics_free(struct tq_cmetrics *cm);
  * anything but hit|miss|joined counts as "none", and so does any status >= 400). seconds
  * (request to answer) goes into the render wait histogram for miss|joined. */
 void tq_cmetrics_request(struct tq_cmetrics *cm, int status, const char *served, double seconds);
+
+/* Counts one held request answered 503: full 0 when its hold ran out, 1 when it was refused
+ * because queue.hold_max requests were held already. */
+void tq_cmetrics_hold_expired(struct tq_cmetrics *cm, int full);
+
+/* Counts one connection cut off at http.read_deadline_seconds. */
+void tq_cmetrics_read_deadline(struct tq_cmetrics *cm);
 
 /* Counts one ENQUEUE result. */
 void tq_cmetrics_enqueue(struct tq_cmetrics *cm, enum tq_enqueue_result r);

@@ -31,6 +31,7 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 
 #include "tq_cache.h"
 #include "tq_cmetrics.h"
@@ -38,6 +39,7 @@
 #include "tq_log.h"
 #include "tq_queue.h"
 #include "tq_rconn.h"
+#include "tq_redis.h"
 #include "tq_tile_path.h"
 #include "tq_web.h"
 
@@ -45,10 +47,10 @@
 #define XREAD_BLOCK_MS 5000
 #define XREAD_TIMEOUT_MS (XREAD_BLOCK_MS + 3000)
 #define TABLE_SIZE 4096
-#define MAX_ENQUEUES 2 /* per pending entry: the first, and one more after "done" w/o tile */
 #define MAX_HEADERS_SIZE (64 * 1024)
 #define MAX_BODY_SIZE (64 * 1024)
-#define HTTP_TIMEOUT_S 30
+#define HTTP_TIMEOUT_S 30    /* idle keep-alive connection, and a stall while reading */
+#define DEADLINE_SCAN_MS 250 /* how often the read deadline is checked */
 #define CONN_TABLE_SIZE 1024
 #define DRAIN_FLUSH_MS 500 /* after the grace: time for the last 503s to go out */
 
@@ -58,10 +60,14 @@ struct waiter;
 /* A client connection (see Ownership). */
 struct conn {
     struct tq_coord *co;
-    struct evhttp_connection *evcon;
-    struct evhttp_request *req; /* being answered; NULL between requests */
-    struct waiter *w;           /* the waiter holding req, if any */
-    int64_t started_us;         /* monotonic time req was dispatched */
+    struct evhttp_connection *evcon; /* NULL until adopted (conn_adopt) */
+    struct bufferevent *bev;         /* evcon's, made by on_new_bev; NULL when not ours */
+    struct evbuffer_cb_entry *incb;  /* on_conn_input on bev's input buffer */
+    struct evhttp_request *req;      /* being answered; NULL between requests */
+    struct waiter *w;                /* the waiter holding req, if any */
+    int64_t started_us;              /* monotonic time req was dispatched */
+    int64_t read_start_us;           /* first byte of the request being read; 0: none */
+    int in_table;                    /* in co->conns (else on co->adopt) */
     struct conn *hnext;
 };
 
@@ -71,8 +77,9 @@ struct waiter {
     struct conn *conn; /* req's connection while we watch it; NULL once released */
     struct evhttp_connection *evcon;
     struct tq_tile tile;
-    const char *label;  /* "miss" or "joined" */
-    struct event *peek; /* watches the client socket for EOF while we wait */
+    int64_t hold_until_us; /* held (Redis unreachable): 503 after this; 0 when not held */
+    const char *label;     /* "miss" or "joined" */
+    struct event *peek;    /* watches the client socket for EOF while we wait */
     struct waiter *prev, *next;
 };
 
@@ -85,9 +92,12 @@ struct pending {
     int in_table;
     int refs;
     int enqueues; /* ENQUEUE commands sent */
+    int refresh;  /* "done" came with a tile missing: the one refresh ENQUEUE was sent */
     int inflight; /* one is outstanding */
+    int held;     /* no ENQUEUE accepted since Redis was last unreachable (pending_hold) */
     struct waiter *head, *tail;
-    struct event *timer; /* render_timeout_seconds */
+    struct event *timer;   /* render_timeout_seconds, from the last accepted ENQUEUE */
+    struct event *hold_ev; /* the earliest hold_until_us of its waiters */
 };
 
 struct tq_coord {
@@ -104,8 +114,13 @@ struct tq_coord {
     size_t npending;
     size_t nwaiters;
     struct conn *conns[CONN_TABLE_SIZE];
-    size_t nconns;
-    char last_id[64]; /* last completion event seen */
+    size_t nconns;             /* struct conn allocated (adopted or not) */
+    struct conn *adopt;        /* connections accepted, not adopted yet (on_new_bev) */
+    struct event *adopt_ev;    /* runs conn_adopt_all */
+    int accept_paused;         /* listener disabled: nconns reached http.max_connections */
+    struct event *deadline_ev; /* every DEADLINE_SCAN_MS: http.read_deadline_seconds */
+    size_t nheld;              /* waiters with hold_until_us set */
+    char last_id[64];          /* last completion event seen */
     int have_last_id;
     int draining;           /* tq_coord_drain: 503 + close to new requests, waiters go on */
     int drain_phase;        /* 0 waiting, 1 grace over (flushing the last 503s), 2 done */
@@ -156,31 +171,59 @@ static struct conn *conn_find(struct tq_coord *co, const struct evhttp_connectio
     return c;
 }
 
-/* Takes c out of the table and frees it. Its waiter must be gone. */
+/* Accepting again once a connection closed below http.max_connections. */
+static void accept_resume(struct tq_coord *co)
+{
+    struct evconnlistener *lev = co->bound ? evhttp_bound_socket_get_listener(co->bound) : NULL;
+
+    if (!co->accept_paused || co->nconns >= (size_t)co->cfg->http.max_connections)
+        return;
+    co->accept_paused = 0;
+    if (lev && evconnlistener_enable(lev) == 0)
+        tq_log_info("accept_resumed", "connections=%zu", co->nconns);
+}
+
+/* Takes c out of the table (or the adoption list) and frees it. Its waiter must be gone;
+ * c->bev, when set, must still be allocated (it is during evhttp's close callback). */
 static void conn_free(struct conn *c)
 {
     struct tq_coord *co = c->co;
     struct conn **pp;
 
-    for (pp = &co->conns[conn_hash(c->evcon)]; *pp; pp = &(*pp)->hnext) {
+    pp = c->in_table ? &co->conns[conn_hash(c->evcon)] : &co->adopt;
+    for (; *pp; pp = &(*pp)->hnext) {
         if (*pp == c) {
             *pp = c->hnext;
-            co->nconns--;
             break;
         }
     }
+    if (c->incb)
+        evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
+    co->nconns--;
     free(c);
+    accept_resume(co);
     drain_poke(co);
 }
 
 static void on_conn_close(struct evhttp_connection *evcon, void *arg);
 
-/* The tracked connection of evcon, created when new. NULL on OOM. Our close callback is
- * (re)installed every time, so a connection is never tracked without it. */
+/* Puts c (with c->evcon set) into the table and installs our close callback. */
+static void conn_insert(struct conn *c)
+{
+    size_t b = conn_hash(c->evcon);
+
+    c->hnext = c->co->conns[b];
+    c->co->conns[b] = c;
+    c->in_table = 1;
+    evhttp_connection_set_closecb(c->evcon, on_conn_close, c);
+}
+
+/* The tracked connection of evcon, created when new (a connection on_new_bev did not see).
+ * NULL on OOM. Our close callback is (re)installed every time, so a connection is never
+ * tracked without it. */
 static struct conn *conn_get(struct tq_coord *co, struct evhttp_connection *evcon)
 {
     struct conn *c = conn_find(co, evcon);
-    size_t b;
 
     if (c) {
         evhttp_connection_set_closecb(evcon, on_conn_close, c);
@@ -191,12 +234,106 @@ static struct conn *conn_get(struct tq_coord *co, struct evhttp_connection *evco
         return NULL;
     c->co = co;
     c->evcon = evcon;
-    b = conn_hash(evcon);
-    c->hnext = co->conns[b];
-    co->conns[b] = c;
     co->nconns++;
-    evhttp_connection_set_closecb(evcon, on_conn_close, c);
+    conn_insert(c);
     return c;
+}
+
+/* Bytes arrived on a connection: the first byte of a request starts its read deadline. */
+static void on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct conn *c = arg;
+
+    (void)buf;
+    if (info->n_added > 0 && c->read_start_us == 0 && c->req == NULL)
+        c->read_start_us = mono_us();
+}
+
+/* evhttp_set_bevcb: evhttp accepted a connection and asks for its bufferevent. We make it,
+ * count the connection (stopping accepting at http.max_connections: the listener is
+ * disabled before evhttp accepts the next one), watch its input for the read deadline, and
+ * adopt it from the loop once evhttp made its evhttp_connection (conn_adopt_all). Until
+ * then we hold a reference on bev, so it outlives a failed connection setup. */
+static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
+{
+    struct tq_coord *co = arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    struct conn *c = bev ? calloc(1, sizeof *c) : NULL;
+    struct evconnlistener *lev;
+
+    if (c == NULL)
+        return bev; /* evhttp goes on with it; the connection is adopted by conn_get */
+    c->co = co;
+    c->bev = bev;
+    c->incb = evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, c);
+    bufferevent_incref(bev);
+    c->hnext = co->adopt;
+    co->adopt = c;
+    co->nconns++;
+    event_active(co->adopt_ev, EV_TIMEOUT, 0);
+    if (co->nconns >= (size_t)co->cfg->http.max_connections && !co->accept_paused && co->bound) {
+        lev = evhttp_bound_socket_get_listener(co->bound);
+        if (lev && evconnlistener_disable(lev) == 0) {
+            co->accept_paused = 1;
+            tq_log_warn("accept_paused", "connections=%zu max_connections=%d", co->nconns,
+                        co->cfg->http.max_connections);
+        }
+    }
+    return bev;
+}
+
+/* From the loop, right after on_new_bev (before any read on the new connections): evhttp
+ * set each bufferevent's callback argument to its evhttp_connection; track it under it. A
+ * bufferevent whose callbacks were cleared was freed by evhttp already (setup failed). */
+static void conn_adopt_all(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_coord *co = arg;
+    struct conn *c;
+
+    (void)fd;
+    (void)what;
+    while ((c = co->adopt) != NULL) {
+        struct bufferevent *bev = c->bev;
+        void *cbarg = NULL;
+        co->adopt = c->hnext;
+        bufferevent_getcb(bev, NULL, NULL, NULL, &cbarg);
+        if (cbarg == NULL) {
+            conn_free(c); /* already off the list */
+            bufferevent_decref(bev);
+            continue;
+        }
+        c->evcon = cbarg;
+        conn_insert(c);
+        bufferevent_decref(bev);
+    }
+}
+
+/* Every DEADLINE_SCAN_MS: closes the connections whose request started arriving more than
+ * http.read_deadline_seconds ago and is still not whole (a request being answered, and an
+ * idle kept-alive connection, are not concerned: evhttp's idle timeout covers the latter). */
+static void on_deadline_scan(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_coord *co = arg;
+    int64_t now = mono_us(), limit = (int64_t)co->cfg->http.read_deadline_seconds * 1000000;
+
+    (void)fd;
+    (void)what;
+    for (size_t b = 0; b < CONN_TABLE_SIZE; b++) {
+        struct conn *c, *next;
+        for (c = co->conns[b]; c; c = next) {
+            next = c->hnext;
+            if (c->req || c->read_start_us == 0 || now - c->read_start_us < limit)
+                continue;
+            tq_log_warn("read_deadline", "seconds=%d after_ms=%" PRId64,
+                        co->cfg->http.read_deadline_seconds, (now - c->read_start_us) / 1000);
+            tq_cmetrics_read_deadline(co->metrics);
+            struct evhttp_connection *evcon = c->evcon;
+            /* Forget it first (no request, so no waiter), then let evhttp free it. */
+            evhttp_connection_set_closecb(evcon, NULL, NULL);
+            conn_free(c);
+            evhttp_connection_free(evcon);
+        }
+    }
 }
 
 /* The reply to c->req went out (evhttp_send_done): count it. */
@@ -208,8 +345,13 @@ static void on_req_complete(struct evhttp_request *req, void *arg)
 
     tq_cmetrics_request(co->metrics, evhttp_request_get_response_code(req), label,
                         (double)(mono_us() - c->started_us) / 1e6);
-    if (c->req == req)
+    if (c->req == req) {
+        struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
         c->req = NULL;
+        /* A pipelined request that arrived meanwhile starts its read deadline now. */
+        c->read_start_us =
+            bev && evbuffer_get_length(bufferevent_get_input(bev)) > 0 ? mono_us() : 0;
+    }
     drain_poke(co);
 }
 
@@ -274,6 +416,8 @@ static void pending_unref(struct pending *p)
         return;
     if (p->timer)
         event_free(p->timer);
+    if (p->hold_ev)
+        event_free(p->hold_ev);
     free(p);
 }
 
@@ -293,17 +437,20 @@ static void pending_remove(struct pending *p)
     p->in_table = 0;
     p->co->npending--;
     evtimer_del(p->timer);
+    evtimer_del(p->hold_ev);
     drain_poke(p->co);
     pending_unref(p);
 }
 
 static void on_render_timeout(evutil_socket_t fd, short what, void *arg);
+static void on_hold_timeout(evutil_socket_t fd, short what, void *arg);
 
+/* A new entry, in the table, with no waiter; its render timer starts when an ENQUEUE is
+ * accepted (pending_accepted). NULL on OOM. */
 static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_config *ts,
                                    const struct tq_job *job, const char *id)
 {
     struct pending *p = calloc(1, sizeof *p);
-    struct timeval tv = {co->cfg->queue.render_timeout_seconds, 0};
     size_t b;
 
     if (p == NULL)
@@ -313,9 +460,12 @@ static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_
     p->job = *job;
     snprintf(p->id, sizeof p->id, "%s", id);
     p->timer = evtimer_new(co->base, on_render_timeout, p);
-    if (p->timer == NULL || evtimer_add(p->timer, &tv) != 0) {
+    p->hold_ev = evtimer_new(co->base, on_hold_timeout, p);
+    if (p->timer == NULL || p->hold_ev == NULL) {
         if (p->timer)
             event_free(p->timer);
+        if (p->hold_ev)
+            event_free(p->hold_ev);
         free(p);
         return NULL;
     }
@@ -331,6 +481,22 @@ static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_
 /* ---- waiters --------------------------------------------------------------------------- */
 
 static void waiter_finish(struct waiter *w);
+static void hold_arm(struct pending *p);
+
+/* Holding is on (queue.hold_seconds and queue.hold_max both above 0). */
+static int hold_enabled(const struct tq_coord *co)
+{
+    return co->cfg->queue.hold_seconds > 0 && co->cfg->queue.hold_max > 0;
+}
+
+/* Starts w's hold: a 503 at now + hold_seconds unless Redis takes its job before. */
+static void waiter_hold(struct waiter *w, int64_t now)
+{
+    if (w->hold_until_us != 0)
+        return;
+    w->hold_until_us = now + (int64_t)w->p->co->cfg->queue.hold_seconds * 1000000;
+    w->p->co->nheld++;
+}
 
 static void on_release_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
 {
@@ -424,6 +590,10 @@ static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, 
         p->head = w;
     p->tail = w;
     p->co->nwaiters++;
+    if (p->held) {
+        waiter_hold(w, mono_us());
+        hold_arm(p);
+    }
     return w;
 }
 
@@ -456,6 +626,8 @@ static void waiter_finish(struct waiter *w)
     else
         p->tail = w->prev;
     p->co->nwaiters--;
+    if (w->hold_until_us != 0)
+        p->co->nheld--;
     free(w);
 }
 
@@ -504,6 +676,138 @@ static void pending_fail(struct pending *p, int code, const char *reason, int re
 
 static int pending_enqueue(struct pending *p);
 
+/* ---- holding while Redis is unreachable -------------------------------------------------
+ *
+ *   (miss, Redis unreachable) ──▶ HELD ──(Redis back: reenqueue_all; ENQUEUE accepted)──▶ waiting
+ *   waiting ──(command connection lost: hold_all; ENQUEUE failed for a connection reason:
+ *              on_enqueue_reply)──▶ HELD
+ *   HELD ──(a waiter's hold_until_us passes: on_hold_timeout)──▶ its tile from the cache, else
+ *          503 + Retry-After (the others stay held)
+ * A held entry has no render timer; each accepted ENQUEUE starts render_timeout_seconds
+ * afresh (pending_accepted), so a request waits at most hold_seconds for Redis, then
+ * render_timeout_seconds for its render, per outage it meets. */
+
+/* Arms p's hold timer for the earliest deadline of its held waiters. */
+static void hold_arm(struct pending *p)
+{
+    int64_t first = 0, now = mono_us();
+    struct timeval tv;
+
+    for (struct waiter *w = p->head; w; w = w->next) {
+        if (w->hold_until_us != 0 && (first == 0 || w->hold_until_us < first))
+            first = w->hold_until_us;
+    }
+    if (first == 0) {
+        evtimer_del(p->hold_ev);
+        return;
+    }
+    first = first > now ? first - now : 0;
+    tv.tv_sec = (time_t)(first / 1000000);
+    tv.tv_usec = (suseconds_t)(first % 1000000);
+    evtimer_add(p->hold_ev, &tv);
+}
+
+/* p waits for Redis: its render timer stops, each waiter's hold starts (if not running). */
+static void pending_hold(struct pending *p, const char *why)
+{
+    int64_t now = mono_us();
+
+    if (!p->held)
+        tq_log_info("hold", "id=%s reason=%s seconds=%d", p->id, why,
+                    p->co->cfg->queue.hold_seconds);
+    p->held = 1;
+    evtimer_del(p->timer);
+    for (struct waiter *w = p->head; w; w = w->next)
+        waiter_hold(w, now);
+    hold_arm(p);
+}
+
+/* An ENQUEUE of p was accepted: its waiters are held no more, and the render timer starts
+ * (again, after a hold) from now. */
+static void pending_accepted(struct pending *p)
+{
+    struct timeval tv = {p->co->cfg->queue.render_timeout_seconds, 0};
+
+    if (!p->held && evtimer_pending(p->timer, NULL))
+        return;
+    if (p->held)
+        tq_log_info("hold_end", "id=%s", p->id);
+    p->held = 0;
+    for (struct waiter *w = p->head; w; w = w->next) {
+        if (w->hold_until_us != 0) {
+            w->hold_until_us = 0;
+            p->co->nheld--;
+        }
+    }
+    evtimer_del(p->hold_ev);
+    evtimer_add(p->timer, &tv);
+}
+
+/* The holds that ran out: such a waiter gets its tile if it is in the cache now, else 503
+ * with Retry-After. */
+static void on_hold_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct pending *p = arg;
+    struct tq_coord *co = p->co;
+    struct waiter *w, *next;
+    int64_t now = mono_us();
+    int expired = 0;
+
+    (void)fd;
+    (void)what;
+    for (w = p->head; w; w = next) {
+        next = w->next;
+        if (w->hold_until_us == 0 || w->hold_until_us > now || w->req == NULL)
+            continue;
+        if (!answer_from_cache(co, w->req, p->ts->name, w->tile, w->label, w)) {
+            waiter_release_conn(w);
+            send_text(co, w->req, 503, w->label, "queue unavailable", 1);
+            tq_cmetrics_hold_expired(co->metrics, 0);
+            expired++;
+        }
+        waiter_finish(w);
+    }
+    if (expired > 0)
+        tq_log_warn("hold_expired", "id=%s answered_503=%d seconds=%d", p->id, expired,
+                    co->cfg->queue.hold_seconds);
+    if (p->head == NULL) {
+        pending_remove(p);
+        return;
+    }
+    hold_arm(p);
+}
+
+/* Sends p's ENQUEUE; when it cannot be sent (Redis unreachable) p is held, or, with holding
+ * off, answered 503. */
+static void pending_enqueue_or_hold(struct pending *p)
+{
+    if (pending_enqueue(p) == 0)
+        return;
+    if (hold_enabled(p->co))
+        pending_hold(p, "redis_down");
+    else
+        pending_fail(p, 503, "queue unavailable", 1);
+}
+
+/* Command connection lost: every entry waits for Redis (its job may be lost with it). */
+static void hold_all(struct tq_coord *co)
+{
+    for (size_t b = 0; b < TABLE_SIZE; b++) {
+        for (struct pending *p = co->table[b]; p; p = p->hnext)
+            pending_hold(p, "redis_down");
+    }
+}
+
+/* An ENQUEUE that failed because Redis is (or was) unreachable or cannot take writes now,
+ * rather than for something wrong with the job: no reply (timeout, disconnected) or an
+ * error reply of that kind. */
+static int enqueue_error_is_transient(const redisReply *reply, const char *err)
+{
+    if (reply == NULL)
+        return err != NULL && strcmp(err, "shutdown") != 0;
+    return tq_redis_reply_is_reconnect(reply);
+}
+
 /* Answers the waiters whose tile is in the cache now. With RECHECK_RENDERED, the rest get
  * one more ENQUEUE, then 503. Removes p when no waiter is left. */
 static void pending_recheck(struct pending *p, enum recheck_mode mode)
@@ -521,9 +825,9 @@ static void pending_recheck(struct pending *p, enum recheck_mode mode)
     }
     if (mode != RECHECK_RENDERED || p->inflight)
         return;
-    if (p->enqueues < MAX_ENQUEUES) {
-        if (pending_enqueue(p) != 0)
-            pending_fail(p, 503, "queue unavailable", 1);
+    if (!p->refresh) {
+        p->refresh = 1;
+        pending_enqueue_or_hold(p);
         return;
     }
     tq_log_warn("rendered_tile_missing", "id=%s", p->id);
@@ -560,13 +864,16 @@ static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char 
                 break;
             }
         }
+        pending_accepted(p);
         break;
     case TQ_ENQ_COALESCED:
     case TQ_ENQ_PROMOTED:
     case TQ_ENQ_RUNNING:
     case TQ_ENQ_RERUN:
+        pending_accepted(p);
         break;
     case TQ_ENQ_DONE:
+        pending_accepted(p);
         pending_recheck(p, RECHECK_RENDERED);
         break;
     case TQ_ENQ_FULL:
@@ -591,6 +898,15 @@ static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char 
             "enqueue_failed", "id=%s error=%s", p->id,
             q(reply ? (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply") : err,
               qe, sizeof qe));
+        if (hold_enabled(p->co) && enqueue_error_is_transient(reply, err)) {
+            /* Held until the command connection is UP (again): drop it when it still
+             * looks UP (a stuck connection, a replica, a loading server), so that it
+             * reconnects and reenqueue_all sends the job. */
+            pending_hold(p, reply ? "redis_error" : err);
+            if (tq_rconn_is_up(rc))
+                tq_rconn_reset(rc);
+            break;
+        }
         pending_fail(p, 503, "queue unavailable", 1);
         break;
     }
@@ -615,8 +931,9 @@ static int pending_enqueue(struct pending *p)
             co->cmd, CMD_TIMEOUT_MS, on_enqueue_reply, p, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE, k.job,
             k.done, p->id, (int)TQ_CLASS_INTERACTIVE, payload, len,
             co->cfg->queue.cap[TQ_CLASS_INTERACTIVE],
-            /* a second enqueue follows "done" with the tile missing */
-            tq_enqueue_mode_name(p->enqueues ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_REQUEST),
+            /* a second enqueue follows "done" with the tile missing (re-sending the job after
+             * Redis was away is not one: a "done" marker then still answers) */
+            tq_enqueue_mode_name(p->refresh ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_REQUEST),
             (long long)co->cfg->queue.dead_cooldown_seconds * 1000,
             /* hold: the first enqueue of this entry counts this coordinator as a holder */
             p->enqueues == 0) != 0)
@@ -645,15 +962,24 @@ static void recheck_all(struct tq_coord *co)
     }
 }
 
-/* After an outage Redis may have lost the queue (a restart without persistence): enqueue
- * every entry still waiting once more. "coalesced"/"running" when the job is still there,
- * "new" when it was lost. An entry whose ENQUEUE cannot be sent keeps waiting. */
+/* After an outage Redis may have lost the queue (a restart without persistence): answer
+ * the waiters whose tile reached the cache meanwhile, then enqueue every entry still
+ * waiting once more. "coalesced"/"running" when the job is still there, "new" when it was
+ * lost. An entry whose ENQUEUE cannot be sent stays held (or waits, with holding off). */
 static void reenqueue_all(struct tq_coord *co)
 {
     for (size_t b = 0; b < TABLE_SIZE; b++) {
-        for (struct pending *p = co->table[b]; p; p = p->hnext) {
-            if (!p->inflight)
-                pending_enqueue(p);
+        struct pending *p, *next;
+        for (p = co->table[b]; p; p = next) {
+            next = p->hnext;
+            if (p->inflight)
+                continue;
+            p->refs++; /* pending_recheck may remove it */
+            if (p->held)
+                pending_recheck(p, RECHECK_WAIT);
+            if (p->in_table && pending_enqueue(p) != 0 && hold_enabled(co))
+                pending_hold(p, "redis_down");
+            pending_unref(p);
         }
     }
 }
@@ -800,8 +1126,12 @@ static void on_cmd_state(struct tq_rconn *rc, int up, void *arg)
 {
     struct tq_coord *co = arg;
 
-    if (up && !co->stopping)
+    if (co->stopping)
+        return;
+    if (up)
         reenqueue_all(co);
+    else if (hold_enabled(co))
+        hold_all(co);
 }
 
 /* ---- request handling ------------------------------------------------------------------ */
@@ -826,12 +1156,21 @@ static void serve_tile(struct tq_coord *co, struct evhttp_request *req, struct c
     }
     tq_job_id(&job, id, sizeof id);
     p = pending_find(co, id);
+    if (p && p->held && co->nheld >= (size_t)co->cfg->queue.hold_max) {
+        tq_cmetrics_hold_expired(co->metrics, 1);
+        send_text(co, req, 503, NULL, "queue unavailable", 1);
+        return;
+    }
     if (p) {
         if (waiter_add(p, req, c, t) == NULL)
             send_text(co, req, 500, NULL, "out of memory", 0);
         return;
     }
-    if (!tq_rconn_is_up(co->cmd)) {
+    /* Redis unreachable: hold the request (pending_hold) unless holding is off or full. */
+    if (!tq_rconn_is_up(co->cmd) &&
+        (!hold_enabled(co) || co->nheld >= (size_t)co->cfg->queue.hold_max)) {
+        if (hold_enabled(co))
+            tq_cmetrics_hold_expired(co->metrics, 1);
         send_text(co, req, 503, NULL, "queue unavailable", 1);
         return;
     }
@@ -849,8 +1188,7 @@ static void serve_tile(struct tq_coord *co, struct evhttp_request *req, struct c
         pending_remove(p);
         return;
     }
-    if (pending_enqueue(p) != 0)
-        pending_fail(p, 503, "queue unavailable", 1);
+    pending_enqueue_or_hold(p);
 }
 
 static void handle_request(struct evhttp_request *req, void *arg)
@@ -866,6 +1204,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
 
     if (c) {
         c->req = req;
+        c->read_start_us = 0; /* read whole */
         c->started_us = mono_us();
         evhttp_request_set_on_complete_cb(req, on_req_complete, c);
     }
@@ -903,6 +1242,8 @@ static void handle_request(struct evhttp_request *req, void *arg)
             struct tq_cmetrics_state st = {
                 .waiters = co->nwaiters,
                 .pending = co->npending,
+                .held = co->nheld,
+                .connections = co->nconns,
                 .reconnects_cmd = tq_rconn_reconnects(co->cmd),
                 .reconnects_events = tq_rconn_reconnects(co->events),
             };
@@ -1062,7 +1403,10 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
     co->metrics = tq_cmetrics_new();
     co->drain_ev = event_new(base, -1, 0, on_drain_check, co);
     co->grace_ev = evtimer_new(base, on_drain_grace, co);
-    if (co->metrics == NULL || co->drain_ev == NULL || co->grace_ev == NULL) {
+    co->adopt_ev = event_new(base, -1, 0, conn_adopt_all, co);
+    co->deadline_ev = event_new(base, -1, EV_PERSIST, on_deadline_scan, co);
+    if (co->metrics == NULL || co->drain_ev == NULL || co->grace_ev == NULL ||
+        co->adopt_ev == NULL || co->deadline_ev == NULL) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;
     }
@@ -1085,6 +1429,16 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
     evhttp_set_max_body_size(co->http, MAX_BODY_SIZE);
     evhttp_set_timeout(co->http, HTTP_TIMEOUT_S);
     evhttp_set_gencb(co->http, handle_request, co);
+    /* Every connection is counted from its accept (http.max_connections) and its requests
+     * timed from their first byte (http.read_deadline_seconds). */
+    evhttp_set_bevcb(co->http, on_new_bev, co);
+    {
+        struct timeval scan = {0, DEADLINE_SCAN_MS * 1000};
+        if (event_add(co->deadline_ev, &scan) != 0) {
+            snprintf(err, errsize, "event_add failed");
+            goto cleanup;
+        }
+    }
     co->bound = evhttp_bind_socket_with_handle(co->http, cfg->listen_host, cfg->listen_port);
     if (co->bound == NULL) {
         snprintf(err, errsize, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
@@ -1160,8 +1514,16 @@ void tq_coord_free(struct tq_coord *co)
     if (co->http)
         evhttp_free(co->http); /* runs on_conn_close for every connection left */
     for (size_t b = 0; b < CONN_TABLE_SIZE; b++) {
-        while (co->conns[b])
+        while (co->conns[b]) {
+            co->conns[b]->incb = NULL; /* its bufferevent may be gone */
             conn_free(co->conns[b]);
+        }
+    }
+    while (co->adopt) { /* accepted in the last loop turn: we still hold its bufferevent */
+        struct conn *c = co->adopt;
+        struct bufferevent *bev = c->bev;
+        conn_free(c);
+        bufferevent_decref(bev);
     }
     tq_web_free(co->web);
     tq_cmetrics_free(co->metrics);
@@ -1169,5 +1531,9 @@ void tq_coord_free(struct tq_coord *co)
         event_free(co->drain_ev);
     if (co->grace_ev)
         event_free(co->grace_ev);
+    if (co->adopt_ev)
+        event_free(co->adopt_ev);
+    if (co->deadline_ev)
+        event_free(co->deadline_ev);
     free(co);
 }

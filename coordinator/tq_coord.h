@@ -13,6 +13,20 @@
  *                                      (removed)  ◀────────────────────────────┘ render timer: 504
  *   ENQUEUE reply done → read the cache now (enqueue once more if a tile is still missing).
  *
+ * While Redis is unreachable (command connection down, or an ENQUEUE failed for a connection
+ * reason) an entry is HELD instead of failed (queue.hold_seconds, queue.hold_max):
+ *
+ *   new miss / ENQUEUE failed / connection lost            connection UP: cache re-read,
+ *   ──────────────────────────────────────────▶ HELD ───────────────────────────────────▶ ENQUEUE
+ *                      a waiter's hold ran out │ (reenqueue_all)
+ *                                              ▼ its tile from the cache, else 503 + Retry-After
+ * The 504 timer (render_timeout_seconds) runs from the last accepted ENQUEUE, never while
+ * held: a request waits at most hold_seconds for Redis, then render_timeout_seconds.
+ *
+ * Client connections: at most http.max_connections (the listener is disabled at the cap
+ * until one closes); a request must arrive whole within http.read_deadline_seconds of its
+ * first byte (idle kept-alive connections keep evhttp's 30 s idle timeout).
+ *
  * Every answered request is counted for GET /metrics (tq_cmetrics.h) when its reply went
  * out. Shutdown is graceful (tq_coord_drain): no new connection, idle ones closed, waiters
  * answered as usual, then the loop ends.

@@ -26,8 +26,9 @@
 #include "tq_redis.h"
 
 #define RC_BACKOFF_MIN_MS 100
-#define RC_BACKOFF_MAX_MS 5000
-#define RC_BACKOFF_MAX_SENTINEL_MS 1000 /* with sentinels: a new master shows up within seconds */
+/* At most a second between attempts: requests held while Redis is away (queue.hold_seconds)
+ * are sent within a second of its return. A refused connect on a LAN costs nothing. */
+#define RC_BACKOFF_MAX_MS 1000
 #define RC_CONNECT_TIMEOUT_MS 2000
 #define RC_SENTINEL_TIMEOUT_MS 1000
 #define RC_SENTINEL_CHECK_MS 1000 /* while UP, ask the sentinels whether the master moved */
@@ -92,7 +93,7 @@ static void schedule_retry(struct tq_rconn *rc)
     tv = ms_tv(rc->backoff_ms);
     evtimer_add(rc->retry_ev, &tv);
     rc->backoff_ms *= 2;
-    int max = rc->cfg->nredis_sentinels > 0 ? RC_BACKOFF_MAX_SENTINEL_MS : RC_BACKOFF_MAX_MS;
+    int max = RC_BACKOFF_MAX_MS;
     if (rc->backoff_ms > max)
         rc->backoff_ms = max;
 }

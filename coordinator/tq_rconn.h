@@ -1,10 +1,10 @@
 /* tq_rconn — one hiredis async connection on a libevent loop that stays up: it reconnects
- * with backoff (100 ms doubling to 5 s, 1 s with sentinels) when the connection drops or
- * cannot be made, and gives every command a deadline, since hiredis 0.14 has neither. With
- * Redis Sentinel in the config (redis_sentinels, redis_sentinel_master) it asks the
- * sentinels for the master before every connect, over async connections (the loop goes on
- * serving meanwhile), and checks ROLE on the address they give; while UP it asks them again
- * every second and reconnects when they name another master.
+ * with backoff (100 ms doubling to 1 s) when the connection drops or cannot be made, and
+ * gives every command a deadline, since hiredis 0.14 has neither. With Redis Sentinel in
+ * the config (redis_sentinels, redis_sentinel_master) it asks the sentinels for the master
+ * before every connect, over async connections (the loop goes on serving meanwhile), and
+ * checks ROLE on the address they give; while UP it asks them again every second and
+ * reconnects when they name another master.
  *
  * States:
  *        tq_rconn_start / backoff timer

@@ -356,7 +356,7 @@ tq_nginx_write_config() {
     local tpl=$1 out=$2 state=$3 listen=$4 cache=$5 u ups="" user=""
     shift 5
     for u in "$@"; do
-        ups+="        server $u max_fails=2 fail_timeout=5s;\n"
+        ups+="        server $u max_fails=0;\n"
     done
     # As root, the master drops its workers to nobody (tiles are 0644, dirs 0755).
     [[ $(id -u) -eq 0 ]] && user="user nobody nogroup;"

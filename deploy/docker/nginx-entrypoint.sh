@@ -11,7 +11,7 @@ STATE=/var/lib/tileq-nginx
 mkdir -p "$STATE"
 ups=""
 for u in ${TQ_NGINX_UPSTREAMS:-coordinator-1:8080}; do
-    ups="$ups        server $u max_fails=2 fail_timeout=5s;\\n"
+    ups="$ups        server $u max_fails=0;\\n"
 done
 sed -e "s|@USER@|user nobody nogroup;|g" -e "s|@STATE_DIR@|$STATE|g" \
     -e "s|@LISTEN@|${TQ_NGINX_LISTEN:-80}|g" \

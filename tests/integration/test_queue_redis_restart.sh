@@ -2,8 +2,9 @@
 # Redis restarted under load, on a private stack (queue/qlib.sh: own Redis, 2 coordinators,
 # 2 workers). Two clients keep asking for cold demo tiles (a new metatile each time) while:
 #   - a slow render is in flight (its request must be answered: 200, or 503 — never hang),
-#   - Redis is shut down (SHUTDOWN NOSAVE): /health turns 503; cold-tile requests get 503
-#     with Retry-After within a few seconds (upper bound 5 s, generous), cached tiles are
+#   - Redis is shut down (SHUTDOWN NOSAVE): /health turns 503; cold-tile requests are held
+#     (queue.hold_seconds = 1 here), then get 503 with Retry-After within a few seconds
+#     (upper bound 5 s, generous), cached tiles are
 #     still served,
 #   - Redis is started again on the same port (empty: no persistence): coordinators and
 #     workers reconnect by themselves, /health is 200 again, new cold tiles are rendered (200
@@ -15,6 +16,10 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
 
 q_init redis_restart
+# Cold tiles during the outage are held queue.hold_seconds before their 503 (see
+# test_coord_redis_hold.sh); a short hold keeps this test's 5 s bound on those answers.
+sed -i -e "s/render_timeout_seconds = 60;/render_timeout_seconds = 60; hold_seconds = 1;/" \
+    "$Q_DIR/tileq.conf"
 q_start_stack 2 2
 
 STOP=$IT_TMP/stop-load
@@ -143,12 +148,20 @@ wait "$load_a" "$load_b" || true
 cat "$IT_TMP"/load-*.txt >"$IT_TMP/load.txt"
 echo "   load: $(wc -l <"$IT_TMP/load.txt") requests; phase/status counts:" \
     "$(awk '{ print $2 "/" $3 }' "$IT_TMP/load.txt" | sort | uniq -c | tr '\n' ' ')"
+echo "   load: slowest answer per phase:" \
+    "$(sort -k4 -g "$IT_TMP/load.txt" | awk '{ m[$2] = $3 "/" $4 "s" } END { for (p in m) printf "%s %s  ", p, m[p] }')"
 it_check "load: no failed connection (000) or unexpected status" 0 \
     "$(awk '$3 != 200 && $3 != 204 && $3 != 503' "$IT_TMP/load.txt" | wc -l)"
 n_outage=$(awk '$2 == "outage"' "$IT_TMP/load.txt" | wc -l)
 ((n_outage > 0)) || it_fail "load: no request sent during the outage"
-it_check "load: requests sent during the outage got 503" "$n_outage" \
-    "$(awk '$2 == "outage" && $3 == 503 && $4 < 5' "$IT_TMP/load.txt" | wc -l)"
+# A request sent in the last moments of the outage may still be held when Redis is back
+# (or reach the coordinator late on a loaded machine): it is then enqueued and rendered.
+it_check "load: requests sent during the outage got 503 within 5 s, or were held and rendered" \
+    "$n_outage" "$(awk '$2 == "outage" && (($3 == 503 && $4 < 5) || $3 == 200 || $3 == 204)' \
+    "$IT_TMP/load.txt" | wc -l)"
+awk '$2 == "outage" && !($3 == 503 && $4 < 5)' "$IT_TMP/load.txt" | head -n 10 >&2
+n_503=$(awk '$2 == "outage" && $3 == 503' "$IT_TMP/load.txt" | wc -l)
+((n_503 > n_outage / 2)) || it_fail "load: only $n_503 of $n_outage outage requests got 503"
 n_after=$(awk '$2 == "after"' "$IT_TMP/load.txt" | wc -l)
 ((n_after > 0)) || it_fail "load: no request sent after Redis came back"
 it_check "load: requests sent after Redis came back succeeded" "$n_after" \

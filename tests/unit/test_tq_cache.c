@@ -205,6 +205,51 @@ static void test_no_temp_files_left(void **state)
     assert_null(data);
 }
 
+/* A fence that says no: the tile in the cache stays as it was, no temp file is left, and the
+ * fence ran after the bytes were written (once per write). */
+static int fence_calls;
+static int fence_answer;
+static int count_fence(void *arg)
+{
+    (void)arg;
+    fence_calls++;
+    return fence_answer;
+}
+
+static void test_write_fenced(void **state)
+{
+    struct tq_tile t = {6, 7, 8};
+    char err[256], dir[512];
+    char *data = NULL;
+    size_t len = 0;
+    int total, temps;
+
+    (void)state;
+    const char v1[] = "\x1a\x02\x78\x02", v2[] = "\x1a\x02\x78\x01";
+    fence_calls = 0;
+    fence_answer = 0;
+    assert_int_equal(
+        tq_cache_write_fenced(root, "demo", t, v1, 4, count_fence, NULL, err, sizeof err), 0);
+    assert_int_equal(fence_calls, 1);
+    fence_answer = 1;
+    assert_int_equal(
+        tq_cache_write_fenced(root, "demo", t, v2, 4, count_fence, NULL, err, sizeof err), 1);
+    assert_int_equal(fence_calls, 2);
+    assert_int_equal(tq_cache_read(root, "demo", t, &data, &len, err, sizeof err), 1);
+    assert_int_equal(len, 4);
+    assert_memory_equal(data, v1, 4);
+    free(data);
+    /* fenced off before the first write: nothing appears */
+    struct tq_tile u = {6, 7, 9};
+    assert_int_equal(
+        tq_cache_write_fenced(root, "demo", u, v2, 4, count_fence, NULL, err, sizeof err), 1);
+    assert_int_equal(tq_cache_exists(root, "demo", u), 0);
+    snprintf(dir, sizeof dir, "%s/demo/6/7", root);
+    count_entries(dir, &total, &temps);
+    assert_int_equal(total, 1);
+    assert_int_equal(temps, 0);
+}
+
 static void test_path_too_long(void **state)
 {
     static char longdir[5000];
@@ -498,6 +543,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_read_remove, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_empty_tile, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_no_temp_files_left, make_root, drop_root),
+        cmocka_unit_test_setup_teardown(test_write_fenced, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_path_too_long, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_unwritable_dir, make_root, drop_root),
         cmocka_unit_test(test_check_every_truncation),

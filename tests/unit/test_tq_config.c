@@ -555,11 +555,48 @@ static void test_cache_fsync(void **state)
     assert_string_equal(err, "tileq.conf:4: cache_fsync: must be true or false");
 }
 
+/* The coordinator's keys: holding misses while Redis is away, hostile clients. */
+static void test_coord_keys(void **state)
+{
+    char err[256];
+    struct tq_config *cfg = load(BASE, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->queue.hold_seconds, 10);
+    assert_int_equal(cfg->queue.hold_max, 10000);
+    assert_int_equal(cfg->http.max_connections, 768);
+    assert_int_equal(cfg->http.read_deadline_seconds, 10);
+    tq_config_free(cfg);
+
+    cfg = load(BASE "queue = { hold_seconds = 0; hold_max = 5; };\n"
+                    "http = { max_connections = 3; read_deadline_seconds = 7; };\n",
+               err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->queue.hold_seconds, 0);
+    assert_int_equal(cfg->queue.hold_max, 5);
+    assert_int_equal(cfg->http.max_connections, 3);
+    assert_int_equal(cfg->http.read_deadline_seconds, 7);
+    tq_config_free(cfg);
+
+    expect_error(BASE "queue = { hold_seconds = -1; };",
+                 "tileq.conf:4: queue.hold_seconds: must be 0..3600");
+    expect_error(BASE "queue = { hold_max = -2; };",
+                 "tileq.conf:4: queue.hold_max: must be 0..100000000");
+    expect_error(BASE "http = { max_connections = 0; };",
+                 "tileq.conf:4: http.max_connections: must be 1..1000000");
+    expect_error(BASE "http = { read_deadline_seconds = 0; };",
+                 "tileq.conf:4: http.read_deadline_seconds: must be 1..3600");
+    expect_error(BASE "http = { read_deadline = 3; };",
+                 "tileq.conf:4: http.read_deadline: unknown key");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_full_example, clear_env),
         cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup(test_coord_keys, clear_env),
         cmocka_unit_test_setup(test_validation_messages, clear_env),
         cmocka_unit_test_setup(test_syntax_error, clear_env),
         cmocka_unit_test_setup(test_env_overrides, clear_env),

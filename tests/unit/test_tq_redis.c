@@ -39,6 +39,8 @@ static void test_reconnect_errors(void **state)
     assert_true(tq_redis_error_is_reconnect("LOADING Redis is loading the dataset in memory"));
     assert_true(tq_redis_error_is_reconnect("MASTERDOWN Link with MASTER is down"));
     assert_true(tq_redis_error_is_reconnect("UNBLOCKED force unblock from blocking operation"));
+    assert_true(tq_redis_error_is_reconnect("BUSY Redis is busy running a script."));
+    assert_true(tq_redis_error_is_reconnect("CLUSTERDOWN The cluster is down"));
     assert_true(tq_redis_error_is_reconnect("NOREPLICAS Not enough good replicas to write."));
     assert_true(tq_redis_error_is_reconnect("READONLY"));
     assert_false(tq_redis_error_is_reconnect("READONLYX something"));
