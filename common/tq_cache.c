@@ -2,7 +2,8 @@
  *
  * A tile write, with fsync on:
  *   mkdir -p {z}/{x} (fsync the parent of each directory created)
- *   -> write .tmp.<host>.<pid>.<random> -> fsync it -> close -> rename over {y}.mvt|.empty
+ *   -> write .tmp.<host>.<pid>.<random> -> fsync it (not an empty marker: no data) -> close
+ *   -> rename over {y}.mvt|.empty
  *   -> unlink the other form
  * and, once per batch, tq_cache_sync_metatile / tq_cache_sync_tile: fsync each {z}/{x}.
  * A tile read: open {y}.mvt (else {y}.empty: empty tile) -> read -> tq_cache_check
@@ -173,8 +174,10 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
         snprintf(err, errsize, "write %s: %s", tmp, strerror(errno));
         goto cleanup;
     }
-    /* Durable before visible: the name must never point at data still in the page cache. */
-    if (g_fsync && counted_fsync(fd) != 0) {
+    /* Durable before visible: the name must never point at data still in the page cache.
+     * An empty tile's marker has no data: its creation and rename are metadata, made
+     * durable in order by the directory's fsync (tq_cache_sync_*). */
+    if (g_fsync && len > 0 && counted_fsync(fd) != 0) {
         snprintf(err, errsize, "fsync %s: %s", tmp, strerror(errno));
         goto cleanup;
     }

@@ -7,11 +7,12 @@
  * nginx) never sees a partial tile.
  *
  * Durable before visible (when fsync is on, tq_cache_set_fsync, the default): the temp file
- * is fsynced before its rename, so after a crash a tile's name never points at a zero-length
- * or partly written file; a directory the write creates is made durable by fsyncing its
- * parent; and the renames themselves become durable when the caller fsyncs the directories
- * that received tiles, once per batch (tq_cache_sync_metatile: one fsync per {z}/{x} column,
- * 8 for a metatile of 8x8 tiles, not 64).
+ * of a tile with bytes is fsynced before its rename (an empty tile's zero-byte marker has no
+ * data to lose: the directory's fsync makes its creation and rename durable), so after a crash a
+ * tile's name never points at a zero-length or partly written file; a directory the write creates
+ * is made durable by fsyncing its parent; and the renames themselves become durable when the caller
+ * fsyncs the directories that received tiles, once per batch (tq_cache_sync_metatile: one fsync per
+ * {z}/{x} column, 8 for a metatile of 8x8 tiles, not 64).
  *
  * Never served broken: tq_cache_read checks what it reads (tq_cache_check) and treats a
  * zero-length or truncated .mvt as not cached, removing it (only when the name still points

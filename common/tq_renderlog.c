@@ -633,7 +633,7 @@ static int ack_and_delete(redisContext *c, const struct rl_batch *b, char *err, 
 cleanup:
     if (in_multi) {
         const char *discard[] = {"DISCARD"};
-        char tmp[16];
+        char tmp[256]; /* unused: err already says what failed */
         redis_call(c, NULL, NULL, tmp, sizeof tmp, "DISCARD", 1, discard);
     }
     free(argv);
