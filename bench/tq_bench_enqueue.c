@@ -93,7 +93,7 @@ int main(int argc, char **argv)
                     goto cleanup;
                 }
                 enum tq_enqueue_result res =
-                    tq_queue_enqueue(c, &job, 0, TQ_ENQ_MODE_WARM, err, sizeof err);
+                    tq_queue_enqueue(c, &job, 0, TQ_ENQ_MODE_WARM, 0, 0, err, sizeof err);
                 if (res == TQ_ENQ_ERROR) {
                     fprintf(stderr, "enqueue: %s\n", err);
                     goto cleanup;

@@ -4,7 +4,8 @@
  * its parents and children within the zoom range, as tegola's cache purge does. Per affected
  * metatile, in this order:
  *   1. tq_queue_expire_mark: a render in flight is marked to run again when it ends (it may
- *      have read the data before the change) and the done marker is dropped;
+ *      have read the data before the change), the done marker is dropped, and a
+ *      dead-lettered job is dropped (the data it failed on changed: its cool-down ends);
  *   2. the affected tiles are deleted from the cache (only those: a metatile's other tiles
  *      are left alone);
  * marking before deleting means a render that ends in between is re-run, and one writing
@@ -30,7 +31,8 @@ static const char EXPIRE_USAGE[] =
     "\n"
     "Deletes cached tiles: each listed tile and its parents and children within the zoom\n"
     "range (default: the tileset's; --zoom for a bbox). Renders of affected metatiles in\n"
-    "flight are marked to render again.\n"
+    "flight are marked to render again; dead-lettered ones are dropped (their cool-down\n"
+    "ends: the next request renders them).\n"
     "\n"
     "  --tileset T        the tileset (as in the configuration)\n"
     "  --tiles FILE       tiles z/x/y, one per line (osm2pgsql expire format; - = stdin)\n"
@@ -129,9 +131,9 @@ static int rerender(struct expire *e)
         for (int waited = 0;; waited++) {
             /* refresh: ignores done markers; a job running now started after the delete
              * or was marked above, so it is not marked again. */
-            enum tq_enqueue_result res =
-                tq_queue_enqueue(e->c, &job, e->cfg->queue.cap[TQ_CLASS_DIRTY], TQ_ENQ_MODE_REFRESH,
-                                 e->err, sizeof e->err);
+            enum tq_enqueue_result res = tq_queue_enqueue(
+                e->c, &job, e->cfg->queue.cap[TQ_CLASS_DIRTY], TQ_ENQ_MODE_REFRESH,
+                (int64_t)e->cfg->queue.dead_cooldown_seconds * 1000, 0, e->err, sizeof e->err);
             if (res == TQ_ENQ_ERROR)
                 return -1;
             if (res != TQ_ENQ_FULL) {

@@ -96,18 +96,18 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     /* Queued per class and the oldest's age. */
     for (int i = 0; i < TQ_CLASS_COUNT; i++) {
         r = cmd_or_fail(c, "status",
-                        redisCommand(c, "LLEN %sq:%s", TQ_QUEUE_PREFIX, class_names[i]));
+                        redisCommand(c, "LLEN %s", tq_queue_class_key((enum tq_job_class)i)));
         if (r == NULL)
             goto cleanup;
         queued[i] = r->integer;
         freeReplyObject(r);
         r = cmd_or_fail(c, "status",
-                        redisCommand(c, "LINDEX %sq:%s 0", TQ_QUEUE_PREFIX, class_names[i]));
+                        redisCommand(c, "LINDEX %s 0", tq_queue_class_key((enum tq_job_class)i)));
         if (r == NULL)
             goto cleanup;
         if (r->type == REDIS_REPLY_STRING) {
             redisReply *e = cmd_or_fail(
-                c, "status", redisCommand(c, "HGET %sjob:%s enq_ms", TQ_QUEUE_PREFIX, r->str));
+                c, "status", redisCommand(c, "HGET %s%s enq_ms", TQ_QUEUE_JOB_KEY_PREFIX, r->str));
             if (e == NULL)
                 goto cleanup;
             oldest_ms[i] = reply_ll(e);
@@ -116,7 +116,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
         freeReplyObject(r);
         r = NULL;
     }
-    r = cmd_or_fail(c, "status", redisCommand(c, "ZCARD %sdead", TQ_QUEUE_PREFIX));
+    r = cmd_or_fail(c, "status", redisCommand(c, "ZCARD %s", TQ_QUEUE_DEAD_KEY));
     if (r == NULL)
         goto cleanup;
     dead = r->integer;
@@ -125,7 +125,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
 
     /* Leases: the running zset, each job's class, worker, start, attempts (pipelined). */
     leases = cmd_or_fail(c, "status",
-                         redisCommand(c, "ZRANGE %srunning 0 -1 WITHSCORES", TQ_QUEUE_PREFIX));
+                         redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", TQ_QUEUE_RUNNING_KEY));
     if (leases == NULL)
         goto cleanup;
     size_t nleases = leases->elements / 2;
@@ -133,7 +133,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     if (lease_info == NULL)
         goto cleanup;
     for (size_t i = 0; i < nleases; i++)
-        redisAppendCommand(c, "HMGET %sjob:%s cls worker started_ms attempts", TQ_QUEUE_PREFIX,
+        redisAppendCommand(c, "HMGET %s%s cls worker started_ms attempts", TQ_QUEUE_JOB_KEY_PREFIX,
                            leases->element[2 * i]->str);
     for (size_t i = 0; i < nleases; i++) {
         if (redisGetReply(c, (void **)&lease_info[i]) != REDIS_OK) {
@@ -342,7 +342,7 @@ static int dl_list(redisContext *c, int json)
     char when[64];
 
     ids = cmd_or_fail(c, "deadletter",
-                      redisCommand(c, "ZRANGE %sdead 0 -1 WITHSCORES", TQ_QUEUE_PREFIX));
+                      redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", TQ_QUEUE_DEAD_KEY));
     if (ids == NULL)
         goto cleanup;
     size_t n = ids->elements / 2;
@@ -350,7 +350,7 @@ static int dl_list(redisContext *c, int json)
     if (arr == NULL)
         goto cleanup;
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(c, "HMGET %sjob:%s cls attempts last_error state", TQ_QUEUE_PREFIX,
+        redisAppendCommand(c, "HMGET %s%s cls attempts last_error state", TQ_QUEUE_JOB_KEY_PREFIX,
                            ids->element[2 * i]->str);
     if (!json && n > 0)
         printf("%-28s %-11s %8s  %-20s  %s\n", "id", "class", "attempts", "dead since",
@@ -407,7 +407,7 @@ static int dl_one(const struct tq_config *cfg, redisContext *c, const char *id, 
         return rc;
     }
     h = cmd_or_fail(c, "deadletter",
-                    redisCommand(c, "HMGET %sjob:%s state payload", TQ_QUEUE_PREFIX, id));
+                    redisCommand(c, "HMGET %s%s state payload", TQ_QUEUE_JOB_KEY_PREFIX, id));
     if (h == NULL)
         return -1;
     if (h->elements != 2 || strcmp(reply_str(h->element[0]), "dead") != 0) {
@@ -424,8 +424,8 @@ static int dl_one(const struct tq_config *cfg, redisContext *c, const char *id, 
     }
     job.reason = TQ_REASON_RETRY;
     job.enqueued_ms = tq_now_ms();
-    enum tq_enqueue_result res =
-        tq_queue_enqueue(c, &job, cfg->queue.cap[job.cls], TQ_ENQ_MODE_REFRESH, err, sizeof err);
+    enum tq_enqueue_result res = tq_queue_enqueue(c, &job, cfg->queue.cap[job.cls],
+                                                  TQ_ENQ_MODE_RETRY, 0, 0, err, sizeof err);
     if (res == TQ_ENQ_ERROR || res == TQ_ENQ_FULL) {
         fprintf(stderr, "tileq deadletter: retrying %s: %s\n", id,
                 res == TQ_ENQ_FULL ? "its class is full, try later" : err);
@@ -502,7 +502,7 @@ int tq_cli_deadletter(const char *config_path, int argc, char **argv)
         goto cleanup;
     }
     if (all) {
-        ids = cmd_or_fail(c, "deadletter", redisCommand(c, "ZRANGE %sdead 0 -1", TQ_QUEUE_PREFIX));
+        ids = cmd_or_fail(c, "deadletter", redisCommand(c, "ZRANGE %s 0 -1", TQ_QUEUE_DEAD_KEY));
         if (ids == NULL)
             goto cleanup;
         nids = (int)ids->elements;

@@ -127,6 +127,7 @@ struct warm {
     char last_id[64];              /* events stream position */
     long long total_tiles, skipped_tiles, rendered_tiles, failed_tiles;
     long queued_jobs, skipped_jobs, recent_jobs, failed_jobs, done_jobs;
+    long dead_jobs; /* answered "dead": dead-lettered, cooling down (counted failed too) */
     long bulk_len;
     int64_t start_ms, last_progress_ms, last_reconcile_ms;
     int tty;
@@ -144,7 +145,7 @@ static int all_cached(const struct warm *w, const struct tq_metatile *m)
 
 static int refresh_bulk_len(struct warm *w)
 {
-    redisReply *r = redisCommand(w->c, "LLEN %sq:bulk", TQ_QUEUE_PREFIX);
+    redisReply *r = redisCommand(w->c, "LLEN %s", TQ_QUEUE_Q_BULK_KEY);
     int rc = -1;
     if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
         snprintf(w->err, sizeof w->err, "redis: %s",
@@ -206,7 +207,8 @@ static int read_events(struct warm *w, int block_ms)
             }
             /* "partial" (an interactive job's first tile is ready) is not a completion. */
             if (id && status && strcmp(status, "partial") != 0)
-                job_finished(w, id, strcmp(status, "ok") == 0);
+                if (strcmp(status, "partial") != 0) /* the rest follows with ok|dead */
+                    job_finished(w, id, strcmp(status, "ok") == 0);
         }
     }
     rc = 0;
@@ -235,7 +237,7 @@ static int reconcile(struct warm *w)
         ids[n] = strdup(id);
         if (ids[n] == NULL)
             goto oom;
-        redisAppendCommand(w->c, "HGET %sjob:%s state", TQ_QUEUE_PREFIX, id);
+        redisAppendCommand(w->c, "HGET %s%s state", TQ_QUEUE_JOB_KEY_PREFIX, id);
         n++;
     }
     for (size_t i = 0; i < n; i++) {
@@ -316,19 +318,26 @@ static int enqueue_one(struct warm *w, const struct tq_metatile *m)
     }
     tq_job_id(&job, id, sizeof id);
     enum tq_enqueue_mode mode = w->o->force ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_WARM;
-    enum tq_enqueue_result res =
-        tq_queue_enqueue(w->c, &job, w->cfg->queue.cap[TQ_CLASS_BULK], mode, w->err, sizeof w->err);
+    int64_t cool_ms = (int64_t)w->cfg->queue.dead_cooldown_seconds * 1000;
+    enum tq_enqueue_result res = tq_queue_enqueue(w->c, &job, w->cfg->queue.cap[TQ_CLASS_BULK],
+                                                  mode, cool_ms, 0, w->err, sizeof w->err);
     if (res == TQ_ENQ_DONE && !all_cached(w, m)) {
         /* Finished a moment ago, yet tiles are missing (expired or deleted since): the done
          * marker must not stop this metatile from being rendered again. */
         res = tq_queue_enqueue(w->c, &job, w->cfg->queue.cap[TQ_CLASS_BULK], TQ_ENQ_MODE_REFRESH,
-                               w->err, sizeof w->err);
+                               cool_ms, 0, w->err, sizeof w->err);
     }
     switch (res) {
     case TQ_ENQ_FULL:
         return 0;
     case TQ_ENQ_ERROR:
         return -1;
+    case TQ_ENQ_DEAD: /* dead-lettered, cooling down: nothing is rendered, it failed */
+        w->failed_tiles += tiles;
+        w->failed_jobs++;
+        w->dead_jobs++;
+        w->err[0] = '\0';
+        return 1;
     case TQ_ENQ_DONE: /* finished a moment ago and its tiles are in the cache */
         w->skipped_tiles += tiles;
         w->recent_jobs++;
@@ -473,9 +482,10 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
     progress(&w, 1);
     double secs = (double)(tq_now_ms() - w.start_ms) / 1000.0;
     printf("warm %s z%d-%d: %lld tiles in %ld metatiles: %ld cached (skipped), %ld queued, "
-           "%ld rendered a moment ago",
-           ts->name, lo, hi, w.total_tiles, w.skipped_jobs + w.queued_jobs + w.recent_jobs,
-           w.skipped_jobs, w.queued_jobs, w.recent_jobs);
+           "%ld rendered a moment ago, %ld dead-lettered (not rendered)",
+           ts->name, lo, hi, w.total_tiles,
+           w.skipped_jobs + w.queued_jobs + w.recent_jobs + w.dead_jobs, w.skipped_jobs,
+           w.queued_jobs, w.recent_jobs, w.dead_jobs);
     if (o->wait)
         printf("; %lld tiles rendered in %.1f s (%.1f tiles/s), %ld jobs failed\n",
                w.rendered_tiles, secs, secs > 0 ? (double)w.rendered_tiles / secs : 0.0,

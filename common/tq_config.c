@@ -7,9 +7,10 @@
  *
  * Defaults: listen "127.0.0.1:8080", log_level "info", worker_id NULL (the worker fills it),
  * queue { max_attempts 3, lease_seconds 30, render_timeout_seconds 60, fair_every 10,
+ * dead_cooldown_seconds 300,
  * cap { interactive 10000, dirty 100000, bulk 100000 }, running_cap all 0 },
  * http { cache_control "public, max-age=3600", cors_origin "*", public_url and static_dir unset },
- * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64,
+ * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64, statement_timeout_ms 30000,
  *           bounds the Web Mercator world, center the middle of bounds at minzoom },
  * layer { minzoom, maxzoom: the tileset's }. */
 #include "tq_config.h"
@@ -323,8 +324,10 @@ static int load_bounds(struct loader *ld, const config_setting_t *tss, const cha
 static int load_tileset(struct loader *ld, const config_setting_t *tss, const char *prefix,
                         struct tq_tileset_config *ts)
 {
-    static const char *const keys[] = {"name",   "minzoom", "maxzoom", "metatile", "extent",
-                                       "buffer", "layers",  "bounds",  "center",   NULL};
+    static const char *const keys[] = {
+        "name",   "minzoom", "maxzoom", "metatile", "extent",
+        "buffer", "layers",  "bounds",  "center",   "statement_timeout_ms",
+        NULL};
     char path[PATH_MAX_LEN];
     long long v;
 
@@ -337,9 +340,12 @@ static int load_tileset(struct loader *ld, const config_setting_t *tss, const ch
     ts->metatile = 8;
     ts->extent = 4096;
     ts->buffer = 64;
+    ts->statement_timeout_ms = TQ_STATEMENT_TIMEOUT_MS_DEFAULT;
     if (check_keys(ld, tss, prefix, keys) != 0 || get_string(ld, tss, prefix, "name", &ts->name) ||
         get_int_as_int(ld, tss, prefix, "minzoom", 0, TQ_TILE_MAX_ZOOM, &ts->minzoom) ||
-        get_int_as_int(ld, tss, prefix, "maxzoom", 0, TQ_TILE_MAX_ZOOM, &ts->maxzoom))
+        get_int_as_int(ld, tss, prefix, "maxzoom", 0, TQ_TILE_MAX_ZOOM, &ts->maxzoom) ||
+        get_int_as_int(ld, tss, prefix, "statement_timeout_ms", 1, 86400000,
+                       &ts->statement_timeout_ms))
         return -1;
     v = ts->metatile;
     if (get_int(ld, tss, prefix, "metatile", 1, 64, &v) != 0)
@@ -411,6 +417,7 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
                                        "lease_seconds",
                                        "render_timeout_seconds",
                                        "fair_every",
+                                       "dead_cooldown_seconds",
                                        "cap",
                                        "running_cap",
                                        NULL};
@@ -426,7 +433,9 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
         get_int_as_int(ld, qs, "queue", "lease_seconds", 1, 86400, &q->lease_seconds) ||
         get_int_as_int(ld, qs, "queue", "render_timeout_seconds", 1, 86400,
                        &q->render_timeout_seconds) ||
-        get_int_as_int(ld, qs, "queue", "fair_every", 0, 1000000, &q->fair_every))
+        get_int_as_int(ld, qs, "queue", "fair_every", 0, 1000000, &q->fair_every) ||
+        get_int_as_int(ld, qs, "queue", "dead_cooldown_seconds", 0, 86400 * 365,
+                       &q->dead_cooldown_seconds))
         return -1;
     const char *groups[2] = {"cap", "running_cap"};
     long *targets[2] = {q->cap, q->running_cap};
@@ -666,6 +675,7 @@ static struct tq_config *config_new(const char *name)
     cfg->queue.lease_seconds = 30;
     cfg->queue.render_timeout_seconds = 60;
     cfg->queue.fair_every = 10;
+    cfg->queue.dead_cooldown_seconds = 300;
     cfg->queue.cap[TQ_CLASS_INTERACTIVE] = 10000;
     cfg->queue.cap[TQ_CLASS_DIRTY] = 100000;
     cfg->queue.cap[TQ_CLASS_BULK] = 100000;

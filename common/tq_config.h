@@ -8,13 +8,14 @@
  *   cache_dir   = "/var/cache/tileq";
  *   listen      = "127.0.0.1:8080";
  *   queue = { max_attempts = 3; lease_seconds = 30; render_timeout_seconds = 60;
+ *             dead_cooldown_seconds = 300;
  *             cap = { interactive = 10000; dirty = 100000; bulk = 100000; };
  *             running_cap = { interactive = 0; dirty = 0; bulk = 0; }; };  # 0 = no cap
  *   http = { cache_control = "public, max-age=3600"; cors_origin = "*";
  *            public_url = "https://tiles.example.com/tq";   # optional, see below
  *            static_dir = "/usr/share/tileq/static"; };     # optional, see below
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
- *                  extent = 4096; buffer = 64;
+ *                  extent = 4096; buffer = 64; statement_timeout_ms = 30000;
  *                  bounds = [ -180.0, -85.0511, 180.0, 85.0511 ];  # optional, w s e n (EPSG:4326)
  *                  center = [ 2.35, 48.85, 10.0 ];                 # optional, lon lat zoom
  *                  layers = ( { name = "places"; minzoom = 0; maxzoom = 14;
@@ -61,7 +62,18 @@ struct tq_tileset_config {
     double bounds[4];           /* w, s, e, n in degrees; default the Web Mercator world */
     double center[3];           /* lon, lat, zoom; default the middle of bounds at minzoom */
     int has_bounds, has_center; /* set in the config (or found by discovery) */
+    /* Bounded renders (issue 10): PostgreSQL's statement_timeout for each render statement
+     * of this tileset, in ms (1..86400000, default TQ_STATEMENT_TIMEOUT_MS_DEFAULT). A render
+     * past it fails with PostgreSQL's message and counts as a failed attempt; the worker's
+     * lease is capped at (timeout x render statements of the job) + a margin. */
+    int statement_timeout_ms;
 };
+
+/* 30 s: a hundred times what the heaviest metatile of the demo and benchmark data takes
+ * (a few hundred ms), below the 60 s a client waits by default (queue.render_timeout_seconds),
+ * so a pathological metatile fails and is retried while its requester still waits, and at
+ * most max_attempts x 30 s of a worker goes into it. */
+#define TQ_STATEMENT_TIMEOUT_MS_DEFAULT 30000
 
 struct tq_queue_config {
     int max_attempts;                 /* default 3 */
@@ -70,6 +82,9 @@ struct tq_queue_config {
     long cap[TQ_CLASS_COUNT];         /* max queued jobs per class (full beyond) */
     long running_cap[TQ_CLASS_COUNT]; /* max running jobs per class, 0 = unlimited */
     int fair_every; /* every n-th claim takes the lowest class first (0 = never), default 10 */
+    /* Dead letters stay dead (issue 10): for this long after a job was dead-lettered, an
+     * enqueue answers "dead" with its reason and renders nothing (default 300, 0 = off). */
+    int dead_cooldown_seconds;
 };
 
 struct tq_http_config {

@@ -172,6 +172,7 @@ int tq_discover_tilesets(struct tq_config *cfg, PGconn *pg, char *err, size_t er
         t->metatile = 8;
         t->extent = 4096;
         t->buffer = 64;
+        t->statement_timeout_ms = TQ_STATEMENT_TIMEOUT_MS_DEFAULT;
         t->name = strdup(e[i].name);
         t->layers = calloc(1, sizeof *t->layers);
         nts++; /* from here on freed with the rest on failure */

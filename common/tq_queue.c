@@ -1,6 +1,7 @@
 /* tq_queue — Lua scripts for the render queue and thin synchronous wrappers.
- * See tq_queue.h for the keys and the job lifecycle. Every script takes the key prefix as
- * ARGV[1] and builds its keys from it; all keys share the {tq} hash tag. */
+ * See tq_queue.h for the keys, the job lifecycle and fencing. Every script gets the keys it
+ * touches as KEYS (the caller passes the names from tq_queue.h) and reads the time from
+ * Redis (TIME); ARGV carries values only. */
 #include "tq_queue.h"
 
 #include <stdarg.h>
@@ -9,167 +10,234 @@
 #include <string.h>
 #include <sys/time.h>
 
-#define LUA_COMMON                                                                                 \
-    "local p = ARGV[1]\n"                                                                          \
-    "local classes = {'interactive', 'dirty', 'bulk'}\n"                                           \
-    "local function wake() redis.call('RPUSH', p..'wake', 1) redis.call('LTRIM', p..'wake', 0, "   \
-    "1023) end\n"                                                                                  \
-    "local function event(id, status, err) redis.call('XADD', p..'events', 'MAXLEN', '~', "        \
-    "100000, '*', 'id', id, 'status', status, 'error', err or '') end\n"
+#define CLAIM_TRIES 64 /* picks per claim when other workers keep taking the head first */
 
-/* ARGV: prefix id class payload cap now_ms mode(request|warm|expire|refresh) */
+#define LUA_COMMON                                                                                 \
+    "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + "         \
+    "math.floor(tonumber(t[2]) / 1000) end\n"                                                      \
+    "local function wake(k) redis.call('RPUSH', k, 1) redis.call('LTRIM', k, 0, 1023) end\n"       \
+    "local function event(k, id, status, err) redis.call('XADD', k, 'MAXLEN', '~', 100000, '*', "  \
+    "'id', id, 'status', status, 'error', err or '') end\n"
+
+/* KEYS: job done q:interactive q:dirty q:bulk dead wake
+ * ARGV: id class payload cap mode(request|warm|expire|refresh|retry) cooldown_ms hold */
 const char TQ_LUA_ENQUEUE[] = LUA_COMMON
-    "local id, cls, payload = ARGV[2], tonumber(ARGV[3]), ARGV[4]\n"
-    "local cap, now, mode = tonumber(ARGV[5]), ARGV[6], ARGV[7]\n"
-    "local jk = p..'job:'..id\n"
+    "local jk, qk = KEYS[1], {KEYS[3], KEYS[4], KEYS[5]}\n"
+    "local id, cls, payload = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
+    "local cap, mode, cool, hold = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), "
+    "tonumber(ARGV[7])\n"
+    "local function held() if hold == 1 then redis.call('HINCRBY', jk, 'holders', 1) end end\n"
     "local st = redis.call('HGET', jk, 'state')\n"
     "if st == 'queued' then\n"
+    "  held()\n"
     "  local old = tonumber(redis.call('HGET', jk, 'cls'))\n"
     "  if cls < old then\n"
-    "    redis.call('LREM', p..'q:'..classes[old+1], 1, id)\n"
-    "    redis.call('RPUSH', p..'q:'..classes[cls+1], id)\n"
+    "    redis.call('LREM', qk[old+1], 1, id)\n"
+    "    redis.call('RPUSH', qk[cls+1], id)\n"
     "    redis.call('HSET', jk, 'cls', cls, 'payload', payload)\n"
     "    return 'promoted'\n"
     "  end\n"
     "  return 'coalesced'\n"
     "elseif st == 'running' then\n"
+    "  held()\n"
     "  if mode == 'expire' then redis.call('HSET', jk, 'rerun', 1) return 'rerun' end\n"
     "  return 'running'\n"
+    "elseif st == 'dead' and mode ~= 'retry' then\n"
+    "  local since = now_ms() - tonumber(redis.call('HGET', jk, 'dead_ms') or '0')\n"
+    "  if since < cool then return {'dead', redis.call('HGET', jk, 'last_error') or ''} end\n"
     "end\n"
-    "if (mode == 'request' or mode == 'warm') and redis.call('EXISTS', p..'done:'..id) == 1 then\n"
+    "if (mode == 'request' or mode == 'warm') and redis.call('EXISTS', KEYS[2]) == 1 then\n"
     "  return 'done'\n"
     "end\n"
-    "if cap > 0 and redis.call('LLEN', p..'q:'..classes[cls+1]) >= cap then return 'full' end\n"
+    "if cap > 0 and redis.call('LLEN', qk[cls+1]) >= cap then return 'full' end\n"
     "redis.call('DEL', jk)\n"
-    "redis.call('ZREM', p..'dead', id)\n"
+    "redis.call('ZREM', KEYS[6], id)\n"
     "redis.call('HSET', jk, 'state', 'queued', 'cls', cls, 'payload', payload, 'attempts', 0,\n"
-    "           'enq_ms', now, 'rerun', 0)\n"
-    "redis.call('RPUSH', p..'q:'..classes[cls+1], id)\n"
-    "wake()\n"
+    "           'enq_ms', now_ms(), 'rerun', 0, 'holders', hold)\n"
+    "redis.call('RPUSH', qk[cls+1], id)\n"
+    "wake(KEYS[7])\n"
     "return 'new'\n";
 
-/* ARGV: prefix now_ms lease_ms worker cap0 cap1 cap2 fair_every
- * Returns {id, payload, attempt, class} or nil. Ids whose hash is not queued (left over
- * from a promotion race or a purge) are dropped. */
-const char TQ_LUA_CLAIM[] = LUA_COMMON
-    "local now, lease, w = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]\n"
-    "local fair = tonumber(ARGV[8])\n"
+/* KEYS: q:interactive q:dirty q:bulk runcount claims   ARGV: cap0 cap1 cap2 fair_every
+ * Returns {class, id} of the head of the first class (in this claim's order) that has work
+ * and is under its running cap, or nil. */
+const char TQ_LUA_CLAIM_PICK[] =
+    "local fair = tonumber(ARGV[4])\n"
     "local order = {1, 2, 3}\n"
-    "local n = redis.call('INCR', p..'claims')\n"
+    "local n = redis.call('INCR', KEYS[5])\n"
     "if fair > 0 and n % fair == 0 then order = {3, 2, 1} end\n"
     "for _, i in ipairs(order) do\n"
-    "  local cap = tonumber(ARGV[4+i])\n"
-    "  local running = tonumber(redis.call('HGET', p..'runcount', i-1) or '0')\n"
-    "  if cap == 0 or running < cap then\n"
-    "    local id = redis.call('LPOP', p..'q:'..classes[i])\n"
-    "    while id do\n"
-    "      local jk = p..'job:'..id\n"
-    "      if redis.call('HGET', jk, 'state') == 'queued' then\n"
-    "        local att = redis.call('HINCRBY', jk, 'attempts', 1)\n"
-    "        redis.call('HSET', jk, 'state', 'running', 'worker', w, 'lease_until', now+lease,\n"
-    "                   'started_ms', now, 'rerun', 0, 'cls', i-1)\n"
-    "        redis.call('ZADD', p..'running', now+lease, id)\n"
-    "        redis.call('HINCRBY', p..'runcount', i-1, 1)\n"
-    "        return {id, redis.call('HGET', jk, 'payload'), att, i-1}\n"
-    "      end\n"
-    "      id = redis.call('LPOP', p..'q:'..classes[i])\n"
-    "    end\n"
+    "  local cap = tonumber(ARGV[i])\n"
+    "  if cap == 0 or tonumber(redis.call('HGET', KEYS[4], i-1) or '0') < cap then\n"
+    "    local id = redis.call('LINDEX', KEYS[i], 0)\n"
+    "    if id then return {i-1, id} end\n"
     "  end\n"
     "end\n"
     "return false\n";
 
-/* ARGV: prefix id worker now_ms lease_ms. Returns 1 while the lease is ours, else 0. */
-const char TQ_LUA_HEARTBEAT[] = LUA_COMMON
-    "local id, w, now, lease = ARGV[2], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])\n"
-    "local jk = p..'job:'..id\n"
-    "if redis.call('HGET', jk, 'state') ~= 'running' or redis.call('HGET', jk, 'worker') ~= w "
-    "then return 0 end\n"
-    "redis.call('HSET', jk, 'lease_until', now+lease)\n"
-    "redis.call('ZADD', p..'running', now+lease, id)\n"
-    "return 1\n";
+/* KEYS: job q:<class> running runcount fence   ARGV: id class lease_ms worker cap
+ * Takes id from the head of its class and hands out a new fencing token: INCR fence, or, when
+ * fence did not exist (a new or emptied Redis), Redis's time in ms x 1000, so tokens still
+ * grow across a restart that lost the data (unless it handed out more than 1000 tokens per
+ * ms since the last such start). Stored with %d (Lua would print a 16-digit number as
+ * 1.7e+15). Returns
+ * {id, payload, attempt, class, token}, or "again" when id is no longer the head (another
+ * worker took it), the class reached its cap meanwhile, or the id was left over (its hash
+ * not queued: a promotion race or a purge; it is dropped). */
+const char TQ_LUA_CLAIM[] = LUA_COMMON
+    "local jk, id, cls = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
+    "local lease, w, cap = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])\n"
+    "if redis.call('LINDEX', KEYS[2], 0) ~= id then return 'again' end\n"
+    "if cap > 0 and tonumber(redis.call('HGET', KEYS[4], cls) or '0') >= cap then "
+    "return 'again' end\n"
+    "redis.call('LPOP', KEYS[2])\n"
+    "if redis.call('HGET', jk, 'state') ~= 'queued' then return 'again' end\n"
+    "local now = now_ms()\n"
+    "local tok = redis.call('INCR', KEYS[5])\n"
+    "if tok == 1 then tok = now * 1000 redis.call('SET', KEYS[5], string.format('%d', tok)) end\n"
+    "tok = string.format('%d', tok)\n"
+    "local att = redis.call('HINCRBY', jk, 'attempts', 1)\n"
+    "redis.call('HSET', jk, 'state', 'running', 'worker', w, 'token', tok, 'lease_until', "
+    "now+lease,\n"
+    "           'started_ms', now, 'rerun', 0, 'cls', cls)\n"
+    "redis.call('HDEL', jk, 'lease_cap')\n"
+    "redis.call('ZADD', KEYS[3], now+lease, id)\n"
+    "redis.call('HINCRBY', KEYS[4], cls, 1)\n"
+    "return {id, redis.call('HGET', jk, 'payload'), att, cls, tonumber(tok)}\n";
 
-/* ARGV: prefix id worker outcome(ok|fail|dead) error now_ms max_attempts done_ttl_ms */
+/* KEYS: job running   ARGV: id token lease_ms budget_ms
+ * Returns the lease left in ms after extending it (capped at started_ms + budget_ms when
+ * budget_ms > 0), or -1 when token does not hold the job. */
+const char TQ_LUA_HEARTBEAT[] = LUA_COMMON
+    "local jk, id, tok = KEYS[1], ARGV[1], ARGV[2]\n"
+    "local lease, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
+    "if redis.call('HGET', jk, 'state') ~= 'running' or redis.call('HGET', jk, 'token') ~= tok "
+    "then return -1 end\n"
+    "local now = now_ms()\n"
+    "local untl = now + lease\n"
+    "if budget > 0 then\n"
+    "  local cap = tonumber(redis.call('HGET', jk, 'started_ms') or now) + budget\n"
+    "  redis.call('HSET', jk, 'lease_cap', cap)\n"
+    "  if cap < untl then untl = cap end\n"
+    "end\n"
+    "redis.call('HSET', jk, 'lease_until', untl)\n"
+    "redis.call('ZADD', KEYS[2], untl, id)\n"
+    "return untl - now\n";
+
+/* KEYS: job events   ARGV: id token. 1 when the partial event was added, 0 (stale token). */
+const char TQ_LUA_PARTIAL[] =
+    LUA_COMMON "if redis.call('HGET', KEYS[1], 'state') ~= 'running' or "
+               "redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end\n"
+               "event(KEYS[2], ARGV[1], 'partial', '')\n"
+               "return 1\n";
+
+/* KEYS: job running runcount dead events wake done q:interactive q:dirty q:bulk
+ * ARGV: id token outcome(ok|fail|dead) error max_attempts done_ttl_ms */
 const char TQ_LUA_ACK[] = LUA_COMMON
-    "local id, w, outcome, err = ARGV[2], ARGV[3], ARGV[4], ARGV[5]\n"
-    "local now, maxatt, ttl = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])\n"
-    "local jk = p..'job:'..id\n"
-    "if redis.call('HGET', jk, 'state') ~= 'running' or redis.call('HGET', jk, 'worker') ~= w "
+    "local jk, qk = KEYS[1], {KEYS[8], KEYS[9], KEYS[10]}\n"
+    "local id, tok, outcome, err = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+    "local maxatt, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+    "if redis.call('HGET', jk, 'state') ~= 'running' or redis.call('HGET', jk, 'token') ~= tok "
     "then return 'stale' end\n"
     "local cls = tonumber(redis.call('HGET', jk, 'cls'))\n"
-    "redis.call('ZREM', p..'running', id)\n"
-    "redis.call('HINCRBY', p..'runcount', cls, -1)\n"
+    "local now = now_ms()\n"
+    "redis.call('ZREM', KEYS[2], id)\n"
+    "redis.call('HINCRBY', KEYS[3], cls, -1)\n"
     "if outcome == 'ok' then\n"
-    "  event(id, 'ok', '')\n"
+    "  event(KEYS[5], id, 'ok', '')\n"
     "  if redis.call('HGET', jk, 'rerun') == '1' then\n"
     "    redis.call('HSET', jk, 'state', 'queued', 'rerun', 0, 'attempts', 0)\n"
-    "    redis.call('LPUSH', p..'q:'..classes[cls+1], id)\n"
-    "    wake()\n"
+    "    redis.call('LPUSH', qk[cls+1], id)\n"
+    "    wake(KEYS[6])\n"
     "    return 'requeued'\n"
     "  end\n"
     "  redis.call('DEL', jk)\n"
-    "  redis.call('SET', p..'done:'..id, now, 'PX', ttl)\n"
+    "  redis.call('SET', KEYS[7], now, 'PX', ttl)\n"
     "  return 'ok'\n"
     "end\n"
     "local att = tonumber(redis.call('HGET', jk, 'attempts') or '0')\n"
     "redis.call('HSET', jk, 'last_error', err)\n"
     "if outcome == 'fail' and att < maxatt then\n"
     "  redis.call('HSET', jk, 'state', 'queued')\n"
-    "  redis.call('LPUSH', p..'q:'..classes[cls+1], id)\n"
-    "  wake()\n"
+    "  redis.call('LPUSH', qk[cls+1], id)\n"
+    "  wake(KEYS[6])\n"
     "  return 'retry'\n"
     "end\n"
     "redis.call('HSET', jk, 'state', 'dead', 'dead_ms', now)\n"
-    "redis.call('ZADD', p..'dead', now, id)\n"
-    "event(id, 'dead', err)\n"
+    "redis.call('ZADD', KEYS[4], now, id)\n"
+    "event(KEYS[5], id, 'dead', err)\n"
     "return 'dead'\n";
 
-/* ARGV: prefix now_ms max_attempts limit. Returns the number of jobs reaped. */
-const char TQ_LUA_REAP[] = LUA_COMMON
-    "local now, maxatt, limit = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-    "local ids = redis.call('ZRANGEBYSCORE', p..'running', '-inf', now, 'LIMIT', 0, limit)\n"
-    "for _, id in ipairs(ids) do\n"
-    "  redis.call('ZREM', p..'running', id)\n"
-    "  local jk = p..'job:'..id\n"
-    "  if redis.call('HGET', jk, 'state') == 'running' then\n"
-    "    local cls = tonumber(redis.call('HGET', jk, 'cls'))\n"
-    "    redis.call('HINCRBY', p..'runcount', cls, -1)\n"
-    "    local att = tonumber(redis.call('HGET', jk, 'attempts') or '0')\n"
-    "    local e = 'lease expired (worker '..(redis.call('HGET', jk, 'worker') or '?')..', "
-    "attempt '..att..')'\n"
-    "    redis.call('HSET', jk, 'last_error', e)\n"
-    "    if att >= maxatt then\n"
-    "      redis.call('HSET', jk, 'state', 'dead', 'dead_ms', now)\n"
-    "      redis.call('ZADD', p..'dead', now, id)\n"
-    "      event(id, 'dead', e)\n"
-    "    else\n"
-    "      redis.call('HSET', jk, 'state', 'queued')\n"
-    "      redis.call('LPUSH', p..'q:'..classes[cls+1], id)\n"
-    "      wake()\n"
-    "    end\n"
-    "  end\n"
+/* KEYS: running   ARGV: limit. The ids whose lease ran out (Redis's clock). Read-only. */
+const char TQ_LUA_REAP_LIST[] =
+    LUA_COMMON "return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_ms(), 'LIMIT', 0, "
+               "tonumber(ARGV[1]))\n";
+
+/* KEYS: job running runcount dead events wake q:interactive q:dirty q:bulk
+ * ARGV: id max_attempts. 1 when a running job whose lease ran out went back to the head of
+ * its class (or was dead-lettered), 0 otherwise (a stale running entry is dropped). */
+const char TQ_LUA_REAP[] =
+    LUA_COMMON "local jk, id, maxatt = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
+               "local qk = {KEYS[7], KEYS[8], KEYS[9]}\n"
+               "local until_ms = redis.call('ZSCORE', KEYS[2], id)\n"
+               "local now = now_ms()\n"
+               "if not until_ms or tonumber(until_ms) > now then return 0 end\n"
+               "redis.call('ZREM', KEYS[2], id)\n"
+               "if redis.call('HGET', jk, 'state') ~= 'running' then return 0 end\n"
+               "local cls = tonumber(redis.call('HGET', jk, 'cls'))\n"
+               "redis.call('HINCRBY', KEYS[3], cls, -1)\n"
+               "local att = tonumber(redis.call('HGET', jk, 'attempts') or '0')\n"
+               "local e = 'lease expired (worker '..(redis.call('HGET', jk, 'worker') or '?')..', "
+               "attempt '..att..')'\n"
+               "redis.call('HSET', jk, 'last_error', e)\n"
+               "if att >= maxatt then\n"
+               "  redis.call('HSET', jk, 'state', 'dead', 'dead_ms', now)\n"
+               "  redis.call('ZADD', KEYS[4], now, id)\n"
+               "  event(KEYS[5], id, 'dead', e)\n"
+               "else\n"
+               "  redis.call('HSET', jk, 'state', 'queued')\n"
+               "  redis.call('LPUSH', qk[cls+1], id)\n"
+               "  wake(KEYS[6])\n"
+               "end\n"
+               "return 1\n";
+
+/* KEYS: job done dead   ARGV: id
+ * Returns the state before: running (now marked rerun) | queued | dead (dropped) | none. */
+const char TQ_LUA_EXPIRE_MARK[] = "local jk = KEYS[1]\n"
+                                  "redis.call('DEL', KEYS[2])\n"
+                                  "local st = redis.call('HGET', jk, 'state')\n"
+                                  "if not st then return 'none' end\n"
+                                  "if st == 'running' then redis.call('HSET', jk, 'rerun', 1)\n"
+                                  "elseif st == 'dead' then\n"
+                                  "  redis.call('DEL', jk)\n"
+                                  "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
+                                  "end\n"
+                                  "return st\n";
+
+/* KEYS: job dead   ARGV: id. 1 purged, 0 not dead (its entry in the dead set is dropped). */
+const char TQ_LUA_DEAD_PURGE[] =
+    "redis.call('ZREM', KEYS[2], ARGV[1])\n"
+    "if redis.call('HGET', KEYS[1], 'state') == 'dead' then redis.call('DEL', KEYS[1]) return 1 "
     "end\n"
-    "return #ids\n";
-
-/* ARGV: prefix id. Returns the state before: running (now marked rerun) | queued | dead | none. */
-const char TQ_LUA_EXPIRE_MARK[] =
-    LUA_COMMON "local id = ARGV[2]\n"
-               "local jk = p..'job:'..id\n"
-               "redis.call('DEL', p..'done:'..id)\n"
-               "local st = redis.call('HGET', jk, 'state')\n"
-               "if not st then return 'none' end\n"
-               "if st == 'running' then redis.call('HSET', jk, 'rerun', 1) end\n"
-               "return st\n";
-
-/* ARGV: prefix id. 1 purged, 0 not dead (its entry in the dead set is dropped). */
-const char TQ_LUA_DEAD_PURGE[] = LUA_COMMON
-    "local id = ARGV[2]\n"
-    "local jk = p..'job:'..id\n"
-    "redis.call('ZREM', p..'dead', id)\n"
-    "if redis.call('HGET', jk, 'state') == 'dead' then redis.call('DEL', jk) return 1 end\n"
     "return 0\n";
 
-static const char *const enqueue_result_names[] = {"new",   "coalesced", "promoted", "running",
-                                                   "rerun", "done",      "full",     "error"};
+/* KEYS: job q:interactive q:bulk wake   ARGV: id. See TQ_RELEASE_FMT. */
+const char TQ_LUA_RELEASE[] = LUA_COMMON
+    "local jk = KEYS[1]\n"
+    "local st = redis.call('HGET', jk, 'state')\n"
+    "if not st then return 'none' end\n"
+    "local n = redis.call('HINCRBY', jk, 'holders', -1)\n"
+    "if n < 0 then redis.call('HSET', jk, 'holders', 0) n = 0 end\n"
+    "if n > 0 then return 'held' end\n"
+    "if st ~= 'queued' or redis.call('HGET', jk, 'cls') ~= '0' then return 'released' end\n"
+    "redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
+    "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
+    "redis.call('HSET', jk, 'cls', 2)\n"
+    "wake(KEYS[4])\n"
+    "return 'demoted'\n";
+
+static const char *const enqueue_result_names[] = {
+    "new", "coalesced", "promoted", "running", "rerun", "done", "full", "dead", "error"};
 
 const char *tq_enqueue_result_name(enum tq_enqueue_result r)
 {
@@ -187,19 +255,51 @@ const char *tq_enqueue_mode_name(enum tq_enqueue_mode m)
         return "expire";
     case TQ_ENQ_MODE_REFRESH:
         return "refresh";
+    case TQ_ENQ_MODE_RETRY:
+        return "retry";
     default:
         return "request";
     }
 }
 
+const char *tq_queue_class_key(enum tq_job_class cls)
+{
+    static const char *const keys[TQ_CLASS_COUNT] = {TQ_QUEUE_Q_INTERACTIVE_KEY,
+                                                     TQ_QUEUE_Q_DIRTY_KEY, TQ_QUEUE_Q_BULK_KEY};
+    if ((int)cls < 0 || (int)cls >= TQ_CLASS_COUNT)
+        return NULL;
+    return keys[cls];
+}
+
+void tq_queue_job_keys(const char *id, struct tq_job_keys *k)
+{
+    snprintf(k->job, sizeof k->job, "%s%s", TQ_QUEUE_JOB_KEY_PREFIX, id);
+    snprintf(k->done, sizeof k->done, "%s%s", TQ_QUEUE_DONE_KEY_PREFIX, id);
+}
+
+/* A {'dead', reason} reply: 1, else 0. */
+static int is_dead_reply(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+           r->element[0]->type == REDIS_REPLY_STRING && strcmp(r->element[0]->str, "dead") == 0 &&
+           r->element[1]->type == REDIS_REPLY_STRING;
+}
+
 enum tq_enqueue_result tq_enqueue_result_from_reply(const redisReply *r)
 {
+    if (is_dead_reply(r))
+        return TQ_ENQ_DEAD;
     if (r == NULL || (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_STRING))
         return TQ_ENQ_ERROR;
     for (int i = 0; i < TQ_ENQ_ERROR; i++)
-        if (strcmp(r->str, enqueue_result_names[i]) == 0)
+        if (i != TQ_ENQ_DEAD && strcmp(r->str, enqueue_result_names[i]) == 0)
             return (enum tq_enqueue_result)i;
     return TQ_ENQ_ERROR;
+}
+
+const char *tq_enqueue_reply_reason(const redisReply *r)
+{
+    return is_dead_reply(r) ? r->element[1]->str : NULL;
 }
 
 int64_t tq_now_ms(void)
@@ -222,9 +322,11 @@ static int reply_error(redisContext *c, const redisReply *r, char *err, size_t e
 }
 
 enum tq_enqueue_result tq_queue_enqueue(redisContext *c, const struct tq_job *job, long cap,
-                                        enum tq_enqueue_mode mode, char *err, size_t errsize)
+                                        enum tq_enqueue_mode mode, int64_t cooldown_ms, int hold,
+                                        char *err, size_t errsize)
 {
     char id[TQ_JOB_ID_MAX];
+    struct tq_job_keys k;
     char *payload = NULL;
     size_t len = 0;
     redisReply *r = NULL;
@@ -235,11 +337,14 @@ enum tq_enqueue_result tq_queue_enqueue(redisContext *c, const struct tq_job *jo
         goto cleanup;
     }
     tq_job_id(job, id, sizeof id);
-    r = redisCommand(c, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE, TQ_QUEUE_PREFIX, id, (int)job->cls, payload,
-                     len, cap, (long long)tq_now_ms(), tq_enqueue_mode_name(mode));
+    tq_queue_job_keys(id, &k);
+    r = redisCommand(c, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE, k.job, k.done, id, (int)job->cls, payload,
+                     len, cap, tq_enqueue_mode_name(mode), (long long)cooldown_ms, hold ? 1 : 0);
     res = tq_enqueue_result_from_reply(r);
     if (res == TQ_ENQ_ERROR)
         reply_error(c, r, err, errsize);
+    else if (res == TQ_ENQ_DEAD)
+        snprintf(err, errsize, "%s", tq_enqueue_reply_reason(r));
 cleanup:
     if (r)
         freeReplyObject(r);
@@ -253,34 +358,20 @@ void tq_claimed_clear(struct tq_claimed *c)
     memset(c, 0, sizeof *c);
 }
 
-int tq_queue_claim(redisContext *c, const char *worker, int lease_ms, const long *running_cap,
-                   int fair_every, struct tq_claimed *out, char *err, size_t errsize)
+/* Fills out from CLAIM's array reply. 0, or -1 (err set). */
+static int claimed_from_reply(redisContext *c, const redisReply *r, struct tq_claimed *out,
+                              char *err, size_t errsize)
 {
-    int rc = -1;
-    redisReply *r = redisCommand(c, "EVAL %s 0 %s %lld %d %s %ld %ld %ld %d", TQ_LUA_CLAIM,
-                                 TQ_QUEUE_PREFIX, (long long)tq_now_ms(), lease_ms, worker,
-                                 running_cap[0], running_cap[1], running_cap[2], fair_every);
-    memset(out, 0, sizeof *out);
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
-    if (r->type == REDIS_REPLY_NIL) {
-        rc = 0;
-        goto cleanup;
-    }
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        r->element[0]->type != REDIS_REPLY_STRING || r->element[2]->type != REDIS_REPLY_INTEGER ||
-        r->element[3]->type != REDIS_REPLY_INTEGER) {
-        reply_error(c, r, err, errsize);
-        goto cleanup;
-    }
+    if (r->elements != 5 || r->element[0]->type != REDIS_REPLY_STRING ||
+        r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER ||
+        r->element[4]->type != REDIS_REPLY_INTEGER)
+        return reply_error(c, r, err, errsize);
     snprintf(out->id, sizeof out->id, "%s", r->element[0]->str);
     if (r->element[1]->type == REDIS_REPLY_STRING) {
         out->payload = malloc(r->element[1]->len + 1);
         if (out->payload == NULL) {
             snprintf(err, errsize, "out of memory");
-            goto cleanup;
+            return -1;
         }
         memcpy(out->payload, r->element[1]->str, r->element[1]->len);
         out->payload[r->element[1]->len] = '\0';
@@ -288,8 +379,68 @@ int tq_queue_claim(redisContext *c, const char *worker, int lease_ms, const long
     }
     out->attempt = (int)r->element[2]->integer;
     out->cls = (enum tq_job_class)r->element[3]->integer;
-    rc = 1;
+    out->token = r->element[4]->integer;
+    return 0;
+}
+
+int tq_queue_claim(redisContext *c, const char *worker, int lease_ms, const long *running_cap,
+                   int fair_every, struct tq_claimed *out, char *err, size_t errsize)
+{
+    int rc = -1;
+    redisReply *pick = NULL, *r = NULL;
+
+    memset(out, 0, sizeof *out);
+    for (int tries = 0; tries < CLAIM_TRIES; tries++) {
+        pick = redisCommand(c,
+                            "EVAL %s 5 " TQ_QUEUE_CLASS_KEYS " " TQ_QUEUE_RUNCOUNT_KEY
+                            " " TQ_QUEUE_CLAIMS_KEY " %ld %ld %ld %d",
+                            TQ_LUA_CLAIM_PICK, running_cap[0], running_cap[1], running_cap[2],
+                            fair_every);
+        if (pick == NULL || pick->type == REDIS_REPLY_ERROR) {
+            reply_error(c, pick, err, errsize);
+            goto cleanup;
+        }
+        if (pick->type == REDIS_REPLY_NIL) {
+            rc = 0;
+            goto cleanup;
+        }
+        if (pick->type != REDIS_REPLY_ARRAY || pick->elements != 2 ||
+            pick->element[0]->type != REDIS_REPLY_INTEGER ||
+            pick->element[1]->type != REDIS_REPLY_STRING ||
+            tq_queue_class_key((enum tq_job_class)pick->element[0]->integer) == NULL) {
+            reply_error(c, pick, err, errsize);
+            goto cleanup;
+        }
+        long long cls = pick->element[0]->integer;
+        const char *id = pick->element[1]->str;
+        struct tq_job_keys k;
+        tq_queue_job_keys(id, &k);
+        r = redisCommand(c,
+                         "EVAL %s 5 %s %s " TQ_QUEUE_RUNNING_KEY " " TQ_QUEUE_RUNCOUNT_KEY
+                         " " TQ_QUEUE_FENCE_KEY " %s %lld %d %s %ld",
+                         TQ_LUA_CLAIM, k.job, tq_queue_class_key((enum tq_job_class)cls), id, cls,
+                         lease_ms, worker, running_cap[cls]);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            reply_error(c, r, err, errsize);
+            goto cleanup;
+        }
+        if (r->type == REDIS_REPLY_ARRAY) {
+            if (claimed_from_reply(c, r, out, err, errsize) != 0) {
+                tq_claimed_clear(out);
+                goto cleanup;
+            }
+            rc = 1;
+            goto cleanup;
+        }
+        /* "again": another worker was first, or a left-over id was dropped */
+        freeReplyObject(pick);
+        freeReplyObject(r);
+        pick = r = NULL;
+    }
+    rc = 0;
 cleanup:
+    if (pick)
+        freeReplyObject(pick);
     if (r)
         freeReplyObject(r);
     return rc;
@@ -316,28 +467,10 @@ static redisReply *command_checked(redisContext *c, int want_int, char *err, siz
     return r;
 }
 
-int tq_queue_heartbeat(redisContext *c, const char *id, const char *worker, int lease_ms, char *err,
-                       size_t errsize)
+/* Copies a checked string reply (NULL: the command failed, err is set) into result and
+ * frees it. 0, or -1. */
+static int string_answer(redisReply *r, char *result, size_t resultsize)
 {
-    redisReply *r =
-        command_checked(c, 1, err, errsize, "EVAL %s 0 %s %s %s %lld %d", TQ_LUA_HEARTBEAT,
-                        TQ_QUEUE_PREFIX, id, worker, (long long)tq_now_ms(), lease_ms);
-    if (r == NULL)
-        return -1;
-    int rc = r->integer ? 1 : 0;
-    freeReplyObject(r);
-    return rc;
-}
-
-int tq_queue_ack(redisContext *c, const char *id, const char *worker, enum tq_ack_outcome outcome,
-                 const char *error, int max_attempts, char *result, size_t resultsize, char *err,
-                 size_t errsize)
-{
-    static const char *const names[] = {"ok", "fail", "dead"};
-    redisReply *r =
-        command_checked(c, 0, err, errsize, "EVAL %s 0 %s %s %s %s %s %lld %d %d", TQ_LUA_ACK,
-                        TQ_QUEUE_PREFIX, id, worker, names[outcome], error ? error : "",
-                        (long long)tq_now_ms(), max_attempts, TQ_QUEUE_DONE_TTL_MS);
     if (r == NULL)
         return -1;
     if (result)
@@ -346,22 +479,95 @@ int tq_queue_ack(redisContext *c, const char *id, const char *worker, enum tq_ac
     return 0;
 }
 
-int tq_queue_reap(redisContext *c, int max_attempts, int limit, char *err, size_t errsize)
+int tq_queue_heartbeat(redisContext *c, const char *id, long long token, int lease_ms,
+                       int64_t budget_ms, int64_t *remaining_ms, char *err, size_t errsize)
 {
-    redisReply *r = command_checked(c, 1, err, errsize, "EVAL %s 0 %s %lld %d %d", TQ_LUA_REAP,
-                                    TQ_QUEUE_PREFIX, (long long)tq_now_ms(), max_attempts, limit);
+    struct tq_job_keys k;
+    tq_queue_job_keys(id, &k);
+    redisReply *r =
+        command_checked(c, 1, err, errsize, "EVAL %s 2 %s " TQ_QUEUE_RUNNING_KEY " %s %lld %d %lld",
+                        TQ_LUA_HEARTBEAT, k.job, id, token, lease_ms, (long long)budget_ms);
     if (r == NULL)
         return -1;
-    int rc = (int)r->integer;
+    if (remaining_ms)
+        *remaining_ms = r->integer;
+    int rc = r->integer > 0 ? 1 : 0;
     freeReplyObject(r);
     return rc;
+}
+
+int tq_queue_partial(redisContext *c, const char *id, long long token, char *err, size_t errsize)
+{
+    struct tq_job_keys k;
+    tq_queue_job_keys(id, &k);
+    redisReply *r =
+        command_checked(c, 1, err, errsize, "EVAL %s 2 %s " TQ_QUEUE_EVENTS_KEY " %s %lld",
+                        TQ_LUA_PARTIAL, k.job, id, token);
+    if (r == NULL)
+        return -1;
+    int rc = r->integer ? 1 : 0;
+    freeReplyObject(r);
+    return rc;
+}
+
+int tq_queue_ack(redisContext *c, const char *id, long long token, enum tq_ack_outcome outcome,
+                 const char *error, int max_attempts, char *result, size_t resultsize, char *err,
+                 size_t errsize)
+{
+    static const char *const names[] = {"ok", "fail", "dead"};
+    struct tq_job_keys k;
+    tq_queue_job_keys(id, &k);
+    redisReply *r =
+        command_checked(c, 0, err, errsize,
+                        "EVAL %s 10 %s " TQ_QUEUE_RUNNING_KEY " " TQ_QUEUE_RUNCOUNT_KEY
+                        " " TQ_QUEUE_DEAD_KEY " " TQ_QUEUE_EVENTS_KEY " " TQ_QUEUE_WAKE_KEY
+                        " %s " TQ_QUEUE_CLASS_KEYS " %s %lld %s %s %d %d",
+                        TQ_LUA_ACK, k.job, k.done, id, token, names[outcome], error ? error : "",
+                        max_attempts, TQ_QUEUE_DONE_TTL_MS);
+    return string_answer(r, result, resultsize);
+}
+
+int tq_queue_reap(redisContext *c, int max_attempts, int limit, char *err, size_t errsize)
+{
+    int n = -1;
+    redisReply *ids =
+        redisCommand(c, "EVAL %s 1 " TQ_QUEUE_RUNNING_KEY " %d", TQ_LUA_REAP_LIST, limit);
+    if (ids == NULL || ids->type != REDIS_REPLY_ARRAY) {
+        reply_error(c, ids, err, errsize);
+        goto cleanup;
+    }
+    n = 0;
+    for (size_t i = 0; i < ids->elements; i++) {
+        const redisReply *id = ids->element[i];
+        struct tq_job_keys k;
+        if (id->type != REDIS_REPLY_STRING)
+            continue;
+        tq_queue_job_keys(id->str, &k);
+        redisReply *r = command_checked(
+            c, 1, err, errsize,
+            "EVAL %s 9 %s " TQ_QUEUE_RUNNING_KEY " " TQ_QUEUE_RUNCOUNT_KEY " " TQ_QUEUE_DEAD_KEY
+            " " TQ_QUEUE_EVENTS_KEY " " TQ_QUEUE_WAKE_KEY " " TQ_QUEUE_CLASS_KEYS " %s %d",
+            TQ_LUA_REAP, k.job, id->str, max_attempts);
+        if (r == NULL) {
+            n = -1;
+            goto cleanup;
+        }
+        n += (int)r->integer;
+        freeReplyObject(r);
+    }
+cleanup:
+    if (ids)
+        freeReplyObject(ids);
+    return n;
 }
 
 int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t statesize, char *err,
                          size_t errsize)
 {
-    redisReply *r = command_checked(c, 0, err, errsize, "EVAL %s 0 %s %s", TQ_LUA_EXPIRE_MARK,
-                                    TQ_QUEUE_PREFIX, id);
+    struct tq_job_keys k;
+    tq_queue_job_keys(id, &k);
+    redisReply *r = command_checked(c, 0, err, errsize, "EVAL %s 3 %s %s " TQ_QUEUE_DEAD_KEY " %s",
+                                    TQ_LUA_EXPIRE_MARK, k.job, k.done, id);
     if (r == NULL)
         return -1;
     if (state)
@@ -373,11 +579,22 @@ int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t st
 
 int tq_queue_dead_purge(redisContext *c, const char *id, char *err, size_t errsize)
 {
-    redisReply *r = command_checked(c, 1, err, errsize, "EVAL %s 0 %s %s", TQ_LUA_DEAD_PURGE,
-                                    TQ_QUEUE_PREFIX, id);
+    struct tq_job_keys k;
+    tq_queue_job_keys(id, &k);
+    redisReply *r = command_checked(c, 1, err, errsize, "EVAL %s 2 %s " TQ_QUEUE_DEAD_KEY " %s",
+                                    TQ_LUA_DEAD_PURGE, k.job, id);
     if (r == NULL)
         return -1;
     int rc = r->integer ? 1 : 0;
     freeReplyObject(r);
     return rc;
+}
+
+int tq_queue_release(redisContext *c, const char *id, char *result, size_t resultsize, char *err,
+                     size_t errsize)
+{
+    struct tq_job_keys k;
+    tq_queue_job_keys(id, &k);
+    redisReply *r = command_checked(c, 0, err, errsize, TQ_RELEASE_FMT, TQ_LUA_RELEASE, k.job, id);
+    return string_answer(r, result, resultsize);
 }

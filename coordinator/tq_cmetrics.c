@@ -48,6 +48,7 @@ static const char *const wfail_names[WF_COUNT] = {"sql", "write", "invalid", "lo
 struct tq_cmetrics {
     struct tq_metrics *reg;
     struct tq_metric_family *requests, *wait, *enqueue, *reconnects, *waiters, *pending;
+    struct tq_metric_family *dead_answers;
     struct tq_metric_family *redis_up, *queue_jobs, *dead_jobs, *workers;
     struct tq_metric_family *w_renders, *w_tiles, *w_sql, *w_failures, *w_duration;
 };
@@ -94,8 +95,14 @@ struct tq_cmetrics *tq_cmetrics_new(void)
            "Metatiles this coordinator's waiting requests wait for.", 0, NULL, 0, NULL);
     FAMILY(enqueue, TQ_METRIC_COUNTER, "tileq_enqueue_total",
            "Render jobs this coordinator enqueued, by the queue's answer (new, coalesced, "
-           "promoted, running, rerun, done, full, error).",
+           "promoted, running, rerun, done, full, dead, error).",
            1, result, 0, NULL);
+    FAMILY(dead_answers, TQ_METRIC_COUNTER, "tileq_dead_answers_total",
+           "Tile requests this coordinator answered 500 at once because their metatile is "
+           "dead-lettered and cooling down (queue.dead_cooldown_seconds): nothing was rendered.",
+           0, NULL, 0, NULL);
+    if (tq_metric_get(cm->dead_answers, NULL) == NULL) /* exported from 0 */
+        goto fail;
     FAMILY(reconnects, TQ_METRIC_COUNTER, "tileq_redis_reconnects_total",
            "Times a Redis connection of this coordinator came back after being lost (command: "
            "enqueues and reads, events: the completion stream).",
@@ -163,6 +170,11 @@ void tq_cmetrics_enqueue(struct tq_cmetrics *cm, enum tq_enqueue_result r)
 {
     const char *name = tq_enqueue_result_name(r);
     tq_metric_add(tq_metric_get(cm->enqueue, &name), 1);
+}
+
+void tq_cmetrics_dead_answers(struct tq_cmetrics *cm, size_t n)
+{
+    tq_metric_add(tq_metric_get(cm->dead_answers, NULL), (double)n);
 }
 
 /* ---- the scrape ------------------------------------------------------------------------ */

@@ -5,6 +5,8 @@
  *                                              tile answers, none for the rest and errors)
  *   tileq_render_wait_seconds{served}          request to answer, miss|joined answers
  *   tileq_enqueue_total{result}                ENQUEUE script results (new, coalesced, ...)
+ *   tileq_dead_answers_total                   requests answered 500 at once: metatile dead,
+ *                                              cooling down (ENQUEUE answered "dead")
  *   tileq_redis_reconnects_total{connection}   command|events connection came back
  *   tileq_waiters, tileq_pending_metatiles     gauges, set at each scrape
  * Read from Redis at each scrape with one Lua script (asynchronous, with a deadline; the
@@ -50,6 +52,9 @@ void tq_cmetrics_request(struct tq_cmetrics *cm, int status, const char *served,
 
 /* Counts one ENQUEUE result. */
 void tq_cmetrics_enqueue(struct tq_cmetrics *cm, enum tq_enqueue_result r);
+
+/* Counts n requests answered 500 because their metatile is dead-lettered and cooling down. */
+void tq_cmetrics_dead_answers(struct tq_cmetrics *cm, size_t n);
 
 /* Answers a GET/HEAD /metrics request: sends the scrape script on cmd when it is up (the
  * reply callback answers), else answers at once without the Redis figures. web adds the

@@ -332,6 +332,33 @@ static struct pending *pending_new(struct tq_coord *co, const struct tq_tileset_
 
 static void waiter_finish(struct waiter *w);
 
+static void on_release_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    char qe[256];
+
+    (void)rc;
+    (void)arg;
+    if (reply && reply->type == REDIS_REPLY_STRING)
+        tq_log_debug("job_released", "answer=%s", reply->str);
+    else
+        tq_log_warn("release_failed", "error=%s",
+                    q(reply && reply->type == REDIS_REPLY_ERROR ? reply->str : err, qe, sizeof qe));
+}
+
+/* p lost its last waiter to clients going away: this coordinator no longer holds the job
+ * (tq_queue.h, Holders), so the queue may demote it. Best effort: a release that cannot be
+ * sent leaves the job where it is. */
+static void pending_release(struct pending *p)
+{
+    struct tq_job_keys k;
+
+    if (p->head != NULL || p->enqueues == 0 || !p->in_table)
+        return;
+    tq_queue_job_keys(p->id, &k);
+    tq_rconn_command(p->co->cmd, CMD_TIMEOUT_MS, on_release_reply, NULL, TQ_RELEASE_FMT,
+                     TQ_LUA_RELEASE, k.job, p->id);
+}
+
 /* libevent 2.1 stops reading a connection while its request is being answered, so a
  * client that leaves is not noticed until we write. Peek at the socket instead: EOF or an
  * error means the client is gone, and freeing the connection runs on_client_close. Data (a
@@ -354,8 +381,10 @@ static void on_peek(evutil_socket_t fd, short what, void *arg)
     w->req = NULL;    /* evhttp frees it with the connection */
     waiter_finish(w); /* clears the close callback, frees this (non-persistent) event and w */
     evhttp_connection_free(evcon);
-    if (p->head == NULL)
+    if (p->head == NULL) {
+        pending_release(p);
         pending_remove(p);
+    }
 }
 
 static void waiter_watch(struct tq_coord *co, struct waiter *w)
@@ -450,8 +479,10 @@ static void on_conn_close(struct evhttp_connection *evcon, void *arg)
         w->evcon = NULL; /* being freed: waiter_finish must not touch it */
         tq_log_debug("client_gone", "id=%s", p->id);
         waiter_finish(w);
-        if (p->head == NULL)
+        if (p->head == NULL) {
+            pending_release(p);
             pending_remove(p);
+        }
     }
     conn_free(c);
 }
@@ -542,6 +573,18 @@ static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char 
         tq_log_warn("queue_full", "id=%s class=interactive", p->id);
         pending_fail(p, 503, "render queue full", 1);
         break;
+    case TQ_ENQ_DEAD: {
+        /* Dead-lettered and cooling down: nothing was queued; answer with its reason. */
+        const char *why = tq_enqueue_reply_reason(reply);
+        size_t n = 0;
+        for (struct waiter *w = p->head; w; w = w->next)
+            n += w->req != NULL;
+        tq_cmetrics_dead_answers(p->co->metrics, n);
+        tq_log_info("job_dead_cooling", "id=%s requests=%zu error=%s", p->id, n,
+                    q(why, qe, sizeof qe));
+        pending_fail(p, 500, why && *why ? why : "render failed", 0);
+        break;
+    }
     case TQ_ENQ_ERROR:
     default:
         tq_log_error(
@@ -562,16 +605,21 @@ static int pending_enqueue(struct pending *p)
     char *payload = NULL;
     size_t len = 0;
     int rv = -1;
+    struct tq_job_keys k;
 
     p->job.enqueued_ms = tq_now_ms();
     if (tq_job_encode(&p->job, &payload, &len) != 0)
         goto cleanup;
+    tq_queue_job_keys(p->id, &k);
     if (tq_rconn_command(
-            co->cmd, CMD_TIMEOUT_MS, on_enqueue_reply, p, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE,
-            TQ_QUEUE_PREFIX, p->id, (int)TQ_CLASS_INTERACTIVE, payload, len,
-            co->cfg->queue.cap[TQ_CLASS_INTERACTIVE], (long long)p->job.enqueued_ms,
+            co->cmd, CMD_TIMEOUT_MS, on_enqueue_reply, p, TQ_ENQUEUE_FMT, TQ_LUA_ENQUEUE, k.job,
+            k.done, p->id, (int)TQ_CLASS_INTERACTIVE, payload, len,
+            co->cfg->queue.cap[TQ_CLASS_INTERACTIVE],
             /* a second enqueue follows "done" with the tile missing */
-            tq_enqueue_mode_name(p->enqueues ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_REQUEST)) != 0)
+            tq_enqueue_mode_name(p->enqueues ? TQ_ENQ_MODE_REFRESH : TQ_ENQ_MODE_REQUEST),
+            (long long)co->cfg->queue.dead_cooldown_seconds * 1000,
+            /* hold: the first enqueue of this entry counts this coordinator as a holder */
+            p->enqueues == 0) != 0)
         goto cleanup;
     p->refs++;
     p->inflight = 1;

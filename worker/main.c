@@ -24,16 +24,23 @@
  *   claim: a job  -> process_job, claim again at once
  *          none   -> BLPOP {tq}:wake 1 (a new job wakes us at once)
  *
- * A job: decode -> (bad payload / unknown tileset / zoom out of range: ack dead)
- *   -> render, heartbeating the lease every lease/3 (lost: cancel the query, drop it)
+ * A job (claimed with a fencing token, logged as job_claimed ... token=<n>):
+ *   decode -> (bad payload / unknown tileset / zoom out of range: ack dead)
+ *   -> render, heartbeating the lease every lease/3 under the token (lost: cancel the
+ *      query, drop it); the heartbeat caps the lease at started + the job's budget
+ *      (statement_timeout_ms x render statements + one lease), on Redis's clock
  *   -> PostgreSQL gone mid-render: reconnect (lease still heartbeated) and render again
- *   -> SQL error: ack fail (re-queued until max_attempts)
- *   -> write every tile (error: ack fail) -> render log entries -> ack ok.
+ *   -> SQL error, the statement timeout included: ack fail (re-queued until max_attempts)
+ *   -> write every tile (error: ack fail), each only while the lease is known to have at
+ *      least half a lease left (job_lease_guard; else log lease_lost and drop the job:
+ *      nothing more is written, nothing acked), then log tiles_written job token tiles
+ *   -> render log entries -> ack ok under the token ("stale": another claim holds it).
  * An interactive job with a first tile (the tile its first requester asked for) and a
  * metatile of several tiles renders that tile alone first (the one-tile statement), writes
- * it, announces it (XADD {tq}:events id status partial: the coordinator answers whoever
- * waits for it) and logs it, then renders the other tiles (the metatile statement without
- * that tile) and goes on as above. A failure in either query: ack fail. */
+ * it (fenced as above, its own tiles_written line), announces it (tq_queue_partial: the
+ * "partial" event, refused for a stale token; the coordinator answers whoever waits for it)
+ * and logs it, then renders the other tiles (the metatile statement without that tile) and
+ * goes on as above. A failure in either query: ack fail. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -68,12 +75,14 @@
 #define REAP_LIMIT 100
 #define FLUSH_EVERY_MS 2000
 #define FLUSH_MAX_ENTRIES 1000
+#define FLUSH_STATEMENT_TIMEOUT_MS TQ_STATEMENT_TIMEOUT_MS_DEFAULT
 #define SCHEMA_EVERY_MS 60000
 #define WAKE_TIMEOUT_S 1
 #define ACK_TRIES_WHEN_STOPPING 3
 #define MAX_CONN_ERRORS_PER_JOB 3
 #define METRICS_DIRTY_EVERY_MS 1000
 #define METRICS_EVERY_MS 15000
+#define LEASE_SAFETY_DIV 2 /* a tile is renamed only with >= lease/2 of the lease left */
 
 static volatile sig_atomic_t g_stop;
 
@@ -449,7 +458,12 @@ static void worker_periodic(struct worker *w)
     }
     if (redis_ok(w) && pg_ok(w) && now >= w->next_flush) {
         w->next_flush = now + FLUSH_EVERY_MS;
-        int n = tq_renderlog_flush(w->redis, w->pg, w->id, FLUSH_MAX_ENTRIES, err, sizeof err);
+        /* The render connection may carry a tileset's short statement_timeout: the flush
+         * runs under its own (no round trip while it is the same as the last render's). */
+        int n = tq_render_set_timeout(w->renderer, w->pg, FLUSH_STATEMENT_TIMEOUT_MS, err,
+                                      sizeof err) == TQ_RENDER_OK
+                    ? tq_renderlog_flush(w->redis, w->pg, w->id, FLUSH_MAX_ENTRIES, err, sizeof err)
+                    : -1;
         if (n < 0) {
             if (strcmp(err, w->flush_err) != 0)
                 tq_log_warn("renderlog_flush_failed", "error=%s", tq_log_quote(err, q, sizeof q));
@@ -478,38 +492,85 @@ static void worker_idle(struct worker *w)
     sleep_ms(until - now < 10 ? 10 : until - now);
 }
 
-/* The job in hand, for the render's tick callback. */
+/* The job in hand, for the render's tick callback and the fencing checks. */
 struct job_ctx {
     struct worker *w;
     const char *id;
+    long long token;   /* the claim's fencing token */
+    int64_t budget_ms; /* lease cap: statement timeout x render statements + the lease */
     int64_t next_heartbeat;
+    double safe_until; /* monotonic ms: until then a tile may be renamed into the cache */
     int lost;
 };
+
+/* One heartbeat under the job's token. 1 held (*remaining_ms: lease left on Redis's
+ * clock), 0 lost, -1 Redis unavailable (the connection was dropped). */
+static int job_heartbeat_now(struct job_ctx *j, int64_t *remaining_ms)
+{
+    struct worker *w = j->w;
+    char err[512];
+    int64_t now = tq_now_ms();
+    if (redis_ensure(w) != 0)
+        return -1;
+    int rc = tq_queue_heartbeat(w->redis, j->id, j->token, w->lease_ms, j->budget_ms, remaining_ms,
+                                err, sizeof err);
+    if (rc < 0) {
+        redis_drop(w, err);
+        return -1;
+    }
+    j->next_heartbeat = now + w->lease_ms / 3;
+    if (now >= w->next_register)
+        worker_register(w);
+    if (rc == 0)
+        j->lost = 1;
+    return rc;
+}
 
 /* Heartbeats the lease when due. Returns 1 when it is lost, 0 otherwise (Redis errors
  * only drop the connection: the ack will tell). */
 static int job_heartbeat(struct job_ctx *j)
 {
+    if (tq_now_ms() < j->next_heartbeat)
+        return 0;
+    return job_heartbeat_now(j, NULL) == 0;
+}
+
+/* Fencing, before a tile is renamed into the cache: 0 when this worker still holds the
+ * lease with at least LEASE_SAFETY (half the lease) left, -1 when it does not or cannot
+ * tell (Redis away): then it must write nothing more. A heartbeat answers the lease left on
+ * Redis's clock, r; for the next r - margin ms of this host's monotonic clock (counted from
+ * before the heartbeat was sent) at least the margin is left, so the check costs no round
+ * trip until then. The margin covers what may pass between this check and the rename (a
+ * tile's write and fsync, a stall of this process). */
+static int job_lease_guard(struct job_ctx *j)
+{
     struct worker *w = j->w;
-    char err[512];
-    int64_t now = tq_now_ms();
-    if (now < j->next_heartbeat)
+    int64_t remaining = 0, margin = w->lease_ms / LEASE_SAFETY_DIV;
+    double sent = tq_render_mono_ms();
+    char q[300];
+
+    if (sent < j->safe_until)
         return 0;
-    if (redis_ensure(w) != 0)
-        return 0;
-    int rc = tq_queue_heartbeat(w->redis, j->id, w->id, w->lease_ms, err, sizeof err);
-    if (rc < 0) {
-        redis_drop(w, err);
+    int rc = job_heartbeat_now(j, &remaining);
+    if (rc < 0) { /* dropped: one reconnect now (no backoff wait), and ask again */
+        w->redis_bo.next_ms = 0;
+        rc = job_heartbeat_now(j, &remaining);
+    }
+    if (rc == 1 && remaining >= margin) {
+        j->safe_until = sent + (double)(remaining - margin);
         return 0;
     }
-    j->next_heartbeat = now + w->lease_ms / 3;
-    if (now >= w->next_register)
-        worker_register(w);
-    if (rc == 0) {
-        j->lost = 1;
-        return 1;
-    }
-    return 0;
+    j->lost = 1;
+    tq_log_warn("lease_lost",
+                "job=%s token=%lld while=writing remaining_ms=%lld margin_ms=%lld "
+                "reason=%s",
+                j->id, j->token, (long long)remaining, (long long)margin,
+                tq_log_quote(rc < 0    ? "redis unavailable"
+                             : rc == 0 ? "lost"
+                                       : "below margin",
+                             q, sizeof q));
+    metrics_fail(w, WFAIL_LOST);
+    return -1;
 }
 
 static int on_tick(void *arg)
@@ -519,7 +580,7 @@ static int on_tick(void *arg)
 
 /* Acks the job, retrying through Redis outages (gives up only when stopping). The render
  * log entries, when given, are appended first. Fills result ("ok", "retry", "stale"...). */
-static void job_ack(struct worker *w, const char *id, enum tq_ack_outcome outcome,
+static void job_ack(struct worker *w, const char *id, long long token, enum tq_ack_outcome outcome,
                     const char *error, const struct tq_render_entry *entries, size_t nentries,
                     char *result, size_t resultsize)
 {
@@ -541,7 +602,7 @@ static void job_ack(struct worker *w, const char *id, enum tq_ack_outcome outcom
                     appended = 1;
                 }
             }
-            if (tq_queue_ack(w->redis, id, w->id, outcome, error, w->cfg->queue.max_attempts,
+            if (tq_queue_ack(w->redis, id, token, outcome, error, w->cfg->queue.max_attempts,
                              result, resultsize, err, sizeof err) == 0)
                 return;
             redis_drop(w, err);
@@ -564,45 +625,66 @@ static void job_dead(struct worker *w, const struct tq_claimed *c, const char *w
     tq_log_error("job_dead", "job=%s attempt=%d error=%s", c->id, c->attempt,
                  tq_log_quote(why, q, sizeof q));
     metrics_fail(w, WFAIL_INVALID);
-    job_ack(w, c->id, TQ_ACK_DEAD, why, NULL, 0, result, sizeof result);
+    job_ack(w, c->id, c->token, TQ_ACK_DEAD, why, NULL, 0, result, sizeof result);
 }
 
 static void job_fail(struct worker *w, const struct tq_claimed *c, const char *why)
 {
     char result[32], q[600];
-    job_ack(w, c->id, TQ_ACK_FAIL, why, NULL, 0, result, sizeof result);
+    job_ack(w, c->id, c->token, TQ_ACK_FAIL, why, NULL, 0, result, sizeof result);
     tq_log_error("job_failed", "job=%s attempt=%d ack=%s error=%s", c->id, c->attempt, result,
                  tq_log_quote(why, q, sizeof q));
+}
+
+/* Writes a batch of the job's tiles into the cache, each only after the fencing check
+ * (job_lease_guard), and logs how many were renamed into it (tiles_written, with the
+ * claim's token). Returns 0 when all were written, 1 when the lease was lost (the rest is
+ * not written; the job is dropped, not acked), -1 when a write failed (acked fail). */
+static int job_write_tiles(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
+                           const struct tq_job *job, const struct tq_rendered_tile *tiles,
+                           uint32_t n)
+{
+    char err[512], msg[600];
+    uint32_t written = 0;
+    int rc = 0;
+
+    for (uint32_t i = 0; i < n && rc == 0; i++) {
+        const struct tq_rendered_tile *t = &tiles[i];
+        if (job_lease_guard(j) != 0) {
+            rc = 1;
+        } else if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
+                                  sizeof err) != 0) {
+            snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y,
+                     err);
+            rc = -1;
+        } else {
+            written++;
+        }
+    }
+    if (written > 0)
+        tq_log_info("tiles_written", "job=%s token=%lld tiles=%u", c->id, c->token, written);
+    if (rc < 0) {
+        metrics_fail(w, WFAIL_WRITE);
+        job_fail(w, c, msg);
+    }
+    return rc;
 }
 
 /* Writes the tiles, logs them and acks. first (NULL: none) is the job's first tile,
  * already written and announced: its figures go into the job_done line, and its render-log
  * entry goes with the others when first_unlogged. */
-static void job_finish(struct worker *w, const struct tq_claimed *c, const struct tq_job *job,
-                       const struct tq_render_result *res, const struct tq_render_result *first,
-                       int first_unlogged)
+static void job_finish(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
+                       const struct tq_job *job, const struct tq_render_result *res,
+                       const struct tq_render_result *first, int first_unlogged)
 {
     uint32_t nentries = res->ntiles + (first && first_unlogged ? 1 : 0);
-    char err[512], result[32];
+    char result[32];
     struct tq_render_entry *entries = NULL;
-    struct timespec t0, t1;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    for (uint32_t i = 0; i < res->ntiles; i++) {
-        const struct tq_rendered_tile *t = &res->tiles[i];
-        if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
-                           sizeof err) != 0) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y,
-                     err);
-            metrics_fail(w, WFAIL_WRITE);
-            job_fail(w, c, msg);
-            goto cleanup;
-        }
-    }
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    double write_ms =
-        (double)(t1.tv_sec - t0.tv_sec) * 1000.0 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    double t0 = tq_render_mono_ms();
+    if (job_write_tiles(w, c, j, job, res->tiles, res->ntiles) != 0)
+        goto cleanup;
+    double write_ms = tq_render_mono_ms() - t0;
 
     entries = calloc(nentries, sizeof *entries);
     if (entries == NULL) {
@@ -636,7 +718,8 @@ static void job_finish(struct worker *w, const struct tq_claimed *c, const struc
                 .bytes = first->tiles[0].len,
             };
     }
-    job_ack(w, c->id, TQ_ACK_OK, NULL, entries, entries ? nentries : 0, result, sizeof result);
+    job_ack(w, c->id, c->token, TQ_ACK_OK, NULL, entries, entries ? nentries : 0, result,
+            sizeof result);
     if (first)
         tq_log_info("job_done",
                     "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s "
@@ -652,26 +735,20 @@ cleanup:
     free(entries);
 }
 
-/* The job's first tile (one tile in res) is rendered: writes it, appends its render-log
- * entry and announces it with a "partial" event. Returns 0, 1 when the render-log entry
- * could not be appended (Redis away: job_finish appends it with the others), or -1 when the
- * write failed (the job was acked fail). A lost event is logged only: the waiters get the
- * tile with the "ok" event then. */
-static int job_first_tile(struct worker *w, const struct tq_claimed *c, const struct tq_job *job,
-                          const struct tq_render_result *res)
+/* The job's first tile (one tile in res) is rendered: writes it (under the fencing check),
+ * appends its render-log entry and announces it with a "partial" event (a script that
+ * checks the token). Returns 0, 1 when the render-log entry could not be appended (Redis
+ * away: job_finish appends it with the others), or -1 when the job was dealt with here (the
+ * write failed: acked fail; the lease was lost: dropped). A lost or refused event is logged
+ * only: the waiters get the tile with the "ok" event then. */
+static int job_first_tile(struct worker *w, const struct tq_claimed *c, struct job_ctx *j,
+                          const struct tq_job *job, const struct tq_render_result *res)
 {
     char err[512], q[600];
     const struct tq_rendered_tile *t = &res->tiles[0];
-    redisReply *r = NULL;
 
-    if (tq_cache_write(w->cfg->cache_dir, job->tileset, t->tile, t->data, t->len, err,
-                       sizeof err) != 0) {
-        char msg[600];
-        snprintf(msg, sizeof msg, "cache write %d/%u/%u: %s", t->tile.z, t->tile.x, t->tile.y, err);
-        metrics_fail(w, WFAIL_WRITE);
-        job_fail(w, c, msg);
+    if (job_write_tiles(w, c, j, job, t, 1) != 0)
         return -1;
-    }
     if (redis_ensure(w) != 0) {
         tq_log_warn("partial_not_sent", "job=%s error=redis_unavailable", c->id);
         return 1;
@@ -698,18 +775,14 @@ static int job_first_tile(struct worker *w, const struct tq_claimed *c, const st
     }
     tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f", c->id, t->tile.z,
                 t->tile.x, t->tile.y, t->len, res->sql_ms);
-    r = redisCommand(w->redis, "XADD %s MAXLEN ~ 100000 * id %s status partial error %s",
-                     TQ_QUEUE_EVENTS_KEY, c->id, "");
-    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, sizeof err, "XADD: %s", r ? r->str : w->redis->errstr);
+    int sent = tq_queue_partial(w->redis, c->id, c->token, err, sizeof err);
+    if (sent < 0) {
         tq_log_warn("partial_not_sent", "job=%s error=%s", c->id, tq_log_quote(err, q, sizeof q));
-        if (r == NULL)
+        if (!redis_ok(w))
             redis_drop(w, err);
-        goto cleanup;
+    } else if (sent == 0) {
+        tq_log_warn("partial_not_sent", "job=%s token=%lld error=stale_token", c->id, c->token);
     }
-cleanup:
-    if (r)
-        freeReplyObject(r);
     return 0;
 }
 
@@ -738,7 +811,8 @@ static int job_render_part(struct worker *w, const struct tq_claimed *c, struct 
                 return 1;
             }
             if (job_heartbeat(j)) {
-                tq_log_warn("lease_lost", "job=%s while=waiting_for_postgresql", c->id);
+                tq_log_warn("lease_lost", "job=%s token=%lld while=waiting_for_postgresql", c->id,
+                            c->token);
                 metrics_fail(w, WFAIL_LOST);
                 return 1;
             }
@@ -781,7 +855,8 @@ static int job_render(struct worker *w, const struct tq_claimed *c, struct job_c
     if (job_render_part(w, c, j, tileset, m, first, part, &st, res, err, errsize))
         return 1;
     if (j->lost || st == TQ_RENDER_CANCELLED) {
-        tq_log_warn("lease_lost", "job=%s while=rendering result=dropped", c->id);
+        tq_log_warn("lease_lost", "job=%s token=%lld while=rendering result=dropped", c->id,
+                    c->token);
         metrics_fail(w, WFAIL_LOST);
         return 1;
     }
@@ -826,19 +901,27 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
         job_dead(w, c, msg);
         return;
     }
-    tq_log_info("job_claimed", "job=%s attempt=%d class=%s reason=%s tiles=%u", c->id, c->attempt,
-                tq_job_class_name(c->cls), tq_job_reason_name(job.reason), tq_metatile_count(&m));
+    tq_log_info("job_claimed", "job=%s attempt=%d class=%s reason=%s tiles=%u token=%lld", c->id,
+                c->attempt, tq_job_class_name(c->cls), tq_job_reason_name(job.reason),
+                tq_metatile_count(&m), c->token);
 
-    struct job_ctx j = {.w = w, .id = c->id, .next_heartbeat = tq_now_ms() + w->lease_ms / 3};
     struct tq_tile first = {m.z, job.first_x, job.first_y};
     int split = c->cls == TQ_CLASS_INTERACTIVE && job.has_first && tq_metatile_count(&m) > 1 &&
                 tq_metatile_contains(&m, first);
     int first_unlogged = 0;
+    /* The lease cap: every render statement of the job may take the tileset's timeout, plus
+     * one lease for the rest (connecting, writing, acking). */
+    struct job_ctx j = {.w = w,
+                        .id = c->id,
+                        .token = c->token,
+                        .budget_ms =
+                            (int64_t)ts->statement_timeout_ms * (split ? 2 : 1) + w->lease_ms,
+                        .next_heartbeat = tq_now_ms() + w->lease_ms / 3};
 
     if (split) {
         if (job_render(w, c, &j, ts->name, &m, first, PART_FIRST, &res1, err, sizeof err))
             goto cleanup;
-        first_unlogged = job_first_tile(w, c, &job, &res1);
+        first_unlogged = job_first_tile(w, c, &j, &job, &res1);
         if (first_unlogged < 0)
             goto cleanup;
     }
@@ -846,7 +929,7 @@ static void process_job(struct worker *w, const struct tq_claimed *c)
                    sizeof err))
         goto cleanup;
     metrics_render(w, m.z, res.ntiles + res1.ntiles, res.sql_ms + res1.sql_ms);
-    job_finish(w, c, &job, &res, split ? &res1 : NULL, first_unlogged);
+    job_finish(w, c, &j, &job, &res, split ? &res1 : NULL, first_unlogged);
 cleanup:
     tq_render_result_clear(&res1);
     tq_render_result_clear(&res);

@@ -36,6 +36,7 @@ struct tq_renderer {
     const struct tq_config *cfg; /* borrowed */
     size_t n;
     struct ts_state *ts;
+    int timeout_ms; /* statement_timeout last SET on the connection; -1 unknown (new one) */
 };
 
 /* A growable string; on OOM it stays failed and sb_take returns NULL. */
@@ -108,7 +109,7 @@ static char *sb_take(struct sb *b)
     return s;
 }
 
-static double mono_ms(void)
+double tq_render_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -186,6 +187,7 @@ struct tq_renderer *tq_render_new(const struct tq_config *cfg)
         return NULL;
     r->cfg = cfg;
     r->n = cfg->ntilesets;
+    r->timeout_ms = -1;
     r->ts = calloc(r->n ? r->n : 1, sizeof *r->ts);
     if (r->ts == NULL) {
         free(r);
@@ -213,6 +215,7 @@ void tq_render_free(struct tq_renderer *r)
 
 void tq_render_reset(struct tq_renderer *r)
 {
+    r->timeout_ms = -1;
     for (size_t i = 0; i < r->n; i++) {
         r->ts[i].prepared = 0;
         r->ts[i].prepared1 = 0;
@@ -597,7 +600,7 @@ int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
     int nfailed = 0;
     for (size_t i = 0; i < r->n; i++) {
         char err[1024], q[1100];
-        double t0 = mono_ms();
+        double t0 = tq_render_mono_ms();
         enum tq_render_status st = tq_render_prepare(r, pg, r->ts[i].ts->name, err, sizeof err);
         if (st == TQ_RENDER_CONN_ERROR)
             return -1;
@@ -607,10 +610,31 @@ int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
             nfailed++;
         } else {
             tq_log_debug("prepared", "tileset=%s layers=%zu ms=%.1f", r->ts[i].ts->name,
-                         r->ts[i].ts->nlayers, mono_ms() - t0);
+                         r->ts[i].ts->nlayers, tq_render_mono_ms() - t0);
         }
     }
     return nfailed;
+}
+
+enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, int ms, char *err,
+                                            size_t errsize)
+{
+    char set[64];
+    enum tq_render_status st = TQ_RENDER_OK;
+
+    if (r->timeout_ms == ms)
+        return TQ_RENDER_OK;
+    snprintf(set, sizeof set, "SET statement_timeout = %d", ms);
+    PGresult *res = PQexec(pg, set);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_error(pg, res, "SET statement_timeout", err, errsize);
+        st = failed(pg);
+        r->timeout_ms = -1;
+    } else {
+        r->timeout_ms = ms;
+    }
+    PQclear(res);
+    return st;
 }
 
 /* Cancels the running query and reads its results away. 0, or -1 when the connection did
@@ -624,7 +648,7 @@ static int cancel_query(PGconn *pg)
             tq_log_warn("pg_cancel_failed", "error=%s", buf);
         PQfreeCancel(c);
     }
-    double deadline = mono_ms() + DRAIN_TIMEOUT_MS;
+    double deadline = tq_render_mono_ms() + DRAIN_TIMEOUT_MS;
     for (;;) {
         if (PQconsumeInput(pg) == 0)
             return -1;
@@ -634,7 +658,7 @@ static int cancel_query(PGconn *pg)
                 return 0;
             PQclear(res);
         }
-        double left = deadline - mono_ms();
+        double left = deadline - tq_render_mono_ms();
         if (left <= 0)
             return -1;
         struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
@@ -752,8 +776,12 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     for (int i = 0; i < NPARAMS; i++)
         values[i] = pv[i];
 
+    /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
+    st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
     out->started_ms = tq_now_ms();
-    double t0 = mono_ms();
+    double t0 = tq_render_mono_ms();
     if (!PQsendQueryPrepared(pg, stmt, NPARAMS, values, NULL, NULL, 1)) {
         pg_error(pg, NULL, "send", err, errsize);
         return failed(pg);
@@ -768,7 +796,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
         }
         if (!PQisBusy(pg))
             break;
-        double now = mono_ms();
+        double now = tq_render_mono_ms();
         if (tick && now >= next_tick) {
             next_tick = now + tick_ms;
             if (tick(arg) != 0) {
@@ -781,7 +809,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
                 st = TQ_RENDER_CANCELLED;
                 goto fail;
             }
-            now = mono_ms();
+            now = tq_render_mono_ms();
         }
         int timeout = tick ? (int)(next_tick - now) + 1 : -1;
         struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
@@ -795,7 +823,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     res = PQgetResult(pg);
     for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
         PQclear(extra);
-    out->sql_ms = mono_ms() - t0;
+    out->sql_ms = tq_render_mono_ms() - t0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_error(pg, res, "render", err, errsize);
         st = failed(pg);
@@ -805,6 +833,13 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
         if (code && strcmp(code, "26000") == 0) {
             find_ts(r, tileset)->prepared = 0;
             find_ts(r, tileset)->prepared1 = 0;
+        }
+        if (code && strcmp(code, "57014") == 0) {
+            /* query_canceled: our own cancels end as TQ_RENDER_CANCELLED above, so this is
+             * the statement timeout; say which. */
+            size_t n = strlen(err);
+            snprintf(err + n, errsize > n ? errsize - n : 0,
+                     " (tileset %s: statement_timeout_ms %d)", ts->name, ts->statement_timeout_ms);
         }
         goto fail;
     }

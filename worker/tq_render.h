@@ -41,7 +41,11 @@
  * In a layer's SQL, !BBOX! becomes ST_MakeEnvelope($6,$7,$8,$9,3857) and !ZOOM! becomes
  * $1::integer: bound parameters, never spliced values. A layer whose minzoom..maxzoom
  * does not cover the zoom contributes nothing (its CTE is gated on $1). The session runs
- * with jit = off (set when a statement is prepared).
+ * with jit = off (set when a statement is prepared) and statement_timeout = the tileset's
+ * statement_timeout_ms (SET before a render whenever it differs from the value last set on
+ * the connection): PostgreSQL cancels a render past it, and the render fails with
+ * TQ_RENDER_SQL_ERROR and PostgreSQL's message ("canceling statement due to statement
+ * timeout", with the tileset and its timeout appended).
  *
  * Each tile's bytes equal the per-tile "rendering SQL contract" (see README / tests):
  * the concatenation over layers of COALESCE(ST_AsMVT(...), '') for that tile alone.
@@ -150,6 +154,15 @@ enum tq_render_status tq_render_tile(struct tq_renderer *r, PGconn *pg, const ch
                                      struct tq_tile t, int tick_ms, tq_render_tick_fn tick,
                                      void *arg, struct tq_render_result *out, char *err,
                                      size_t errsize);
+
+/* Sets statement_timeout on pg to ms (0 = none) unless the renderer set that value last on
+ * this connection (a render sets its tileset's; other statements on the same connection,
+ * e.g. the render-log flush, set their own first). TQ_RENDER_OK, or an error with err set. */
+enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, int ms, char *err,
+                                            size_t errsize);
+
+/* Milliseconds of CLOCK_MONOTONIC (durations, deadlines on this host). */
+double tq_render_mono_ms(void);
 
 /* The margin m in metres around a tile of zoom z: tile width * buffer / extent, computed
  * as the contract does ((2*TQ_MERC_MAX / 2^z) * buffer / extent). */

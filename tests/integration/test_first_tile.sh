@@ -75,6 +75,8 @@ first_exp=$(it_psql -c "$(q_contract_slow 10 $fx $fy)")
 it_check "first tile: the early answer equals the contract SQL's" "$first_exp" "$(it_hex "$IT_TMP/first.body")"
 it_check "one job for the metatile: claimed once" 1 \
     "$(grep -c "event=job_claimed job=$job " "$Q_DIR/w1.log" || true)"
+# The answers came with the ok event, which the ack sends before the worker logs job_done.
+q_wait_log "event=job_done job=$job " 1 >/dev/null
 it_check "one job for the metatile: done once" 1 "$(q_renders "$job")"
 it_check "the job's done line counts the 64 tiles" 1 \
     "$(grep -c "event=job_done job=$job attempt=1 tiles=64 .*first_sql_ms=" "$Q_DIR/w1.log" || true)"

@@ -54,6 +54,7 @@ if [[ -n $victim ]]; then
     # The victim never finished; another worker did, on attempt 2.
     # (The request was answered with the first tile, before the rest was rendered.)
     q_wait_job_gone "$job" || it_fail "SIGKILL: $job did not finish"
+    q_wait_log "event=job_done job=$job " 1 >/dev/null # logged just after the ack
     it_check "SIGKILL: the victim logged no job_done" 0 \
         "$(grep -c "event=job_done job=$job " "$Q_DIR/$victim.log" || true)"
     done_line=$(cat "$Q_DIR"/w*.log | grep "event=job_done job=$job " || true)

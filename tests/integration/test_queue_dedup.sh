@@ -33,6 +33,7 @@ expected=$(it_psql -c "$(q_contract_slow $z $x $y)")
 [[ -n $expected ]] || it_fail "contract SQL gives an empty tile for slow/$z/$x/$y; pick a tile with data"
 it_check "200 requests: body equals the contract SQL's" "$expected" "$(it_hex "$IT_TMP/one/0.body")"
 q_wait_job_gone "$job" || it_fail "$job did not finish"
+q_wait_log "event=job_done job=$job " 1 >/dev/null # logged just after the ack
 it_check "200 requests: workers logged one render of $job" 1 "$(q_renders "$job")"
 it_check "200 requests: render log has the metatile's 64 tiles" 64 \
     "$(q_wait_renderlog "job_id = '$job'" 64)"
@@ -51,6 +52,8 @@ it_check "64 tiles: 64 answers" 64 "$(wc -l <"$IT_TMP/meta.txt")"
 it_check "64 tiles: all HTTP 200 or 204" 64 "$(awk -F'|' '$2 == 200 || $2 == 204' "$IT_TMP/meta.txt" | wc -l)"
 it_check "64 tiles: exactly one X-Tileq: miss" 1 "$(awk -F'|' '$3 == "miss"' "$IT_TMP/meta.txt" | wc -l)"
 echo "   X-Tileq counts: $(cut -d'|' -f3 "$IT_TMP/meta.txt" | sort | uniq -c | tr '\n' ' ')"
+# The answers came with the ok event, which the ack sends before the worker logs job_done.
+q_wait_log "event=job_done job=$job2 " 1 >/dev/null
 it_check "64 tiles: workers logged one render of $job2" 1 "$(q_renders "$job2")"
 # Every tile equals its contract SQL (one psql session, 64 queries).
 i=0

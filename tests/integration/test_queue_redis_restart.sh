@@ -47,6 +47,17 @@ load() {
 health() {
     curl -s -o /dev/null --max-time 5 -w '%{http_code}' "$1/health" 2>/dev/null || true
 }
+# wait_load PHASE N: waits (up to 60 s: cold renders on a busy machine) until N load requests
+# sent in PHASE were answered.
+wait_load() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        (($(cat "$IT_TMP"/load-*.txt 2>/dev/null | awk -v p="$1" '$2 == p' | wc -l) >= $2)) &&
+            return 0
+        sleep 0.1
+    done
+    it_fail "load: fewer than $2 answers to requests sent in phase $1"
+}
 # wait_health URL CODE: up to 30 s.
 wait_health() {
     local i
@@ -65,7 +76,7 @@ load a "$Q_URL_c1" 1000 &
 load_a=$!
 load b "$Q_URL_c2" 2000 &
 load_b=$!
-sleep 2
+wait_load before 10
 
 # A slow render in flight when Redis goes away.
 curl -s -o /dev/null --max-time 90 -w '%{http_code} %{time_total}' \
@@ -102,7 +113,7 @@ for ((i = 0; i < 6; i++)); do
 done
 it_check "outage: a cached tile is still served" 200 \
     "$(curl -s -o /dev/null --max-time 10 -w '%{http_code}' "$Q_URL_c2/demo/10/518/352.mvt" || true)"
-sleep 2
+wait_load outage 10
 
 set_phase before # "between": requests sent now may see Redis either way
 echo "   starting Redis again on port $Q_REDIS_PORT"
@@ -125,8 +136,8 @@ it_check "after: the in-flight slow tile at the outage was answered" 1 \
     "$(grep -cE '^(200|503) ' "$IT_TMP/inflight.txt" || true)"
 echo "   in-flight slow tile: $(cat "$IT_TMP/inflight.txt")"
 
-# Let the load run on a little, then stop it.
-sleep 2
+# Let the load run on a little (5 more answers to requests sent after), then stop it.
+wait_load after $(($(cat "$IT_TMP"/load-*.txt | awk '$2 == "after"' | wc -l) + 5))
 touch "$STOP"
 wait "$load_a" "$load_b" || true
 cat "$IT_TMP"/load-*.txt >"$IT_TMP/load.txt"

@@ -4,7 +4,8 @@
 #    live worker; a worker starts: status lists it live with host and pid, and a lease of the
 #    slow tileset while it renders; renders per minute counted;
 #  - the broken tileset: warm --wait exits 1 (jobs dead-lettered); deadletter list shows the
-#    errors; retry re-queues; purge --all empties the list;
+#    errors; warming them again in the cool-down queues nothing and counts them failed;
+#    retry re-queues; purge --all empties the list;
 #  - bad arguments: message and exit status 2.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -61,6 +62,16 @@ w_tileq deadletter list | tee "$IT_TMP/dl.txt"
 it_check "deadletter list: 2 jobs" 2 "$(grep -c '^broken/' "$IT_TMP/dl.txt")"
 grep -q 'division by zero' "$IT_TMP/dl.txt" || it_fail "deadletter list: no error text"
 it_check "status: 2 dead-lettered" 2 "$(w_status_json | jget 'd["dead_lettered"]')"
+# within the dead-letter cool-down, warming them again queues nothing and counts them failed
+rc=0
+w_tileq warm --tileset broken --bbox 2.3,48.8,2.4,48.9 --zoom 3-4 >"$IT_TMP/b2.out" \
+    2>"$IT_TMP/b2.err" || rc=$?
+cat "$IT_TMP/b2.out" "$IT_TMP/b2.err"
+it_check "warm of dead-lettered metatiles: exit status 1" 1 "$rc"
+grep -q ", 2 dead-lettered (not rendered)" "$IT_TMP/b2.out" ||
+    it_fail "warm does not count the 2 dead-lettered metatiles"
+grep -q "2 jobs failed" "$IT_TMP/b2.err" || it_fail "warm does not report them failed"
+it_check "warm of dead-lettered metatiles: nothing queued" 0 "$(q_redis LLEN "{tq}:q:bulk")"
 id=$(w_tileq deadletter list --json | jget 'd[0]["id"]')
 out=$(w_tileq deadletter retry "$id")
 it_check "deadletter retry ID" "re-queued 1 job" "$out"

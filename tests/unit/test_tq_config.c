@@ -29,7 +29,7 @@ static int clear_env(void **state)
 
 #define DEMO_TILESET                                                                               \
     "tilesets = ( { name = \"demo\"; minzoom = 0; maxzoom = 14; metatile = 8;\n"                   \
-    "               extent = 4096; buffer = 64;\n"                                                 \
+    "               extent = 4096; buffer = 64; statement_timeout_ms = 1500;\n"                    \
     "               layers = ( { name = \"places\"; minzoom = 2; maxzoom = 14;\n"                  \
     "                            sql = \"SELECT geom, name FROM places WHERE geom && !BBOX!\"; "   \
     "},\n"                                                                                         \
@@ -50,7 +50,7 @@ static void test_full_example(void **state)
         "worker_id = \"w1\";\n"
         "log_level = \"debug\";\n"
         "queue = { max_attempts = 5; lease_seconds = 10; "
-        "render_timeout_seconds = 20; fair_every = 4;\n"
+        "render_timeout_seconds = 20; fair_every = 4; dead_cooldown_seconds = 0;\n"
         "  cap = { interactive = 1; dirty = 2; bulk = 3; };\n"
         "  running_cap = { interactive = 0; dirty = 4; bulk = 1; }; };\n"
         "http = { cache_control = \"no-cache\"; cors_origin = \"https://x\"; };\n" DEMO_TILESET;
@@ -70,6 +70,7 @@ static void test_full_example(void **state)
     assert_int_equal(cfg->queue.lease_seconds, 10);
     assert_int_equal(cfg->queue.render_timeout_seconds, 20);
     assert_int_equal(cfg->queue.fair_every, 4);
+    assert_int_equal(cfg->queue.dead_cooldown_seconds, 0);
     assert_int_equal(cfg->queue.cap[TQ_CLASS_INTERACTIVE], 1);
     assert_int_equal(cfg->queue.cap[TQ_CLASS_DIRTY], 2);
     assert_int_equal(cfg->queue.cap[TQ_CLASS_BULK], 3);
@@ -88,6 +89,7 @@ static void test_full_example(void **state)
     assert_int_equal(ts->metatile, 8);
     assert_int_equal(ts->extent, 4096);
     assert_int_equal(ts->buffer, 64);
+    assert_int_equal(ts->statement_timeout_ms, 1500);
     assert_int_equal(ts->nlayers, 2);
     assert_string_equal(ts->layers[0].name, "places");
     assert_int_equal(ts->layers[0].minzoom, 2);
@@ -112,6 +114,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->queue.lease_seconds, 30);
     assert_int_equal(cfg->queue.render_timeout_seconds, 60);
     assert_int_equal(cfg->queue.fair_every, 10);
+    assert_int_equal(cfg->queue.dead_cooldown_seconds, 300);
     assert_int_equal(cfg->queue.cap[TQ_CLASS_INTERACTIVE], 10000);
     assert_int_equal(cfg->queue.cap[TQ_CLASS_DIRTY], 100000);
     assert_int_equal(cfg->queue.cap[TQ_CLASS_BULK], 100000);
@@ -134,6 +137,8 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->tilesets[0].metatile, 8);
     assert_int_equal(cfg->tilesets[0].extent, 4096);
     assert_int_equal(cfg->tilesets[0].buffer, 64);
+    assert_int_equal(cfg->tilesets[0].statement_timeout_ms, TQ_STATEMENT_TIMEOUT_MS_DEFAULT);
+    assert_int_equal(TQ_STATEMENT_TIMEOUT_MS_DEFAULT, 30000);
     tq_config_free(cfg);
 
     /* an explicitly empty list is fine too */
@@ -253,6 +258,10 @@ static void test_validation_messages(void **state)
     expect_error(BASE "queue = { max_attempts = 0; };",
                  "tileq.conf:4: queue.max_attempts: must be 1..1000");
     expect_error(BASE "queue = { lease = 3; };", "tileq.conf:4: queue.lease: unknown key");
+    expect_error(BASE "queue = { dead_cooldown_seconds = -1; };",
+                 "tileq.conf:4: queue.dead_cooldown_seconds: must be 0..31536000");
+    expect_error(BASE TS_HEAD "statement_timeout_ms = 0;\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].statement_timeout_ms: must be 1..86400000");
     expect_error(BASE "queue = { cap = { interactive = 0; }; };",
                  "tileq.conf:4: queue.cap.interactive: must be 1..9223372036854775807");
     expect_error(BASE "queue = { running_cap = { bulk = -1; }; };",

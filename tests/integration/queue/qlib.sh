@@ -11,6 +11,7 @@
 #   q_start_stack NW NC      workers w1..wNW (waited for), then coordinators c1..cNC
 #   q_pid NAME               the pid of a process started above
 #   q_renders JOB            rendered ("job_done") count of job JOB in our workers' logs
+#   q_wait_log PATTERN N     waits (bounded) until N lines of our logs match PATTERN (grep -E)
 #   q_wait_job_gone JOB      waits (bounded) until JOB left the queue (finished or dead)
 #   q_wait_renderlog SQL_WHERE N  waits (bounded) until tileq.render_log has N rows of ours
 #   q_finish                 stops everything (SIGTERM), checks the logs for sanitizer reports
@@ -23,6 +24,8 @@
 #           per render of a metatile whatever the number of rows)
 #   broken  one layer whose SQL fails at execution on every zoom (division by zero
 #           computed from !ZOOM!)
+#   stuck   as slow, with pg_sleep($Q_STUCK_SLEEP) (default 30 s), and statement_timeout_ms =
+#           $Q_STUCK_TIMEOUT_MS (default 400): every render of it runs past its timeout
 
 : "${TQ_BUILD_DIR:?}"
 : "${TQ_SOURCE_DIR:?}"
@@ -32,6 +35,8 @@ source "$TQ_SOURCE_DIR/deploy/stack.sh"
 Q_COORD_BIN=$TQ_BUILD_DIR/coordinator/tileq-coordinator
 Q_WORKER_BIN=$TQ_BUILD_DIR/worker/tileq-worker
 Q_SLEEP=${Q_SLEEP:-2}
+Q_STUCK_SLEEP=${Q_STUCK_SLEEP:-30}
+Q_STUCK_TIMEOUT_MS=${Q_STUCK_TIMEOUT_MS:-400}
 Q_NAMES=()
 
 # The places layer's SQL (without the sleep): the contract for tileset "slow" uses it.
@@ -103,6 +108,12 @@ tilesets = (
       { name = "places";
         sql = "SELECT geom, name, kind, population FROM demo.points WHERE geom && !BBOX! AND minzoom <= !ZOOM! AND (SELECT count(*) FROM pg_sleep($Q_SLEEP)) = 1 ORDER BY id"; }
     ); },
+  { name = "stuck"; minzoom = 0; maxzoom = 14; metatile = 8; extent = 4096; buffer = 64;
+    statement_timeout_ms = $Q_STUCK_TIMEOUT_MS;
+    layers = (
+      { name = "places";
+        sql = "SELECT geom, name FROM demo.points WHERE geom && !BBOX! AND minzoom <= !ZOOM! AND (SELECT count(*) FROM pg_sleep($Q_STUCK_SLEEP)) = 1 ORDER BY id"; }
+    ); },
   { name = "broken"; minzoom = 0; maxzoom = 14; metatile = 8; extent = 4096; buffer = 64;
     layers = (
       { name = "places";
@@ -158,7 +169,8 @@ q_wait_worker() {
 
 # q_wait_job_gone JOB: waits (up to 30 s) until JOB has left the queue ({tq}:job:JOB gone).
 # An interactive job answers its first tile (the "partial" event) before it renders the rest
-# of its metatile: a test that counts job_done lines after that answer waits for this first.
+# of its metatile; and the worker logs job_done just after the ack that removed the job: a
+# test that counts job_done lines waits for them with q_wait_log.
 q_wait_job_gone() {
     local i
     for ((i = 0; i < 300; i++)); do
@@ -167,6 +179,20 @@ q_wait_job_gone() {
     done
     echo "FAIL: $1 still in the queue after 30 s" >&2
     return 1
+}
+
+# q_wait_log PATTERN N: waits (up to 30 s) until at least N lines of our processes' logs
+# match the extended regex PATTERN; prints the last count (the caller checks it). Log lines
+# a test expects after an HTTP answer may come later than the answer (the "partial" event
+# answers before the rest of the metatile is rendered and acked).
+q_wait_log() {
+    local pattern=$1 n=$2 i c=0
+    for ((i = 0; i < 300; i++)); do
+        c=$(cat "$Q_DIR"/*.log 2>/dev/null | grep -cE "$pattern" || true)
+        ((c >= n)) && break
+        sleep 0.1
+    done
+    echo "$c"
 }
 
 # q_renders JOB: how many times our workers logged job_done for JOB (any ack).
