@@ -14,6 +14,7 @@
 #include "tq_config.h"
 #include "tq_job.h"
 #include "tq_queue.h"
+#include "tq_redis.h"
 #include "tq_tile.h"
 
 static int parse_double(const char *s, double *out)
@@ -25,8 +26,8 @@ static int parse_double(const char *s, double *out)
 
 int main(int argc, char **argv)
 {
-    char *host = NULL, *password = NULL, err[512];
-    int port = 0, db = 0, rc = 1;
+    char err[512];
+    int rc = 1;
     double bbox[4];
     redisContext *c = NULL;
     long long jobs = 0, tiles = 0, area_tiles = 0;
@@ -48,30 +49,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad metatile size or zoom range\n");
         return 2;
     }
-    if (tq_redis_url_parse(argv[1], &host, &port, &password, &db) != 0) {
-        fprintf(stderr, "bad redis url %s\n", argv[1]);
-        return 2;
-    }
-    c = redisConnect(host, port);
-    if (c == NULL || c->err) {
-        fprintf(stderr, "redis connect: %s\n", c ? c->errstr : "out of memory");
+    struct tq_config url_only = {.redis_url = argv[1]};
+    c = tq_redis_connect(&url_only, 5000, 0, NULL, err, sizeof err);
+    if (c == NULL) {
+        fprintf(stderr, "redis: %s\n", err);
         goto cleanup;
-    }
-    redisReply *r;
-    if (password &&
-        ((r = redisCommand(c, "AUTH %s", password)) == NULL || r->type == REDIS_REPLY_ERROR)) {
-        fprintf(stderr, "AUTH failed\n");
-        freeReplyObject(r);
-        goto cleanup;
-    } else if (password) {
-        freeReplyObject(r);
-    }
-    if (db && ((r = redisCommand(c, "SELECT %d", db)) == NULL || r->type == REDIS_REPLY_ERROR)) {
-        fprintf(stderr, "SELECT failed\n");
-        freeReplyObject(r);
-        goto cleanup;
-    } else if (db) {
-        freeReplyObject(r);
     }
     for (int z = zmin; z <= zmax; z++) {
         struct tq_tile_range range;
@@ -110,7 +92,5 @@ int main(int argc, char **argv)
 cleanup:
     if (c)
         redisFree(c);
-    free(host);
-    free(password);
     return rc;
 }

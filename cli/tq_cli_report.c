@@ -17,6 +17,7 @@
 #include "tq_config.h"
 #include "tq_pglog.h"
 #include "tq_queue.h"
+#include "tq_redis.h"
 #include "tq_renderlog.h"
 #include "tq_report.h"
 #include "tq_rlsource.h"
@@ -106,42 +107,24 @@ static int parse_zoom(const char *s, int *zmin, int *zmax)
     return 0;
 }
 
-/* Moves everything pending in the Redis render log into PostgreSQL. */
-static int flush_renderlog(const char *redis_url, PGconn *pg)
+/* Moves everything pending in the Redis render log into PostgreSQL. Redis is cfg's (through
+ * its sentinels when configured) when cfg is given, else the one at redis_url. */
+static int flush_renderlog(const struct tq_config *cfg, const char *redis_url, PGconn *pg)
 {
-    char *host = NULL, *password = NULL, err[512];
-    int port = 6379, db = 0, rc = -1;
+    char err[512];
+    int rc = -1;
+    struct tq_config url_only = {.redis_url = strdup(redis_url)};
     redisContext *c = NULL;
-    redisReply *r = NULL;
 
-    if (tq_redis_url_parse(redis_url, &host, &port, &password, &db) != 0) {
-        fprintf(stderr, "tileq report: bad Redis URL '%s'\n", redis_url);
+    if (url_only.redis_url == NULL) {
+        fprintf(stderr, "tileq report: out of memory\n");
         goto cleanup;
     }
-    struct timeval tv = {5, 0};
-    c = redisConnectWithTimeout(host, port, tv);
-    if (c == NULL || c->err) {
-        fprintf(stderr, "tileq report: Redis %s:%d: %s\n", host, port,
-                c ? c->errstr : "out of memory");
+    c = tq_redis_connect(cfg ? cfg : &url_only, 5000, 0, NULL, err, sizeof err);
+    if (c == NULL) {
+        fprintf(stderr, "tileq report: Redis: %s\n", err);
         goto cleanup;
     }
-    if (password != NULL) {
-        r = redisCommand(c, "AUTH %s", password);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "tileq report: Redis AUTH failed\n");
-            goto cleanup;
-        }
-        freeReplyObject(r);
-    }
-    if (db != 0) {
-        r = redisCommand(c, "SELECT %d", db);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "tileq report: Redis SELECT %d failed\n", db);
-            goto cleanup;
-        }
-        freeReplyObject(r);
-    }
-    r = NULL;
     for (;;) {
         int n = tq_renderlog_flush(c, pg, "tileq-report", 5000, err, sizeof err);
         if (n < 0) {
@@ -153,12 +136,9 @@ static int flush_renderlog(const char *redis_url, PGconn *pg)
     }
     rc = 0;
 cleanup:
-    if (r)
-        freeReplyObject(r);
     if (c)
         redisFree(c);
-    free(host);
-    free(password);
+    free(url_only.redis_url);
     return rc;
 }
 
@@ -325,7 +305,8 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             fprintf(stderr, "tileq report: PostgreSQL: %s", PQerrorMessage(pg));
             goto cleanup;
         }
-        if (flush && flush_renderlog(redis_url, pg) != 0)
+        if (flush &&
+            flush_renderlog(cfg && redis_url == cfg->redis_url ? cfg : NULL, redis_url, pg) != 0)
             goto cleanup;
         int missing = 0;
         src = tq_rlsource_open(pg, &filter, cfg, &missing, err, sizeof err);

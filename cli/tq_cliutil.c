@@ -8,6 +8,7 @@
 #include "tq_cli.h"
 #include "tq_discover.h"
 #include "tq_queue.h"
+#include "tq_redis.h"
 #include "tq_tile.h"
 
 struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need_tilesets,
@@ -49,51 +50,11 @@ struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need
 
 redisContext *tq_cli_redis_connect(const char *cmd, const struct tq_config *cfg)
 {
-    char *host = NULL, *password = NULL;
-    int port = 6379, db = 0;
-    redisContext *c = NULL;
-    redisReply *r = NULL;
-    int ok = 0;
+    char err[512];
+    redisContext *c = tq_redis_connect(cfg, 5000, 0, NULL, err, sizeof err);
 
-    if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
-        fprintf(stderr, "tileq %s: bad Redis URL '%s'\n", cmd, cfg->redis_url);
-        goto cleanup;
-    }
-    struct timeval tv = {5, 0};
-    c = redisConnectWithTimeout(host, port, tv);
-    if (c == NULL || c->err) {
-        fprintf(stderr, "tileq %s: Redis %s:%d: %s\n", cmd, host, port,
-                c ? c->errstr : "out of memory");
-        goto cleanup;
-    }
-    if (password != NULL) {
-        r = redisCommand(c, "AUTH %s", password);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "tileq %s: Redis AUTH failed\n", cmd);
-            goto cleanup;
-        }
-        freeReplyObject(r);
-        r = NULL;
-    }
-    if (db != 0) {
-        r = redisCommand(c, "SELECT %d", db);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "tileq %s: Redis SELECT %d failed\n", cmd, db);
-            goto cleanup;
-        }
-        freeReplyObject(r);
-        r = NULL;
-    }
-    ok = 1;
-cleanup:
-    if (r)
-        freeReplyObject(r);
-    if (!ok && c) {
-        redisFree(c);
-        c = NULL;
-    }
-    free(host);
-    free(password);
+    if (c == NULL)
+        fprintf(stderr, "tileq %s: Redis: %s\n", cmd, err);
     return c;
 }
 

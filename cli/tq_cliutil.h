@@ -18,8 +18,9 @@
 struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need_tilesets,
                                      int *exit_status);
 
-/* Connects to cfg->redis_url (AUTH, SELECT as the URL says), 5 s connect timeout. Prints
- * the reason and returns NULL on failure; the caller frees with redisFree. */
+/* Connects to cfg's Redis master (through its sentinels when configured; AUTH, SELECT as
+ * redis_url says: tq_redis_connect), 5 s connect timeout. Prints the reason and returns NULL
+ * on failure; the caller frees with redisFree. */
 redisContext *tq_cli_redis_connect(const char *cmd, const struct tq_config *cfg);
 
 /* The last entry id of the completion events stream ("0-0" when empty) into buf, so a

@@ -12,7 +12,7 @@
  * http { cache_control "public, max-age=3600", cors_origin "*", public_url and static_dir unset },
  * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64, statement_timeout_ms 30000,
  *           bounds the Web Mercator world, center the middle of bounds at minzoom },
- * layer { minzoom, maxzoom: the tileset's }. */
+ * layer { minzoom, maxzoom: the tileset's }, redis_sentinels none. */
 #include "tq_config.h"
 
 #include <errno.h>
@@ -520,11 +520,179 @@ static int parse_listen(const char *s, char **host, int *port)
     return 0;
 }
 
+/* ---- Redis Sentinel: redis_sentinels, redis_sentinel_master ------------------------------ */
+
+static void sentinels_free(struct tq_config *cfg)
+{
+    for (size_t i = 0; i < cfg->nredis_sentinels; i++)
+        free(cfg->redis_sentinels[i].host);
+    free(cfg->redis_sentinels);
+    cfg->redis_sentinels = NULL;
+    cfg->nredis_sentinels = 0;
+}
+
+/* "host:port" (or "[v6]:port") with the port written out, into *out (host malloc'd). */
+static int sentinel_parse(const char *s, struct tq_hostport *out)
+{
+    char *host = NULL, *password = NULL;
+    int port = 0, db = 0;
+    const char *colon = strrchr(s, ':');
+
+    if (strstr(s, "://") != NULL || colon == NULL || colon[1] == '\0' || strchr(s, '@') ||
+        strchr(s, '/') || (s[0] == '[' && strstr(s, "]:") == NULL) ||
+        tq_redis_url_parse(s, &host, &port, &password, &db) != 0)
+        return -1;
+    free(password);
+    out->host = host;
+    out->port = port;
+    return 0;
+}
+
+/* Adds one sentinel to cfg (at most TQ_MAX_SENTINELS). -1 on a bad string, -2 when full,
+ * -3 out of memory. */
+static int sentinel_add(struct tq_config *cfg, const char *s)
+{
+    struct tq_hostport hp;
+    if (cfg->nredis_sentinels >= TQ_MAX_SENTINELS)
+        return -2;
+    if (sentinel_parse(s, &hp) != 0)
+        return -1;
+    struct tq_hostport *v =
+        realloc(cfg->redis_sentinels, (cfg->nredis_sentinels + 1) * sizeof *cfg->redis_sentinels);
+    if (v == NULL) {
+        free(hp.host);
+        return -3;
+    }
+    cfg->redis_sentinels = v;
+    v[cfg->nredis_sentinels++] = hp;
+    return 0;
+}
+
+static int sentinel_master_ok(const char *name)
+{
+    size_t len = strlen(name);
+    if (len == 0 || len > 128)
+        return 0;
+    for (const char *p = name; *p; p++) {
+        if (*p <= ' ' || *p == 0x7f)
+            return 0;
+    }
+    return 1;
+}
+
+static const char *const sentinel_add_errors[] = {"", "must be \"host:port\" with port 1..65535",
+                                                  "at most 16 sentinels", "out of memory"};
+
+/* redis_sentinels = [ "host:port", ... ] (array or list) and redis_sentinel_master. */
+static int load_sentinels(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
+{
+    const config_setting_t *ss = config_setting_get_member(root, "redis_sentinels");
+
+    if (get_string(ld, root, "", "redis_sentinel_master", &cfg->redis_sentinel_master) != 0)
+        return -1;
+    if (ss == NULL)
+        return 0;
+    if ((config_setting_type(ss) != CONFIG_TYPE_ARRAY &&
+         config_setting_type(ss) != CONFIG_TYPE_LIST) ||
+        config_setting_length(ss) == 0) {
+        fail(ld, ss, "redis_sentinels", "must be a non-empty array of \"host:port\" strings");
+        return -1;
+    }
+    for (int i = 0; i < config_setting_length(ss); i++) {
+        char path[PATH_MAX_LEN];
+        const config_setting_t *e = config_setting_get_elem(ss, (unsigned)i);
+        index_path(path, sizeof path, "redis_sentinels", i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            fail(ld, e, path, "must be a \"host:port\" string");
+            return -1;
+        }
+        int r = sentinel_add(cfg, config_setting_get_string(e));
+        if (r != 0) {
+            fail(ld, e, path, "%s", sentinel_add_errors[-r]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* TQ_REDIS_SENTINELS="host:port,host:port" replaces the file's list; TQ_REDIS_SENTINEL_MASTER
+ * its master name. Empty variables are ignored. */
+static int env_sentinels(struct loader *ld, struct tq_config *cfg)
+{
+    const char *v = getenv("TQ_REDIS_SENTINELS");
+    char *copy = NULL, *save = NULL;
+    int rc = -1;
+
+    if (v == NULL || v[0] == '\0')
+        return 0;
+    copy = strdup(v);
+    if (copy == NULL) {
+        snprintf(ld->err, ld->errsize, "TQ_REDIS_SENTINELS: out of memory");
+        goto cleanup;
+    }
+    sentinels_free(cfg);
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok += strspn(tok, " \t");
+        size_t n = strlen(tok);
+        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
+            tok[--n] = '\0';
+        int r = sentinel_add(cfg, tok);
+        if (r != 0) {
+            snprintf(ld->err, ld->errsize, "TQ_REDIS_SENTINELS: \"%.100s\": %s", tok,
+                     sentinel_add_errors[-r]);
+            goto cleanup;
+        }
+    }
+    if (cfg->nredis_sentinels == 0) {
+        snprintf(ld->err, ld->errsize, "TQ_REDIS_SENTINELS: must be \"host:port,host:port,...\"");
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(copy);
+    return rc;
+}
+
+/* Sentinels and master name come together; the name has no blanks. */
+static int validate_sentinels(struct loader *ld, const config_setting_t *root,
+                              const struct tq_config *cfg)
+{
+    const char *mvar = getenv("TQ_REDIS_SENTINEL_MASTER");
+    int menv = mvar && mvar[0];
+    const config_setting_t *ms = config_setting_get_member(root, "redis_sentinel_master");
+
+    if (cfg->redis_sentinel_master && !sentinel_master_ok(cfg->redis_sentinel_master)) {
+        if (menv)
+            snprintf(ld->err, ld->errsize,
+                     "TQ_REDIS_SENTINEL_MASTER: must be 1..128 characters, no blanks");
+        else
+            fail(ld, ms, "redis_sentinel_master", "must be 1..128 characters, no blanks");
+        return -1;
+    }
+    if (cfg->nredis_sentinels > 0 && cfg->redis_sentinel_master == NULL) {
+        snprintf(ld->err, ld->errsize,
+                 "%s: redis_sentinel_master: required with redis_sentinels (in the file or as "
+                 "TQ_REDIS_SENTINEL_MASTER)",
+                 ld->name);
+        return -1;
+    }
+    if (cfg->nredis_sentinels == 0 && cfg->redis_sentinel_master != NULL) {
+        if (menv)
+            snprintf(ld->err, ld->errsize,
+                     "TQ_REDIS_SENTINEL_MASTER: needs redis_sentinels (or TQ_REDIS_SENTINELS)");
+        else
+            fail(ld, ms, "redis_sentinel_master", "needs redis_sentinels (or TQ_REDIS_SENTINELS)");
+        return -1;
+    }
+    return 0;
+}
+
 static int load_root(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
 {
     static const char *const keys[] = {"redis_url", "pg_conninfo", "cache_dir", "listen",
-                                       "worker_id", "log_level",   "queue",     "http",
-                                       "tilesets",  NULL};
+                                       "worker_id", "log_level", "queue", "http", "tilesets",
+                                       /* Redis Sentinel */
+                                       "redis_sentinels", "redis_sentinel_master", NULL};
     char *listen = NULL;
     int rc = -1;
 
@@ -541,7 +709,8 @@ static int load_root(struct loader *ld, const config_setting_t *root, struct tq_
              "must be \"host:port\" with port 0..65535");
         goto cleanup;
     }
-    if (load_queue(ld, root, &cfg->queue) != 0 || load_http(ld, root, &cfg->http) != 0)
+    if (load_queue(ld, root, &cfg->queue) != 0 || load_http(ld, root, &cfg->http) != 0 ||
+        load_sentinels(ld, root, cfg) != 0)
         goto cleanup;
 
     const config_setting_t *tss = config_setting_get_member(root, "tilesets");
@@ -608,7 +777,8 @@ static int apply_env(struct loader *ld, struct tq_config *cfg)
         env_string(ld, "TQ_PG_CONNINFO", &cfg->pg_conninfo) ||
         env_string(ld, "TQ_CACHE_DIR", &cfg->cache_dir) ||
         env_string(ld, "TQ_WORKER_ID", &cfg->worker_id) ||
-        env_string(ld, "TQ_LOG_LEVEL", &cfg->log_level))
+        env_string(ld, "TQ_LOG_LEVEL", &cfg->log_level) || env_sentinels(ld, cfg) ||
+        env_string(ld, "TQ_REDIS_SENTINEL_MASTER", &cfg->redis_sentinel_master))
         return -1;
     const char *listen = getenv("TQ_LISTEN");
     if (listen && listen[0] && parse_listen(listen, &cfg->listen_host, &cfg->listen_port) != 0) {
@@ -650,6 +820,8 @@ static int validate_final(struct loader *ld, const config_setting_t *root, struc
     }
     free(host);
     free(password);
+    if (validate_sentinels(ld, root, cfg) != 0)
+        return -1;
     enum tq_log_level level;
     if (tq_log_level_parse(cfg->log_level, &level) != 0) {
         if (getenv("TQ_LOG_LEVEL") && getenv("TQ_LOG_LEVEL")[0])
@@ -764,6 +936,8 @@ void tq_config_free(struct tq_config *cfg)
     free(cfg->tilesets);
     free(cfg->path);
     free(cfg->redis_url);
+    sentinels_free(cfg);
+    free(cfg->redis_sentinel_master);
     free(cfg->pg_conninfo);
     free(cfg->cache_dir);
     free(cfg->listen_host);

@@ -1,9 +1,12 @@
 /* tq_config — the one configuration file every tileq program reads (libconfig syntax),
  * plus environment overrides for what differs per host:
- *   TQ_REDIS_URL, TQ_PG_CONNINFO, TQ_CACHE_DIR, TQ_LISTEN, TQ_WORKER_ID, TQ_LOG_LEVEL
+ *   TQ_REDIS_URL, TQ_PG_CONNINFO, TQ_CACHE_DIR, TQ_LISTEN, TQ_WORKER_ID, TQ_LOG_LEVEL,
+ *   TQ_REDIS_SENTINELS ("host:port,host:port,..."), TQ_REDIS_SENTINEL_MASTER
  *
  * Example:
  *   redis_url   = "redis://127.0.0.1:6379/0";
+ *   redis_sentinels = [ "10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379" ];  # optional
+ *   redis_sentinel_master = "tileq";                        # with redis_sentinels
  *   pg_conninfo = "host=127.0.0.1 port=5432 dbname=tileq";
  *   cache_dir   = "/var/cache/tileq";
  *   listen      = "127.0.0.1:8080";
@@ -29,6 +32,10 @@
  * X-Forwarded-Proto/-Host/-Prefix headers. http.static_dir: where the preview page's files
  * (MapLibre GL JS included) are; unset: the coordinator looks in the install's
  * share/tileq/static, then in the build tree's static/.
+ *
+ * Redis Sentinel: with redis_sentinels (and redis_sentinel_master, the name the sentinels
+ * monitor), every program asks the sentinels for the master's address before each connect
+ * (tq_redis.h) and the host:port of redis_url is not used; its password and db are.
  *
  * With no tileset configured, every table in geometry_columns is published as a one-layer
  * tileset (tq_discover.h fills cfg->tilesets at start).
@@ -94,9 +101,22 @@ struct tq_http_config {
     char *static_dir;    /* default NULL: see above */
 };
 
+/* Redis Sentinel: one sentinel's address. */
+struct tq_hostport {
+    char *host;
+    int port;
+};
+
+#define TQ_MAX_SENTINELS 16
+
 struct tq_config {
     char *path; /* the file it came from */
     char *redis_url;
+    /* Redis Sentinel (redis_sentinels, redis_sentinel_master): nredis_sentinels 0 = not used,
+     * else redis_sentinel_master is set too. */
+    size_t nredis_sentinels;
+    struct tq_hostport *redis_sentinels;
+    char *redis_sentinel_master;
     char *pg_conninfo;
     char *cache_dir;
     char *listen_host;

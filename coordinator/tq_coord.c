@@ -1092,8 +1092,8 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
         goto cleanup;
     }
     co->port = bound_port(co->bound);
-    co->cmd = tq_rconn_new(base, "command", host, port, password, db, on_cmd_state, co);
-    co->events = tq_rconn_new(base, "events", host, port, password, db, on_events_state, co);
+    co->cmd = tq_rconn_new(base, "command", cfg, on_cmd_state, co);
+    co->events = tq_rconn_new(base, "events", cfg, on_events_state, co);
     if (co->cmd == NULL || co->events == NULL) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;

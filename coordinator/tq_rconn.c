@@ -3,7 +3,16 @@
  * Ownership: rc owns its redisAsyncContext (rc->ac) until hiredis frees it (after a
  * disconnect or a failed connect) or we do (rc_drop, tq_rconn_free). A struct rcmd is owned
  * by hiredis's reply queue from a successful redisvAsyncCommand until on_reply, which frees
- * it; the deadline timer only marks it finished, so a late reply finds it still allocated. */
+ * it; the deadline timer only marks it finished, so a late reply finds it still allocated.
+ * The sentinel context (rc->sac) is rc's while it asks one sentinel; it is let go (hiredis
+ * frees it after redisAsyncDisconnect, or we free it outside hiredis's callbacks) as soon as
+ * that sentinel answered, failed or ran out of time, and rc->sac is cleared first so its late
+ * callbacks see it is no longer the current one.
+ *
+ * Sentinel resolution never blocks the loop: the sentinels are asked over async connections
+ * (one at a time, RC_SENTINEL_TIMEOUT_MS each), and the next one is tried from a zero-delay
+ * event, not from inside a hiredis callback. (A sentinel or master given as a host name is
+ * resolved by hiredis with a blocking getaddrinfo: give addresses.) */
 #include "tq_rconn.h"
 
 #include <stdarg.h>
@@ -14,25 +23,41 @@
 #include <hiredis/async.h>
 
 #include "tq_log.h"
+#include "tq_redis.h"
 
 #define RC_BACKOFF_MIN_MS 100
 #define RC_BACKOFF_MAX_MS 5000
+#define RC_BACKOFF_MAX_SENTINEL_MS 1000 /* with sentinels: a new master shows up within seconds */
 #define RC_CONNECT_TIMEOUT_MS 2000
+#define RC_SENTINEL_TIMEOUT_MS 1000
+#define RC_SENTINEL_CHECK_MS 1000 /* while UP, ask the sentinels whether the master moved */
 
 struct tq_rconn {
     struct event_base *base;
-    char *name, *host, *password;
+    const struct tq_config *cfg; /* borrowed: sentinels and master name */
+    char *name, *password;
+    char host[256]; /* the master's: redis_url's, or the last one the sentinels named */
     int port, db;
     tq_rconn_state_cb state_cb;
     void *state_arg;
     redisAsyncContext *ac; /* NULL while DOWN */
     int up;
     int stopping;
+    int handshake_failed; /* an AUTH/ROLE/SELECT answer failed: the PING must not make it UP */
     int backoff_ms;
     unsigned long ups;        /* times the connection became UP */
     struct event *retry_ev;   /* backoff before the next connect */
     struct event *reset_ev;   /* deferred tq_rconn_reset */
     struct event *connect_ev; /* deadline for connect + handshake */
+    /* sentinel resolution (cfg->nredis_sentinels > 0) */
+    redisAsyncContext *sac;    /* the sentinel being asked, NULL otherwise */
+    size_t sidx;               /* its index in cfg->redis_sentinels */
+    char swhy[200];            /* why the last sentinel failed */
+    struct event *sentinel_ev; /* deadline for the sentinel being asked */
+    struct event *snext_ev;    /* zero-delay: ask the next sentinel */
+    struct event *check_ev;    /* while UP: time for the next check */
+    int checking;              /* the sentinels are asked while UP (RC_SENTINEL_CHECK_MS) */
+    int retry_now;             /* the next reconnect without backoff (the master moved) */
 };
 
 struct rcmd {
@@ -44,6 +69,7 @@ struct rcmd {
 };
 
 static void rc_connect(struct tq_rconn *rc);
+static void sentinel_drop(struct tq_rconn *rc);
 
 static struct timeval ms_tv(int ms)
 {
@@ -57,11 +83,18 @@ static void schedule_retry(struct tq_rconn *rc)
 
     if (rc->stopping || evtimer_pending(rc->retry_ev, NULL))
         return;
+    if (rc->retry_now) { /* a known new master: no reason to wait */
+        rc->retry_now = 0;
+        tv = ms_tv(0);
+        evtimer_add(rc->retry_ev, &tv);
+        return;
+    }
     tv = ms_tv(rc->backoff_ms);
     evtimer_add(rc->retry_ev, &tv);
     rc->backoff_ms *= 2;
-    if (rc->backoff_ms > RC_BACKOFF_MAX_MS)
-        rc->backoff_ms = RC_BACKOFF_MAX_MS;
+    int max = rc->cfg->nredis_sentinels > 0 ? RC_BACKOFF_MAX_SENTINEL_MS : RC_BACKOFF_MAX_MS;
+    if (rc->backoff_ms > max)
+        rc->backoff_ms = max;
 }
 
 static void on_retry(evutil_socket_t fd, short what, void *arg)
@@ -76,6 +109,12 @@ static void rc_lost(struct tq_rconn *rc, int was_up, const char *why)
     rc->ac = NULL;
     rc->up = 0;
     evtimer_del(rc->connect_ev);
+    evtimer_del(rc->check_ev);
+    if (rc->checking) { /* a check of the master we just lost: moot */
+        rc->checking = 0;
+        evtimer_del(rc->snext_ev);
+        sentinel_drop(rc);
+    }
     char qwhy[160];
 
     if (rc->stopping)
@@ -123,6 +162,12 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     if (cmd->timer)
         event_free(cmd->timer);
+    if (rc->ac == ac && tq_redis_reply_is_reconnect(r)) {
+        char qe[160];
+        tq_log_warn("redis_reconnect_reply", "conn=%s host=%s port=%d error=%s", rc->name, rc->host,
+                    rc->port, tq_log_quote(((redisReply *)r)->str, qe, sizeof qe));
+        tq_rconn_reset(rc);
+    }
     if (!cmd->finished) {
         cmd->finished = 1;
         cmd->cb(rc, r, r ? NULL : (rc->stopping ? "shutdown" : "disconnected"), cmd->arg);
@@ -192,8 +237,22 @@ static void on_handshake_step(struct tq_rconn *rc, redisReply *reply, const char
         char qe[160];
         tq_log_error("redis_handshake_failed", "conn=%s step=%s error=%s", rc->name,
                      (const char *)arg, tq_log_quote(reply->str, qe, sizeof qe));
+        rc->handshake_failed = 1;
         tq_rconn_reset(rc);
     }
+}
+
+/* ROLE answer (with sentinels): the address they named must be the master now. */
+static void on_role(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    char why[200], q[260];
+
+    if (reply == NULL || tq_redis_role_is_master(reply, why, sizeof why))
+        return;
+    tq_log_warn("redis_not_master", "conn=%s host=%s port=%d error=%s", rc->name, rc->host,
+                rc->port, tq_log_quote(why, q, sizeof q));
+    rc->handshake_failed = 1;
+    tq_rconn_reset(rc);
 }
 
 static void on_ping(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
@@ -207,14 +266,19 @@ static void on_ping(struct tq_rconn *rc, redisReply *reply, const char *err, voi
         tq_rconn_reset(rc);
         return;
     }
-    if (rc->up)
+    if (rc->up || rc->handshake_failed)
         return;
     evtimer_del(rc->connect_ev);
     rc->up = 1;
     rc->ups++;
     rc->backoff_ms = RC_BACKOFF_MIN_MS;
-    tq_log_info("redis_connected", "conn=%s host=%s port=%d db=%d", rc->name, rc->host, rc->port,
-                rc->db);
+    tq_log_info("redis_connected", "conn=%s host=%s port=%d db=%d sentinel_master=%s", rc->name,
+                rc->host, rc->port, rc->db,
+                rc->cfg->redis_sentinel_master ? rc->cfg->redis_sentinel_master : "-");
+    if (rc->cfg->nredis_sentinels > 0) {
+        struct timeval tv = ms_tv(RC_SENTINEL_CHECK_MS);
+        evtimer_add(rc->check_ev, &tv);
+    }
     if (rc->state_cb)
         rc->state_cb(rc, 1, rc->state_arg);
 }
@@ -232,6 +296,8 @@ static void on_connect(const redisAsyncContext *cac, int status)
     }
     if (rc->password)
         rc_send(rc, 0, on_handshake_step, "auth", "AUTH %s", rc->password);
+    if (rc->cfg->nredis_sentinels > 0)
+        rc_send(rc, 0, on_role, NULL, "ROLE");
     if (rc->db != 0)
         rc_send(rc, 0, on_handshake_step, "select", "SELECT %d", rc->db);
     rc_send(rc, 0, on_ping, NULL, "PING");
@@ -246,13 +312,15 @@ static void on_disconnect(const redisAsyncContext *cac, int status)
     rc_lost(rc, rc->up, cac->errstr[0] ? cac->errstr : "disconnected");
 }
 
-static void rc_connect(struct tq_rconn *rc)
+/* Connects to the master at rc->host:rc->port. */
+static void rc_connect_master(struct tq_rconn *rc)
 {
     redisAsyncContext *ac;
     struct timeval tv = ms_tv(RC_CONNECT_TIMEOUT_MS);
 
     if (rc->stopping || rc->ac != NULL)
         return;
+    rc->handshake_failed = 0;
     ac = redisAsyncConnect(rc->host, rc->port);
     if (ac == NULL || ac->err) {
         char qe[160];
@@ -276,27 +344,233 @@ static void rc_connect(struct tq_rconn *rc)
     evtimer_add(rc->connect_ev, &tv);
 }
 
-struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name, const char *host, int port,
-                              const char *password, int db, tq_rconn_state_cb cb, void *arg)
+/* ---- Sentinel resolution -------------------------------------------------------------- *
+ *
+ *   rc_connect ──▶ ask sentinel 0 ──answer: host:port──▶ rc_connect_master (CONNECTING)
+ *                      │ error, nil, timeout, disconnect
+ *                      ▼
+ *                  ask sentinel 1 ... ──all failed──▶ DOWN, backoff timer armed
+ *
+ * While UP, every RC_SENTINEL_CHECK_MS the same walk checks the master (rc->checking): a
+ * SENTINEL FAILOVER promotes the replica without touching the old master's clients, and the
+ * sentinels turn the old master into a replica only when they next look at it (up to ~10 s
+ * later); writes it takes meanwhile are lost. A check that names another master resets the
+ * connection (→ DOWN → RESOLVING); a check no sentinel answers changes nothing. */
+
+/* A check ended: the next one after RC_SENTINEL_CHECK_MS while UP. */
+static void check_done(struct tq_rconn *rc)
+{
+    struct timeval tv = ms_tv(RC_SENTINEL_CHECK_MS);
+
+    rc->checking = 0;
+    if (rc->up && !rc->stopping)
+        evtimer_add(rc->check_ev, &tv);
+}
+
+static void sentinel_ask(struct tq_rconn *rc);
+
+/* Lets the current sentinel context go (sidx unchanged). Not inside its callbacks: there
+ * use redisAsyncDisconnect after clearing rc->sac. */
+static void sentinel_drop(struct tq_rconn *rc)
+{
+    redisAsyncContext *sac = rc->sac;
+
+    evtimer_del(rc->sentinel_ev);
+    if (sac == NULL)
+        return;
+    rc->sac = NULL;
+    redisAsyncFree(sac);
+}
+
+/* The current sentinel failed (why): the next one is asked from the loop. rc->sac is
+ * already cleared and let go. */
+static void sentinel_failed(struct tq_rconn *rc, const char *why)
+{
+    struct timeval now = {0, 0};
+    const struct tq_hostport *s = &rc->cfg->redis_sentinels[rc->sidx];
+
+    evtimer_del(rc->sentinel_ev);
+    snprintf(rc->swhy, sizeof rc->swhy, "%s:%d: %s", s->host, s->port, why);
+    rc->sidx++;
+    if (!rc->stopping)
+        evtimer_add(rc->snext_ev, &now);
+}
+
+static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct tq_rconn *rc = privdata;
+    char why[200], host[256], q[260];
+    int port = 0;
+
+    if (rc->sac != ac || r == NULL)
+        return; /* let go already, or being freed (the disconnect callback follows) */
+    rc->sac = NULL;
+    redisAsyncDisconnect(ac); /* hiredis frees it once this callback returns */
+    if (tq_redis_master_addr_reply(r, host, sizeof host, &port, why, sizeof why) != 0) {
+        sentinel_failed(rc, why);
+        return;
+    }
+    evtimer_del(rc->sentinel_ev);
+    const struct tq_hostport *s = &rc->cfg->redis_sentinels[rc->sidx];
+    int moved = strcmp(host, rc->host) != 0 || port != rc->port;
+    if (rc->checking) {
+        check_done(rc);
+        if (moved) {
+            tq_log_warn("redis_master_moved",
+                        "conn=%s master=%s sentinel=%s:%d host=%s port=%d new_host=%s new_port=%d",
+                        rc->name, tq_log_quote(rc->cfg->redis_sentinel_master, q, sizeof q),
+                        s->host, s->port, rc->host, rc->port, host, port);
+            rc->retry_now = 1;
+            tq_rconn_reset(rc);
+        }
+        return;
+    }
+    if (moved)
+        tq_log_info("redis_master_changed",
+                    "conn=%s master=%s sentinel=%s:%d old_host=%s old_port=%d host=%s port=%d",
+                    rc->name, tq_log_quote(rc->cfg->redis_sentinel_master, q, sizeof q), s->host,
+                    s->port, rc->host, rc->port, host, port);
+    snprintf(rc->host, sizeof rc->host, "%s", host);
+    rc->port = port;
+    rc_connect_master(rc);
+}
+
+static void on_sentinel_connect(const redisAsyncContext *cac, int status)
+{
+    struct tq_rconn *rc = cac->data;
+
+    if (rc->sac != cac || status == REDIS_OK)
+        return;
+    rc->sac = NULL; /* hiredis frees it after this returns */
+    sentinel_failed(rc, cac->errstr[0] ? cac->errstr : "connect failed");
+}
+
+static void on_sentinel_disconnect(const redisAsyncContext *cac, int status)
+{
+    struct tq_rconn *rc = cac->data;
+
+    if (rc->sac != cac)
+        return;
+    rc->sac = NULL;
+    sentinel_failed(rc, cac->errstr[0] ? cac->errstr : "disconnected");
+}
+
+static void on_sentinel_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_rconn *rc = arg;
+
+    if (rc->sac == NULL)
+        return;
+    sentinel_drop(rc);
+    sentinel_failed(rc, "timeout");
+}
+
+static void on_sentinel_next(evutil_socket_t fd, short what, void *arg)
+{
+    sentinel_ask(arg);
+}
+
+static void on_check(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_rconn *rc = arg;
+
+    if (!rc->up || rc->stopping || rc->sac != NULL)
+        return;
+    rc->checking = 1;
+    rc->sidx = 0;
+    sentinel_ask(rc);
+}
+
+/* Asks sentinel rc->sidx for the master; past the last one, goes DOWN with backoff. */
+static void sentinel_ask(struct tq_rconn *rc)
+{
+    const struct tq_config *cfg = rc->cfg;
+    struct timeval tv = ms_tv(RC_SENTINEL_TIMEOUT_MS);
+    redisAsyncContext *ac = NULL;
+    char q[260], qm[160];
+
+    if (rc->stopping || rc->sac != NULL || (rc->ac != NULL && !rc->checking))
+        return;
+    if (rc->sidx >= cfg->nredis_sentinels && rc->checking) {
+        check_done(rc); /* no sentinel answered: keep the master we have */
+        return;
+    }
+    if (rc->sidx >= cfg->nredis_sentinels) {
+        tq_log_warn("redis_sentinel_failed", "conn=%s master=%s error=%s retry_ms=%d", rc->name,
+                    tq_log_quote(cfg->redis_sentinel_master, qm, sizeof qm),
+                    tq_log_quote(rc->swhy, q, sizeof q), rc->backoff_ms);
+        schedule_retry(rc);
+        return;
+    }
+    const struct tq_hostport *s = &cfg->redis_sentinels[rc->sidx];
+    ac = redisAsyncConnect(s->host, s->port);
+    if (ac == NULL || ac->err) {
+        snprintf(q, sizeof q, "%s", ac ? ac->errstr : "out of memory");
+        if (ac)
+            redisAsyncFree(ac);
+        sentinel_failed(rc, q);
+        return;
+    }
+    ac->data = rc;
+    if (redisLibeventAttach(ac, rc->base) != REDIS_OK ||
+        redisAsyncCommand(ac, on_sentinel_reply, rc, "SENTINEL get-master-addr-by-name %s",
+                          cfg->redis_sentinel_master) != REDIS_OK) {
+        redisAsyncFree(ac);
+        sentinel_failed(rc, "cannot queue the command");
+        return;
+    }
+    redisAsyncSetConnectCallback(ac, on_sentinel_connect);
+    redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+    rc->sac = ac;
+    evtimer_add(rc->sentinel_ev, &tv);
+}
+
+/* DOWN → CONNECTING, through the sentinels when configured. */
+static void rc_connect(struct tq_rconn *rc)
+{
+    if (rc->stopping || rc->ac != NULL || rc->sac != NULL)
+        return;
+    if (rc->cfg->nredis_sentinels == 0) {
+        rc_connect_master(rc);
+        return;
+    }
+    rc->sidx = 0;
+    snprintf(rc->swhy, sizeof rc->swhy, "no sentinel answered");
+    sentinel_ask(rc);
+}
+
+struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name,
+                              const struct tq_config *cfg, tq_rconn_state_cb cb, void *arg)
 {
     struct tq_rconn *rc = calloc(1, sizeof *rc);
+    char *host = NULL, *password = NULL;
+    int port = 0, db = 0;
 
     if (rc == NULL)
         return NULL;
+    if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
+        free(rc);
+        return NULL;
+    }
     rc->base = base;
+    rc->cfg = cfg;
     rc->name = strdup(name);
-    rc->host = strdup(host);
-    rc->password = password ? strdup(password) : NULL;
+    snprintf(rc->host, sizeof rc->host, "%s", host);
+    rc->password = password;
     rc->port = port;
     rc->db = db;
+    free(host);
     rc->state_cb = cb;
     rc->state_arg = arg;
     rc->backoff_ms = RC_BACKOFF_MIN_MS;
     rc->retry_ev = evtimer_new(base, on_retry, rc);
     rc->reset_ev = evtimer_new(base, on_reset, rc);
     rc->connect_ev = evtimer_new(base, on_connect_timeout, rc);
-    if (!rc->name || !rc->host || (password && !rc->password) || !rc->retry_ev || !rc->reset_ev ||
-        !rc->connect_ev) {
+    rc->sentinel_ev = evtimer_new(base, on_sentinel_timeout, rc);
+    rc->snext_ev = evtimer_new(base, on_sentinel_next, rc);
+    rc->check_ev = evtimer_new(base, on_check, rc);
+    if (!rc->name || !rc->retry_ev || !rc->reset_ev || !rc->connect_ev || !rc->sentinel_ev ||
+        !rc->snext_ev || !rc->check_ev) {
         tq_rconn_free(rc);
         return NULL;
     }
@@ -352,14 +626,21 @@ void tq_rconn_free(struct tq_rconn *rc)
     rc->up = 0;
     if (ac)
         redisAsyncFree(ac); /* outstanding commands fail with "shutdown" */
+    if (rc->sentinel_ev)
+        sentinel_drop(rc);
     if (rc->retry_ev)
         event_free(rc->retry_ev);
     if (rc->reset_ev)
         event_free(rc->reset_ev);
     if (rc->connect_ev)
         event_free(rc->connect_ev);
+    if (rc->sentinel_ev)
+        event_free(rc->sentinel_ev);
+    if (rc->snext_ev)
+        event_free(rc->snext_ev);
+    if (rc->check_ev)
+        event_free(rc->check_ev);
     free(rc->name);
-    free(rc->host);
     free(rc->password);
     free(rc);
 }

@@ -1,20 +1,29 @@
 /* tq_rconn — one hiredis async connection on a libevent loop that stays up: it reconnects
- * with backoff (100 ms doubling to 5 s) when the connection drops or cannot be made, and
- * gives every command a deadline, since hiredis 0.14 has neither.
+ * with backoff (100 ms doubling to 5 s, 1 s with sentinels) when the connection drops or
+ * cannot be made, and gives every command a deadline, since hiredis 0.14 has neither. With
+ * Redis Sentinel in the config (redis_sentinels, redis_sentinel_master) it asks the
+ * sentinels for the master before every connect, over async connections (the loop goes on
+ * serving meanwhile), and checks ROLE on the address they give; while UP it asks them again
+ * every second and reconnects when they name another master.
  *
  * States:
- *            tq_rconn_start / backoff timer                PING answered
- *   DOWN ───────────────────────────────▶ CONNECTING ────────────────────▶ UP
- *     ▲                                       │ connect error, connect     │ disconnect, error,
- *     └───────── backoff timer armed ◀────────┘ deadline, AUTH/SELECT fail  │ tq_rconn_reset
- *     ▲                                                                    │
- *     └────────────────────────────────────────────────────────────────────┘
+ *        tq_rconn_start / backoff timer
+ *   DOWN ──────────────────────────────▶ RESOLVING (sentinels only: ask each in turn, 1 s each)
+ *     ▲ ◀── no sentinel answered ────────────│ master's host:port
+ *     │                                      ▼                     PING answered
+ *     │                                  CONNECTING ─────────────────────────────────▶ UP
+ *     │                                      │ connect error, connect deadline,         │
+ *     └───────── backoff timer armed ◀───────┘ AUTH/ROLE (not master)/SELECT fail       │
+ *     ▲                                                                                 │
+ *     └─ disconnect, error, tq_rconn_reset, a READONLY/LOADING/MASTERDOWN/UNBLOCKED reply ┘
  * The state callback is called on every UP and on every UP→DOWN change. */
 #ifndef TQ_RCONN_H
 #define TQ_RCONN_H
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
+
+#include "tq_config.h"
 
 struct tq_rconn;
 
@@ -27,10 +36,11 @@ typedef void (*tq_rconn_state_cb)(struct tq_rconn *rc, int up, void *arg);
 typedef void (*tq_rconn_reply_cb)(struct tq_rconn *rc, redisReply *reply, const char *err,
                                   void *arg);
 
-/* Creates a connection (not started). name is for logs. password may be NULL. Strings are
- * copied. Returns NULL on OOM. */
-struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name, const char *host, int port,
-                              const char *password, int db, tq_rconn_state_cb cb, void *arg);
+/* Creates a connection (not started) to cfg's Redis: redis_url, or the master its sentinels
+ * name. name is for logs (copied). cfg is borrowed and must outlive rc. Returns NULL on OOM
+ * or when cfg->redis_url does not parse. */
+struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name,
+                              const struct tq_config *cfg, tq_rconn_state_cb cb, void *arg);
 
 /* Starts connecting. */
 void tq_rconn_start(struct tq_rconn *rc);

@@ -4,7 +4,8 @@
 # up: the whole tileq stack natively on 127.0.0.1: installs missing Debian packages
 #   (apt-get), builds (Release) into build/, creates a throwaway PostgreSQL+PostGIS cluster
 #   (run as an unprivileged user when we are root) and loads the demo data (sql/*.sql), starts
-#   Redis, writes the config, starts N coordinators (default 1) and M workers (default 2) in
+#   Redis (AOF, appendfsync everysec: appendonlydir/ in the state dir), writes the config,
+#   starts N coordinators (default 1) and M workers (default 2) in
 #   the background, waits until every coordinator answers /health, and prints one line per
 #   endpoint, a sample tile URL and the config file (usable as `tileq -c FILE ...`).
 #   --nginx: also nginx in front (deploy/nginx.conf.in; nginx-light installed when missing):
@@ -123,7 +124,7 @@ do_up() {
 
     tq_say "starting PostgreSQL on 127.0.0.1:$pg_port and Redis on 127.0.0.1:$redis_port"
     tq_pg_start "$STATE" "$pg_port"
-    tq_redis_start "$STATE" "$redis_port"
+    tq_redis_start "$STATE" "$redis_port" --aof
     tq_say "loading the demo data (sql/demo_data.sql)"
     tq_load_demo "$ROOT" "$pg_port"
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # deploy/stack.sh — shell functions shared by deploy/local.sh and the integration test
 # fixture (tests/integration/services.sh): a throwaway PostgreSQL+PostGIS cluster, a Redis
-# server, tileq's config file and tileq's processes, all on 127.0.0.1 and free ports.
+# server (or a Sentinel-managed master, replica and 3 sentinels), tileq's config file and
+# tileq's processes, all on 127.0.0.1 and free ports.
 # Source it; it defines functions only (prefix tq_) and sets no shell options.
 
 TQ_APT_PACKAGES=(build-essential cmake pkg-config libevent-dev libhiredis-dev libpq-dev
@@ -136,11 +137,19 @@ tq_pg_stop() {
     tq_run_as "$user" "$bindir/pg_ctl" -D "$dir/pgdata" -m fast -w -t 60 stop >/dev/null 2>&1 || true
 }
 
-# tq_redis_start DIR PORT: a Redis server with no persistence, pidfile DIR/redis.pid.
+# tq_redis_start DIR PORT [--aof] [redis-server options...]: a Redis server on 127.0.0.1:PORT,
+# pidfile DIR/redis.pid, log DIR/redis.log, data in DIR. No persistence unless --aof is given:
+# then an append-only file fsynced every second (appendonly yes, appendfsync everysec; no RDB
+# snapshots), which a restart in the same DIR reads back. Waits until it answers PING.
 tq_redis_start() {
-    local dir=$1 port=$2 i
-    redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no --daemonize yes \
-        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" ||
+    local dir=$1 port=$2 i persist=(--appendonly no)
+    shift 2
+    if [[ ${1:-} == --aof ]]; then
+        persist=(--appendonly yes --appendfsync everysec)
+        shift
+    fi
+    redis-server --bind 127.0.0.1 --port "$port" --save '' "${persist[@]}" --daemonize yes \
+        --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir" "$@" ||
         tq_die "redis-server did not start"
     for ((i = 0; i < 100; i++)); do
         redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG && return 0
@@ -244,6 +253,85 @@ tq_sanitizer_report() {
     echo "$msg" >&2
     grep -E -A "$ctx" "$re" "$log" | head -n "$max" >&2
     return 1
+}
+
+# ---- Redis Sentinel: a master, a replica and 3 sentinels on loopback -----------------------
+
+# tq_redis_sentinel_group_start DIR MASTERNAME: starts a Redis master (DIR/rsg/a) and one
+# replica of it (DIR/rsg/b), both with AOF (everysec), and 3 sentinels (DIR/rsg/s1..s3,
+# quorum 2) monitoring them as MASTERNAME, on free loopback ports. Sentinel timeouts are
+# short (down-after 1000 ms, failover-timeout 5000 ms) so a failover completes in a few
+# seconds. Waits until the replica is in sync and every sentinel sees the master, the replica
+# and the 2 other sentinels. Sets TQ_RSG_MASTER_PORT, TQ_RSG_REPLICA_PORT and
+# TQ_RSG_SENTINEL_PORTS (space-separated). Call it directly, not in $(...).
+tq_redis_sentinel_group_start() {
+    local dir=$1 name=$2 mport rport sp i ok s
+    mkdir -p "$dir/rsg/a" "$dir/rsg/b"
+    tq_free_port mport
+    tq_free_port rport
+    tq_redis_start "$dir/rsg/a" "$mport" --aof
+    tq_redis_start "$dir/rsg/b" "$rport" --aof --replicaof 127.0.0.1 "$mport"
+    for ((i = 0; i < 200; i++)); do
+        redis-cli -p "$rport" info replication 2>/dev/null | grep -q '^master_link_status:up' &&
+            break
+        sleep 0.05
+    done
+    ((i < 200)) || tq_die "replica on port $rport did not sync with the master on $mport"
+    TQ_RSG_MASTER_PORT=$mport
+    TQ_RSG_REPLICA_PORT=$rport
+    TQ_RSG_SENTINEL_PORTS=""
+    for s in 1 2 3; do
+        tq_free_port sp
+        mkdir -p "$dir/rsg/s$s"
+        cat >"$dir/rsg/s$s/sentinel.conf" <<EOF2
+bind 127.0.0.1
+port $sp
+daemonize yes
+pidfile $dir/rsg/s$s/sentinel.pid
+logfile $dir/rsg/s$s/sentinel.log
+dir $dir/rsg/s$s
+sentinel monitor $name 127.0.0.1 $mport 2
+sentinel down-after-milliseconds $name 1000
+sentinel failover-timeout $name 5000
+sentinel parallel-syncs $name 1
+EOF2
+        redis-server "$dir/rsg/s$s/sentinel.conf" --sentinel || tq_die "sentinel $s did not start"
+        TQ_RSG_SENTINEL_PORTS+="${TQ_RSG_SENTINEL_PORTS:+ }$sp"
+    done
+    # Sentinels find the replica in the master's INFO and each other through hello messages
+    # (every 2 s), so this takes a few seconds.
+    for ((i = 0; i < 600; i++)); do
+        ok=1
+        for sp in $TQ_RSG_SENTINEL_PORTS; do
+            tq_rsg_sentinel_ready "$sp" "$name" "$mport" || {
+                ok=0
+                break
+            }
+        done
+        ((ok)) && return 0
+        sleep 0.05
+    done
+    for s in 1 2 3; do tail -n 10 "$dir/rsg/s$s/sentinel.log" >&2; done
+    tq_die "the sentinels do not see master $name (port $mport), its replica and each other"
+}
+
+# tq_rsg_sentinel_ready PORT NAME MASTERPORT: true when the sentinel on PORT names
+# 127.0.0.1:MASTERPORT as NAME's master and knows 1 replica and 2 other sentinels.
+tq_rsg_sentinel_ready() {
+    local port=$1 name=$2 mport=$3 info
+    info=$(redis-cli -p "$port" sentinel master "$name" 2>/dev/null) || return 1
+    [[ $(redis-cli -p "$port" sentinel get-master-addr-by-name "$name" 2>/dev/null | tail -n 1) == "$mport" ]] ||
+        return 1
+    grep -A1 -x 'num-slaves' <<<"$info" | tail -n 1 | grep -qx 1 || return 1
+    grep -A1 -x 'num-other-sentinels' <<<"$info" | tail -n 1 | grep -qx 2
+}
+
+# tq_redis_sentinel_group_stop DIR: stops the sentinels, then both Redis servers.
+tq_redis_sentinel_group_stop() {
+    local dir=$1 s
+    for s in 1 2 3; do tq_stop_pidfile "$dir/rsg/s$s/sentinel.pid"; done
+    tq_redis_stop "$dir/rsg/a"
+    tq_redis_stop "$dir/rsg/b"
 }
 
 # ---- nginx in front of the coordinators (deploy/nginx.conf.in) ----------------------------

@@ -60,6 +60,7 @@
 #include "tq_main.h"
 #include "tq_metrics.h"
 #include "tq_queue.h"
+#include "tq_redis.h"
 #include "tq_render.h"
 #include "tq_renderlog.h"
 #include "tq_tilejson.h"
@@ -69,6 +70,9 @@
 #define BACKOFF_MAX_MS 5000
 #define REDIS_CONNECT_TIMEOUT_MS 2000
 #define REDIS_COMMAND_TIMEOUT_MS 5000 /* > the BLPOP timeout */
+#define MASTER_CHECK_EVERY_MS 1000    /* with sentinels: has the master moved? */
+#define MASTER_CHECK_QUIET_MS 5000    /* ... after no sentinel answered */
+#define MASTER_CHECK_TIMEOUT_MS 300
 #define PG_CONNECT_TIMEOUT "5"
 #define REGISTER_EVERY_MS 5000
 #define REAP_EVERY_MS 1000
@@ -130,8 +134,10 @@ struct worker {
     struct tq_config *cfg; /* owned */
     char id[256];
     char host[128];
-    redisContext *redis; /* owned; NULL while disconnected */
-    PGconn *pg;          /* owned; NULL while disconnected */
+    redisContext *redis;             /* owned; NULL while disconnected */
+    struct tq_redis_addr redis_addr; /* where redis is connected */
+    int64_t next_master_check;       /* with sentinels (redis_ensure) */
+    PGconn *pg;                      /* owned; NULL while disconnected */
     struct tq_renderer *renderer;
     struct backoff redis_bo, pg_bo;
     int64_t next_register, next_reap, next_flush, next_schema;
@@ -218,54 +224,47 @@ static int redis_simple(struct worker *w, const char *what, redisReply *r)
     return 0;
 }
 
-/* Connects to Redis unless connected or backing off. 0 when connected. */
+/* Connects to Redis (through the sentinels when configured: tq_redis.h) unless connected or
+ * backing off; connected, asks the sentinels every second whether the master moved (drops
+ * the connection when it did). 0 when connected. */
 static int redis_ensure(struct worker *w)
 {
-    char *host = NULL, *password = NULL;
-    int port = 0, db = 0, rc = -1;
-    char q[600];
+    char err[512], q[600];
+    struct tq_redis_addr addr;
 
-    if (redis_ok(w))
+    if (redis_ok(w) && (w->cfg->nredis_sentinels == 0 || tq_now_ms() < w->next_master_check))
         return 0;
+    if (redis_ok(w)) {
+        int moved =
+            tq_redis_master_moved(w->cfg, &w->redis_addr, MASTER_CHECK_TIMEOUT_MS, err, sizeof err);
+        w->next_master_check =
+            tq_now_ms() + (moved < 0 ? MASTER_CHECK_QUIET_MS : MASTER_CHECK_EVERY_MS);
+        if (moved <= 0)
+            return 0;
+        redis_drop(w, err);
+        return -1;
+    }
     if (w->redis) {
         redis_drop(w, w->redis->errstr);
         return -1;
     }
     if (tq_now_ms() < w->redis_bo.next_ms)
         return -1;
-    if (tq_redis_url_parse(w->cfg->redis_url, &host, &port, &password, &db) != 0) {
-        tq_log_error("redis_error", "error=%s",
-                     tq_log_quote("cannot parse redis_url", q, sizeof q));
-        backoff_fail(&w->redis_bo);
-        goto cleanup;
-    }
-    struct timeval ct = {REDIS_CONNECT_TIMEOUT_MS / 1000, (REDIS_CONNECT_TIMEOUT_MS % 1000) * 1000};
-    redisContext *c = redisConnectWithTimeout(host, port, ct);
-    if (c == NULL || c->err) {
-        char err[300];
-        snprintf(err, sizeof err, "connect %s:%d: %s", host, port, c ? c->errstr : "out of memory");
-        if (c)
-            redisFree(c);
+    w->redis = tq_redis_connect(w->cfg, REDIS_CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS, &addr,
+                                err, sizeof err);
+    if (w->redis == NULL) {
         backoff_fail(&w->redis_bo);
         tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
                     w->redis_bo.delay_ms);
-        goto cleanup;
+        return -1;
     }
-    struct timeval tv = {REDIS_COMMAND_TIMEOUT_MS / 1000, (REDIS_COMMAND_TIMEOUT_MS % 1000) * 1000};
-    redisSetTimeout(c, tv);
-    w->redis = c;
-    if (password && redis_simple(w, "AUTH", redisCommand(c, "AUTH %s", password)) != 0)
-        goto cleanup;
-    if (db != 0 && redis_simple(w, "SELECT", redisCommand(c, "SELECT %d", db)) != 0)
-        goto cleanup;
     backoff_ok(&w->redis_bo);
     w->next_register = 0;
-    tq_log_info("redis_connected", "host=%s port=%d db=%d", host, port, db);
-    rc = 0;
-cleanup:
-    free(host);
-    free(password);
-    return rc;
+    w->redis_addr = addr;
+    w->next_master_check = tq_now_ms() + MASTER_CHECK_EVERY_MS;
+    tq_log_info("redis_connected", "host=%s port=%d db=%d sentinel_master=%s", addr.host, addr.port,
+                addr.db, w->cfg->redis_sentinel_master ? w->cfg->redis_sentinel_master : "-");
+    return 0;
 }
 
 /* Routes server notices into the log instead of libpq's bare stderr lines. */

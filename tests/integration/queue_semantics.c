@@ -17,6 +17,7 @@
 
 #include "tq_job.h"
 #include "tq_queue.h"
+#include "tq_redis.h"
 
 static const long no_caps[TQ_CLASS_COUNT] = {0, 0, 0};
 static char err[512];
@@ -30,13 +31,13 @@ static char err[512];
 static redisContext *connect_test_db(void)
 {
     const char *port = getenv("TQ_TEST_REDIS_PORT");
-    redisContext *c = redisConnect("127.0.0.1", port ? atoi(port) : 6379);
-    assert_non_null(c);
-    assert_int_equal(c->err, 0);
-    redisReply *r = redisCommand(c, "SELECT 15");
-    assert_non_null(r);
-    freeReplyObject(r);
-    r = redisCommand(c, "FLUSHDB");
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%d/15", port ? atoi(port) : 6379);
+    struct tq_config cfg = {.redis_url = url};
+    redisContext *c = tq_redis_connect(&cfg, 5000, 0, NULL, err, sizeof err);
+    if (c == NULL)
+        fail_msg("%s", err);
+    redisReply *r = redisCommand(c, "FLUSHDB");
     freeReplyObject(r);
     return c;
 }

@@ -12,8 +12,9 @@
 
 #include "tq_config.h"
 
-static const char *const env_vars[] = {"TQ_REDIS_URL", "TQ_PG_CONNINFO", "TQ_CACHE_DIR",
-                                       "TQ_LISTEN",    "TQ_WORKER_ID",   "TQ_LOG_LEVEL"};
+static const char *const env_vars[] = {
+    "TQ_REDIS_URL", "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
+    "TQ_WORKER_ID", "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER"};
 
 static int clear_env(void **state)
 {
@@ -334,6 +335,107 @@ static void test_env_overrides(void **state)
     clear_env(NULL);
 }
 
+/* Redis Sentinel: redis_sentinels + redis_sentinel_master, from the file or the environment. */
+static void test_sentinels(void **state)
+{
+    char err[512];
+    struct tq_config *cfg = load(BASE, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nredis_sentinels, 0);
+    assert_null(cfg->redis_sentinels);
+    assert_null(cfg->redis_sentinel_master);
+    tq_config_free(cfg);
+
+    cfg = load(BASE "redis_sentinels = [ \"10.0.0.1:26379\", \"s2.example:26380\", "
+                    "\"[::1]:5000\" ];\nredis_sentinel_master = \"tileq\";\n",
+               err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nredis_sentinels, 3);
+    assert_string_equal(cfg->redis_sentinels[0].host, "10.0.0.1");
+    assert_int_equal(cfg->redis_sentinels[0].port, 26379);
+    assert_string_equal(cfg->redis_sentinels[1].host, "s2.example");
+    assert_int_equal(cfg->redis_sentinels[1].port, 26380);
+    assert_string_equal(cfg->redis_sentinels[2].host, "::1");
+    assert_int_equal(cfg->redis_sentinels[2].port, 5000);
+    assert_string_equal(cfg->redis_sentinel_master, "tileq");
+    tq_config_free(cfg);
+
+    /* a list ( ... ) works as well as an array [ ... ] */
+    cfg =
+        load(BASE "redis_sentinels = ( \"a:1\" ); redis_sentinel_master = \"m\";", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nredis_sentinels, 1);
+    assert_string_equal(cfg->redis_sentinels[0].host, "a");
+    assert_int_equal(cfg->redis_sentinels[0].port, 1);
+    tq_config_free(cfg);
+
+    /* line numbers: BASE is lines 1-3 */
+    expect_error(BASE "redis_sentinels = [ \"a:1\", \"b\" ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[1]: must be \"host:port\" with port 1..65535");
+    expect_error(BASE "redis_sentinels = [ \"a:0\" ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[0]: must be \"host:port\" with port 1..65535");
+    expect_error(BASE "redis_sentinels = [ \"a:70000\" ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[0]: must be \"host:port\" with port 1..65535");
+    expect_error(BASE "redis_sentinels = [ \"redis://a:1\" ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[0]: must be \"host:port\" with port 1..65535");
+    expect_error(BASE "redis_sentinels = [ \"[::1]\" ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[0]: must be \"host:port\" with port 1..65535");
+    expect_error(BASE "redis_sentinels = ( \"a:1\", 5 );\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[1]: must be a \"host:port\" string");
+    expect_error(BASE "redis_sentinels = \"a:1\";\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels: must be a non-empty array of \"host:port\" "
+                 "strings");
+    expect_error(BASE "redis_sentinels = [ ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels: must be a non-empty array of \"host:port\" "
+                 "strings");
+    expect_error(BASE "redis_sentinels = [ \"a:1\" ];\n",
+                 "tileq.conf: redis_sentinel_master: required with redis_sentinels (in the file "
+                 "or as TQ_REDIS_SENTINEL_MASTER)");
+    expect_error(BASE "redis_sentinel_master = \"m\";\n",
+                 "tileq.conf:4: redis_sentinel_master: needs redis_sentinels (or "
+                 "TQ_REDIS_SENTINELS)");
+    expect_error(BASE "redis_sentinels = [ \"a:1\" ];\nredis_sentinel_master = \"my master\";",
+                 "tileq.conf:5: redis_sentinel_master: must be 1..128 characters, no blanks");
+    expect_error(BASE "redis_sentinels = [ \"a:1\" ];\nredis_sentinel_master = 3;",
+                 "tileq.conf:5: redis_sentinel_master: must be a string");
+    expect_error(BASE "redis_sentinels = [ \"a:1\", \"a:2\", \"a:3\", \"a:4\", \"a:5\", \"a:6\", "
+                      "\"a:7\", \"a:8\", \"a:9\", \"a:10\", \"a:11\", \"a:12\", \"a:13\", "
+                      "\"a:14\", \"a:15\", \"a:16\", \"a:17\" ];\nredis_sentinel_master = \"m\";",
+                 "tileq.conf:4: redis_sentinels.[16]: at most 16 sentinels");
+
+    /* the environment replaces the file's list and name */
+    setenv("TQ_REDIS_SENTINELS", " 127.0.0.1:26379 , s2:26380,s3:1", 1);
+    setenv("TQ_REDIS_SENTINEL_MASTER", "envmaster", 1);
+    cfg = load(BASE "redis_sentinels = [ \"a:1\" ];\nredis_sentinel_master = \"m\";", err,
+               sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nredis_sentinels, 3);
+    assert_string_equal(cfg->redis_sentinels[0].host, "127.0.0.1");
+    assert_int_equal(cfg->redis_sentinels[0].port, 26379);
+    assert_string_equal(cfg->redis_sentinels[1].host, "s2");
+    assert_int_equal(cfg->redis_sentinels[2].port, 1);
+    assert_string_equal(cfg->redis_sentinel_master, "envmaster");
+    tq_config_free(cfg);
+    setenv("TQ_REDIS_SENTINELS", "127.0.0.1:26379,nonsense", 1);
+    expect_error(BASE,
+                 "TQ_REDIS_SENTINELS: \"nonsense\": must be \"host:port\" with port 1..65535");
+    setenv("TQ_REDIS_SENTINELS", " , ", 1);
+    expect_error(BASE, "TQ_REDIS_SENTINELS: \"\": must be \"host:port\" with port 1..65535");
+    setenv("TQ_REDIS_SENTINELS", ",,", 1);
+    expect_error(BASE, "TQ_REDIS_SENTINELS: must be \"host:port,host:port,...\"");
+    setenv("TQ_REDIS_SENTINELS", "127.0.0.1:26379", 1);
+    setenv("TQ_REDIS_SENTINEL_MASTER", "a b", 1);
+    expect_error(BASE, "TQ_REDIS_SENTINEL_MASTER: must be 1..128 characters, no blanks");
+    unsetenv("TQ_REDIS_SENTINELS");
+    setenv("TQ_REDIS_SENTINEL_MASTER", "m", 1);
+    expect_error(BASE, "TQ_REDIS_SENTINEL_MASTER: needs redis_sentinels (or TQ_REDIS_SENTINELS)");
+    clear_env(NULL);
+}
+
 static void test_load_file(void **state)
 {
     char dir[] = "/tmp/tq-config-test-XXXXXX";
@@ -443,6 +545,7 @@ int main(void)
         cmocka_unit_test_setup(test_env_overrides, clear_env),
         cmocka_unit_test_setup(test_load_file, clear_env),
         cmocka_unit_test_setup(test_redis_url, clear_env),
+        cmocka_unit_test_setup(test_sentinels, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

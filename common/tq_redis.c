@@ -1,0 +1,231 @@
+/* tq_redis — see tq_redis.h.
+ *
+ * Ownership: every redisContext made here is freed here, except the one tq_redis_connect
+ * returns (the caller's). Replies are freed where they are read. */
+#include "tq_redis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct timeval ms_tv(int ms)
+{
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    return tv;
+}
+
+/* A context to host:port with the deadlines set, or NULL with err. */
+static redisContext *connect_with(const char *host, int port, int connect_ms, int command_ms,
+                                  char *err, size_t errsize)
+{
+    redisContext *c = redisConnectWithTimeout(host, port, ms_tv(connect_ms));
+
+    if (c == NULL || c->err) {
+        snprintf(err, errsize, "connect %s:%d: %s", host, port, c ? c->errstr : "out of memory");
+        if (c)
+            redisFree(c);
+        return NULL;
+    }
+    if (command_ms > 0 && redisSetTimeout(c, ms_tv(command_ms)) != REDIS_OK) {
+        snprintf(err, errsize, "connect %s:%d: cannot set the command timeout", host, port);
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Text of what went wrong with a reply r to what (NULL r: the context's error). */
+static void reply_error(redisContext *c, const redisReply *r, const char *what, char *err,
+                        size_t errsize)
+{
+    if (r == NULL)
+        snprintf(err, errsize, "%s: %s", what, c->errstr[0] ? c->errstr : "no reply");
+    else if (r->type == REDIS_REPLY_ERROR)
+        snprintf(err, errsize, "%s: %s", what, r->str);
+    else
+        snprintf(err, errsize, "%s: unexpected reply type %d", what, r->type);
+}
+
+int tq_redis_master_addr_reply(const redisReply *r, char *host, size_t hostsize, int *port,
+                               char *err, size_t errsize)
+{
+    if (r == NULL) {
+        snprintf(err, errsize, "no reply");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_NIL) {
+        snprintf(err, errsize, "master name unknown to this sentinel");
+        return -1;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsize, "%s", r->str);
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+        snprintf(err, errsize, "unexpected reply to SENTINEL get-master-addr-by-name");
+        return -1;
+    }
+    char *end = NULL;
+    long p = strtol(r->element[1]->str, &end, 10);
+    if (end == r->element[1]->str || *end != '\0' || p <= 0 || p > 65535 ||
+        r->element[0]->len == 0 || r->element[0]->len >= hostsize) {
+        snprintf(err, errsize, "bad master address in the sentinel's reply");
+        return -1;
+    }
+    memcpy(host, r->element[0]->str, r->element[0]->len + 1);
+    *port = (int)p;
+    return 0;
+}
+
+int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize)
+{
+    if (r == NULL) {
+        snprintf(err, errsize, "ROLE: no reply");
+        return 0;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsize, "ROLE: %s", r->str);
+        return 0;
+    }
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_STRING) {
+        snprintf(err, errsize, "ROLE: unexpected reply");
+        return 0;
+    }
+    if (strcmp(r->element[0]->str, "master") != 0) {
+        snprintf(err, errsize, "not a master: ROLE says %.60s", r->element[0]->str);
+        return 0;
+    }
+    return 1;
+}
+
+int tq_redis_error_is_reconnect(const char *msg)
+{
+    static const char *const codes[] = {"READONLY", "LOADING", "MASTERDOWN", "UNBLOCKED",
+                                        "NOREPLICAS"};
+
+    if (msg == NULL)
+        return 0;
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        size_t n = strlen(codes[i]);
+        if (strncmp(msg, codes[i], n) == 0 && (msg[n] == ' ' || msg[n] == '\0'))
+            return 1;
+    }
+    return 0;
+}
+
+int tq_redis_reply_is_reconnect(const redisReply *r)
+{
+    return r != NULL && r->type == REDIS_REPLY_ERROR && tq_redis_error_is_reconnect(r->str);
+}
+
+int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char *host,
+                              size_t hostsize, int *port, char *err, size_t errsize)
+{
+    char why[300] = "no sentinel configured";
+
+    for (size_t i = 0; i < cfg->nredis_sentinels; i++) {
+        const struct tq_hostport *s = &cfg->redis_sentinels[i];
+        redisContext *c = connect_with(s->host, s->port, connect_ms, connect_ms, why, sizeof why);
+        if (c == NULL)
+            continue;
+        redisReply *r =
+            redisCommand(c, "SENTINEL get-master-addr-by-name %s", cfg->redis_sentinel_master);
+        int ok = tq_redis_master_addr_reply(r, host, hostsize, port, why, sizeof why);
+        if (r == NULL)
+            snprintf(why, sizeof why, "%s", c->errstr[0] ? c->errstr : "no reply");
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+        if (ok == 0)
+            return 0;
+    }
+    snprintf(err, errsize, "sentinels for master %s: %s", cfg->redis_sentinel_master, why);
+    return -1;
+}
+
+int tq_redis_master_moved(const struct tq_config *cfg, const struct tq_redis_addr *addr,
+                          int connect_ms, char *err, size_t errsize)
+{
+    char host[256];
+    int port = 0;
+
+    if (cfg->nredis_sentinels == 0)
+        return 0;
+    if (tq_redis_sentinel_resolve(cfg, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+        return -1;
+    if (strcmp(host, addr->host) == 0 && port == addr->port)
+        return 0;
+    snprintf(err, errsize, "the sentinels name %s:%d as master %s now, not %s:%d", host, port,
+             cfg->redis_sentinel_master, addr->host, addr->port);
+    return 1;
+}
+
+redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int command_ms,
+                               struct tq_redis_addr *addr, char *err, size_t errsize)
+{
+    char *urlhost = NULL, *password = NULL;
+    char host[256];
+    int port = 0, db = 0, ok = 0;
+    redisContext *c = NULL;
+    redisReply *r = NULL;
+
+    if (tq_redis_url_parse(cfg->redis_url, &urlhost, &port, &password, &db) != 0) {
+        snprintf(err, errsize, "bad Redis URL '%s'", cfg->redis_url ? cfg->redis_url : "");
+        goto cleanup;
+    }
+    if (cfg->nredis_sentinels > 0) {
+        if (tq_redis_sentinel_resolve(cfg, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+            goto cleanup;
+    } else {
+        snprintf(host, sizeof host, "%s", urlhost);
+    }
+    c = connect_with(host, port, connect_ms, command_ms, err, errsize);
+    if (c == NULL)
+        goto cleanup;
+    if (password != NULL) {
+        r = redisCommand(c, "AUTH %s", password);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            reply_error(c, r, "AUTH", err, errsize);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (cfg->nredis_sentinels > 0) {
+        char why[200];
+        r = redisCommand(c, "ROLE");
+        if (!tq_redis_role_is_master(r, why, sizeof why)) {
+            snprintf(err, errsize, "%s:%d (named by the sentinels): %s", host, port, why);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (db != 0) {
+        r = redisCommand(c, "SELECT %d", db);
+        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+            reply_error(c, r, "SELECT", err, errsize);
+            goto cleanup;
+        }
+        freeReplyObject(r);
+        r = NULL;
+    }
+    if (addr != NULL) {
+        snprintf(addr->host, sizeof addr->host, "%s", host);
+        addr->port = port;
+        addr->db = db;
+    }
+    ok = 1;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    if (!ok && c) {
+        redisFree(c);
+        c = NULL;
+    }
+    free(urlhost);
+    free(password);
+    return c;
+}

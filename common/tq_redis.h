@@ -1,0 +1,72 @@
+/* tq_redis — the one synchronous Redis connect of every tileq program (worker, CLI, bench),
+ * and what the coordinator's asynchronous connections (coordinator/tq_rconn.c) share with it.
+ *
+ * Where the master is:
+ *   - redis_url alone: its host:port.
+ *   - redis_sentinels + redis_sentinel_master (tq_config.h): each sentinel in turn is asked
+ *     SENTINEL get-master-addr-by-name NAME; the first answer wins, and the address it gives
+ *     must say ROLE master (right after a failover a sentinel may still name the old master,
+ *     now a replica, or one that is down). redis_url then gives only the password and db.
+ * Then AUTH (when redis_url has a password) and SELECT (db != 0).
+ *
+ * After a failover the old master refuses writes (READONLY), a restarting one answers LOADING,
+ * a replica cut from its master MASTERDOWN, a master with min-replicas-to-write and too few
+ * replicas NOREPLICAS, and Redis wakes blocked clients with UNBLOCKED
+ * when their master turns replica: tq_redis_error_is_reconnect() says an error reply means
+ * "drop this connection and connect again" (which finds the new master). */
+#ifndef TQ_REDIS_H
+#define TQ_REDIS_H
+
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tq_config.h"
+
+/* Where a connect went (for logs). */
+struct tq_redis_addr {
+    char host[256];
+    int port;
+    int db;
+};
+
+/* Connects to the master cfg names (see above), with a connect deadline of connect_ms
+ * (for each sentinel too) and a deadline of command_ms on every command afterwards
+ * (0: none). Returns a connected context the caller frees with redisFree(), and fills *addr
+ * when addr is not NULL; or NULL with a one-line reason in err ("sentinel ...: ...",
+ * "connect host:port: ...", "AUTH: ...", "not a master: ..."). */
+redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int command_ms,
+                               struct tq_redis_addr *addr, char *err, size_t errsize);
+
+/* Asks cfg's sentinels, each in turn (connect_ms deadline each), for the master's address.
+ * 0 with host/port filled, or -1 with err saying what each sentinel answered (the last one's
+ * reason when all failed). */
+int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char *host,
+                              size_t hostsize, int *port, char *err, size_t errsize);
+
+/* With sentinels configured: 1 when they now name a master other than addr (err then says
+ * which: drop the connection and connect again), 0 when they name addr, -1 when none
+ * answered (connect_ms each; err says why). A SENTINEL FAILOVER promotes the replica without
+ * disconnecting the old master's clients, and the sentinels demote the old master only when
+ * they next look at it (up to ~10 s): writes it takes meanwhile are lost, so a long-lived
+ * connection asks about every second. */
+int tq_redis_master_moved(const struct tq_config *cfg, const struct tq_redis_addr *addr,
+                          int connect_ms, char *err, size_t errsize);
+
+/* Reads a SENTINEL get-master-addr-by-name reply: 0 with host/port, or -1 with err (a nil
+ * reply: the sentinel does not know the name). */
+int tq_redis_master_addr_reply(const redisReply *r, char *host, size_t hostsize, int *port,
+                               char *err, size_t errsize);
+
+/* Reads a ROLE reply: 1 when it says master, else 0 with the role (or the error) in err. */
+int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize);
+
+/* 1 when an error reply's text (as in redisReply.str) means the connection must be dropped
+ * and made again: READONLY, LOADING, MASTERDOWN, UNBLOCKED, NOREPLICAS. msg may be NULL
+ * (0). */
+int tq_redis_error_is_reconnect(const char *msg);
+
+/* The same for a reply (NULL or not an error: 0). */
+int tq_redis_reply_is_reconnect(const redisReply *r);
+
+#endif
