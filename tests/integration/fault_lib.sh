@@ -371,12 +371,11 @@ fl_stale_writes() {
         BEGIN { np = split(starts, st, " ") }
         { p = 1
           for (i = 1; i <= np; i++) if ($1 >= st[i]) p = i
-          # (tokens of up to 16 digits compare exactly as doubles; printed as logged)
           if (($2 in max) && $3 + 0 < max[$2]) {
               n[p]++
-              print "  stale write: " $2 " token " $3 " after token " maxs[$2] " at " $1 \
+              print "  stale write: " $2 " token " $3 " after token " max[$2] " at " $1 \
                   " (" $4 ")" >"/dev/stderr"
           }
-          if (!($2 in max) || $3 + 0 > max[$2]) { max[$2] = $3 + 0; maxs[$2] = $3 } }
+          if (!($2 in max) || $3 + 0 > max[$2]) max[$2] = $3 + 0 }
         END { for (i = 1; i <= np; i++) printf "%d%s", n[i], (i < np ? " " : "\n") }'
 }
