@@ -9,7 +9,6 @@
 #   fl_up NCOORD NWORK LEASE   the stack (Redis switched to AOF, demo tileset up to z16) and
 #                              FL_NTILES distinct cold tiles (z12–z16, a metatile each) for
 #                              FL_CLIENTS clients; everything stops on exit (fl_down)
-#   fl_redis_start             Redis on NG_REDIS_PORT, data dir NG_DIR, AOF (everysec)
 #   fl_start_worker I          worker I (pid $NG_DIR/workerI.pid), waits for pg_connected
 #   fl_start_coordinator I     coordinator I on NG_COORD_PORTS[I], waits for /health
 #   fl_freeze_busy_worker      SIGSTOPs a worker while it holds a running job: FL_VICTIM (its
@@ -25,7 +24,7 @@
 
 FL_DIR=""
 FL_CLIENTS=${FL_CLIENTS:-8}
-FL_MAX_PER_CLIENT=${FL_MAX_PER_CLIENT:-60}
+FL_MAX_PER_CLIENT=${FL_MAX_PER_CLIENT:-100}
 FL_NTILES=0
 FL_SENTINEL_DIR=""
 FL_VICTIM=""
@@ -68,8 +67,8 @@ fl_up() {
     ng_redis CONFIG SET appendfsync everysec >/dev/null
     ng_redis CONFIG SET appendonly yes >/dev/null
     for ((c = 0; c < 300; c++)); do
-        ng_redis INFO persistence | tr -d '\r' | grep -qx 'aof_rewrite_in_progress:0' &&
-            ng_redis INFO persistence | tr -d '\r' | grep -qx 'aof_enabled:1' && break
+        [[ $(ng_redis INFO persistence | tr -d '\r' |
+            grep -cxE 'aof_rewrite_in_progress:0|aof_enabled:1') == 2 ]] && break
         sleep 0.1
     done
 
@@ -117,22 +116,9 @@ fl_down() {
     [[ $status -eq 0 ]] || exit 1
 }
 
-# fl_redis_start: Redis on NG_REDIS_PORT in NG_DIR with AOF (appendfsync everysec), the data
-# of an earlier run there loaded; waits until it answers PING (not while loading).
-fl_redis_start() {
-    local i
-    redis-server --bind 127.0.0.1 --port "$NG_REDIS_PORT" --save '' --appendonly yes \
-        --appendfsync everysec --daemonize yes --pidfile "$NG_DIR/redis.pid" \
-        --logfile "$NG_DIR/redis.log" --dir "$NG_DIR" || tq_die "redis-server did not start"
-    for ((i = 0; i < 300; i++)); do
-        [[ $(ng_redis PING 2>/dev/null) == PONG ]] && return 0
-        sleep 0.1
-    done
-    tq_die "redis-server does not answer on port $NG_REDIS_PORT"
-}
-
+# fl_wpid I: worker I's pid ("" once it was stopped and its pid file removed).
 fl_wpid() {
-    cat "$NG_DIR/worker$1.pid"
+    cat "$NG_DIR/worker$1.pid" 2>/dev/null || true
 }
 
 # fl_start_worker I: starts worker I as ng_up does (id NG_WORKER_IDS[I]) and waits (30 s)
@@ -190,9 +176,9 @@ fl_settle() {
         curl -s -o /dev/null --max-time 5 "$NG_URL/health" || true
         ok=1
         for ((i = 1; i <= NG_NCOORD; i++)); do
-            tail -n +$((n0 + 1)) "$NG_DIR/nginx/access.log" |
-                grep -q "\"GET /health HTTP/1.1\" 200 [0-9]* up=127.0.0.1:${NG_COORD_PORTS[i]} " ||
-                ok=0
+            awk -v n0="$n0" -v up="up=127.0.0.1:${NG_COORD_PORTS[i]}" '
+                NR > n0 && index($0, "\"GET /health HTTP/1.1\" 200 ") && index($0, up " ") { f = 1 }
+                END { exit !f }' "$NG_DIR/nginx/access.log" || ok=0
         done
         ((ok)) && return 0
         sleep 0.1
