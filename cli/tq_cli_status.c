@@ -17,16 +17,22 @@
 #include "tq_cli.h"
 #include "tq_cliutil.h"
 #include "tq_queue.h"
+#include "tq_queue_check.h"
 
 #define TQ_STATUS_LIVE_MS 10000
 #define TQ_STATUS_LEASES_SHOWN 20
 
 static const char STATUS_USAGE[] =
     "usage: tileq [-c FILE] status [--json]\n"
+    "       tileq [-c FILE] status --check [--limit N] [--json]\n"
     "\n"
     "Per class: queued and running jobs, the oldest queued job's age; the running jobs'\n"
     "leases (worker, deadline); dead-lettered jobs; live workers (heartbeat within 10 s,\n"
-    "host and pid); renders over the last minute.\n";
+    "host and pid); renders over the last minute.\n"
+    "--check: verifies the queue's invariants on one atomic snapshot of Redis and prints\n"
+    "each one with \"held\" or its violations (job id, what is wrong); exit status 0 when\n"
+    "all hold, 1 when any is violated. --limit: read at most N jobs (default 100000); past\n"
+    "it the checks that need the whole queue are skipped, and it says so.\n";
 
 static const char DEADLETTER_USAGE[] =
     "usage: tileq [-c FILE] deadletter list [--json]\n"
@@ -302,11 +308,81 @@ cleanup:
     return rc;
 }
 
+/* tileq status --check: the invariants of tq_queue.h (tq_queue_check), each "held" or its
+ * violations. TQ_EXIT_OK when all hold, TQ_EXIT_FAIL when any is violated or on error. */
+static int status_check(redisContext *c, long limit, int json)
+{
+    struct tq_check_result res;
+    char err[512];
+    int rc = TQ_EXIT_FAIL;
+    json_t *root = NULL;
+
+    long n = tq_queue_check(c, limit, &res, err, sizeof err);
+    if (n < 0) {
+        fprintf(stderr, "tileq status --check: %s\n", err);
+        goto cleanup;
+    }
+    if (json) {
+        json_t *invs = json_array(), *warns = json_array();
+        root = json_pack("{s:b, s:b, s:I, s:I, s:o, s:o}", "held", n == 0, "stopped_early",
+                         res.truncated, "jobs", (json_int_t)res.jobs, "done_markers",
+                         (json_int_t)res.done_markers, "invariants", invs, "warnings", warns);
+        if (root == NULL)
+            goto cleanup;
+        for (int i = 0; i < TQ_CHECK_COUNT; i++) {
+            json_t *viol = json_array();
+            json_array_append_new(invs, json_pack("{s:s, s:s, s:b, s:o}", "name",
+                                                  tq_check_name((enum tq_check_invariant)i), "text",
+                                                  tq_check_text((enum tq_check_invariant)i), "held",
+                                                  res.violations[i] == 0, "violations", viol));
+            for (size_t k = 0; k < res.nissues; k++)
+                if ((int)res.issues[k].inv == i)
+                    json_array_append_new(res.issues[k].warning ? warns : viol,
+                                          json_pack("{s:s, s:s, s:s}", "invariant",
+                                                    tq_check_name(res.issues[k].inv), "id",
+                                                    res.issues[k].id, "what", res.issues[k].what));
+        }
+        if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
+            goto cleanup;
+        printf("\n");
+    } else {
+        for (int i = 0; i < TQ_CHECK_COUNT; i++) {
+            printf("%-10s %s: %s\n", tq_check_name((enum tq_check_invariant)i),
+                   tq_check_text((enum tq_check_invariant)i),
+                   res.violations[i] ? "VIOLATED" : "held");
+            for (size_t k = 0; k < res.nissues; k++)
+                if ((int)res.issues[k].inv == i && !res.issues[k].warning)
+                    printf("  %s%s%s\n", res.issues[k].id, res.issues[k].id[0] ? ": " : "",
+                           res.issues[k].what);
+        }
+        for (size_t k = 0; k < res.nissues; k++)
+            if (res.issues[k].warning)
+                printf("warning (%s): %s: %s\n", tq_check_name(res.issues[k].inv), res.issues[k].id,
+                       res.issues[k].what);
+        printf("checked %ld job%s and %ld done marker%s: %s\n", res.jobs, res.jobs == 1 ? "" : "s",
+               res.done_markers, res.done_markers == 1 ? "" : "s",
+               n == 0 ? "all invariants held" : "invariants violated");
+        if (res.truncated)
+            printf("stopped early at the limit (--limit): jobs missing from their list or set "
+                   "and the runcount sums were not checked\n");
+    }
+    rc = n == 0 ? TQ_EXIT_OK : TQ_EXIT_FAIL;
+cleanup:
+    json_decref(root);
+    tq_check_result_clear(&res);
+    return rc;
+}
+
 int tq_cli_status(const char *config_path, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"json", no_argument, NULL, 'j'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int json = 0, opt, status;
+    static const struct option opts[] = {{"json", no_argument, NULL, 'j'},
+                                         {"check", no_argument, NULL, 'k'},
+                                         {"limit", required_argument, NULL, 'l'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, check = 0, opt, status;
+    long limit = 0;
+    char *end;
     struct tq_config *cfg;
     redisContext *c;
 
@@ -315,6 +391,15 @@ int tq_cli_status(const char *config_path, int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
         if (opt == 'j') {
             json = 1;
+        } else if (opt == 'k') {
+            check = 1;
+        } else if (opt == 'l') {
+            limit = strtol(optarg, &end, 10);
+            if (*optarg == '\0' || *end != '\0' || limit <= 0) {
+                fprintf(stderr, "tileq status: --limit wants a positive number, not '%s'\n",
+                        optarg);
+                return TQ_EXIT_USAGE;
+            }
         } else if (opt == 'h') {
             fputs(STATUS_USAGE, stdout);
             return TQ_EXIT_OK;
@@ -328,13 +413,17 @@ int tq_cli_status(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tileq status: unexpected argument '%s'\n", argv[optind]);
         return TQ_EXIT_USAGE;
     }
+    if (limit > 0 && !check) {
+        fprintf(stderr, "tileq status: --limit goes with --check\n");
+        return TQ_EXIT_USAGE;
+    }
     cfg = tq_cli_config_load("status", config_path, 0, &status);
     if (cfg == NULL)
         return status;
     status = TQ_EXIT_FAIL;
     c = tq_cli_redis_connect("status", cfg);
     if (c != NULL) {
-        status = status_run(cfg, c, json);
+        status = check ? status_check(c, limit, json) : status_run(cfg, c, json);
         redisFree(c);
     }
     tq_config_free(cfg);

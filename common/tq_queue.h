@@ -49,6 +49,27 @@
  *                                                          ▼ the next request is "new")
  *                                                        queued (attempts 0)
  *
+ * Invariants of each state, as the scripts keep them (tq_queue_check verifies them against a
+ * live Redis; "q lists" are q:interactive, q:dirty, q:bulk):
+ *   queued   the id is exactly once in the q list of its cls, in no other q list, not in
+ *            running, not in dead.
+ *   running  in running with score = lease_until; counted in runcount[cls]; worker and token
+ *            set, token <= fence; in no q list, not in dead; lease_until <= lease_cap when a
+ *            heartbeat set a cap (claim drops the cap of an earlier attempt).
+ *   dead     in dead with score = dead_ms; last_error set (it may be empty: an ack without a
+ *            reason); in no q list, not in running.
+ *   every job hash: state queued|running|dead, cls 0..2, attempts >= 0, holders >= 0 (release
+ *            clamps it).
+ *   every id in running or dead has a job hash in that state (ack, reap, enqueue and purge
+ *            remove the entry in the same script that changes the state).
+ *   runcount[c] = the number of running jobs of class c, for c 0..2 only, never negative
+ *            (claim and ack/reap move both in one script; a running job never changes cls).
+ *   done:<id> always has a TTL (SET ... PX in ack).
+ * An id in a q list without any job hash is a warning, not a violation: no script leaves
+ * one, but claim tolerates it (pops and drops it, "again") and nothing is rendered twice or
+ * lost for it. An id in a q list whose hash exists in another state or class is a violation:
+ * once that job is queued again (retry, reap, rerun) it would sit in the lists twice.
+ *
  * Fencing. A claim stores a new token (INCR fence, so tokens only grow) in the job hash and
  * returns it. Whatever a worker does for the job later names that token, and the script
  * refuses it when the job's current token differs (the job was reaped and claimed again,

@@ -17,6 +17,7 @@
 
 #include "tq_job.h"
 #include "tq_queue.h"
+#include "tq_queue_check.h"
 #include "tq_redis.h"
 
 static const long no_caps[TQ_CLASS_COUNT] = {0, 0, 0};
@@ -40,6 +41,22 @@ static redisContext *connect_test_db(void)
     redisReply *r = redisCommand(c, "FLUSHDB");
     freeReplyObject(r);
     return c;
+}
+
+/* Every invariant of tq_queue.h holds on c (tq_queue_check); prints the violations if not. */
+static void assert_invariants_hold(redisContext *c)
+{
+    struct tq_check_result res;
+    long n = tq_queue_check(c, 0, &res, err, sizeof err);
+    if (n < 0)
+        fail_msg("tq_queue_check: %s", err);
+    for (size_t i = 0; i < res.nissues; i++)
+        if (!res.issues[i].warning)
+            print_message("violated (%s): %s: %s\n", tq_check_name(res.issues[i].inv),
+                          res.issues[i].id, res.issues[i].what);
+    assert_int_equal(res.truncated, 0);
+    tq_check_result_clear(&res);
+    assert_int_equal(n, 0);
 }
 
 static struct tq_job make_job(uint32_t x, uint32_t y, enum tq_job_class cls)
@@ -101,6 +118,7 @@ static void test_enqueue_dedups_and_promotes(void **state)
     /* ...unless the tile is gone again (expired since): a refresh renders it */
     assert_int_equal(ENQ(c, inter, 0, TQ_ENQ_MODE_REFRESH), TQ_ENQ_NEW);
     assert_int_equal(integer_of(c, "XLEN {tq}:events"), 2);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -111,6 +129,7 @@ static void test_cap_answers_full(void **state)
     struct tq_job b = make_job(8, 0, TQ_CLASS_INTERACTIVE);
     assert_int_equal(ENQ(c, a, 1, TQ_ENQ_MODE_REQUEST), TQ_ENQ_NEW);
     assert_int_equal(ENQ(c, b, 1, TQ_ENQ_MODE_REQUEST), TQ_ENQ_FULL);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -149,6 +168,7 @@ static void test_claim_priority_and_fairness(void **state)
     assert_int_equal(tq_queue_claim(c, "w", 10000, caps, 0, &cl, err, sizeof err), 1);
     tq_claimed_clear(&cl);
     assert_int_equal(tq_queue_claim(c, "w", 10000, caps, 0, &cl, err, sizeof err), 0);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -179,6 +199,7 @@ static void test_retry_then_dead_letter(void **state)
     assert_int_equal(
         tq_queue_ack(c, "demo/10/0/0", 1, TQ_ACK_OK, NULL, 2, res, sizeof res, err, sizeof err), 0);
     assert_string_equal(res, "stale");
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -269,6 +290,7 @@ static void test_fencing_refuses_the_old_holder(void **state)
     assert_int_equal(tq_queue_heartbeat(c, b.id, b.token, 10000, 0, NULL, err, sizeof err), 0);
     tq_claimed_clear(&a);
     tq_claimed_clear(&b);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -300,6 +322,7 @@ static void test_leases_use_redis_time(void **state)
     freeReplyObject(f);
     tq_claimed_clear(&a);
     tq_claimed_clear(&b);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -330,6 +353,7 @@ static void test_lease_cap(void **state)
     hget_str(c, "{tq}:job:demo/10/0/0", "state", st, sizeof st);
     assert_string_equal(st, "queued");
     tq_claimed_clear(&a);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -421,6 +445,7 @@ static void test_dead_cooldown(void **state)
     kill_job(c, "boom");
     assert_int_equal(tq_queue_enqueue(c, &job, 0, TQ_ENQ_MODE_WARM, 0, 0, err, sizeof err),
                      TQ_ENQ_NEW);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -477,6 +502,7 @@ static void test_release_demotes_abandoned_jobs(void **state)
     assert_int_equal(tq_queue_claim(c, "w", 10000, no_caps, 0, &cl, err, sizeof err), 1);
     assert_int_equal(cl.cls, TQ_CLASS_BULK);
     tq_claimed_clear(&cl);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 
@@ -598,6 +624,7 @@ static void test_scripts_use_declared_keys_only(void **state)
             fail_msg("a script touched %s, which it was not given", r->element[i]->str);
     }
     freeReplyObject(r);
+    assert_invariants_hold(c);
     redisFree(c);
 }
 

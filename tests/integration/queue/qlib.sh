@@ -15,6 +15,7 @@
 #   q_wait_job_gone JOB      waits (bounded) until JOB left the queue (finished or dead)
 #   q_wait_renderlog SQL_WHERE N  waits (bounded) until tileq.render_log has N rows of ours
 #   q_finish                 stops everything (SIGTERM), checks the logs for sanitizer reports
+#                            and the queue's invariants (tileq status --check)
 # Every process is also stopped by the EXIT trap when the test dies early.
 #
 # The config (queue.lease_seconds = 2, max_attempts = 3, cache_fsync = false) has three
@@ -247,13 +248,28 @@ q_alive_check() {
     done
 }
 
-# q_finish: SIGTERM every process (a clean exit runs LeakSanitizer), then the log check.
+# q_check_invariants: tileq status --check on our Redis (when it runs) holds.
+q_check_invariants() {
+    local out rc=0
+    [[ $(q_redis PING 2>/dev/null) == PONG ]] || return 0
+    out=$("$TQ_BUILD_DIR/cli/tileq" -c "$Q_DIR/tileq.conf" status --check 2>&1) || rc=$?
+    if ((rc == 0)); then
+        echo "ok: tileq status --check: $(tail -n 1 <<<"$out")"
+    else
+        it_fail "tileq status --check at the end (exit $rc):"
+        echo "$out" >&2
+    fi
+}
+
+# q_finish: SIGTERM every process (a clean exit runs LeakSanitizer), then the log check and
+# the queue's invariants.
 q_finish() {
     local n
     for n in "${Q_NAMES[@]}"; do
         [[ -f $Q_DIR/$n.pid ]] && tq_stop_pidfile "$Q_DIR/$n.pid" 20
     done
     q_sanitizer_check
+    q_check_invariants
     q_cleanup
 }
 
