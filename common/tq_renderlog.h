@@ -20,19 +20,19 @@
 struct tq_render_entry {
     const char *tileset;
     struct tq_tile tile;
-    const char *job_id;   /* the metatile id "tileset/z/mx/my" */
+    const char *job_id; /* the metatile id "tileset/z/mx/my" */
     int attempt;
     enum tq_job_reason reason;
     const char *worker;
-    int64_t started_ms;   /* when the metatile's SQL started, unix ms */
-    double duration_ms;   /* this tile's share of the metatile's SQL time */
-    double metatile_ms;   /* the whole metatile's SQL time */
-    size_t bytes;         /* 0 for an empty tile */
+    int64_t started_ms; /* when the metatile's SQL started, unix ms */
+    double duration_ms; /* this tile's share of the metatile's SQL time */
+    double metatile_ms; /* the whole metatile's SQL time */
+    size_t bytes;       /* 0 for an empty tile */
 };
 
 /* Appends n entries in one pipelined round trip. 0, or -1 with err set. */
-int tq_renderlog_append(redisContext *c, const struct tq_render_entry *entries, size_t n,
-                        char *err, size_t errsize);
+int tq_renderlog_append(redisContext *c, const struct tq_render_entry *entries, size_t n, char *err,
+                        size_t errsize);
 
 /* Moves up to max_entries from the stream into tileq.render_log (creating the consumer
  * group when missing; consumer name = worker). Returns the number of rows moved, or -1

@@ -29,6 +29,7 @@ tq_install_packages
 extra=()
 [[ -x /usr/bin/chromium ]] || extra+=(chromium)
 command -v jq >/dev/null || extra+=(jq)
+command -v clang-format >/dev/null || extra+=(clang-format) # tests/format_check.sh
 command -v node >/dev/null || extra+=(nodejs)
 command -v npm >/dev/null || extra+=(npm)
 if ((${#extra[@]} > 0)); then
@@ -39,7 +40,7 @@ if ((${#extra[@]} > 0)); then
 fi
 
 BUILD=${TQ_TEST_BUILD_DIR:-$ROOT/build-sanitize}
-cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Sanitize
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Sanitize -DTQ_WERROR=ON
 cmake --build "$BUILD" -j"${TQ_JOBS:-2}"
 
 # playwright-core for the browser test, from tests/browser/package-lock.json (the test does
