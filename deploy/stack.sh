@@ -257,6 +257,19 @@ tq_sanitizer_report() {
 
 # ---- Redis Sentinel: a master, a replica and 3 sentinels on loopback -----------------------
 
+# tq_redis_wait_replica PORT MASTER_PORT SECONDS: polls until the Redis on PORT replicates the
+# one on MASTER_PORT with its link up; 1 when that did not happen within SECONDS.
+tq_redis_wait_replica() {
+    local port=$1 master=$2 i info
+    for ((i = 0; i < $3 * 20; i++)); do
+        info=$(redis-cli -p "$port" info replication 2>/dev/null | tr -d '\r')
+        grep -q "^master_port:$master\$" <<<"$info" &&
+            grep -q '^master_link_status:up' <<<"$info" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # tq_redis_sentinel_group_start DIR MASTERNAME: starts a Redis master (DIR/rsg/a) and one
 # replica of it (DIR/rsg/b), both with AOF (everysec), and 3 sentinels (DIR/rsg/s1..s3,
 # quorum 2) monitoring them as MASTERNAME, on free loopback ports. Sentinel timeouts are
@@ -271,12 +284,8 @@ tq_redis_sentinel_group_start() {
     tq_free_port rport
     tq_redis_start "$dir/rsg/a" "$mport" --aof
     tq_redis_start "$dir/rsg/b" "$rport" --aof --replicaof 127.0.0.1 "$mport"
-    for ((i = 0; i < 200; i++)); do
-        redis-cli -p "$rport" info replication 2>/dev/null | grep -q '^master_link_status:up' &&
-            break
-        sleep 0.05
-    done
-    ((i < 200)) || tq_die "replica on port $rport did not sync with the master on $mport"
+    tq_redis_wait_replica "$rport" "$mport" 10 ||
+        tq_die "replica on port $rport did not sync with the master on $mport"
     TQ_RSG_MASTER_PORT=$mport
     TQ_RSG_REPLICA_PORT=$rport
     TQ_RSG_SENTINEL_PORTS=""

@@ -194,14 +194,8 @@ s_status_live "after the failover"
 wait_rounds 5 || it_fail "the load stalled"
 
 # 2. The new master is killed once the old one replicates it: the sentinels fail back over.
-for ((i = 0; i < 600; i++)); do
-    redis-cli -p "$PORT_A" info replication 2>/dev/null | tr -d '\r' |
-        grep -q "^master_port:$PORT_B\$" &&
-        redis-cli -p "$PORT_A" info replication 2>/dev/null | grep -q '^master_link_status:up' &&
-        break
-    sleep 0.1
-done
-((i < 600)) || it_fail "the old master did not become a replica of $PORT_B"
+tq_redis_wait_replica "$PORT_A" "$PORT_B" 60 ||
+    it_fail "the old master did not become a replica of $PORT_B"
 w_start=$EPOCHREALTIME
 echo "   SIGKILL the master on port $PORT_B"
 kill -KILL "$(cat "$Q_DIR/rsg/b/redis.pid")"
