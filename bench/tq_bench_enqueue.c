@@ -16,6 +16,7 @@
 #include "tq_queue.h"
 #include "tq_redis.h"
 #include "tq_tile.h"
+#include "tq_time.h"
 
 static int parse_double(const char *s, double *out)
 {
@@ -49,8 +50,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bad metatile size or zoom range\n");
         return 2;
     }
-    struct tq_config url_only = {.redis_url = argv[1]};
-    c = tq_redis_connect(&url_only, 5000, 0, NULL, err, sizeof err);
+    struct tq_redis_target target = {.url = argv[1]};
+    c = tq_redis_connect(&target, 5000, 0, NULL, err, sizeof err);
     if (c == NULL) {
         fprintf(stderr, "redis: %s\n", err);
         goto cleanup;

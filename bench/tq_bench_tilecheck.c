@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "tq_cache.h"
-#include "tq_http.h"
+#include "tq_gzip.h"
 
 #define BATCHES 15
 
@@ -99,7 +99,7 @@ int main(int argc, char **argv)
             free(data);
             goto cleanup;
         }
-        if (tq_http_gzip(data, len, &gz, &gzlen) != 0 ||
+        if (tq_gzip_compress(data, len, &gz, &gzlen) != 0 ||
             tq_cache_write(dir, "b", t, data, len, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", argv[i], gz ? err : "gzip failed");
             free(data);

@@ -24,6 +24,7 @@
 #include "tq_cliutil.h"
 #include "tq_queue.h"
 #include "tq_tilespec.h"
+#include "tq_time.h"
 
 static const char EXPIRE_USAGE[] =
     "usage: tileq [-c FILE] expire --tileset T (--tiles FILE|- | --bbox W,S,E,N --zoom A-B)\n"

@@ -21,6 +21,7 @@
 #include "tq_renderlog.h"
 #include "tq_report.h"
 #include "tq_rlsource.h"
+#include "tq_time.h"
 
 static const char REPORT_USAGE[] =
     "usage: tileq [-c FILE] report [OPTIONS]              from tileq.render_log\n"
@@ -113,14 +114,12 @@ static int flush_renderlog(const struct tq_config *cfg, const char *redis_url, P
 {
     char err[512];
     int rc = -1;
-    struct tq_config url_only = {.redis_url = strdup(redis_url)};
+    struct tq_redis_target target = {.url = redis_url};
     redisContext *c = NULL;
 
-    if (url_only.redis_url == NULL) {
-        fprintf(stderr, "tileq report: out of memory\n");
-        goto cleanup;
-    }
-    c = tq_redis_connect(cfg ? cfg : &url_only, 5000, 0, NULL, err, sizeof err);
+    if (cfg != NULL)
+        target = tq_config_redis_target(cfg);
+    c = tq_redis_connect(&target, 5000, 0, NULL, err, sizeof err);
     if (c == NULL) {
         fprintf(stderr, "tileq report: Redis: %s\n", err);
         goto cleanup;
@@ -138,7 +137,6 @@ static int flush_renderlog(const struct tq_config *cfg, const char *redis_url, P
 cleanup:
     if (c)
         redisFree(c);
-    free(url_only.redis_url);
     return rc;
 }
 

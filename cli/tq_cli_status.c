@@ -18,6 +18,7 @@
 #include "tq_cliutil.h"
 #include "tq_queue.h"
 #include "tq_queue_check.h"
+#include "tq_time.h"
 
 #define TQ_STATUS_LIVE_MS 10000
 #define TQ_STATUS_LEASES_SHOWN 20

@@ -23,6 +23,7 @@
 #include "tq_cliutil.h"
 #include "tq_queue.h"
 #include "tq_tilespec.h"
+#include "tq_time.h"
 
 static const char WARM_USAGE[] =
     "usage: tileq [-c FILE] warm --tileset T (--bbox W,S,E,N | --tiles FILE|-) --zoom A-B\n"

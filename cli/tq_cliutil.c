@@ -51,7 +51,8 @@ struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need
 redisContext *tq_cli_redis_connect(const char *cmd, const struct tq_config *cfg)
 {
     char err[512];
-    redisContext *c = tq_redis_connect(cfg, 5000, 0, NULL, err, sizeof err);
+    struct tq_redis_target target = tq_config_redis_target(cfg);
+    redisContext *c = tq_redis_connect(&target, 5000, 0, NULL, err, sizeof err);
 
     if (c == NULL)
         fprintf(stderr, "tileq %s: Redis: %s\n", cmd, err);

@@ -1,7 +1,7 @@
 /* tq_tilespec — the pure parts of `tileq warm` and `tileq expire`: their arguments, lon/lat
  * bboxes and zoom ranges, tile lists in osm2pgsql's expire format, the expansion of a tile to
  * its parents and children, the walk over the metatiles of a tile range, and a string set.
- * Nothing here touches Redis, the cache or the network (tests/unit/test_tq_tilespec.c). */
+ * Nothing here touches Redis, the cache or the network (tests/unit/cli/test_tq_tilespec.c). */
 #ifndef TQ_TILESPEC_H
 #define TQ_TILESPEC_H
 

@@ -16,6 +16,7 @@
 #include "tq_job.h"
 #include "tq_log.h"
 #include "tq_metrics.h"
+#include "tq_time.h"
 
 #define SCRAPE_TIMEOUT_MS 1000
 #define MAX_WORKERS 1000 /* exported per scrape */

@@ -42,6 +42,7 @@
 #include "tq_redis.h"
 #include "tq_tile_path.h"
 #include "tq_web.h"
+#include "tq_time.h"
 
 #define CMD_TIMEOUT_MS 2000
 #define XREAD_BLOCK_MS 5000
@@ -139,13 +140,6 @@ enum recheck_mode {
 static const char *q(const char *s, char *buf, size_t size)
 {
     return tq_log_quote(s ? s : "", buf, size);
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* Lets the drain check run from the loop (never inside the caller's callback). */
@@ -246,7 +240,7 @@ static void on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *i
 
     (void)buf;
     if (info->n_added > 0 && c->read_start_us == 0 && c->req == NULL)
-        c->read_start_us = mono_us();
+        c->read_start_us = tq_mono_us();
 }
 
 /* evhttp_set_bevcb: evhttp accepted a connection and asks for its bufferevent. We make it,
@@ -314,7 +308,7 @@ static void conn_adopt_all(evutil_socket_t fd, short what, void *arg)
 static void on_deadline_scan(evutil_socket_t fd, short what, void *arg)
 {
     struct tq_coord *co = arg;
-    int64_t now = mono_us(), limit = (int64_t)co->cfg->http.read_deadline_seconds * 1000000;
+    int64_t now = tq_mono_us(), limit = (int64_t)co->cfg->http.read_deadline_seconds * 1000000;
 
     (void)fd;
     (void)what;
@@ -344,13 +338,13 @@ static void on_req_complete(struct evhttp_request *req, void *arg)
     const char *label = evhttp_find_header(evhttp_request_get_output_headers(req), "X-Tileq");
 
     tq_cmetrics_request(co->metrics, evhttp_request_get_response_code(req), label,
-                        (double)(mono_us() - c->started_us) / 1e6);
+                        (double)(tq_mono_us() - c->started_us) / 1e6);
     if (c->req == req) {
         struct bufferevent *bev = evhttp_connection_get_bufferevent(c->evcon);
         c->req = NULL;
         /* A pipelined request that arrived meanwhile starts its read deadline now. */
         c->read_start_us =
-            bev && evbuffer_get_length(bufferevent_get_input(bev)) > 0 ? mono_us() : 0;
+            bev && evbuffer_get_length(bufferevent_get_input(bev)) > 0 ? tq_mono_us() : 0;
     }
     drain_poke(co);
 }
@@ -591,7 +585,7 @@ static struct waiter *waiter_add(struct pending *p, struct evhttp_request *req, 
     p->tail = w;
     p->co->nwaiters++;
     if (p->held) {
-        waiter_hold(w, mono_us());
+        waiter_hold(w, tq_mono_us());
         hold_arm(p);
     }
     return w;
@@ -690,7 +684,7 @@ static int pending_enqueue(struct pending *p);
 /* Arms p's hold timer for the earliest deadline of its held waiters. */
 static void hold_arm(struct pending *p)
 {
-    int64_t first = 0, now = mono_us();
+    int64_t first = 0, now = tq_mono_us();
     struct timeval tv;
 
     for (struct waiter *w = p->head; w; w = w->next) {
@@ -710,7 +704,7 @@ static void hold_arm(struct pending *p)
 /* p waits for Redis: its render timer stops, each waiter's hold starts (if not running). */
 static void pending_hold(struct pending *p, const char *why)
 {
-    int64_t now = mono_us();
+    int64_t now = tq_mono_us();
 
     if (!p->held)
         tq_log_info("hold", "id=%s reason=%s seconds=%d", p->id, why,
@@ -750,7 +744,7 @@ static void on_hold_timeout(evutil_socket_t fd, short what, void *arg)
     struct pending *p = arg;
     struct tq_coord *co = p->co;
     struct waiter *w, *next;
-    int64_t now = mono_us();
+    int64_t now = tq_mono_us();
     int expired = 0;
 
     (void)fd;
@@ -1205,7 +1199,7 @@ static void handle_request(struct evhttp_request *req, void *arg)
     if (c) {
         c->req = req;
         c->read_start_us = 0; /* read whole */
-        c->started_us = mono_us();
+        c->started_us = tq_mono_us();
         evhttp_request_set_on_complete_cb(req, on_req_complete, c);
     }
     if (co->draining || co->stopping) {

@@ -23,6 +23,8 @@
 #include "tq_log.h"
 #include "tq_queue.h"
 #include "tq_tilejson.h"
+#include "tq_time.h"
+#include "tq_gzip.h"
 
 #define CMD_TIMEOUT_MS 2000
 #define SCHEMA_TTL_MS 10000
@@ -191,13 +193,13 @@ void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char
     unsigned char *plain_buf = NULL, *gz_buf = NULL;
     const void *plain = data, *body = data;
     size_t plain_len = len, body_len = len;
-    int stored_gz = tq_http_is_gzip(data, len);
+    int stored_gz = tq_gzip_is(data, len);
     int gz = tq_http_accepts_gzip(evhttp_find_header(in, "Accept-Encoding"));
     char etag[TQ_HTTP_ETAG_MAX];
     int code;
 
     if (stored_gz) {
-        if (tq_http_gunzip(data, len, MAX_PLAIN_TILE, &plain_buf, &plain_len) != 0) {
+        if (tq_gzip_decompress(data, len, MAX_PLAIN_TILE, &plain_buf, &plain_len) != 0) {
             tq_log_error("tile_gunzip_failed", "bytes=%zu", len);
             send_error(web, req, 500, "cached tile is not valid gzip", 0);
             goto cleanup;
@@ -221,7 +223,7 @@ void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char
     }
     if (gz) {
         if (!stored_gz) {
-            if (tq_http_gzip(plain, plain_len, &gz_buf, &body_len) != 0) {
+            if (tq_gzip_compress(plain, plain_len, &gz_buf, &body_len) != 0) {
                 tq_log_error("tile_gzip_failed", "bytes=%zu", plain_len);
                 gz = 0;
             }

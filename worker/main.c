@@ -64,6 +64,7 @@
 #include "tq_render.h"
 #include "tq_renderlog.h"
 #include "tq_tilejson.h"
+#include "tq_time.h"
 
 #define PROG "tileq-worker"
 #define BACKOFF_MIN_MS 100
@@ -134,10 +135,11 @@ struct worker {
     struct tq_config *cfg; /* owned */
     char id[256];
     char host[128];
-    redisContext *redis;             /* owned; NULL while disconnected */
-    struct tq_redis_addr redis_addr; /* where redis is connected */
-    int64_t next_master_check;       /* with sentinels (redis_ensure) */
-    PGconn *pg;                      /* owned; NULL while disconnected */
+    redisContext *redis;                 /* owned; NULL while disconnected */
+    struct tq_redis_target redis_target; /* cfg's Redis (borrowed from cfg) */
+    struct tq_redis_addr redis_addr;     /* where redis is connected */
+    int64_t next_master_check;           /* with sentinels (redis_ensure) */
+    PGconn *pg;                          /* owned; NULL while disconnected */
     struct tq_renderer *renderer;
     struct backoff redis_bo, pg_bo;
     int64_t next_register, next_reap, next_flush, next_schema;
@@ -235,8 +237,8 @@ static int redis_ensure(struct worker *w)
     if (redis_ok(w) && (w->cfg->nredis_sentinels == 0 || tq_now_ms() < w->next_master_check))
         return 0;
     if (redis_ok(w)) {
-        int moved =
-            tq_redis_master_moved(w->cfg, &w->redis_addr, MASTER_CHECK_TIMEOUT_MS, err, sizeof err);
+        int moved = tq_redis_master_moved(&w->redis_target, &w->redis_addr, MASTER_CHECK_TIMEOUT_MS,
+                                          err, sizeof err);
         w->next_master_check =
             tq_now_ms() + (moved < 0 ? MASTER_CHECK_QUIET_MS : MASTER_CHECK_EVERY_MS);
         if (moved <= 0)
@@ -250,8 +252,8 @@ static int redis_ensure(struct worker *w)
     }
     if (tq_now_ms() < w->redis_bo.next_ms)
         return -1;
-    w->redis = tq_redis_connect(w->cfg, REDIS_CONNECT_TIMEOUT_MS, REDIS_COMMAND_TIMEOUT_MS, &addr,
-                                err, sizeof err);
+    w->redis = tq_redis_connect(&w->redis_target, REDIS_CONNECT_TIMEOUT_MS,
+                                REDIS_COMMAND_TIMEOUT_MS, &addr, err, sizeof err);
     if (w->redis == NULL) {
         backoff_fail(&w->redis_bo);
         tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
@@ -545,7 +547,7 @@ static int job_lease_guard(struct job_ctx *j)
 {
     struct worker *w = j->w;
     int64_t remaining = 0, margin = w->lease_ms / LEASE_SAFETY_DIV;
-    double sent = tq_render_mono_ms();
+    double sent = tq_mono_ms();
     char q[300];
 
     if (sent < j->safe_until)
@@ -712,10 +714,10 @@ static void job_finish(struct worker *w, const struct tq_claimed *c, struct job_
     char result[32];
     struct tq_render_entry *entries = NULL;
 
-    double t0 = tq_render_mono_ms();
+    double t0 = tq_mono_ms();
     if (job_write_tiles(w, c, j, job, res->tiles, res->ntiles) != 0)
         goto cleanup;
-    double write_ms = tq_render_mono_ms() - t0;
+    double write_ms = tq_mono_ms() - t0;
 
     entries = calloc(nentries, sizeof *entries);
     if (entries == NULL) {
@@ -1026,6 +1028,7 @@ int main(int argc, char **argv)
     if (w.cfg == NULL)
         return rc;
     rc = 1;
+    w.redis_target = tq_config_redis_target(w.cfg);
     tq_cache_set_fsync(w.cfg->cache_fsync);
 
     if (gethostname(w.host, sizeof w.host) != 0)

@@ -15,6 +15,7 @@
 #include "tq_log.h"
 #include "tq_queue.h"
 #include "tq_tilejson.h"
+#include "tq_time.h"
 
 #define INT4OID 23
 #define FLOAT8OID 701
@@ -107,13 +108,6 @@ static char *sb_take(struct sb *b)
         s = strdup("");
     memset(b, 0, sizeof *b);
     return s;
-}
-
-double tq_render_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 const char *tq_render_status_name(enum tq_render_status s)
@@ -600,7 +594,7 @@ int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
     int nfailed = 0;
     for (size_t i = 0; i < r->n; i++) {
         char err[1024], q[1100];
-        double t0 = tq_render_mono_ms();
+        double t0 = tq_mono_ms();
         enum tq_render_status st = tq_render_prepare(r, pg, r->ts[i].ts->name, err, sizeof err);
         if (st == TQ_RENDER_CONN_ERROR)
             return -1;
@@ -610,7 +604,7 @@ int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg)
             nfailed++;
         } else {
             tq_log_debug("prepared", "tileset=%s layers=%zu ms=%.1f", r->ts[i].ts->name,
-                         r->ts[i].ts->nlayers, tq_render_mono_ms() - t0);
+                         r->ts[i].ts->nlayers, tq_mono_ms() - t0);
         }
     }
     return nfailed;
@@ -648,7 +642,7 @@ static int cancel_query(PGconn *pg)
             tq_log_warn("pg_cancel_failed", "error=%s", buf);
         PQfreeCancel(c);
     }
-    double deadline = tq_render_mono_ms() + DRAIN_TIMEOUT_MS;
+    double deadline = tq_mono_ms() + DRAIN_TIMEOUT_MS;
     for (;;) {
         if (PQconsumeInput(pg) == 0)
             return -1;
@@ -658,7 +652,7 @@ static int cancel_query(PGconn *pg)
                 return 0;
             PQclear(res);
         }
-        double left = deadline - tq_render_mono_ms();
+        double left = deadline - tq_mono_ms();
         if (left <= 0)
             return -1;
         struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
@@ -781,7 +775,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     if (st != TQ_RENDER_OK)
         return st;
     out->started_ms = tq_now_ms();
-    double t0 = tq_render_mono_ms();
+    double t0 = tq_mono_ms();
     if (!PQsendQueryPrepared(pg, stmt, NPARAMS, values, NULL, NULL, 1)) {
         pg_error(pg, NULL, "send", err, errsize);
         return failed(pg);
@@ -796,7 +790,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
         }
         if (!PQisBusy(pg))
             break;
-        double now = tq_render_mono_ms();
+        double now = tq_mono_ms();
         if (tick && now >= next_tick) {
             next_tick = now + tick_ms;
             if (tick(arg) != 0) {
@@ -809,7 +803,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
                 st = TQ_RENDER_CANCELLED;
                 goto fail;
             }
-            now = tq_render_mono_ms();
+            now = tq_mono_ms();
         }
         int timeout = tick ? (int)(next_tick - now) + 1 : -1;
         struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
@@ -823,7 +817,7 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     res = PQgetResult(pg);
     for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
         PQclear(extra);
-    out->sql_ms = tq_render_mono_ms() - t0;
+    out->sql_ms = tq_mono_ms() - t0;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_error(pg, res, "render", err, errsize);
         st = failed(pg);

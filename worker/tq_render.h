@@ -161,9 +161,6 @@ enum tq_render_status tq_render_tile(struct tq_renderer *r, PGconn *pg, const ch
 enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, int ms, char *err,
                                             size_t errsize);
 
-/* Milliseconds of CLOCK_MONOTONIC (durations, deadlines on this host). */
-double tq_render_mono_ms(void);
-
 /* The margin m in metres around a tile of zoom z: tile width * buffer / extent, computed
  * as the contract does ((2*TQ_MERC_MAX / 2^z) * buffer / extent). */
 double tq_render_margin(int z, unsigned buffer, unsigned extent);

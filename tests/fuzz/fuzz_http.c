@@ -1,4 +1,4 @@
-/* fuzz_http — the header helpers of common/tq_http.h. The input is split at '\n' into up to
+/* fuzz_http — the header helpers of lib/web/tq_http.h. The input is split at '\n' into up to
  * eight header values (a missing one is NULL, an absent header):
  *   0 Accept-Encoding  1 If-None-Match  2 Host  3 X-Forwarded-Proto  4 X-Forwarded-Host
  *   5 X-Forwarded-Prefix  6 the fallback host  7 public_url
@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "tq_http.h"
+#include "tq_gzip.h"
 
 #define NFIELDS 8
 #define MAX_OUT (1u << 16)
@@ -82,10 +83,10 @@ static void check_gzip(const uint8_t *data, size_t size)
     unsigned char *out = NULL, *gz = NULL, *back = NULL;
     size_t outlen = 0, gzlen = 0, backlen = 0;
 
-    if (tq_http_gunzip(data, size, MAX_OUT, &out, &outlen) == 0) {
-        TQ_FUZZ_CHECK(outlen <= MAX_OUT && tq_http_is_gzip(data, size));
-        TQ_FUZZ_CHECK(tq_http_gzip(out, outlen, &gz, &gzlen) == 0);
-        TQ_FUZZ_CHECK(tq_http_gunzip(gz, gzlen, outlen, &back, &backlen) == 0);
+    if (tq_gzip_decompress(data, size, MAX_OUT, &out, &outlen) == 0) {
+        TQ_FUZZ_CHECK(outlen <= MAX_OUT && tq_gzip_is(data, size));
+        TQ_FUZZ_CHECK(tq_gzip_compress(out, outlen, &gz, &gzlen) == 0);
+        TQ_FUZZ_CHECK(tq_gzip_decompress(gz, gzlen, outlen, &back, &backlen) == 0);
         TQ_FUZZ_CHECK(backlen == outlen && (outlen == 0 || memcmp(back, out, outlen) == 0));
         free(gz);
         free(back);
@@ -95,14 +96,14 @@ static void check_gzip(const uint8_t *data, size_t size)
     }
     free(out);
 
-    TQ_FUZZ_CHECK(tq_http_gzip(data, size, &gz, &gzlen) == 0);
-    TQ_FUZZ_CHECK(tq_http_is_gzip(gz, gzlen));
-    TQ_FUZZ_CHECK(tq_http_gunzip(gz, gzlen, size, &back, &backlen) == 0);
+    TQ_FUZZ_CHECK(tq_gzip_compress(data, size, &gz, &gzlen) == 0);
+    TQ_FUZZ_CHECK(tq_gzip_is(gz, gzlen));
+    TQ_FUZZ_CHECK(tq_gzip_decompress(gz, gzlen, size, &back, &backlen) == 0);
     TQ_FUZZ_CHECK(backlen == size && (size == 0 || memcmp(back, data, size) == 0));
     free(back);
     back = NULL;
     if (size > 0) {
-        TQ_FUZZ_CHECK(tq_http_gunzip(gz, gzlen, size - 1, &back, &backlen) == -1);
+        TQ_FUZZ_CHECK(tq_gzip_decompress(gz, gzlen, size - 1, &back, &backlen) == -1);
         TQ_FUZZ_CHECK(back == NULL);
     }
     free(gz);

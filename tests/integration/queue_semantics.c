@@ -1,6 +1,6 @@
 /* Queue semantics against a real Redis (the fixture's, database 15 so the fixture's workers
  * never see these jobs): enqueue answers, promotion, claim order and fairness, heartbeats,
- * retries, dead-lettering and lease reaping — the Lua scripts in common/tq_queue.c — and
+ * retries, dead-lettering and lease reaping — the Lua scripts in lib/protocol/tq_queue.c — and
  * issue 10's: fencing tokens, leases on Redis's clock and their cap, the dead-letter
  * cool-down (retry, expire), releasing abandoned interactive jobs, and every script working
  * on the keys it is given (KEYS) alone. Waits poll Redis (bounded), never sleep blindly. */
@@ -19,6 +19,7 @@
 #include "tq_queue.h"
 #include "tq_queue_check.h"
 #include "tq_redis.h"
+#include "tq_time.h"
 
 static const long no_caps[TQ_CLASS_COUNT] = {0, 0, 0};
 static char err[512];
@@ -34,8 +35,8 @@ static redisContext *connect_test_db(void)
     const char *port = getenv("TQ_TEST_REDIS_PORT");
     char url[64];
     snprintf(url, sizeof url, "redis://127.0.0.1:%d/15", port ? atoi(port) : 6379);
-    struct tq_config cfg = {.redis_url = url};
-    redisContext *c = tq_redis_connect(&cfg, 5000, 0, NULL, err, sizeof err);
+    struct tq_redis_target target = {.url = url};
+    redisContext *c = tq_redis_connect(&target, 5000, 0, NULL, err, sizeof err);
     if (c == NULL)
         fail_msg("%s", err);
     redisReply *r = redisCommand(c, "FLUSHDB");
@@ -511,7 +512,7 @@ static redisReply *eval(redisContext *c, const char *script, const char *const *
                         const char *const *args)
 {
     const char *argv[32];
-    char nk[8];
+    char nk[16];
     int argc = 0, n = 0;
     argv[argc++] = "EVAL";
     argv[argc++] = script;

@@ -120,18 +120,17 @@ int tq_redis_reply_is_reconnect(const redisReply *r)
     return r != NULL && r->type == REDIS_REPLY_ERROR && tq_redis_error_is_reconnect(r->str);
 }
 
-int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char *host,
+int tq_redis_sentinel_resolve(const struct tq_redis_target *t, int connect_ms, char *host,
                               size_t hostsize, int *port, char *err, size_t errsize)
 {
     char why[300] = "no sentinel configured";
 
-    for (size_t i = 0; i < cfg->nredis_sentinels; i++) {
-        const struct tq_hostport *s = &cfg->redis_sentinels[i];
+    for (size_t i = 0; i < t->nsentinels; i++) {
+        const struct tq_hostport *s = &t->sentinels[i];
         redisContext *c = connect_with(s->host, s->port, connect_ms, connect_ms, why, sizeof why);
         if (c == NULL)
             continue;
-        redisReply *r =
-            redisCommand(c, "SENTINEL get-master-addr-by-name %s", cfg->redis_sentinel_master);
+        redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", t->sentinel_master);
         int ok = tq_redis_master_addr_reply(r, host, hostsize, port, why, sizeof why);
         if (r == NULL)
             snprintf(why, sizeof why, "%s", c->errstr[0] ? c->errstr : "no reply");
@@ -141,28 +140,28 @@ int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char 
         if (ok == 0)
             return 0;
     }
-    snprintf(err, errsize, "sentinels for master %s: %s", cfg->redis_sentinel_master, why);
+    snprintf(err, errsize, "sentinels for master %s: %s", t->sentinel_master, why);
     return -1;
 }
 
-int tq_redis_master_moved(const struct tq_config *cfg, const struct tq_redis_addr *addr,
+int tq_redis_master_moved(const struct tq_redis_target *t, const struct tq_redis_addr *addr,
                           int connect_ms, char *err, size_t errsize)
 {
     char host[256];
     int port = 0;
 
-    if (cfg->nredis_sentinels == 0)
+    if (t->nsentinels == 0)
         return 0;
-    if (tq_redis_sentinel_resolve(cfg, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+    if (tq_redis_sentinel_resolve(t, connect_ms, host, sizeof host, &port, err, errsize) != 0)
         return -1;
     if (strcmp(host, addr->host) == 0 && port == addr->port)
         return 0;
     snprintf(err, errsize, "the sentinels name %s:%d as master %s now, not %s:%d", host, port,
-             cfg->redis_sentinel_master, addr->host, addr->port);
+             t->sentinel_master, addr->host, addr->port);
     return 1;
 }
 
-redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int command_ms,
+redisContext *tq_redis_connect(const struct tq_redis_target *t, int connect_ms, int command_ms,
                                struct tq_redis_addr *addr, char *err, size_t errsize)
 {
     char *urlhost = NULL, *password = NULL;
@@ -171,12 +170,12 @@ redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int 
     redisContext *c = NULL;
     redisReply *r = NULL;
 
-    if (tq_redis_url_parse(cfg->redis_url, &urlhost, &port, &password, &db) != 0) {
-        snprintf(err, errsize, "bad Redis URL '%s'", cfg->redis_url ? cfg->redis_url : "");
+    if (tq_redis_url_parse(t->url, &urlhost, &port, &password, &db) != 0) {
+        snprintf(err, errsize, "bad Redis URL '%s'", t->url ? t->url : "");
         goto cleanup;
     }
-    if (cfg->nredis_sentinels > 0) {
-        if (tq_redis_sentinel_resolve(cfg, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+    if (t->nsentinels > 0) {
+        if (tq_redis_sentinel_resolve(t, connect_ms, host, sizeof host, &port, err, errsize) != 0)
             goto cleanup;
     } else {
         snprintf(host, sizeof host, "%s", urlhost);
@@ -193,7 +192,7 @@ redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int 
         freeReplyObject(r);
         r = NULL;
     }
-    if (cfg->nredis_sentinels > 0) {
+    if (t->nsentinels > 0) {
         char why[200];
         r = redisCommand(c, "ROLE");
         if (!tq_redis_role_is_master(r, why, sizeof why)) {
@@ -228,4 +227,152 @@ cleanup:
     free(urlhost);
     free(password);
     return c;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Copies s[0..len) percent-decoded into a new string, or NULL (bad escape, NUL, OOM). */
+static char *percent_decode(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    size_t o = 0;
+    if (out == NULL)
+        return NULL;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '%') {
+            int hi = (i + 2 < len) ? hexval(s[i + 1]) : -1;
+            int lo = (i + 2 < len) ? hexval(s[i + 2]) : -1;
+            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+                free(out);
+                return NULL;
+            }
+            out[o++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    out[o] = '\0';
+    return out;
+}
+
+int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db)
+{
+    const char *p, *hostpart, *hostend, *slash, *at;
+    char *h = NULL, *pw = NULL;
+    long portv = 6379, dbv = 0;
+    int rc = -1;
+
+    *host = NULL;
+    *password = NULL;
+    *port = 0;
+    *db = 0;
+    if (url == NULL || url[0] == '\0')
+        goto cleanup;
+    if (strncmp(url, "redis://", 8) == 0) {
+        p = url + 8;
+        slash = strchr(p, '/');
+        const char *auth_end = slash ? slash : p + strlen(p);
+        at = NULL;
+        for (const char *q = p; q < auth_end; q++) {
+            if (*q == '@')
+                at = q;
+        }
+        if (at != NULL) {
+            /* userinfo: ":password", or "user:password" with user "default" or empty */
+            const char *colon = memchr(p, ':', (size_t)(at - p));
+            if (colon == NULL)
+                goto cleanup;
+            if (colon != p && !((size_t)(colon - p) == 7 && strncmp(p, "default", 7) == 0))
+                goto cleanup;
+            pw = percent_decode(colon + 1, (size_t)(at - colon - 1));
+            if (pw == NULL)
+                goto cleanup;
+            hostpart = at + 1;
+        } else {
+            hostpart = p;
+        }
+        hostend = auth_end;
+        if (slash != NULL) {
+            const char *d = slash + 1;
+            if (*d != '\0') {
+                dbv = 0;
+                for (; *d; d++) {
+                    if (*d < '0' || *d > '9')
+                        goto cleanup;
+                    dbv = dbv * 10 + (*d - '0');
+                    if (dbv > 1000000)
+                        goto cleanup;
+                }
+            }
+        }
+    } else {
+        if (strstr(url, "://") != NULL)
+            goto cleanup; /* another scheme */
+        hostpart = url;
+        hostend = url + strlen(url);
+    }
+
+    /* hostpart..hostend is host[:port], host possibly "[v6]" */
+    const char *hs = hostpart, *he, *portstr = NULL;
+    if (hs < hostend && *hs == '[') {
+        const char *close = memchr(hs, ']', (size_t)(hostend - hs));
+        if (close == NULL)
+            goto cleanup;
+        hs++;
+        he = close;
+        if (close + 1 < hostend) {
+            if (close[1] != ':')
+                goto cleanup;
+            portstr = close + 2;
+        }
+    } else {
+        const char *colon = memchr(hs, ':', (size_t)(hostend - hs));
+        he = colon ? colon : hostend;
+        if (colon)
+            portstr = colon + 1;
+    }
+    if (he == hs)
+        goto cleanup;
+    for (const char *q = hs; q < he; q++) {
+        if (*q == '@' || *q == '/' || *q == ' ' || (*q == ':' && hostpart[0] != '['))
+            goto cleanup;
+    }
+    if (portstr != NULL) {
+        if (portstr >= hostend)
+            goto cleanup;
+        portv = 0;
+        for (const char *q = portstr; q < hostend; q++) {
+            if (*q < '0' || *q > '9')
+                goto cleanup;
+            portv = portv * 10 + (*q - '0');
+            if (portv > 65535)
+                goto cleanup;
+        }
+        if (portv == 0)
+            goto cleanup;
+    }
+    h = strndup(hs, (size_t)(he - hs));
+    if (h == NULL)
+        goto cleanup;
+    *host = h;
+    *password = pw;
+    *port = (int)portv;
+    *db = (int)dbv;
+    h = NULL;
+    pw = NULL;
+    rc = 0;
+cleanup:
+    free(h);
+    free(pw);
+    return rc;
 }

@@ -271,8 +271,4 @@ int tq_queue_dead_purge(redisContext *c, const char *id, char *err, size_t errsi
 int tq_queue_release(redisContext *c, const char *id, char *result, size_t resultsize, char *err,
                      size_t errsize);
 
-/* Unix time in milliseconds (this host's clock: logs and the render log only, never the
- * queue's state). */
-int64_t tq_now_ms(void);
-
 #endif

@@ -3,7 +3,8 @@
  *
  * Where the master is:
  *   - redis_url alone: its host:port.
- *   - redis_sentinels + redis_sentinel_master (tq_config.h): each sentinel in turn is asked
+ *   - sentinels + sentinel_master (struct tq_redis_target; configured as redis_sentinels
+ *     and redis_sentinel_master, tq_config.h): each sentinel in turn is asked
  *     SENTINEL get-master-addr-by-name NAME; the first answer wins, and the address it gives
  *     must say ROLE master (right after a failover a sentinel may still name the old master,
  *     now a replica, or one that is down). redis_url then gives only the password and db.
@@ -21,7 +22,25 @@
 
 #include <hiredis/hiredis.h>
 
-#include "tq_config.h"
+/* Redis Sentinel: one sentinel's address. */
+struct tq_hostport {
+    char *host;
+    int port;
+};
+
+/* Which Redis to reach: url alone, or sentinels (nsentinels > 0) that name the master
+ * sentinel_master; url then gives only the password and db. Borrowed pointers (the
+ * configuration's: tq_config_redis_target()). */
+struct tq_redis_target {
+    const char *url;
+    const struct tq_hostport *sentinels;
+    size_t nsentinels;
+    const char *sentinel_master;
+};
+
+/* Parses "redis://[:password@]host[:port][/db]" or "host:port". Returns 0, or -1.
+ * *host and *password are malloc'd (password NULL when absent); the caller frees. */
+int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db);
 
 /* Where a connect went (for logs). */
 struct tq_redis_addr {
@@ -30,18 +49,18 @@ struct tq_redis_addr {
     int db;
 };
 
-/* Connects to the master cfg names (see above), with a connect deadline of connect_ms
+/* Connects to the master target names (see above), with a connect deadline of connect_ms
  * (for each sentinel too) and a deadline of command_ms on every command afterwards
  * (0: none). Returns a connected context the caller frees with redisFree(), and fills *addr
  * when addr is not NULL; or NULL with a one-line reason in err ("sentinel ...: ...",
  * "connect host:port: ...", "AUTH: ...", "not a master: ..."). */
-redisContext *tq_redis_connect(const struct tq_config *cfg, int connect_ms, int command_ms,
+redisContext *tq_redis_connect(const struct tq_redis_target *target, int connect_ms, int command_ms,
                                struct tq_redis_addr *addr, char *err, size_t errsize);
 
-/* Asks cfg's sentinels, each in turn (connect_ms deadline each), for the master's address.
+/* Asks target's sentinels, each in turn (connect_ms deadline each), for the master's address.
  * 0 with host/port filled, or -1 with err saying what each sentinel answered (the last one's
  * reason when all failed). */
-int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char *host,
+int tq_redis_sentinel_resolve(const struct tq_redis_target *target, int connect_ms, char *host,
                               size_t hostsize, int *port, char *err, size_t errsize);
 
 /* With sentinels configured: 1 when they now name a master other than addr (err then says
@@ -50,7 +69,7 @@ int tq_redis_sentinel_resolve(const struct tq_config *cfg, int connect_ms, char 
  * disconnecting the old master's clients, and the sentinels demote the old master only when
  * they next look at it (up to ~10 s): writes it takes meanwhile are lost, so a long-lived
  * connection asks about every second. */
-int tq_redis_master_moved(const struct tq_config *cfg, const struct tq_redis_addr *addr,
+int tq_redis_master_moved(const struct tq_redis_target *target, const struct tq_redis_addr *addr,
                           int connect_ms, char *err, size_t errsize);
 
 /* Reads a SENTINEL get-master-addr-by-name reply: 0 with host/port, or -1 with err (a nil

@@ -51,6 +51,7 @@
 #include <stddef.h>
 
 #include "tq_job.h"
+#include "tq_redis.h"
 
 #define TQ_MAX_LAYERS 32
 #define TQ_MAX_TILESETS 256
@@ -110,12 +111,6 @@ struct tq_http_config {
     int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
 };
 
-/* Redis Sentinel: one sentinel's address. */
-struct tq_hostport {
-    char *host;
-    int port;
-};
-
 #define TQ_MAX_SENTINELS 16
 
 struct tq_config {
@@ -152,11 +147,10 @@ struct tq_config *tq_config_load_string(const char *text, const char *name, char
 
 void tq_config_free(struct tq_config *cfg);
 
+/* The Redis cfg names (tq_redis.h), pointing into cfg. */
+struct tq_redis_target tq_config_redis_target(const struct tq_config *cfg);
+
 /* The tileset called name, or NULL. */
 const struct tq_tileset_config *tq_config_tileset(const struct tq_config *cfg, const char *name);
-
-/* Parses "redis://[:password@]host[:port][/db]" or "host:port". Returns 0, or -1.
- * *host and *password are malloc'd (password NULL when absent); the caller frees. */
-int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db);
 
 #endif

@@ -302,13 +302,6 @@ const char *tq_enqueue_reply_reason(const redisReply *r)
     return is_dead_reply(r) ? r->element[1]->str : NULL;
 }
 
-int64_t tq_now_ms(void)
-{
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* Copies a failed reply's reason into err. Returns -1 for the caller to pass on. */
 static int reply_error(redisContext *c, const redisReply *r, char *err, size_t errsize)
 {

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "tq_http.h"
+#include "tq_gzip.h"
 
 static void test_accept_encoding(void **state)
 {
@@ -111,27 +112,27 @@ static void test_gzip_round_trip(void **state)
             x = x * 1103515245u + 12345u;
             in[i] = (unsigned char)((i % 7 == 0) ? (x >> 24) : 'a' + i % 3);
         }
-        assert_int_equal(tq_http_gzip(in, n, &gz, &gzlen), 0);
-        assert_true(tq_http_is_gzip(gz, gzlen));
-        assert_int_equal(tq_http_gunzip(gz, gzlen, n + 10, &out, &outlen), 0);
+        assert_int_equal(tq_gzip_compress(in, n, &gz, &gzlen), 0);
+        assert_true(tq_gzip_is(gz, gzlen));
+        assert_int_equal(tq_gzip_decompress(gz, gzlen, n + 10, &out, &outlen), 0);
         assert_int_equal(outlen, n);
         assert_memory_equal(out, in, n);
         free(out);
         out = NULL;
         if (n > 10) {
             /* too large for the limit; truncated input; garbage */
-            assert_int_equal(tq_http_gunzip(gz, gzlen, n - 1, &out, &outlen), -1);
+            assert_int_equal(tq_gzip_decompress(gz, gzlen, n - 1, &out, &outlen), -1);
             assert_null(out);
-            assert_int_equal(tq_http_gunzip(gz, gzlen / 2, n, &out, &outlen), -1);
+            assert_int_equal(tq_gzip_decompress(gz, gzlen / 2, n, &out, &outlen), -1);
             assert_null(out);
-            assert_int_equal(tq_http_gunzip(in, n, n, &out, &outlen), -1);
+            assert_int_equal(tq_gzip_decompress(in, n, n, &out, &outlen), -1);
             assert_null(out);
         }
         free(gz);
         free(in);
     }
-    assert_false(tq_http_is_gzip("\x1a\x02", 2)); /* an MVT starts with a layer (field 3) */
-    assert_false(tq_http_is_gzip("\x1f", 1));
+    assert_false(tq_gzip_is("\x1a\x02", 2)); /* an MVT starts with a layer (field 3) */
+    assert_false(tq_gzip_is("\x1f", 1));
 }
 
 static void url(const char *pub, const char *host, const char *xp, const char *xh, const char *xpre,

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "tq_cache.h"
-#include "tq_http.h"
+#include "tq_gzip.h"
 
 static char root[64];
 
@@ -350,7 +350,7 @@ static void test_check_gzip(void **state)
     for (size_t k = 0; k < sizeof real_tiles / sizeof real_tiles[0]; k++) {
         size_t len, gzlen;
         unsigned char *tile = read_data_file(real_tiles[k], &len), *gz = NULL;
-        assert_int_equal(tq_http_gzip(tile, len, &gz, &gzlen), 0);
+        assert_int_equal(tq_gzip_compress(tile, len, &gz, &gzlen), 0);
         assert_null(tq_cache_check(gz, gzlen));
         for (size_t cut = 1; cut < gzlen; cut++) {
             unsigned char *part = malloc(cut);

@@ -22,8 +22,8 @@
 
 #include <zlib.h>
 
-#include "tq_http.h"
 #include "tq_log.h"
+#include "tq_gzip.h"
 
 static int g_fsync = 1;
 static unsigned long g_fsyncs;
@@ -301,7 +301,7 @@ const char *tq_cache_check(const void *data, size_t len)
     const unsigned char *p = data;
     if (len == 0)
         return "zero-length tile file";
-    if (tq_http_is_gzip(p, len))
+    if (tq_gzip_is(p, len))
         return gzip_complete(p, len) == 0 ? NULL : "incomplete gzip member";
     return pb_walk(p, p + len, MVT_TILE_LAYERS) == 0 ? NULL : "truncated or malformed MVT";
 }

@@ -133,15 +133,13 @@ static void test_role_reply(void **state)
 static void test_no_sentinels(void **state)
 {
     char err[256];
-    struct tq_config cfg;
+    struct tq_redis_target cfg = {.url = "redis://127.0.0.1:1/0"};
     struct tq_redis_addr addr = {"127.0.0.1", 6379, 0};
 
-    memset(&cfg, 0, sizeof cfg);
-    cfg.redis_url = (char *)(uintptr_t) "redis://127.0.0.1:1/0";
     assert_int_equal(tq_redis_master_moved(&cfg, &addr, 100, err, sizeof err), 0);
     assert_null(tq_redis_connect(&cfg, 500, 500, NULL, err, sizeof err));
     assert_non_null(strstr(err, "connect 127.0.0.1:1: "));
-    cfg.redis_url = (char *)(uintptr_t) "ftp://x";
+    cfg.url = "ftp://x";
     assert_null(tq_redis_connect(&cfg, 500, 500, NULL, err, sizeof err));
     assert_string_equal(err, "bad Redis URL 'ftp://x'");
 }
@@ -152,16 +150,13 @@ static void test_sentinels_down(void **state)
 {
     char err[256], host[64];
     int port = 0;
-    struct tq_config cfg;
     struct tq_hostport sentinels[2] = {{(char *)(uintptr_t) "127.0.0.1", 1},
                                        {(char *)(uintptr_t) "127.0.0.1", 2}};
+    struct tq_redis_target cfg = {.url = "redis://127.0.0.1:6379/0",
+                                  .sentinels = sentinels,
+                                  .nsentinels = 2,
+                                  .sentinel_master = "tq"};
     struct tq_redis_addr addr = {"127.0.0.1", 6379, 0};
-
-    memset(&cfg, 0, sizeof cfg);
-    cfg.redis_url = (char *)(uintptr_t) "redis://127.0.0.1:6379/0";
-    cfg.redis_sentinels = sentinels;
-    cfg.nredis_sentinels = 2;
-    cfg.redis_sentinel_master = (char *)(uintptr_t) "tq";
     assert_int_equal(
         tq_redis_sentinel_resolve(&cfg, 500, host, sizeof host, &port, err, sizeof err), -1);
     assert_non_null(strstr(err, "sentinels for master tq: connect 127.0.0.1:2: "));

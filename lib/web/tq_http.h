@@ -1,6 +1,6 @@
 /* tq_http — the pure pieces of tileq's HTTP behaviour, kept apart from libevent so they can
  * be unit-tested: content negotiation (Accept-Encoding with q-values), entity tags and
- * If-None-Match, gzip encoding/decoding (zlib), and the public base URL of a request. */
+ * If-None-Match, and the public base URL of a request. */
 #ifndef TQ_HTTP_H
 #define TQ_HTTP_H
 
@@ -26,17 +26,6 @@ void tq_http_etag(const void *data, size_t len, int gzip, char *out);
  * tq_http_etag): "*", or any listed tag, weak or not (If-None-Match uses the weak
  * comparison), equal to etag or to etag's other encoding (same plain bytes). Else 0. */
 int tq_http_etag_match(const char *if_none_match, const char *etag);
-
-/* 1 when data starts with the gzip magic bytes. */
-int tq_http_is_gzip(const void *data, size_t len);
-
-/* gzip-encodes in[0..len) into a malloc'd buffer the caller frees. Returns 0, or -1 (OOM,
- * zlib error). */
-int tq_http_gzip(const void *in, size_t len, unsigned char **out, size_t *outlen);
-
-/* Decodes a gzip stream (one member) into a malloc'd buffer the caller frees, refusing
- * output larger than max_out. Returns 0, or -1 (corrupt, too large, OOM). */
-int tq_http_gunzip(const void *in, size_t len, size_t max_out, unsigned char **out, size_t *outlen);
 
 /* The absolute base URL (no trailing slash) under which a client reached us, written into
  * out: public_url when set (configured; trailing slashes dropped); else

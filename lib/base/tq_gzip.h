@@ -1,0 +1,20 @@
+/* tq_gzip — gzip encoding and decoding of whole buffers (zlib), used by the cache (tiles are
+ * checked and stored gzip-compressed) and by HTTP content negotiation. */
+#ifndef TQ_GZIP_H
+#define TQ_GZIP_H
+
+#include <stddef.h>
+
+/* 1 when data starts with the gzip magic bytes. */
+int tq_gzip_is(const void *data, size_t len);
+
+/* gzip-encodes in[0..len) into a malloc'd buffer the caller frees. Returns 0, or -1 (OOM,
+ * zlib error). */
+int tq_gzip_compress(const void *in, size_t len, unsigned char **out, size_t *outlen);
+
+/* Decodes a gzip stream (one member) into a malloc'd buffer the caller frees, refusing
+ * output larger than max_out. Returns 0, or -1 (corrupt, too large, OOM). */
+int tq_gzip_decompress(const void *in, size_t len, size_t max_out, unsigned char **out,
+                       size_t *outlen);
+
+#endif
