@@ -69,47 +69,6 @@ int tq_bbox_parse(const char *s, double out[4], char *err, size_t errsize)
     return 0;
 }
 
-static int parse_zoom(const char *s, size_t len, int *out)
-{
-    int v = 0;
-    if (len == 0 || len > 2)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v > TQ_TILE_MAX_ZOOM)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-int tq_zoom_range_parse(const char *s, int *zmin, int *zmax, char *err, size_t errsize)
-{
-    const char *dash = strchr(s, '-');
-    int a, b;
-    if (dash == NULL) {
-        if (parse_zoom(s, strlen(s), &a) != 0)
-            goto bad;
-        b = a;
-    } else if (parse_zoom(s, (size_t)(dash - s), &a) != 0 ||
-               parse_zoom(dash + 1, strlen(dash + 1), &b) != 0) {
-        goto bad;
-    }
-    if (a > b) {
-        snprintf(err, errsize, "inverted zoom range '%s': %d is above %d", s, a, b);
-        return -1;
-    }
-    *zmin = a;
-    *zmax = b;
-    return 0;
-bad:
-    snprintf(err, errsize, "bad zoom range '%s': expected A-B or A, zooms 0..%d", s,
-             TQ_TILE_MAX_ZOOM);
-    return -1;
-}
-
 /* ---- tile lists ---------------------------------------------------------------------- */
 
 static int parse_u32(const char **p, uint64_t *out)

@@ -1,7 +1,8 @@
 /* tq_tilespec — the pure parts of `tileq warm` and `tileq expire`: their arguments, lon/lat
- * bboxes and zoom ranges, tile lists in osm2pgsql's expire format, the expansion of a tile to
- * its parents and children, the walk over the metatiles of a tile range, and a string set.
- * Nothing here touches Redis, the cache or the network (tests/unit/cli/test_tq_tilespec.c). */
+ * bboxes (zoom ranges: tq_zoom_range_parse in tq_tile.h), tile lists in osm2pgsql's expire format,
+ * the expansion of a tile to its parents and children, the walk over the metatiles of a tile range,
+ * and a string set. Nothing here touches Redis, the cache or the network
+ * (tests/unit/cli/test_tq_tilespec.c). */
 #ifndef TQ_TILESPEC_H
 #define TQ_TILESPEC_H
 
@@ -16,9 +17,6 @@
  * latitudes beyond ±TQ_LAT_MAX (Web Mercator's limit, 85.0511), west > east and
  * south > north (an inverted bbox), each with its own message in err. 0 or -1. */
 int tq_bbox_parse(const char *s, double out[4], char *err, size_t errsize);
-
-/* "A-B" or "A", 0 <= A <= B <= 30. 0 or -1 (err set). */
-int tq_zoom_range_parse(const char *s, int *zmin, int *zmax, char *err, size_t errsize);
 
 /* One line of a tile list: "z/x/y", surrounding blanks and a trailing CR allowed.
  * Returns 1 a tile (in t), 0 a blank or '#' comment line, -1 malformed or outside the grid

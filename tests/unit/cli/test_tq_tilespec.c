@@ -39,21 +39,6 @@ static void test_bbox(void **state)
     }
 }
 
-static void test_zoom_range(void **state)
-{
-    (void)state;
-    int a, b;
-    assert_int_equal(tq_zoom_range_parse("0-6", &a, &b, err, sizeof err), 0);
-    assert_true(a == 0 && b == 6);
-    assert_int_equal(tq_zoom_range_parse("12", &a, &b, err, sizeof err), 0);
-    assert_true(a == 12 && b == 12);
-    assert_int_equal(tq_zoom_range_parse("6-2", &a, &b, err, sizeof err), -1);
-    assert_non_null(strstr(err, "inverted zoom range"));
-    const char *bad[] = {"", "-", "1-", "-3", "31", "0-31", "a-b", "1-2-3", "001", "+1"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(tq_zoom_range_parse(bad[i], &a, &b, err, sizeof err), -1);
-}
-
 static void test_tilelist_line(void **state)
 {
     (void)state;
@@ -292,10 +277,10 @@ static void test_opts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bbox),          cmocka_unit_test(test_zoom_range),
-        cmocka_unit_test(test_tilelist_line), cmocka_unit_test(test_tilelist_read),
-        cmocka_unit_test(test_expand),        cmocka_unit_test(test_metatile_iter),
-        cmocka_unit_test(test_strset),        cmocka_unit_test(test_opts),
+        cmocka_unit_test(test_bbox),          cmocka_unit_test(test_tilelist_line),
+        cmocka_unit_test(test_tilelist_read), cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_metatile_iter), cmocka_unit_test(test_strset),
+        cmocka_unit_test(test_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
