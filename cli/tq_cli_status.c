@@ -330,26 +330,26 @@ static int status_check(redisContext *c, long limit, int json)
                          (json_int_t)res.done_markers, "invariants", invs, "warnings", warns);
         if (root == NULL)
             goto cleanup;
-        for (int i = 0; i < TQ_CHECK_COUNT; i++) {
+        for (int i = 0; i < TQ_INV_COUNT; i++) {
             json_t *viol = json_array();
             json_array_append_new(invs, json_pack("{s:s, s:s, s:b, s:o}", "name",
-                                                  tq_check_name((enum tq_check_invariant)i), "text",
-                                                  tq_check_text((enum tq_check_invariant)i), "held",
+                                                  tq_invariant_name((enum tq_invariant)i), "text",
+                                                  tq_invariant_text((enum tq_invariant)i), "held",
                                                   res.violations[i] == 0, "violations", viol));
             for (size_t k = 0; k < res.nissues; k++)
                 if ((int)res.issues[k].inv == i)
                     json_array_append_new(res.issues[k].warning ? warns : viol,
                                           json_pack("{s:s, s:s, s:s}", "invariant",
-                                                    tq_check_name(res.issues[k].inv), "id",
+                                                    tq_invariant_name(res.issues[k].inv), "id",
                                                     res.issues[k].id, "what", res.issues[k].what));
         }
         if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
             goto cleanup;
         printf("\n");
     } else {
-        for (int i = 0; i < TQ_CHECK_COUNT; i++) {
-            printf("%-10s %s: %s\n", tq_check_name((enum tq_check_invariant)i),
-                   tq_check_text((enum tq_check_invariant)i),
+        for (int i = 0; i < TQ_INV_COUNT; i++) {
+            printf("%-10s %s: %s\n", tq_invariant_name((enum tq_invariant)i),
+                   tq_invariant_text((enum tq_invariant)i),
                    res.violations[i] ? "VIOLATED" : "held");
             for (size_t k = 0; k < res.nissues; k++)
                 if ((int)res.issues[k].inv == i && !res.issues[k].warning)
@@ -358,8 +358,8 @@ static int status_check(redisContext *c, long limit, int json)
         }
         for (size_t k = 0; k < res.nissues; k++)
             if (res.issues[k].warning)
-                printf("warning (%s): %s: %s\n", tq_check_name(res.issues[k].inv), res.issues[k].id,
-                       res.issues[k].what);
+                printf("warning (%s): %s: %s\n", tq_invariant_name(res.issues[k].inv),
+                       res.issues[k].id, res.issues[k].what);
         printf("checked %ld job%s and %ld done marker%s: %s\n", res.jobs, res.jobs == 1 ? "" : "s",
                res.done_markers, res.done_markers == 1 ? "" : "s",
                n == 0 ? "all invariants held" : "invariants violated");

@@ -273,7 +273,7 @@ static void add_worker(struct tq_cmetrics *cm, const char *id, const redisReply 
             double sum;
             char zs[16];
             if (*end != '\0' || z < 0 || z > 30 ||
-                tq_metrics_hist_decode(v->str, counts, TQ_METRICS_LATENCY_NBUCKETS + 1, &sum) != 0)
+                tq_wfigures_hist_decode(v->str, counts, TQ_METRICS_LATENCY_NBUCKETS + 1, &sum) != 0)
                 continue;
             snprintf(zs, sizeof zs, "%ld", z);
             const char *lv[2] = {id, zs};

@@ -1,7 +1,7 @@
 /* tq_queue — Lua scripts for the render queue and thin synchronous wrappers.
- * See tq_queue.h for the keys, the job lifecycle and fencing. Every script gets the keys it
- * touches as KEYS (the caller passes the names from tq_queue.h) and reads the time from
- * Redis (TIME); ARGV carries values only. */
+ * See tq_wire.h for the keys, the job lifecycle and its invariants, tq_queue.h for fencing.
+ * Every script gets the keys it touches as KEYS (the caller passes the names from tq_wire.h)
+ * and reads the time from Redis (TIME); ARGV carries values only. */
 #include "tq_queue.h"
 
 #include <stdarg.h>
@@ -10,14 +10,15 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "tq_event.h"
+
 #define CLAIM_TRIES 64 /* picks per claim when other workers keep taking the head first */
 
 #define LUA_COMMON                                                                                 \
     "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + "         \
     "math.floor(tonumber(t[2]) / 1000) end\n"                                                      \
-    "local function wake(k) redis.call('RPUSH', k, 1) redis.call('LTRIM', k, 0, 1023) end\n"       \
-    "local function event(k, id, status, err) redis.call('XADD', k, 'MAXLEN', '~', 100000, '*', "  \
-    "'id', id, 'status', status, 'error', err or '') end\n"
+    "local function wake(k) redis.call('RPUSH', k, 1) redis.call('LTRIM', k, 0, 1023) "            \
+    "end\n" TQ_EVENT_LUA_XADD
 
 /* KEYS: job done q:interactive q:dirty q:bulk dead wake
  * ARGV: id class payload cap mode(request|warm|expire|refresh|retry) cooldown_ms hold */

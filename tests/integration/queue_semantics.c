@@ -53,7 +53,7 @@ static void assert_invariants_hold(redisContext *c)
         fail_msg("tq_queue_check: %s", err);
     for (size_t i = 0; i < res.nissues; i++)
         if (!res.issues[i].warning)
-            print_message("violated (%s): %s: %s\n", tq_check_name(res.issues[i].inv),
+            print_message("violated (%s): %s: %s\n", tq_invariant_name(res.issues[i].inv),
                           res.issues[i].id, res.issues[i].what);
     assert_int_equal(res.truncated, 0);
     tq_check_result_clear(&res);
