@@ -265,7 +265,7 @@ size_t tq_conns_count(const struct tq_conns *cs)
     return cs->n;
 }
 
-/* The reply to c->req went out (evhttp_send_done): count it. */
+/* The reply to c->req went out (evhttp_request_set_on_complete_cb): count it. */
 static void on_req_complete(struct evhttp_request *req, void *arg)
 {
     struct tq_conn *c = arg;
