@@ -183,7 +183,8 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             break;
         case OPT_ZOOM:
             if (tq_zoom_range_parse(a, &filter.zmin, &filter.zmax, NULL, 0) != 0)
-                return usage_error("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= 30", a);
+                return usage_error("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= %d", a,
+                                   TQ_TILE_MAX_ZOOM);
             break;
         case OPT_TOP:
             if (parse_long(a, 0, 10000000, &top) != 0)

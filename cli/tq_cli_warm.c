@@ -345,19 +345,20 @@ static int enqueue_one(struct warm *w, const struct tq_metatile *m)
         w->skipped_tiles += tiles;
         w->recent_jobs++;
         return 1;
-    default:
+    default: {
         int added;
         long *v = tq_map_str_put(w->outstanding, id, &added);
         if (v == NULL) {
             snprintf(w->err, sizeof w->err, "out of memory");
             return -1;
         }
-        if (added)
+        if (added) /* an id given again keeps its first count */
             *v = (long)tiles;
         w->queued_jobs++;
         if (res == TQ_ENQ_NEW)
             w->bulk_len++;
         return 1;
+    }
     }
 }
 

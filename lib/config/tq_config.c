@@ -26,7 +26,6 @@
 #include <libconfig.h>
 
 #include "tq_log.h"
-#include "tq_tileset.h"
 
 #define PATH_MAX_LEN 128
 

@@ -51,8 +51,8 @@
 #include <stddef.h>
 
 #include "tq_job.h"
-#include "tq_tileset.h"
 #include "tq_redis.h"
+#include "tq_tileset.h"
 
 #define TQ_MAX_LAYERS 32
 #define TQ_MAX_TILESETS 256
