@@ -98,10 +98,7 @@ static void *table(size_t n, size_t size)
 
 int tq_snapshot_parse(const redisReply *r, struct tq_snapshot *out, char *err, size_t errsize)
 {
-    redisReply *owned = out->owned;
-
     memset(out, 0, sizeof *out);
-    out->owned = owned;
     if (r == NULL || r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errsize, "redis: %s", r ? r->str : "no reply");
         return -1;
@@ -173,13 +170,16 @@ odd:
 int tq_snapshot_read(redisContext *c, const struct tq_snapshot_want *want, struct tq_snapshot *out,
                      char *err, size_t errsize)
 {
-    memset(out, 0, sizeof *out);
-    out->owned = redisCommand(c, TQ_SNAPSHOT_FMT, TQ_LUA_SNAPSHOT, (long long)want->leases_max,
-                              (long long)want->figures_since_ms, (long long)want->figures_max,
-                              (long long)want->completed_since_ms, (long long)want->completed_max);
-    if (out->owned == NULL) {
+    redisReply *r =
+        redisCommand(c, TQ_SNAPSHOT_FMT, TQ_LUA_SNAPSHOT, (long long)want->leases_max,
+                     (long long)want->figures_since_ms, (long long)want->figures_max,
+                     (long long)want->completed_since_ms, (long long)want->completed_max);
+    if (r == NULL) {
+        memset(out, 0, sizeof *out);
         snprintf(err, errsize, "redis: %s", c->errstr[0] ? c->errstr : "no reply");
         return -1;
     }
-    return tq_snapshot_parse(out->owned, out, err, errsize);
+    int rc = tq_snapshot_parse(r, out, err, errsize);
+    out->owned = r; /* freed by tq_snapshot_clear, also after an error */
+    return rc;
 }

@@ -43,8 +43,9 @@ int tq_heartbeat_parse(const char *s, struct tq_heartbeat *hb)
     return -1;
 }
 
-static const char *const inv_names[TQ_INV_COUNT] = {"queued",  "running",  "dead",    "job-fields",
-                                                    "entries", "runcount", "done-ttl"};
+static const char *const inv_names[TQ_INV_COUNT] = {
+    TQ_STATE_QUEUED, TQ_STATE_RUNNING, TQ_STATE_DEAD, "job-fields",
+    "entries",       "runcount",       "done-ttl"};
 static const char *const inv_texts[TQ_INV_COUNT] = {
     TQ_INV_QUEUED_TEXT,  TQ_INV_RUNNING_TEXT,  TQ_INV_DEAD_TEXT,    TQ_INV_FIELDS_TEXT,
     TQ_INV_ENTRIES_TEXT, TQ_INV_RUNCOUNT_TEXT, TQ_INV_DONE_TTL_TEXT};
