@@ -372,7 +372,9 @@ cleanup:
     return co;
 }
 
-void tq_coord_shutdown(struct tq_coord *co)
+/* Stops accepting, answers every request still waiting 503, closes Redis (the replies
+ * still go out if the loop runs on). Idempotent. */
+static void coord_shutdown(struct tq_coord *co)
 {
     size_t answered = 0;
 
@@ -398,7 +400,7 @@ void tq_coord_free(struct tq_coord *co)
 {
     if (co == NULL)
         return;
-    tq_coord_shutdown(co);
+    coord_shutdown(co);
     if (co->http)
         evhttp_free(co->http); /* closes every connection left (tq_conns' close callback) */
     tq_conns_free(co->conns);

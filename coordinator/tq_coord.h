@@ -38,11 +38,8 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
  * caller then leaves the loop and calls tq_coord_free. */
 void tq_coord_drain(struct tq_coord *co, int grace_seconds, void (*done)(void *arg), void *arg);
 
-/* Stops accepting, answers every pending request 503, closes Redis. The loop can then
- * exit once the replies are flushed. Idempotent. */
-void tq_coord_shutdown(struct tq_coord *co);
-
-/* Frees everything (calls tq_coord_shutdown first if needed). */
+/* Stops accepting, answers every request still waiting 503, closes Redis, and frees
+ * everything. NULL is a no-op. */
 void tq_coord_free(struct tq_coord *co);
 
 #endif
