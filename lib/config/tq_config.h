@@ -97,7 +97,7 @@ struct tq_queue_config {
     /* Dead letters stay dead (issue 10): for this long after a job was dead-lettered, an
      * enqueue answers "dead" with its reason and renders nothing (default 300, 0 = off). */
     int dead_cooldown_seconds;
-    /* Coordinator: holding misses while Redis is away (tq_coord.h). */
+    /* Coordinator: holding misses while Redis is away (tq_wait.h). */
     int hold_seconds; /* a held request's bound before 503, default 10; 0 = never hold */
     long hold_max;    /* held requests at most (new misses past it get 503), default 10000 */
 };
@@ -107,7 +107,7 @@ struct tq_http_config {
     char *cors_origin;   /* default "*" */
     char *public_url;    /* default NULL: from the request's headers */
     char *static_dir;    /* default NULL: see above */
-    /* Coordinator: hostile clients (tq_coord.h). */
+    /* Coordinator: hostile clients (tq_conns.h). */
     int max_connections;       /* client connections at most; past it, stop accepting; 768 */
     int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
 };
