@@ -609,13 +609,22 @@ static int sentinel_master_ok(const char *name)
     return 1;
 }
 
-static const char *const hostport_add_errors[] = {"", "must be \"host:port\" with port 1..65535",
-                                                  "at most 16 entries", "out of memory"};
+/* The message for hostport_add's return r (< 0) about a list of what ("sentinels"). */
+static const char *hostport_add_error(int r, const char *what, char *buf, size_t size)
+{
+    if (r == -2)
+        snprintf(buf, size, "at most %d %s", TQ_MAX_SENTINELS, what);
+    else
+        snprintf(buf, size, "%s",
+                 r == -1 ? "must be \"host:port\" with port 1..65535" : "out of memory");
+    return buf;
+}
 
 /* key = [ "host:port", ... ] (array or list), when present, into *v, *n. */
 static int load_hostports(struct loader *ld, const config_setting_t *root, const char *key,
-                          struct tq_hostport **v, size_t *n)
+                          const char *what, struct tq_hostport **v, size_t *n)
 {
+    char msg[100];
     const config_setting_t *ss = config_setting_get_member(root, key);
 
     if (ss == NULL)
@@ -636,7 +645,7 @@ static int load_hostports(struct loader *ld, const config_setting_t *root, const
         }
         int r = hostport_add(v, n, config_setting_get_string(e));
         if (r != 0) {
-            fail(ld, e, path, "%s", hostport_add_errors[-r]);
+            fail(ld, e, path, "%s", hostport_add_error(r, what, msg, sizeof msg));
             return -1;
         }
     }
@@ -648,17 +657,19 @@ static int load_sentinels(struct loader *ld, const config_setting_t *root, struc
 {
     if (get_string(ld, root, "", "redis_sentinel_master", &cfg->redis_sentinel_master) != 0)
         return -1;
-    if (load_hostports(ld, root, "redis_sentinels", &cfg->redis_sentinels,
+    if (load_hostports(ld, root, "redis_sentinels", "sentinels", &cfg->redis_sentinels,
                        &cfg->nredis_sentinels) != 0)
         return -1;
-    return load_hostports(ld, root, "redis_cluster_nodes", &cfg->redis_cluster_nodes,
-                          &cfg->nredis_cluster_nodes);
+    return load_hostports(ld, root, "redis_cluster_nodes", "cluster nodes",
+                          &cfg->redis_cluster_nodes, &cfg->nredis_cluster_nodes);
 }
 
 /* The variable var="host:port,host:port" replaces the list *v, *n (the file's). An empty
  * variable is ignored. */
-static int env_hostports(struct loader *ld, const char *var, struct tq_hostport **v, size_t *n)
+static int env_hostports(struct loader *ld, const char *var, const char *what,
+                         struct tq_hostport **v, size_t *n)
 {
+    char msg[100];
     const char *val = getenv(var);
     char *copy = NULL, *save = NULL;
     int rc = -1;
@@ -678,7 +689,8 @@ static int env_hostports(struct loader *ld, const char *var, struct tq_hostport 
             tok[--len] = '\0';
         int r = hostport_add(v, n, tok);
         if (r != 0) {
-            snprintf(ld->err, ld->errsize, "%s: \"%.100s\": %s", var, tok, hostport_add_errors[-r]);
+            snprintf(ld->err, ld->errsize, "%s: \"%.100s\": %s", var, tok,
+                     hostport_add_error(r, what, msg, sizeof msg));
             goto cleanup;
         }
     }
@@ -695,9 +707,10 @@ cleanup:
 /* TQ_REDIS_SENTINELS and TQ_REDIS_CLUSTER_NODES replace the file's lists. */
 static int env_sentinels(struct loader *ld, struct tq_config *cfg)
 {
-    if (env_hostports(ld, "TQ_REDIS_SENTINELS", &cfg->redis_sentinels, &cfg->nredis_sentinels) != 0)
+    if (env_hostports(ld, "TQ_REDIS_SENTINELS", "sentinels", &cfg->redis_sentinels,
+                      &cfg->nredis_sentinels) != 0)
         return -1;
-    return env_hostports(ld, "TQ_REDIS_CLUSTER_NODES", &cfg->redis_cluster_nodes,
+    return env_hostports(ld, "TQ_REDIS_CLUSTER_NODES", "cluster nodes", &cfg->redis_cluster_nodes,
                          &cfg->nredis_cluster_nodes);
 }
 
