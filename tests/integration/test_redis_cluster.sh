@@ -10,7 +10,7 @@
 #      heartbeat: a render longer than the 2 s lease finishes on attempt 1;
 #      reap: the worker rendering a slow job is SIGKILLed, the other reaps it (attempt 2);
 #   3. a herd: 40 concurrent requests for one cold tile through the coordinator → 1 render;
-#   4. tileq warm --wait of a small area;
+#   4. tileq warm --wait of a small area; /metrics reads the queue (tileq_redis_up 1);
 #   5. MOVED: the {tq} slot is moved to another master (keys migrated as
 #      redis-cli --cluster reshard does) while cold tiles are requested: the workers and both
 #      coordinator connections follow it (redis_connected ... port=<new master>), a new cold
@@ -186,6 +186,9 @@ it_check "warm --wait: exit status" 0 "$rc"
 [[ -f $Q_DIR/cache/demo/9/259/176.mvt ]] && echo "ok: warm: demo/9/259/176 cached" ||
     it_fail "warm: demo/9/259/176 not cached"
 c_check "before the move"
+# /metrics reads the queue with one script on the slot's master.
+metrics=$(curl -s --max-time 10 "$Q_URL_c1/metrics" || true)
+it_check "/metrics: tileq_redis_up" "tileq_redis_up 1" "$(grep -m1 '^tileq_redis_up ' <<<"$metrics")"
 
 # ---- 5. MOVED: the {tq} slot moves to another master while tiles are requested ------------
 for p in "$P1" "$P2" "$P3"; do [[ $p != "$OWNER" ]] && NEW=$p && break; done
