@@ -63,8 +63,9 @@ struct tq_rconn {
     /* Redis Cluster (cfg->nredis_cluster_nodes > 0): the walk above asks the cluster nodes
      * CLUSTER SLOTS instead, and a MOVED names the next master to try directly. */
     int cluster;
-    int has_hint; /* connect to hint_host:hint_port next, without asking the nodes */
-    int hops;     /* MOVED followed since the last UP (at most TQ_REDIS_MAX_REDIRECTS) */
+    int has_hint;      /* connect to hint_host:hint_port next, without asking the nodes */
+    int hops;          /* MOVED followed since the last UP (at most TQ_REDIS_MAX_REDIRECTS) */
+    struct rask *asks; /* ASK redirections in progress */
     char hint_host[256];
     int hint_port;
 };
@@ -76,6 +77,19 @@ struct rcmd {
     struct event *timer; /* deadline, NULL when none */
     int finished;        /* cb already called (deadline passed) */
     int raw;             /* a reconnect-class error reply is cb's to handle (the slot probe) */
+    char *buf;           /* the command as sent (cluster: to send it again after an ASK) */
+    size_t len;
+};
+
+/* An ASK redirection in progress: cmd sent, after ASKING, on a connection of its own to the
+ * node the ASK named. Owned by rc->asks until on_ask_reply (called exactly once, with the
+ * reply or NULL when the connection failed or was freed), which unlinks and frees it and
+ * cmd; hiredis frees ac after that. */
+struct rask {
+    struct tq_rconn *rc;
+    redisAsyncContext *ac;
+    struct rcmd *cmd;
+    struct rask *next;
 };
 
 static void rc_connect(struct tq_rconn *rc);
@@ -184,13 +198,93 @@ static int rc_note_moved(struct tq_rconn *rc, const char *msg)
     return 1;
 }
 
+static void rcmd_free(struct rcmd *cmd)
+{
+    if (cmd->timer)
+        event_free(cmd->timer);
+    if (cmd->buf)
+        redisFreeCommand(cmd->buf);
+    free(cmd);
+}
+
+/* The reply of a command sent again after an ASK (see struct rask). */
+static void on_ask_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct rask *a = privdata;
+    struct tq_rconn *rc = a->rc;
+    struct rcmd *cmd = a->cmd;
+
+    for (struct rask **pp = &rc->asks; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    if (r != NULL)
+        redisAsyncDisconnect(ac); /* hiredis frees it once this callback returns */
+    free(a);
+    if (!cmd->finished) {
+        cmd->finished = 1;
+        cmd->cb(rc, r, r ? NULL : (rc->stopping ? "shutdown" : "disconnected"), cmd->arg);
+    }
+    rcmd_free(cmd);
+}
+
+/* Cluster: when r is an ASK (the {tq} slot is being migrated and this key is already on the
+ * target), sends cmd again on a new connection to the node it names: AUTH, ASKING, cmd
+ * (their answers but cmd's are not needed: a refused AUTH makes cmd fail too). 0 when cmd
+ * now belongs to that redirection, -1 when r is no ASK or it could not be sent (then the
+ * ASK is handled like TRYAGAIN: reset, cmd fails, the owner retries). */
+static int rc_follow_ask(struct tq_rconn *rc, struct rcmd *cmd, const redisReply *r)
+{
+    char host[256];
+    unsigned slot;
+    int port;
+    struct rask *a = NULL;
+    redisAsyncContext *ac = NULL;
+    int rv = -1;
+
+    if (!rc->cluster || cmd->buf == NULL || r == NULL || r->type != REDIS_REPLY_ERROR ||
+        tq_redis_redirect_parse(r->str, &slot, host, sizeof host, &port) != TQ_REDIS_ASK)
+        goto cleanup;
+    a = calloc(1, sizeof *a);
+    ac = redisAsyncConnect(host, port);
+    if (a == NULL || ac == NULL || ac->err || redisLibeventAttach(ac, rc->base) != REDIS_OK)
+        goto cleanup;
+    ac->data = a;
+    /* Until the last command is queued, no callback of ours is on ac (freeing it is quiet). */
+    if ((rc->password && redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rc->password) != REDIS_OK) ||
+        redisAsyncCommand(ac, NULL, NULL, "ASKING") != REDIS_OK ||
+        redisAsyncFormattedCommand(ac, on_ask_reply, a, cmd->buf, cmd->len) != REDIS_OK)
+        goto cleanup;
+    a->rc = rc;
+    a->ac = ac;
+    a->cmd = cmd;
+    a->next = rc->asks;
+    rc->asks = a;
+    tq_log_info("redis_ask", "conn=%s slot=%u host=%s port=%d", rc->name, slot, host, port);
+    a = NULL;
+    ac = NULL;
+    rv = 0;
+cleanup:
+    if (ac)
+        redisAsyncFree(ac);
+    free(a);
+    return rv;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct rcmd *cmd = privdata;
     struct tq_rconn *rc = cmd->rc;
 
-    if (cmd->timer)
+    if (rc->ac == ac && !cmd->raw && !cmd->finished && !rc->stopping &&
+        rc_follow_ask(rc, cmd, r) == 0)
+        return; /* cmd now belongs to the redirection */
+    if (cmd->timer) {
         event_free(cmd->timer);
+        cmd->timer = NULL;
+    }
     if (rc->ac == ac && !cmd->raw && tq_redis_reply_is_reconnect(r)) {
         char qe[160];
         tq_log_warn("redis_reconnect_reply", "conn=%s host=%s port=%d error=%s", rc->name, rc->host,
@@ -202,7 +296,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
         cmd->finished = 1;
         cmd->cb(rc, r, r ? NULL : (rc->stopping ? "shutdown" : "disconnected"), cmd->arg);
     }
-    free(cmd);
+    rcmd_free(cmd);
 }
 
 static void on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
@@ -236,16 +330,20 @@ static int rc_vsend(struct tq_rconn *rc, int raw, int timeout_ms, tq_rconn_reply
         if (cmd->timer == NULL || evtimer_add(cmd->timer, &tv) != 0)
             goto cleanup;
     }
-    if (redisvAsyncCommand(rc->ac, on_reply, cmd, fmt, ap) != REDIS_OK)
+    /* Formatted here and kept, so that an ASK can send it again (rc_follow_ask). */
+    int len = redisvFormatCommand(&cmd->buf, fmt, ap);
+    if (len < 0) {
+        cmd->buf = NULL;
+        goto cleanup;
+    }
+    cmd->len = (size_t)len;
+    if (redisAsyncFormattedCommand(rc->ac, on_reply, cmd, cmd->buf, cmd->len) != REDIS_OK)
         goto cleanup;
     cmd = NULL; /* hiredis holds it until on_reply */
     rv = 0;
 cleanup:
-    if (cmd) {
-        if (cmd->timer)
-            event_free(cmd->timer);
-        free(cmd);
-    }
+    if (cmd)
+        rcmd_free(cmd);
     return rv;
 }
 
@@ -710,6 +808,8 @@ void tq_rconn_free(struct tq_rconn *rc)
     rc->up = 0;
     if (ac)
         redisAsyncFree(ac); /* outstanding commands fail with "shutdown" */
+    while (rc->asks != NULL)
+        redisAsyncFree(rc->asks->ac); /* on_ask_reply unlinks it: "shutdown" */
     if (rc->sentinel_ev)
         sentinel_drop(rc);
     if (rc->retry_ev)

@@ -8,8 +8,10 @@
  * walk asks the seed nodes CLUSTER SLOTS for the master of the {tq} slot (tq_redis.h), and the
  * handshake asks that master about the slot (EXISTS on a {tq} key): a MOVED there, or in the
  * reply to any command, names the slot's master now, and the connection reconnects to it at
- * once (RESOLVING skipped). An ASK (the slot is migrating) resets it like TRYAGAIN: its
- * command fails, the owner retries it (the coordinator holds the request).
+ * once (RESOLVING skipped). An ASK (the slot is migrating and the key is on the target
+ * already) sends the command again, after ASKING, on a connection of its own to the node
+ * it names; its reply goes to the command's callback. When that cannot be sent, the ASK
+ * resets the connection like TRYAGAIN: the command fails, its owner retries it.
  *
  * States:
  *        tq_rconn_start / backoff timer

@@ -403,12 +403,19 @@ tq_redis_cluster_owner() {
 }
 
 # tq_redis_cluster_move_slot SLOT FROM_PORT TO_PORT: moves SLOT and its keys from the master
-# on FROM_PORT to the one on TO_PORT, the way `redis-cli --cluster reshard` does (IMPORTING on
-# the target, MIGRATING on the source, MIGRATE the keys 100 at a time, then SETSLOT NODE on
-# both and on every other master). Clients meanwhile get ASK (or TRYAGAIN), then MOVED.
-# Waits until every master names TO_PORT as the slot's owner.
+# on FROM_PORT to the one on TO_PORT, the way `redis-cli --cluster reshard` does:
+# tq_redis_cluster_migrate_slot, then tq_redis_cluster_assign_slot. Clients meanwhile get ASK
+# (or TRYAGAIN), then MOVED.
 tq_redis_cluster_move_slot() {
-    local slot=$1 from=$2 to=$3 fid tid keys p i ok masters
+    tq_redis_cluster_migrate_slot "$@"
+    tq_redis_cluster_assign_slot "$1" "$3"
+}
+
+# tq_redis_cluster_migrate_slot SLOT FROM_PORT TO_PORT: IMPORTING on the target, MIGRATING on
+# the source, MIGRATE the keys 100 at a time, and stops there: the source still owns the
+# slot and answers ASK for every key of it (all are on the target now).
+tq_redis_cluster_migrate_slot() {
+    local slot=$1 from=$2 to=$3 fid tid keys
     fid=$(redis-cli -p "$from" cluster myid)
     tid=$(redis-cli -p "$to" cluster myid)
     [[ $(redis-cli -p "$to" cluster setslot "$slot" importing "$fid") == OK ]] ||
@@ -421,8 +428,15 @@ tq_redis_cluster_move_slot() {
         redis-cli -p "$from" migrate 127.0.0.1 "$to" "" 0 5000 replace keys "${keys[@]}" >/dev/null ||
             tq_die "MIGRATE from $from to $to failed"
     done
-    masters=$(redis-cli -p "$from" cluster nodes | awk '$3 ~ /master/ { split($2, a, "[:@]"); print a[2] }')
-    for p in "$to" "$from" $masters; do
+}
+
+# tq_redis_cluster_assign_slot SLOT TO_PORT: CLUSTER SETSLOT SLOT NODE <TO_PORT's id> on the
+# target, then on every other master; waits until every master names TO_PORT as its owner.
+tq_redis_cluster_assign_slot() {
+    local slot=$1 to=$2 tid p i ok masters
+    tid=$(redis-cli -p "$to" cluster myid)
+    masters=$(redis-cli -p "$to" cluster nodes | awk '$3 ~ /master/ { split($2, a, "[:@]"); print a[2] }')
+    for p in "$to" $masters; do
         redis-cli -p "$p" cluster setslot "$slot" node "$tid" >/dev/null || true
     done
     for ((i = 0; i < 600; i++)); do

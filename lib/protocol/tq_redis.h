@@ -23,8 +23,9 @@
  * "drop this connection and connect again" (which finds the new master). In a cluster, MOVED
  * (the {tq} slot has a new master: connecting again asks the cluster where it is now) and ASK
  * (the slot is being migrated: the command may succeed a moment later) are such errors too:
- * every tileq program already retries what failed for a lost connection (the worker its step,
- * the coordinator its held requests, tileq warm its batch). */
+ * the worker retries its step and the coordinator its held requests as for a lost
+ * connection (the coordinator follows an ASK itself first: tq_rconn.h); a CLI command fails
+ * with the error and can be run again. */
 #ifndef TQ_REDIS_H
 #define TQ_REDIS_H
 

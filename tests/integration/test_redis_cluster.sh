@@ -14,7 +14,11 @@
 #   5. MOVED: the {tq} slot is moved to another master (keys migrated as
 #      redis-cli --cluster reshard does) while cold tiles are requested: the workers and both
 #      coordinator connections follow it (redis_connected ... port=<new master>), a new cold
-#      tile renders, tileq status works, and tileq status --check holds at the end.
+#      tile renders, tileq status works;
+#   6. ASK: the slot's keys are migrated to the third master but the slot not yet assigned
+#      (the old owner answers ASK): the coordinator sends the command again after ASKING to
+#      the third (redis_ask); a cold tile requested then is held and answered once the slot
+#      is assigned; everyone ends on the third master; tileq status --check holds at the end.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/queue/qlib.sh"
@@ -228,6 +232,30 @@ echo "   load during the move: $(wc -l <"$IT_TMP/load.txt") cold tiles, $bad not
 it_check "load during the move: every cold tile 200/204" 0 "$bad"
 c_status_live "slot on $NEW"
 it_check "no {tq} key left on the old master" 0 "$(redis-cli -p "$OWNER" cluster countkeysinslot "$SLOT")"
+
+# ---- 6. ASK: the slot half-migrated (every key on the target, the source still its owner) --
+for p in "$P1" "$P2" "$P3"; do [[ $p != "$OWNER" && $p != "$NEW" ]] && THIRD=$p && break; done
+echo "   migrating slot $SLOT's keys from $NEW to $THIRD (the slot stays $NEW's)"
+tq_redis_cluster_migrate_slot "$SLOT" "$NEW" "$THIRD"
+curl -s -o /dev/null --max-time 70 -w '%{http_code}' "$Q_URL_c1/demo/10/546/360.mvt" \
+    >"$IT_TMP/ask.status" 2>/dev/null &
+ask_pid=$!
+for ((i = 0; i < 300; i++)); do
+    grep -q "event=redis_ask .* port=$THIRD\$" "$Q_DIR/c1.log" && break
+    sleep 0.1
+done
+if ((i < 300)); then
+    echo "ok: the coordinator followed ASK:" \
+        "$(grep -h "event=redis_ask .* port=$THIRD\$" "$Q_DIR/c1.log" | head -n 1)"
+else
+    it_fail "the coordinator logged no redis_ask while the slot's keys were on $THIRD"
+fi
+tq_redis_cluster_assign_slot "$SLOT" "$THIRD"
+wait "$ask_pid" || true
+code=$(cat "$IT_TMP/ask.status")
+[[ $code == 200 || $code == 204 ]] && echo "ok: the cold tile asked during the migration: $code" ||
+    it_fail "the cold tile asked during the migration: $code"
+c_wait_on "$THIRD"
 
 q_alive_check c1 w1 w2
 for n in "${Q_NAMES[@]}"; do
