@@ -90,6 +90,7 @@ c_wait_on() {
         if ((i < 600)); then
             echo "ok: ${what/.log/} connected to port $port"
         else
+            # shellcheck disable=SC2086
             it_fail "${what/.log/} did not connect to port $port (last: $(c_last_port "$Q_DIR"/$what))"
         fi
     done
