@@ -29,7 +29,6 @@ struct ts_state {
     int prepared;
     char stmt1[32]; /* metatile > 1: the one-tile (contract) form, for a job's first tile */
     int prepared1;
-    char *sql;      /* the statement's SQL, malloc'd */
     json_t *schema; /* the layers' fields as last described (tq_tilejson.h), owned */
 };
 
@@ -110,21 +109,6 @@ static char *sb_take(struct sb *b)
     return s;
 }
 
-const char *tq_render_status_name(enum tq_render_status s)
-{
-    switch (s) {
-    case TQ_RENDER_OK:
-        return "ok";
-    case TQ_RENDER_SQL_ERROR:
-        return "sql_error";
-    case TQ_RENDER_CONN_ERROR:
-        return "connection_error";
-    case TQ_RENDER_CANCELLED:
-        return "cancelled";
-    }
-    return "unknown";
-}
-
 void tq_render_result_clear(struct tq_render_result *r)
 {
     if (r->res)
@@ -200,7 +184,6 @@ void tq_render_free(struct tq_renderer *r)
     if (r == NULL)
         return;
     for (size_t i = 0; i < r->n; i++) {
-        free(r->ts[i].sql);
         json_decref(r->ts[i].schema);
     }
     free(r->ts);
@@ -222,12 +205,6 @@ static struct ts_state *find_ts(const struct tq_renderer *r, const char *name)
         if (strcmp(r->ts[i].ts->name, name) == 0)
             return &r->ts[i];
     return NULL;
-}
-
-const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset)
-{
-    const struct ts_state *s = find_ts(r, tileset);
-    return s && s->prepared ? s->sql : NULL;
 }
 
 char *tq_render_schema_json(const struct tq_renderer *r, const char *tileset)
@@ -339,29 +316,148 @@ cleanup:
     return st;
 }
 
-/* Builds and prepares the metatile statement of one tileset, or with one = 1 (metatile > 1
- * only) its one-tile form (s->stmt1, the contract's query; its SQL and schema are not kept). */
-static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, int one, char *err,
-                                        size_t errsize)
-{
-    static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       INT4OID,   INT4OID};
-    const struct tq_tileset_config *ts = s->ts;
-    const int single = ts->metatile == 1 || one;
-    const char *stmt = one ? s->stmt1 : s->stmt;
-    enum tq_render_status st = TQ_RENDER_SQL_ERROR;
-    struct sb b = {0}, sel = {0}, attrs = {0}, wattrs = {0};
-    PGresult *res = NULL;
-    char *sql = NULL, *selsql = NULL, *attrsql = NULL, *wattrsql = NULL, *inner = NULL,
-         *lname = NULL;
-    json_t *schema = json_object(), *slayers = json_array();
+/* What one layer's part of a statement is made of. */
+struct layer_parts {
+    char rn[32];  /* prefix of the statement's own columns (describe_layer) */
+    char *attrs;  /* ", c."a", c."b"": the layer's attribute columns, malloc'd */
+    char *wattrs; /* the same with alias w, malloc'd */
+    char *inner;  /* the layer's SQL, its tokens bound to the statement's parameters, malloc'd */
+    char *lname;  /* the layer's name as an SQL literal (PQfreemem) */
+};
 
-    if (schema == NULL || slayers == NULL || json_object_set(schema, "layers", slayers) != 0) {
-        snprintf(err, errsize, "out of memory");
-        goto cleanup;
+static void layer_parts_clear(struct layer_parts *lp)
+{
+    free(lp->attrs);
+    free(lp->wattrs);
+    free(lp->inner);
+    if (lp->lname)
+        PQfreemem(lp->lname);
+    memset(lp, 0, sizeof *lp);
+}
+
+/* Describes layer on pg (its columns' types into fields) and fills lp, which the caller
+ * clears with layer_parts_clear (also after a failure). */
+static enum tq_render_status layer_parts_make(PGconn *pg, const struct tq_tileset_config *ts,
+                                              const struct tq_layer_config *layer, json_t *fields,
+                                              struct layer_parts *lp, char *err, size_t errsize)
+{
+    struct sb attrs = {0}, wattrs = {0};
+
+    enum tq_render_status st =
+        describe_layer(pg, ts, layer, &attrs, &wattrs, fields, lp->rn, sizeof lp->rn, err, errsize);
+    lp->attrs = sb_take(&attrs);
+    lp->wattrs = sb_take(&wattrs);
+    if (st != TQ_RENDER_OK)
+        return st;
+    lp->inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
+    lp->lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
+    if (lp->attrs == NULL || lp->wattrs == NULL || lp->inner == NULL || lp->lname == NULL) {
+        int pg_failed = lp->lname == NULL && lp->inner != NULL;
+        snprintf(err, errsize, "%s", pg_failed ? PQerrorMessage(pg) : "out of memory");
+        return pg_failed ? failed(pg) : TQ_RENDER_SQL_ERROR;
     }
+    return TQ_RENDER_OK;
+}
+
+/* Appends layer i's entry {"fields": {}, "id": name} to slayers (the schema's layer list);
+ * *fields is its fields object (owned by slayers). 0, or -1 on OOM. */
+static int schema_add_layer(json_t *slayers, const char *name, json_t **fields)
+{
+    json_t *sl = json_object();
+    *fields = json_object();
+    if (sl == NULL || *fields == NULL) {
+        json_decref(sl);
+        json_decref(*fields);
+        return -1;
+    }
+    /* The _new calls take the references, also when they fail: sl owns fields, then slayers
+     * owns sl. */
+    int bad = json_object_set_new(sl, "fields", *fields) != 0;
+    bad |= json_object_set_new(sl, "id", json_string(name)) != 0;
+    if (bad) {
+        json_decref(sl);
+        return -1;
+    }
+    return json_array_append_new(slayers, sl) != 0 ? -1 : 0;
+}
+
+/* The one-tile statement: layer i's term of the SELECT list, the contract's query itself,
+ * the layer query run once (a layer gated on the zoom: a one-time filter on $1). */
+static void add_tile_layer(struct sb *sel, const struct tq_tileset_config *ts, size_t i,
+                           const struct layer_parts *lp)
+{
+    const struct tq_layer_config *layer = &ts->layers[i];
+
+    sb_addf(sel,
+            "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
+            "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
+            "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
+            i ? " || " : "", lp->lname, ts->extent, ts->extent, ts->buffer, lp->attrs, lp->inner);
+    if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
+        sb_addf(sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
+    sb_add(sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
+                "$3::integer), $10::float8)) q), ''::bytea)");
+}
+
+/* The metatile statement: layer i's CTEs l<i> (its rows) and r<i> (its tile of each tile)
+ * into ctes, and its term of the SELECT list into sel. */
+static void add_metatile_layer(struct sb *ctes, struct sb *sel, const struct tq_tileset_config *ts,
+                               size_t i, const struct layer_parts *lp)
+{
+    const struct tq_layer_config *layer = &ts->layers[i];
+    const char *rn = lp->rn;
+
+    /* The layer's rows (its query runs once, over the metatile), numbered in the order the
+     * query returns them: ST_AsMVT gets each tile's rows in that order, as the per-tile
+     * query would. Each row also gets the range of tiles of the metatile its bbox touches
+     * (see the header). A layer whose zoom range is narrower than the tileset's is gated on
+     * $1: its CTE is then empty (a one-time filter: the layer query does not run). */
+    sb_addf(ctes,
+            "%sl%zu AS MATERIALIZED (SELECT "
+            "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
+            "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
+            "$2::integer - 1 + least($4::integer - $2::integer + 1, "
+            "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
+            "$4::integer - $2::integer + 1)) AS %sx1, "
+            "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
+            "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
+            "$3::integer - 1 + least($5::integer - $3::integer + 1, "
+            "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
+            "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
+            "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
+            "(%s\n) s",
+            i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, lp->wattrs, rn, rn, lp->inner);
+    if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
+        sb_addf(ctes, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
+    sb_add(ctes, ") w),\n");
+    /* Every row joined to each tile of its range (one set-returning call per row:
+     * %sk = 0 .. columns * rows - 1), the contract's exact filter, one ST_AsMVT per tile. */
+    sb_addf(ctes,
+            "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
+            "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
+            "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
+            "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
+            "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
+            "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
+            "geom%s) q"
+            "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
+            i, lp->lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn, rn,
+            ts->extent, ts->buffer, lp->attrs);
+    sb_addf(sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
+}
+
+/* The SQL of tileset ts's statement: the metatile form, or with single the one-tile form
+ * (the contract's query). Describes every layer on pg, appending its entry to slayers (the
+ * schema's layer list). Returns the malloc'd SQL (the caller frees), or NULL with *st and
+ * err set. */
+static char *statement_sql(PGconn *pg, const struct tq_tileset_config *ts, int single,
+                           json_t *slayers, enum tq_render_status *st, char *err, size_t errsize)
+{
+    struct sb ctes = {0}, sel = {0};
+    struct layer_parts lp = {0};
+    char *sql = NULL, *selsql = NULL;
+
+    *st = TQ_RENDER_SQL_ERROR;
     if (ts->nlayers == 0) {
         snprintf(err, errsize, "tileset %s has no layers", ts->name);
         goto cleanup;
@@ -372,112 +468,29 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, int one,
         /* The tiles of the metatile (but $16/$17, a tile rendered already: its rows still
          * run through the layer CTE, they just join no tile), their envelopes and the
          * envelopes grown by the margin. */
-        sb_add(&b, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) "
-                   "AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) AS xenv "
-                   "FROM generate_series($2::integer, $4::integer) tx, "
-                   "generate_series($3::integer, $5::integer) ty "
-                   "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
+        sb_add(&ctes, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, "
+                      "ty) AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) "
+                      "AS xenv FROM generate_series($2::integer, $4::integer) tx, "
+                      "generate_series($3::integer, $5::integer) ty "
+                      "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
         sb_add(&sel, "\nSELECT t.tx, t.ty, ");
     }
     for (size_t i = 0; i < ts->nlayers; i++) {
-        const struct tq_layer_config *layer = &ts->layers[i];
-        char rn[32];
-        json_t *sl = json_object(), *fields = json_object();
-        if (sl == NULL || fields == NULL) {
-            json_decref(sl);
-            json_decref(fields);
+        json_t *fields;
+        if (schema_add_layer(slayers, ts->layers[i].name, &fields) != 0) {
             snprintf(err, errsize, "out of memory");
             goto cleanup;
         }
-        /* The _new calls take the references, also when they fail: sl owns fields, then
-         * slayers owns sl. */
-        int bad = json_object_set_new(sl, "fields", fields) != 0;
-        bad |= json_object_set_new(sl, "id", json_string(layer->name)) != 0;
-        if (bad) {
-            json_decref(sl);
-            sl = NULL;
-        }
-        if (sl == NULL || json_array_append_new(slayers, sl) != 0) {
-            snprintf(err, errsize, "out of memory");
+        *st = layer_parts_make(pg, ts, &ts->layers[i], fields, &lp, err, errsize);
+        if (*st != TQ_RENDER_OK)
             goto cleanup;
-        }
-        st = describe_layer(pg, ts, layer, &attrs, &wattrs, fields, rn, sizeof rn, err, errsize);
-        if (st != TQ_RENDER_OK)
-            goto cleanup;
-        st = TQ_RENDER_SQL_ERROR;
-        attrsql = sb_take(&attrs);
-        wattrsql = sb_take(&wattrs);
-        inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
-        lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
-        if (attrsql == NULL || wattrsql == NULL || inner == NULL || lname == NULL) {
-            st = lname == NULL && inner != NULL ? failed(pg) : TQ_RENDER_SQL_ERROR;
-            snprintf(err, errsize, "%s",
-                     lname == NULL && inner != NULL ? PQerrorMessage(pg) : "out of memory");
-            goto cleanup;
-        }
-        if (single) {
-            /* One tile per job: the contract's query itself, the layer query run once
-             * (gated layers: a one-time filter on $1). */
-            sb_addf(&sel,
-                    "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
-                    "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
-                    "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
-                    i ? " || " : "", lname, ts->extent, ts->extent, ts->buffer, attrsql, inner);
-            if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
-                sb_addf(&sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
-            sb_add(&sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
-                         "$3::integer), $10::float8)) q), ''::bytea)");
-        } else {
-            /* The layer's rows (its query runs once, over the metatile), numbered in the order
-             * the query returns them: ST_AsMVT gets each tile's rows in that order, as the
-             * per-tile query would. Each row also gets the range of tiles of the metatile its
-             * bbox touches (see the header). A layer whose zoom range is narrower than the
-             * tileset's is gated on $1: its CTE is then empty (a one-time filter: the layer
-             * query does not run). */
-            sb_addf(&b,
-                    "%sl%zu AS MATERIALIZED (SELECT "
-                    "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
-                    "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
-                    "$2::integer - 1 + least($4::integer - $2::integer + 1, "
-                    "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
-                    "$4::integer - $2::integer + 1)) AS %sx1, "
-                    "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
-                    "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
-                    "$3::integer - 1 + least($5::integer - $3::integer + 1, "
-                    "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
-                    "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
-                    "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
-                    "(%s\n) s",
-                    i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, wattrsql, rn, rn, inner);
-            if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
-                sb_addf(&b, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
-            sb_add(&b, ") w),\n");
-            /* Every row joined to each tile of its range (one set-returning call per row:
-             * %sk = 0 .. columns * rows - 1), the contract's exact filter, one ST_AsMVT per
-             * tile. */
-            sb_addf(&b,
-                    "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
-                    "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
-                    "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
-                    "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
-                    "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
-                    "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
-                    "geom%s) q"
-                    "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
-                    i, lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn, rn,
-                    ts->extent, ts->buffer, attrsql);
-            sb_addf(&sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
-        }
-        free(attrsql);
-        attrsql = NULL;
-        free(wattrsql);
-        wattrsql = NULL;
-        free(inner);
-        inner = NULL;
-        PQfreemem(lname);
-        lname = NULL;
+        *st = TQ_RENDER_SQL_ERROR;
+        if (single)
+            add_tile_layer(&sel, ts, i, &lp);
+        else
+            add_metatile_layer(&ctes, &sel, ts, i, &lp);
+        layer_parts_clear(&lp);
     }
-
     sb_add(&sel, " AS mvt");
     if (!single) {
         sb_add(&sel, " FROM t");
@@ -485,87 +498,115 @@ static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, int one,
             sb_addf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
     }
     selsql = sb_take(&sel);
-    if (selsql == NULL) {
+    if (selsql != NULL) {
+        sb_add(&ctes, selsql);
+        sql = sb_take(&ctes);
+    }
+    if (sql == NULL)
         snprintf(err, errsize, "out of memory");
-        goto cleanup;
-    }
-    sb_add(&b, selsql);
-    sql = sb_take(&b);
-    if (sql == NULL) {
-        snprintf(err, errsize, "out of memory");
-        goto cleanup;
-    }
-    if (s->sql && !one) {
-        /* A reconnect: the old statement died with the old connection. */
-        free(s->sql);
-        s->sql = NULL;
-    }
-    /* No JIT for the render statements: their estimated cost is high (every row times a
-     * few PostGIS calls), so PostgreSQL would compile and optimize them with LLVM on every
-     * execution, which took longer than running them (~0.5-1 s on the 100,000-point
-     * benchmark tile); the work is in PostGIS functions JIT cannot speed up. Custom plans
-     * always: a generic plan keeps ST_TileEnvelope($1, …) and the envelope parameters as
-     * expressions evaluated per row instead of constants folded once, and picks its scan
-     * without knowing the bbox. Session settings: set again, with the statements, after
-     * every reconnect. */
-    res = PQexec(pg, "SET jit = off; SET plan_cache_mode = force_custom_plan");
+cleanup:
+    layer_parts_clear(&lp);
+    free(selsql);
+    free(sb_take(&ctes));
+    free(sb_take(&sel));
+    return sql;
+}
+
+/* The session settings of the render statements, set with them after every (re)connect.
+ * No JIT: their estimated cost is high (every row times a few PostGIS calls), so PostgreSQL
+ * would compile and optimize them with LLVM on every execution, which took longer than
+ * running them (~0.5-1 s on the 100,000-point benchmark tile); the work is in PostGIS
+ * functions JIT cannot speed up. Custom plans always: a generic plan keeps
+ * ST_TileEnvelope($1, …) and the envelope parameters as expressions evaluated per row
+ * instead of constants folded once, and picks its scan without knowing the bbox.
+ * TQ_RENDER_OK, or TQ_RENDER_CONN_ERROR when the connection broke (another failure shows
+ * again when the statement is prepared). */
+static enum tq_render_status set_session(PGconn *pg, char *err, size_t errsize)
+{
+    enum tq_render_status st = TQ_RENDER_OK;
+    PGresult *res = PQexec(pg, "SET jit = off; SET plan_cache_mode = force_custom_plan");
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
         st = TQ_RENDER_CONN_ERROR;
         pg_error(pg, res, "SET jit", err, errsize);
-        goto cleanup;
     }
     PQclear(res);
-    res = PQprepare(pg, stmt, sql, NPARAMS, types);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        st = failed(pg);
-        char what[160];
-        snprintf(what, sizeof what, "tileset %s: prepare", ts->name);
-        pg_error(pg, res, what, err, errsize);
-        const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (st == TQ_RENDER_SQL_ERROR && code && strcmp(code, "42P05") == 0) {
-            /* It exists already: reset was called on a live connection. */
-            PQclear(res);
-            char dealloc[64];
-            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", stmt);
-            res = PQexec(pg, dealloc);
-            if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-                PQclear(res);
-                res = PQprepare(pg, stmt, sql, NPARAMS, types);
-                if (PQresultStatus(res) == PGRES_COMMAND_OK)
-                    goto prepared;
-                st = failed(pg);
-                pg_error(pg, res, what, err, errsize);
-            }
-        }
+    return st;
+}
+
+/* Prepares sql as statement stmt of tileset, replacing a statement of that name that is
+ * still there (tq_render_reset was called on a live connection). */
+static enum tq_render_status prepare_statement(PGconn *pg, const char *tileset, const char *stmt,
+                                               const char *sql, char *err, size_t errsize)
+{
+    static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
+                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+                                       INT4OID,   INT4OID};
+    enum tq_render_status st = TQ_RENDER_OK;
+    char what[160], dealloc[64];
+
+    PGresult *res = PQprepare(pg, stmt, sql, NPARAMS, types);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
         goto cleanup;
-    }
-prepared:
-    if (one) {
-        s->prepared1 = 1;
+    st = failed(pg);
+    snprintf(what, sizeof what, "tileset %s: prepare", tileset);
+    pg_error(pg, res, what, err, errsize);
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (st != TQ_RENDER_SQL_ERROR || code == NULL || strcmp(code, "42P05") != 0)
+        goto cleanup;
+    /* It exists already (duplicate_prepared_statement): deallocate it and prepare again. */
+    PQclear(res);
+    snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", stmt);
+    res = PQexec(pg, dealloc);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        goto cleanup;
+    PQclear(res);
+    res = PQprepare(pg, stmt, sql, NPARAMS, types);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         st = TQ_RENDER_OK;
         goto cleanup;
     }
-    s->sql = sql;
-    sql = NULL;
+    st = failed(pg);
+    pg_error(pg, res, what, err, errsize);
+cleanup:
+    PQclear(res);
+    return st;
+}
+
+/* Builds and prepares the metatile statement of one tileset and keeps the layers' schema,
+ * or with one = 1 (metatile > 1 only) its one-tile form (s->stmt1, the contract's query; its
+ * schema is not kept). */
+static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, int one, char *err,
+                                        size_t errsize)
+{
+    const struct tq_tileset_config *ts = s->ts;
+    enum tq_render_status st = TQ_RENDER_SQL_ERROR;
+    char *sql = NULL;
+    json_t *schema = json_object(), *slayers = json_array();
+
+    if (schema == NULL || slayers == NULL || json_object_set(schema, "layers", slayers) != 0) {
+        snprintf(err, errsize, "out of memory");
+        goto cleanup;
+    }
+    sql = statement_sql(pg, ts, ts->metatile == 1 || one, slayers, &st, err, errsize);
+    if (sql == NULL)
+        goto cleanup;
+    st = set_session(pg, err, errsize);
+    if (st != TQ_RENDER_OK)
+        goto cleanup;
+    st = prepare_statement(pg, ts->name, one ? s->stmt1 : s->stmt, sql, err, errsize);
+    if (st != TQ_RENDER_OK)
+        goto cleanup;
+    if (one) {
+        s->prepared1 = 1;
+        goto cleanup;
+    }
     json_decref(s->schema);
     s->schema = schema;
     schema = NULL;
     s->prepared = 1;
-    st = TQ_RENDER_OK;
 cleanup:
-    if (res)
-        PQclear(res);
     free(sql);
-    free(selsql);
-    free(attrsql);
-    free(wattrsql);
-    free(inner);
-    if (lname)
-        PQfreemem(lname);
-    free(sb_take(&b));
-    free(sb_take(&sel));
-    free(sb_take(&attrs));
-    free(sb_take(&wattrs));
     json_decref(schema);
     json_decref(slayers);
     return st;

@@ -94,8 +94,6 @@ enum tq_render_status {
     TQ_RENDER_CANCELLED   /* the tick callback asked to stop; the result was dropped */
 };
 
-const char *tq_render_status_name(enum tq_render_status s);
-
 /* Called about every tick_ms while PostgreSQL works. Return 0 to keep waiting, non-zero
  * to cancel the query (e.g. the job's lease was lost). */
 typedef int (*tq_render_tick_fn)(void *arg);
@@ -117,10 +115,6 @@ enum tq_render_status tq_render_prepare(struct tq_renderer *r, PGconn *pg, const
 /* Prepares every tileset, logging each failure. Returns the number that failed, or -1 when
  * the connection broke. */
 int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg);
-
-/* The SQL of a tileset's metatile statement as last prepared (owned by the renderer), or
- * NULL when not prepared. */
-const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset);
 
 /* The layer schema of a prepared tileset as JSON (the format in tq_tilejson.h: every
  * layer's attribute columns and their types, from describing its query), malloc'd (the
