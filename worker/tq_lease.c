@@ -107,6 +107,6 @@ int tq_lease_guard(struct tq_lease *l)
                              : rc == 0 ? "lost"
                                        : "below margin",
                              q, sizeof q));
-    tq_wfigures_fail(&w->figures, TQ_WFAIL_LOST);
+    tq_wstats_fail(&w->stats, TQ_WFAIL_LOST);
     return -1;
 }

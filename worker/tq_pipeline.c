@@ -69,7 +69,7 @@ static void job_dead(struct tq_worker *w, const struct tq_claimed *c, const char
     char result[32], q[600];
     tq_log_error("job_dead", "job=%s attempt=%d error=%s", c->id, c->attempt,
                  tq_log_quote(why, q, sizeof q));
-    tq_wfigures_fail(&w->figures, TQ_WFAIL_INVALID);
+    tq_wstats_fail(&w->stats, TQ_WFAIL_INVALID);
     job_ack(w, c->id, c->token, TQ_ACK_DEAD, why, NULL, 0, result, sizeof result);
 }
 
@@ -141,7 +141,7 @@ static int job_write_tiles(struct tq_worker *w, const struct tq_claimed *c, stru
         tq_log_info("tiles_written", "job=%s token=%lld tiles=%u renamed_ms=%lld done_ms=%lld",
                     c->id, c->token, written, (long long)fence.renamed_ms, (long long)tq_now_ms());
     if (rc < 0) {
-        tq_wfigures_fail(&w->figures, TQ_WFAIL_WRITE);
+        tq_wstats_fail(&w->stats, TQ_WFAIL_WRITE);
         job_fail(w, c, msg);
     }
     return rc;
@@ -248,14 +248,14 @@ static int job_render_part(struct tq_worker *w, const struct tq_claimed *c, stru
         /* PostgreSQL away: keep the lease while reconnecting (unless asked to stop). */
         while (tq_wconn_pg_ensure(w->conn) != 0) {
             if (*w->stop) {
-                tq_wfigures_fail(&w->figures, TQ_WFAIL_SQL);
+                tq_wstats_fail(&w->stats, TQ_WFAIL_SQL);
                 job_fail(w, c, "postgresql unavailable and the worker is stopping");
                 return 1;
             }
             if (tq_lease_keep(lease)) {
                 tq_log_warn("lease_lost", "job=%s token=%lld while=waiting_for_postgresql", c->id,
                             c->token);
-                tq_wfigures_fail(&w->figures, TQ_WFAIL_LOST);
+                tq_wstats_fail(&w->stats, TQ_WFAIL_LOST);
                 return 1;
             }
             tq_wconn_idle(w->conn);
@@ -300,11 +300,11 @@ static int job_render(struct tq_worker *w, const struct tq_claimed *c, struct tq
     if (lease->lost || st == TQ_RENDER_CANCELLED) {
         tq_log_warn("lease_lost", "job=%s token=%lld while=rendering result=dropped", c->id,
                     c->token);
-        tq_wfigures_fail(&w->figures, TQ_WFAIL_LOST);
+        tq_wstats_fail(&w->stats, TQ_WFAIL_LOST);
         return 1;
     }
     if (st != TQ_RENDER_OK) {
-        tq_wfigures_fail(&w->figures, TQ_WFAIL_SQL);
+        tq_wstats_fail(&w->stats, TQ_WFAIL_SQL);
         job_fail(w, c, err);
         return 1;
     }
@@ -337,7 +337,7 @@ static void job_process(struct tq_worker *w, const struct tq_claimed *c)
     }
     if (job_render(w, c, &lease, &p, p.split ? PART_REST : PART_ALL, &res, err, sizeof err))
         goto cleanup;
-    tq_wfigures_render(&w->figures, p.m.z, res.ntiles + res1.ntiles, res.sql_ms + res1.sql_ms);
+    tq_wstats_render(&w->stats, p.m.z, res.ntiles + res1.ntiles, res.sql_ms + res1.sql_ms);
     job_finish(w, c, &lease, &p, &res, p.split ? &res1 : NULL, first_unlogged);
 cleanup:
     tq_render_result_clear(&res1);

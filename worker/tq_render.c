@@ -6,14 +6,13 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "tq_buf.h"
 #include "tq_log.h"
-#include "tq_queue.h"
 #include "tq_tilejson.h"
 #include "tq_time.h"
 
@@ -39,76 +38,6 @@ struct tq_renderer {
     int timeout_ms; /* statement_timeout last SET on the connection; -1 unknown (new one) */
 };
 
-/* A growable string; on OOM it stays failed and sb_take returns NULL. */
-struct sb {
-    char *s;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_reserve(struct sb *b, size_t extra)
-{
-    if (b->oom || b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (s == NULL) {
-        b->oom = 1;
-        return;
-    }
-    b->s = s;
-    b->cap = cap;
-}
-
-static void sb_addn(struct sb *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_add(struct sb *b, const char *s)
-{
-    sb_addn(b, s, strlen(s));
-}
-
-static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(struct sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    sb_reserve(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Returns the malloc'd string (the caller frees), or NULL after OOM. */
-static char *sb_take(struct sb *b)
-{
-    char *s = b->oom ? NULL : b->s;
-    if (b->oom)
-        free(b->s);
-    else if (s == NULL)
-        s = strdup("");
-    memset(b, 0, sizeof *b);
-    return s;
-}
-
 void tq_render_result_clear(struct tq_render_result *r)
 {
     if (r->res)
@@ -124,24 +53,24 @@ double tq_render_margin(int z, unsigned buffer, unsigned extent)
 
 char *tq_render_substitute(const char *sql, const char *bbox, const char *zoom)
 {
-    struct sb b = {0};
+    struct tq_buf b = TQ_BUF_INIT;
     const char *p = sql;
     while (*p) {
         if (strncmp(p, "!BBOX!", 6) == 0) {
-            sb_add(&b, bbox);
+            tq_buf_append_str(&b, bbox);
             p += 6;
         } else if (strncmp(p, "!ZOOM!", 6) == 0) {
-            sb_add(&b, zoom);
+            tq_buf_append_str(&b, zoom);
             p += 6;
         } else {
             const char *q = p + 1;
             while (*q && *q != '!')
                 q++;
-            sb_addn(&b, p, (size_t)(q - p));
+            tq_buf_append(&b, p, (size_t)(q - p));
             p = q;
         }
     }
-    return sb_take(&b);
+    return tq_buf_take(&b, NULL);
 }
 
 /* Layer SQL with tokens replaced and trailing blanks and semicolons removed, so it can be
@@ -237,22 +166,22 @@ static void pg_error(PGconn *pg, const PGresult *res, const char *what, char *er
  * Sets rn to a prefix ("tq_", "tq__", ...) that no column name of the layer's query starts
  * with, for the statement's own columns. */
 static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_config *ts,
-                                            const struct tq_layer_config *layer, struct sb *b,
-                                            struct sb *wb, json_t *fields, char *rn, size_t rnsize,
-                                            char *err, size_t errsize)
+                                            const struct tq_layer_config *layer, struct tq_buf *b,
+                                            struct tq_buf *wb, json_t *fields, char *rn,
+                                            size_t rnsize, char *err, size_t errsize)
 {
     static const Oid types[5] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
     PGresult *res = NULL;
-    struct sb q = {0};
+    struct tq_buf q = TQ_BUF_INIT;
     char *inner = NULL, *sql = NULL;
     int has_geom = 0;
 
     inner = layer_sql(layer->sql, "ST_MakeEnvelope($1,$2,$3,$4,3857)", "$5::integer");
-    sb_add(&q, "SELECT * FROM (");
-    sb_add(&q, inner ? inner : "");
-    sb_add(&q, "\n) s");
-    sql = sb_take(&q);
+    tq_buf_append_str(&q, "SELECT * FROM (");
+    tq_buf_append_str(&q, inner ? inner : "");
+    tq_buf_append_str(&q, "\n) s");
+    sql = tq_buf_take(&q, NULL);
     if (inner == NULL || sql == NULL) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;
@@ -284,8 +213,8 @@ static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_
             pg_error(pg, NULL, "escape identifier", err, errsize);
             goto cleanup;
         }
-        sb_addf(b, ", c.%s", id);
-        sb_addf(wb, ", w.%s", id);
+        tq_buf_printf(b, ", c.%s", id);
+        tq_buf_printf(wb, ", w.%s", id);
         PQfreemem(id);
         const char *type = tq_tilejson_field_type((unsigned)PQftype(res, i));
         if (type && json_object_set_new(fields, name, json_string(type)) != 0) {
@@ -341,12 +270,12 @@ static enum tq_render_status layer_parts_make(PGconn *pg, const struct tq_tilese
                                               const struct tq_layer_config *layer, json_t *fields,
                                               struct layer_parts *lp, char *err, size_t errsize)
 {
-    struct sb attrs = {0}, wattrs = {0};
+    struct tq_buf attrs = TQ_BUF_INIT, wattrs = TQ_BUF_INIT;
 
     enum tq_render_status st =
         describe_layer(pg, ts, layer, &attrs, &wattrs, fields, lp->rn, sizeof lp->rn, err, errsize);
-    lp->attrs = sb_take(&attrs);
-    lp->wattrs = sb_take(&wattrs);
+    lp->attrs = tq_buf_take(&attrs, NULL);
+    lp->wattrs = tq_buf_take(&wattrs, NULL);
     if (st != TQ_RENDER_OK)
         return st;
     lp->inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
@@ -383,26 +312,28 @@ static int schema_add_layer(json_t *slayers, const char *name, json_t **fields)
 
 /* The one-tile statement: layer i's term of the SELECT list, the contract's query itself,
  * the layer query run once (a layer gated on the zoom: a one-time filter on $1). */
-static void add_tile_layer(struct sb *sel, const struct tq_tileset_config *ts, size_t i,
+static void add_tile_layer(struct tq_buf *sel, const struct tq_tileset_config *ts, size_t i,
                            const struct layer_parts *lp)
 {
     const struct tq_layer_config *layer = &ts->layers[i];
 
-    sb_addf(sel,
-            "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
-            "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
-            "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
-            i ? " || " : "", lp->lname, ts->extent, ts->extent, ts->buffer, lp->attrs, lp->inner);
+    tq_buf_printf(sel,
+                  "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
+                  "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
+                  "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
+                  i ? " || " : "", lp->lname, ts->extent, ts->extent, ts->buffer, lp->attrs,
+                  lp->inner);
     if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
-        sb_addf(sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
-    sb_add(sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
-                "$3::integer), $10::float8)) q), ''::bytea)");
+        tq_buf_printf(sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
+    tq_buf_append_str(sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
+                           "$3::integer), $10::float8)) q), ''::bytea)");
 }
 
 /* The metatile statement: layer i's CTEs l<i> (its rows) and r<i> (its tile of each tile)
  * into ctes, and its term of the SELECT list into sel. */
-static void add_metatile_layer(struct sb *ctes, struct sb *sel, const struct tq_tileset_config *ts,
-                               size_t i, const struct layer_parts *lp)
+static void add_metatile_layer(struct tq_buf *ctes, struct tq_buf *sel,
+                               const struct tq_tileset_config *ts, size_t i,
+                               const struct layer_parts *lp)
 {
     const struct tq_layer_config *layer = &ts->layers[i];
     const char *rn = lp->rn;
@@ -412,38 +343,39 @@ static void add_metatile_layer(struct sb *ctes, struct sb *sel, const struct tq_
      * query would. Each row also gets the range of tiles of the metatile its bbox touches
      * (see the header). A layer whose zoom range is narrower than the tileset's is gated on
      * $1: its CTE is then empty (a one-time filter: the layer query does not run). */
-    sb_addf(ctes,
-            "%sl%zu AS MATERIALIZED (SELECT "
-            "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
-            "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
-            "$2::integer - 1 + least($4::integer - $2::integer + 1, "
-            "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
-            "$4::integer - $2::integer + 1)) AS %sx1, "
-            "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
-            "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
-            "$3::integer - 1 + least($5::integer - $3::integer + 1, "
-            "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
-            "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
-            "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
-            "(%s\n) s",
-            i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, lp->wattrs, rn, rn, lp->inner);
+    tq_buf_printf(ctes,
+                  "%sl%zu AS MATERIALIZED (SELECT "
+                  "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
+                  "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
+                  "$2::integer - 1 + least($4::integer - $2::integer + 1, "
+                  "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
+                  "$4::integer - $2::integer + 1)) AS %sx1, "
+                  "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
+                  "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
+                  "$3::integer - 1 + least($5::integer - $3::integer + 1, "
+                  "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
+                  "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
+                  "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
+                  "(%s\n) s",
+                  i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, lp->wattrs, rn, rn,
+                  lp->inner);
     if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
-        sb_addf(ctes, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
-    sb_add(ctes, ") w),\n");
+        tq_buf_printf(ctes, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
+    tq_buf_append_str(ctes, ") w),\n");
     /* Every row joined to each tile of its range (one set-returning call per row:
      * %sk = 0 .. columns * rows - 1), the contract's exact filter, one ST_AsMVT per tile. */
-    sb_addf(ctes,
-            "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
-            "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
-            "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
-            "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
-            "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
-            "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
-            "geom%s) q"
-            "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
-            i, lp->lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn, rn,
-            ts->extent, ts->buffer, lp->attrs);
-    sb_addf(sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
+    tq_buf_printf(ctes,
+                  "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
+                  "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
+                  "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
+                  "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
+                  "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
+                  "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
+                  "geom%s) q"
+                  "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
+                  i, lp->lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn,
+                  rn, ts->extent, ts->buffer, lp->attrs);
+    tq_buf_printf(sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
 }
 
 /* The SQL of tileset ts's statement: the metatile form, or with single the one-tile form
@@ -453,7 +385,7 @@ static void add_metatile_layer(struct sb *ctes, struct sb *sel, const struct tq_
 static char *statement_sql(PGconn *pg, const struct tq_tileset_config *ts, int single,
                            json_t *slayers, enum tq_render_status *st, char *err, size_t errsize)
 {
-    struct sb ctes = {0}, sel = {0};
+    struct tq_buf ctes = TQ_BUF_INIT, sel = TQ_BUF_INIT;
     struct layer_parts lp = {0};
     char *sql = NULL, *selsql = NULL;
 
@@ -463,17 +395,18 @@ static char *statement_sql(PGconn *pg, const struct tq_tileset_config *ts, int s
         goto cleanup;
     }
     if (single) {
-        sb_add(&sel, "SELECT $2::integer AS tx, $3::integer AS ty, ");
+        tq_buf_append_str(&sel, "SELECT $2::integer AS tx, $3::integer AS ty, ");
     } else {
         /* The tiles of the metatile (but $16/$17, a tile rendered already: its rows still
          * run through the layer CTE, they just join no tile), their envelopes and the
          * envelopes grown by the margin. */
-        sb_add(&ctes, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, "
-                      "ty) AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) "
-                      "AS xenv FROM generate_series($2::integer, $4::integer) tx, "
-                      "generate_series($3::integer, $5::integer) ty "
-                      "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
-        sb_add(&sel, "\nSELECT t.tx, t.ty, ");
+        tq_buf_append_str(
+            &ctes, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, "
+                   "ty) AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) "
+                   "AS xenv FROM generate_series($2::integer, $4::integer) tx, "
+                   "generate_series($3::integer, $5::integer) ty "
+                   "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
+        tq_buf_append_str(&sel, "\nSELECT t.tx, t.ty, ");
     }
     for (size_t i = 0; i < ts->nlayers; i++) {
         json_t *fields;
@@ -491,24 +424,24 @@ static char *statement_sql(PGconn *pg, const struct tq_tileset_config *ts, int s
             add_metatile_layer(&ctes, &sel, ts, i, &lp);
         layer_parts_clear(&lp);
     }
-    sb_add(&sel, " AS mvt");
+    tq_buf_append_str(&sel, " AS mvt");
     if (!single) {
-        sb_add(&sel, " FROM t");
+        tq_buf_append_str(&sel, " FROM t");
         for (size_t i = 0; i < ts->nlayers; i++)
-            sb_addf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
+            tq_buf_printf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
     }
-    selsql = sb_take(&sel);
+    selsql = tq_buf_take(&sel, NULL);
     if (selsql != NULL) {
-        sb_add(&ctes, selsql);
-        sql = sb_take(&ctes);
+        tq_buf_append_str(&ctes, selsql);
+        sql = tq_buf_take(&ctes, NULL);
     }
     if (sql == NULL)
         snprintf(err, errsize, "out of memory");
 cleanup:
     layer_parts_clear(&lp);
     free(selsql);
-    free(sb_take(&ctes));
-    free(sb_take(&sel));
+    tq_buf_free(&ctes);
+    tq_buf_free(&sel);
     return sql;
 }
 

@@ -100,7 +100,7 @@ static void flush_if_due(struct tq_worker *w, int64_t now)
 void tq_upkeep_run(struct tq_worker *w)
 {
     int64_t now = tq_now_ms();
-    const struct tq_wfigures *f = &w->figures;
+    const struct tq_wstats *f = &w->stats;
 
     tq_upkeep_register_if_due(w);
     if (tq_wconn_redis_ok(w->conn) &&

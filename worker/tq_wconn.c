@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "tq_backoff.h"
 #include "tq_log.h"
 #include "tq_redis.h"
 #include "tq_time.h"
@@ -21,12 +22,6 @@
 #define PG_CONNECT_TIMEOUT "5"
 #define IDLE_MAX_MS 1000
 
-/* Reconnect pacing: after a failure wait delay_ms (doubling up to BACKOFF_MAX_MS). */
-struct backoff {
-    int delay_ms;
-    int64_t next_ms; /* no attempt before this */
-};
-
 struct tq_wconn {
     const struct tq_config *cfg;         /* borrowed */
     struct tq_renderer *renderer;        /* borrowed */
@@ -35,23 +30,11 @@ struct tq_wconn {
     struct tq_redis_addr redis_addr;     /* where redis is connected */
     int64_t next_master_check;           /* with sentinels (tq_wconn_redis_ensure) */
     PGconn *pg;                          /* owned; NULL while disconnected */
-    struct backoff redis_bo, pg_bo;
+    struct tq_backoff redis_bo, pg_bo;   /* reconnect pacing: 100 ms doubling to 5 s */
+    int redis_retry_now; /* the next Redis connect goes ahead whatever the backoff says (the
+                            failure after it still waits longer than the last) */
     unsigned redis_epoch, pg_epoch;
 };
-
-static void backoff_fail(struct backoff *b)
-{
-    b->delay_ms = b->delay_ms ? b->delay_ms * 2 : BACKOFF_MIN_MS;
-    if (b->delay_ms > BACKOFF_MAX_MS)
-        b->delay_ms = BACKOFF_MAX_MS;
-    b->next_ms = tq_now_ms() + b->delay_ms;
-}
-
-static void backoff_ok(struct backoff *b)
-{
-    b->delay_ms = 0;
-    b->next_ms = 0;
-}
 
 struct tq_wconn *tq_wconn_new(const struct tq_config *cfg, struct tq_renderer *renderer)
 {
@@ -61,6 +44,8 @@ struct tq_wconn *tq_wconn_new(const struct tq_config *cfg, struct tq_renderer *r
     c->cfg = cfg;
     c->renderer = renderer;
     c->redis_target = tq_config_redis_target(cfg);
+    tq_backoff_init(&c->redis_bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
+    tq_backoff_init(&c->pg_bo, BACKOFF_MIN_MS, BACKOFF_MAX_MS);
     return c;
 }
 
@@ -113,7 +98,7 @@ void tq_wconn_redis_drop(struct tq_wconn *c, const char *why)
     tq_log_warn("redis_error", "error=%s", tq_log_quote(why, q, sizeof q));
     redisFree(c->redis);
     c->redis = NULL;
-    backoff_fail(&c->redis_bo);
+    tq_backoff_fail(&c->redis_bo, tq_now_ms());
 }
 
 void tq_wconn_pg_drop(struct tq_wconn *c, const char *why)
@@ -124,7 +109,7 @@ void tq_wconn_pg_drop(struct tq_wconn *c, const char *why)
     tq_log_warn("pg_error", "error=%s", tq_log_quote(why, q, sizeof q));
     PQfinish(c->pg);
     c->pg = NULL;
-    backoff_fail(&c->pg_bo);
+    tq_backoff_fail(&c->pg_bo, tq_now_ms());
 }
 
 int tq_wconn_redis_simple(struct tq_wconn *c, const char *what, redisReply *r)
@@ -143,7 +128,7 @@ int tq_wconn_redis_simple(struct tq_wconn *c, const char *what, redisReply *r)
 
 void tq_wconn_redis_retry_now(struct tq_wconn *c)
 {
-    c->redis_bo.next_ms = 0;
+    c->redis_retry_now = 1;
 }
 
 int tq_wconn_redis_ensure(struct tq_wconn *c)
@@ -168,17 +153,18 @@ int tq_wconn_redis_ensure(struct tq_wconn *c)
         tq_wconn_redis_drop(c, c->redis->errstr);
         return -1;
     }
-    if (tq_now_ms() < c->redis_bo.next_ms)
+    if (!c->redis_retry_now && !tq_backoff_ready(&c->redis_bo, tq_now_ms()))
         return -1;
+    c->redis_retry_now = 0;
     c->redis = tq_redis_connect(&c->redis_target, REDIS_CONNECT_TIMEOUT_MS,
                                 REDIS_COMMAND_TIMEOUT_MS, &addr, err, sizeof err);
     if (c->redis == NULL) {
-        backoff_fail(&c->redis_bo);
-        tq_log_warn("redis_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
-                    c->redis_bo.delay_ms);
+        tq_backoff_fail(&c->redis_bo, tq_now_ms());
+        tq_log_warn("redis_error", "error=%s retry_ms=%lld", tq_log_quote(err, q, sizeof q),
+                    (long long)c->redis_bo.delay_ms);
         return -1;
     }
-    backoff_ok(&c->redis_bo);
+    tq_backoff_ok(&c->redis_bo);
     c->redis_epoch++;
     c->redis_addr = addr;
     c->next_master_check = tq_now_ms() + MASTER_CHECK_EVERY_MS;
@@ -208,7 +194,7 @@ int tq_wconn_pg_ensure(struct tq_wconn *c)
         tq_wconn_pg_drop(c, PQerrorMessage(c->pg));
         return -1;
     }
-    if (tq_now_ms() < c->pg_bo.next_ms)
+    if (!tq_backoff_ready(&c->pg_bo, tq_now_ms()))
         return -1;
     /* Later keywords win: the conninfo (expanded from dbname) overrides our defaults. */
     const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
@@ -222,9 +208,9 @@ int tq_wconn_pg_ensure(struct tq_wconn *c)
             err[--n] = '\0';
         if (pg)
             PQfinish(pg);
-        backoff_fail(&c->pg_bo);
-        tq_log_warn("pg_error", "error=%s retry_ms=%d", tq_log_quote(err, q, sizeof q),
-                    c->pg_bo.delay_ms);
+        tq_backoff_fail(&c->pg_bo, tq_now_ms());
+        tq_log_warn("pg_error", "error=%s retry_ms=%lld", tq_log_quote(err, q, sizeof q),
+                    (long long)c->pg_bo.delay_ms);
         return -1;
     }
     c->pg = pg;
@@ -235,7 +221,7 @@ int tq_wconn_pg_ensure(struct tq_wconn *c)
         tq_wconn_pg_drop(c, PQerrorMessage(pg));
         return -1;
     }
-    backoff_ok(&c->pg_bo);
+    tq_backoff_ok(&c->pg_bo);
     c->pg_epoch++; /* the layers were described again: the schema is published again */
     tq_log_info("pg_connected", "server_version=%d tilesets=%zu prepare_failed=%d",
                 PQserverVersion(pg), c->cfg->ntilesets, failed);
@@ -273,10 +259,12 @@ static void sleep_ms(int64_t ms)
 
 void tq_wconn_idle(struct tq_wconn *c)
 {
-    int64_t now = tq_now_ms(), until = now + IDLE_MAX_MS;
-    if (!tq_wconn_redis_ok(c) && c->redis_bo.next_ms < until)
-        until = c->redis_bo.next_ms;
-    else if (tq_wconn_redis_ok(c) && !tq_wconn_pg_ok(c) && c->pg_bo.next_ms < until)
-        until = c->pg_bo.next_ms;
-    sleep_ms(until - now < 10 ? 10 : until - now);
+    int64_t now = tq_now_ms(), wait = IDLE_MAX_MS, due = IDLE_MAX_MS;
+    if (!tq_wconn_redis_ok(c))
+        due = tq_backoff_wait_ms(&c->redis_bo, now);
+    else if (!tq_wconn_pg_ok(c))
+        due = tq_backoff_wait_ms(&c->pg_bo, now);
+    if (due < wait)
+        wait = due;
+    sleep_ms(wait < 10 ? 10 : wait);
 }

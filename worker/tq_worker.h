@@ -13,7 +13,7 @@
 #include "tq_render.h"
 #include "tq_upkeep.h"
 #include "tq_wconn.h"
-#include "tq_wfigures.h"
+#include "tq_wstats.h"
 
 struct tq_worker {
     struct tq_config *cfg; /* owned */
@@ -23,7 +23,7 @@ struct tq_worker {
     const volatile sig_atomic_t *stop; /* set by SIGTERM/SIGINT: finish the job in hand */
     struct tq_renderer *renderer;      /* owned */
     struct tq_wconn *conn;             /* owned */
-    struct tq_wfigures figures;        /* published by tq_upkeep */
+    struct tq_wstats stats;            /* its figures, published by tq_upkeep */
     struct tq_upkeep upkeep;           /* when each periodic duty is next due */
 };
 
