@@ -18,7 +18,6 @@
 
 #define INT4OID 23
 #define FLOAT8OID 701
-#define NPARAMS 17
 #define DRAIN_TIMEOUT_MS 5000
 
 /* What the renderer knows about one tileset on the current connection. */
@@ -471,14 +470,14 @@ static enum tq_render_status set_session(PGconn *pg, char *err, size_t errsize)
 static enum tq_render_status prepare_statement(PGconn *pg, const char *tileset, const char *stmt,
                                                const char *sql, char *err, size_t errsize)
 {
-    static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       INT4OID,   INT4OID};
+    static const Oid types[TQ_RENDER_NPARAMS] = {
+        INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,   FLOAT8OID,
+        FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+        FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID,   INT4OID};
     enum tq_render_status st = TQ_RENDER_OK;
     char what[160], dealloc[64];
 
-    PGresult *res = PQprepare(pg, stmt, sql, NPARAMS, types);
+    PGresult *res = PQprepare(pg, stmt, sql, TQ_RENDER_NPARAMS, types);
     if (PQresultStatus(res) == PGRES_COMMAND_OK)
         goto cleanup;
     st = failed(pg);
@@ -494,7 +493,7 @@ static enum tq_render_status prepare_statement(PGconn *pg, const char *tileset, 
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
         goto cleanup;
     PQclear(res);
-    res = PQprepare(pg, stmt, sql, NPARAMS, types);
+    res = PQprepare(pg, stmt, sql, TQ_RENDER_NPARAMS, types);
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         st = TQ_RENDER_OK;
         goto cleanup;
@@ -684,28 +683,13 @@ static int parse_result(const struct tq_metatile *m, const struct tq_tile *skip,
     return 0;
 }
 
-/* Runs the metatile statement of tileset for m without tile skip (NULL: none), or with
- * one = 1 the one-tile statement for the 1x1 "metatile" m. See tq_render_metatile(). */
-static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const char *tileset,
-                                    const struct tq_metatile *m, const struct tq_tile *skip,
-                                    int one, int tick_ms, tq_render_tick_fn tick, void *arg,
-                                    struct tq_render_result *out, char *err, size_t errsize)
+void tq_render_params(const struct tq_tileset_config *ts, const struct tq_metatile *m,
+                      const struct tq_tile *skip, struct tq_render_params *out)
 {
-    enum tq_render_status st;
-    PGresult *res = NULL;
-    char pv[NPARAMS][32];
-    const char *values[NPARAMS];
-
-    memset(out, 0, sizeof *out);
-    st = tq_render_prepare(r, pg, tileset, err, errsize);
-    if (st != TQ_RENDER_OK)
-        return st;
-    const struct ts_state *s = find_ts(r, tileset);
-    const struct tq_tileset_config *ts = s->ts;
-    const char *stmt = one && ts->metatile > 1 ? s->stmt1 : s->stmt;
-
+    char(*pv)[sizeof out->text[0]] = out->text;
     double margin = tq_render_margin(m->z, ts->buffer, ts->extent);
     struct tq_bbox bb = tq_metatile_bounds(m);
+
     snprintf(pv[0], sizeof pv[0], "%d", m->z);
     snprintf(pv[1], sizeof pv[1], "%u", m->mx);
     snprintf(pv[2], sizeof pv[2], "%u", m->my);
@@ -741,41 +725,35 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     /* $16/$17: the tile the metatile statement leaves out (-1: none). */
     snprintf(pv[15], sizeof pv[15], "%lld", skip ? (long long)skip->x : -1LL);
     snprintf(pv[16], sizeof pv[16], "%lld", skip ? (long long)skip->y : -1LL);
-    for (int i = 0; i < NPARAMS; i++)
-        values[i] = pv[i];
+    for (int i = 0; i < TQ_RENDER_NPARAMS; i++)
+        out->values[i] = pv[i];
+}
 
-    /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
-    st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
-    if (st != TQ_RENDER_OK)
-        return st;
-    out->started_ms = tq_now_ms();
-    double t0 = tq_mono_ms();
-    if (!PQsendQueryPrepared(pg, stmt, NPARAMS, values, NULL, NULL, 1)) {
-        pg_error(pg, NULL, "send", err, errsize);
-        return failed(pg);
-    }
+/* Waits for the result of the query sent on pg, calling tick(arg) every tick_ms (tick may
+ * be NULL); a non-zero answer cancels the query. TQ_RENDER_OK when the result is there to
+ * read, else the status with err set. */
+static enum tq_render_status wait_result(PGconn *pg, int tick_ms, tq_render_tick_fn tick, void *arg,
+                                         char *err, size_t errsize)
+{
     /* Blocking mode: PQsendQueryPrepared has flushed the whole query. */
-    double next_tick = t0 + tick_ms;
+    double next_tick = tq_mono_ms() + tick_ms;
     for (;;) {
         if (PQconsumeInput(pg) == 0) {
             pg_error(pg, NULL, "receive", err, errsize);
-            st = failed(pg);
-            goto fail;
+            return failed(pg);
         }
         if (!PQisBusy(pg))
-            break;
+            return TQ_RENDER_OK;
         double now = tq_mono_ms();
         if (tick && now >= next_tick) {
             next_tick = now + tick_ms;
             if (tick(arg) != 0) {
                 snprintf(err, errsize, "cancelled");
                 if (cancel_query(pg) != 0) {
-                    st = TQ_RENDER_CONN_ERROR;
                     snprintf(err, errsize, "cancelled; the connection did not answer");
-                    goto fail;
+                    return TQ_RENDER_CONN_ERROR;
                 }
-                st = TQ_RENDER_CANCELLED;
-                goto fail;
+                return TQ_RENDER_CANCELLED;
             }
             now = tq_mono_ms();
         }
@@ -783,10 +761,44 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
         struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
         if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
             snprintf(err, errsize, "poll: %s", strerror(errno));
-            st = TQ_RENDER_CONN_ERROR;
-            goto fail;
+            return TQ_RENDER_CONN_ERROR;
         }
     }
+}
+
+/* Runs the metatile statement of tileset for m without tile skip (NULL: none), or with
+ * one = 1 the one-tile statement for the 1x1 "metatile" m. See tq_render_metatile(). */
+static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                    const struct tq_metatile *m, const struct tq_tile *skip,
+                                    int one, int tick_ms, tq_render_tick_fn tick, void *arg,
+                                    struct tq_render_result *out, char *err, size_t errsize)
+{
+    enum tq_render_status st;
+    PGresult *res = NULL;
+    struct tq_render_params params;
+
+    memset(out, 0, sizeof *out);
+    st = tq_render_prepare(r, pg, tileset, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
+    struct ts_state *s = find_ts(r, tileset);
+    const struct tq_tileset_config *ts = s->ts;
+    const char *stmt = one && ts->metatile > 1 ? s->stmt1 : s->stmt;
+    tq_render_params(ts, m, skip, &params);
+
+    /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
+    st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
+    out->started_ms = tq_now_ms();
+    double t0 = tq_mono_ms();
+    if (!PQsendQueryPrepared(pg, stmt, TQ_RENDER_NPARAMS, params.values, NULL, NULL, 1)) {
+        pg_error(pg, NULL, "send", err, errsize);
+        return failed(pg);
+    }
+    st = wait_result(pg, tick_ms, tick, arg, err, errsize);
+    if (st != TQ_RENDER_OK)
+        goto fail;
     /* One result for the statement, then NULL. */
     res = PQgetResult(pg);
     for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
@@ -799,8 +811,8 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
          * time. */
         const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         if (code && strcmp(code, "26000") == 0) {
-            find_ts(r, tileset)->prepared = 0;
-            find_ts(r, tileset)->prepared1 = 0;
+            s->prepared = 0;
+            s->prepared1 = 0;
         }
         if (code && strcmp(code, "57014") == 0) {
             /* query_canceled: our own cancels end as TQ_RENDER_CANCELLED above, so this is

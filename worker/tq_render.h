@@ -159,6 +159,16 @@ enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, i
  * as the contract does ((2*TQ_MERC_MAX / 2^z) * buffer / extent). */
 double tq_render_margin(int z, unsigned buffer, unsigned extent);
 
+/* The parameters $1..$17 of a render statement as text (see above) for metatile m of
+ * tileset ts, leaving out tile skip (NULL: none). values[i] points at text[i]. */
+#define TQ_RENDER_NPARAMS 17
+struct tq_render_params {
+    char text[TQ_RENDER_NPARAMS][32];
+    const char *values[TQ_RENDER_NPARAMS];
+};
+void tq_render_params(const struct tq_tileset_config *ts, const struct tq_metatile *m,
+                      const struct tq_tile *skip, struct tq_render_params *out);
+
 /* Replaces !BBOX! and !ZOOM! in sql with bbox and zoom. Returns a malloc'd string the
  * caller frees, or NULL on OOM. */
 char *tq_render_substitute(const char *sql, const char *bbox, const char *zoom);
