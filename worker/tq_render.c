@@ -6,20 +6,18 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "tq_buf.h"
 #include "tq_log.h"
-#include "tq_queue.h"
 #include "tq_tilejson.h"
 #include "tq_time.h"
 
 #define INT4OID 23
 #define FLOAT8OID 701
-#define NPARAMS 17
 #define DRAIN_TIMEOUT_MS 5000
 
 /* What the renderer knows about one tileset on the current connection. */
@@ -29,7 +27,6 @@ struct ts_state {
     int prepared;
     char stmt1[32]; /* metatile > 1: the one-tile (contract) form, for a job's first tile */
     int prepared1;
-    char *sql;      /* the statement's SQL, malloc'd */
     json_t *schema; /* the layers' fields as last described (tq_tilejson.h), owned */
 };
 
@@ -39,91 +36,6 @@ struct tq_renderer {
     struct ts_state *ts;
     int timeout_ms; /* statement_timeout last SET on the connection; -1 unknown (new one) */
 };
-
-/* A growable string; on OOM it stays failed and sb_take returns NULL. */
-struct sb {
-    char *s;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_reserve(struct sb *b, size_t extra)
-{
-    if (b->oom || b->len + extra + 1 <= b->cap)
-        return;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
-    char *s = realloc(b->s, cap);
-    if (s == NULL) {
-        b->oom = 1;
-        return;
-    }
-    b->s = s;
-    b->cap = cap;
-}
-
-static void sb_addn(struct sb *b, const char *s, size_t n)
-{
-    sb_reserve(b, n);
-    if (b->oom)
-        return;
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_add(struct sb *b, const char *s)
-{
-    sb_addn(b, s, strlen(s));
-}
-
-static void sb_addf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_addf(struct sb *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        b->oom = 1;
-        return;
-    }
-    sb_reserve(b, (size_t)n);
-    if (b->oom)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-/* Returns the malloc'd string (the caller frees), or NULL after OOM. */
-static char *sb_take(struct sb *b)
-{
-    char *s = b->oom ? NULL : b->s;
-    if (b->oom)
-        free(b->s);
-    else if (s == NULL)
-        s = strdup("");
-    memset(b, 0, sizeof *b);
-    return s;
-}
-
-const char *tq_render_status_name(enum tq_render_status s)
-{
-    switch (s) {
-    case TQ_RENDER_OK:
-        return "ok";
-    case TQ_RENDER_SQL_ERROR:
-        return "sql_error";
-    case TQ_RENDER_CONN_ERROR:
-        return "connection_error";
-    case TQ_RENDER_CANCELLED:
-        return "cancelled";
-    }
-    return "unknown";
-}
 
 void tq_render_result_clear(struct tq_render_result *r)
 {
@@ -140,24 +52,24 @@ double tq_render_margin(int z, unsigned buffer, unsigned extent)
 
 char *tq_render_substitute(const char *sql, const char *bbox, const char *zoom)
 {
-    struct sb b = {0};
+    struct tq_buf b = TQ_BUF_INIT;
     const char *p = sql;
     while (*p) {
         if (strncmp(p, "!BBOX!", 6) == 0) {
-            sb_add(&b, bbox);
+            tq_buf_append_str(&b, bbox);
             p += 6;
         } else if (strncmp(p, "!ZOOM!", 6) == 0) {
-            sb_add(&b, zoom);
+            tq_buf_append_str(&b, zoom);
             p += 6;
         } else {
             const char *q = p + 1;
             while (*q && *q != '!')
                 q++;
-            sb_addn(&b, p, (size_t)(q - p));
+            tq_buf_append(&b, p, (size_t)(q - p));
             p = q;
         }
     }
-    return sb_take(&b);
+    return tq_buf_take(&b, NULL);
 }
 
 /* Layer SQL with tokens replaced and trailing blanks and semicolons removed, so it can be
@@ -200,7 +112,6 @@ void tq_render_free(struct tq_renderer *r)
     if (r == NULL)
         return;
     for (size_t i = 0; i < r->n; i++) {
-        free(r->ts[i].sql);
         json_decref(r->ts[i].schema);
     }
     free(r->ts);
@@ -222,12 +133,6 @@ static struct ts_state *find_ts(const struct tq_renderer *r, const char *name)
         if (strcmp(r->ts[i].ts->name, name) == 0)
             return &r->ts[i];
     return NULL;
-}
-
-const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset)
-{
-    const struct ts_state *s = find_ts(r, tileset);
-    return s && s->prepared ? s->sql : NULL;
 }
 
 char *tq_render_schema_json(const struct tq_renderer *r, const char *tileset)
@@ -260,22 +165,22 @@ static void pg_error(PGconn *pg, const PGresult *res, const char *what, char *er
  * Sets rn to a prefix ("tq_", "tq__", ...) that no column name of the layer's query starts
  * with, for the statement's own columns. */
 static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_config *ts,
-                                            const struct tq_layer_config *layer, struct sb *b,
-                                            struct sb *wb, json_t *fields, char *rn, size_t rnsize,
-                                            char *err, size_t errsize)
+                                            const struct tq_layer_config *layer, struct tq_buf *b,
+                                            struct tq_buf *wb, json_t *fields, char *rn,
+                                            size_t rnsize, char *err, size_t errsize)
 {
     static const Oid types[5] = {FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID};
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
     PGresult *res = NULL;
-    struct sb q = {0};
+    struct tq_buf q = TQ_BUF_INIT;
     char *inner = NULL, *sql = NULL;
     int has_geom = 0;
 
     inner = layer_sql(layer->sql, "ST_MakeEnvelope($1,$2,$3,$4,3857)", "$5::integer");
-    sb_add(&q, "SELECT * FROM (");
-    sb_add(&q, inner ? inner : "");
-    sb_add(&q, "\n) s");
-    sql = sb_take(&q);
+    tq_buf_append_str(&q, "SELECT * FROM (");
+    tq_buf_append_str(&q, inner ? inner : "");
+    tq_buf_append_str(&q, "\n) s");
+    sql = tq_buf_take(&q, NULL);
     if (inner == NULL || sql == NULL) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;
@@ -307,8 +212,8 @@ static enum tq_render_status describe_layer(PGconn *pg, const struct tq_tileset_
             pg_error(pg, NULL, "escape identifier", err, errsize);
             goto cleanup;
         }
-        sb_addf(b, ", c.%s", id);
-        sb_addf(wb, ", w.%s", id);
+        tq_buf_printf(b, ", c.%s", id);
+        tq_buf_printf(wb, ", w.%s", id);
         PQfreemem(id);
         const char *type = tq_tilejson_field_type((unsigned)PQftype(res, i));
         if (type && json_object_set_new(fields, name, json_string(type)) != 0) {
@@ -339,233 +244,301 @@ cleanup:
     return st;
 }
 
-/* Builds and prepares the metatile statement of one tileset, or with one = 1 (metatile > 1
- * only) its one-tile form (s->stmt1, the contract's query; its SQL and schema are not kept). */
+/* What one layer's part of a statement is made of. */
+struct layer_parts {
+    char rn[32];  /* prefix of the statement's own columns (describe_layer) */
+    char *attrs;  /* ", c."a", c."b"": the layer's attribute columns, malloc'd */
+    char *wattrs; /* the same with alias w, malloc'd */
+    char *inner;  /* the layer's SQL, its tokens bound to the statement's parameters, malloc'd */
+    char *lname;  /* the layer's name as an SQL literal (PQfreemem) */
+};
+
+static void layer_parts_clear(struct layer_parts *lp)
+{
+    free(lp->attrs);
+    free(lp->wattrs);
+    free(lp->inner);
+    if (lp->lname)
+        PQfreemem(lp->lname);
+    memset(lp, 0, sizeof *lp);
+}
+
+/* Describes layer on pg (its columns' types into fields) and fills lp, which the caller
+ * clears with layer_parts_clear (also after a failure). */
+static enum tq_render_status layer_parts_make(PGconn *pg, const struct tq_tileset_config *ts,
+                                              const struct tq_layer_config *layer, json_t *fields,
+                                              struct layer_parts *lp, char *err, size_t errsize)
+{
+    struct tq_buf attrs = TQ_BUF_INIT, wattrs = TQ_BUF_INIT;
+
+    enum tq_render_status st =
+        describe_layer(pg, ts, layer, &attrs, &wattrs, fields, lp->rn, sizeof lp->rn, err, errsize);
+    lp->attrs = tq_buf_take(&attrs, NULL);
+    lp->wattrs = tq_buf_take(&wattrs, NULL);
+    if (st != TQ_RENDER_OK)
+        return st;
+    lp->inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
+    lp->lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
+    if (lp->attrs == NULL || lp->wattrs == NULL || lp->inner == NULL || lp->lname == NULL) {
+        int pg_failed = lp->lname == NULL && lp->inner != NULL;
+        snprintf(err, errsize, "%s", pg_failed ? PQerrorMessage(pg) : "out of memory");
+        return pg_failed ? failed(pg) : TQ_RENDER_SQL_ERROR;
+    }
+    return TQ_RENDER_OK;
+}
+
+/* Appends layer i's entry {"fields": {}, "id": name} to slayers (the schema's layer list);
+ * *fields is its fields object (owned by slayers). 0, or -1 on OOM. */
+static int schema_add_layer(json_t *slayers, const char *name, json_t **fields)
+{
+    json_t *sl = json_object();
+    *fields = json_object();
+    if (sl == NULL || *fields == NULL) {
+        json_decref(sl);
+        json_decref(*fields);
+        return -1;
+    }
+    /* The _new calls take the references, also when they fail: sl owns fields, then slayers
+     * owns sl. */
+    int bad = json_object_set_new(sl, "fields", *fields) != 0;
+    bad |= json_object_set_new(sl, "id", json_string(name)) != 0;
+    if (bad) {
+        json_decref(sl);
+        return -1;
+    }
+    return json_array_append_new(slayers, sl) != 0 ? -1 : 0;
+}
+
+/* The one-tile statement: layer i's term of the SELECT list, the contract's query itself,
+ * the layer query run once (a layer gated on the zoom: a one-time filter on $1). */
+static void add_tile_layer(struct tq_buf *sel, const struct tq_tileset_config *ts, size_t i,
+                           const struct layer_parts *lp)
+{
+    const struct tq_layer_config *layer = &ts->layers[i];
+
+    tq_buf_printf(sel,
+                  "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
+                  "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
+                  "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
+                  i ? " || " : "", lp->lname, ts->extent, ts->extent, ts->buffer, lp->attrs,
+                  lp->inner);
+    if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
+        tq_buf_printf(sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
+    tq_buf_append_str(sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
+                           "$3::integer), $10::float8)) q), ''::bytea)");
+}
+
+/* The metatile statement: layer i's CTEs l<i> (its rows) and r<i> (its tile of each tile)
+ * into ctes, and its term of the SELECT list into sel. */
+static void add_metatile_layer(struct tq_buf *ctes, struct tq_buf *sel,
+                               const struct tq_tileset_config *ts, size_t i,
+                               const struct layer_parts *lp)
+{
+    const struct tq_layer_config *layer = &ts->layers[i];
+    const char *rn = lp->rn;
+
+    /* The layer's rows (its query runs once, over the metatile), numbered in the order the
+     * query returns them: ST_AsMVT gets each tile's rows in that order, as the per-tile
+     * query would. Each row also gets the range of tiles of the metatile its bbox touches
+     * (see the header). A layer whose zoom range is narrower than the tileset's is gated on
+     * $1: its CTE is then empty (a one-time filter: the layer query does not run). */
+    tq_buf_printf(ctes,
+                  "%sl%zu AS MATERIALIZED (SELECT "
+                  "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
+                  "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
+                  "$2::integer - 1 + least($4::integer - $2::integer + 1, "
+                  "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
+                  "$4::integer - $2::integer + 1)) AS %sx1, "
+                  "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
+                  "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
+                  "$3::integer - 1 + least($5::integer - $3::integer + 1, "
+                  "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
+                  "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
+                  "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
+                  "(%s\n) s",
+                  i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, lp->wattrs, rn, rn,
+                  lp->inner);
+    if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
+        tq_buf_printf(ctes, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
+    tq_buf_append_str(ctes, ") w),\n");
+    /* Every row joined to each tile of its range (one set-returning call per row:
+     * %sk = 0 .. columns * rows - 1), the contract's exact filter, one ST_AsMVT per tile. */
+    tq_buf_printf(ctes,
+                  "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
+                  "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
+                  "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
+                  "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
+                  "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
+                  "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
+                  "geom%s) q"
+                  "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
+                  i, lp->lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn,
+                  rn, ts->extent, ts->buffer, lp->attrs);
+    tq_buf_printf(sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
+}
+
+/* The SQL of tileset ts's statement: the metatile form, or with single the one-tile form
+ * (the contract's query). Describes every layer on pg, appending its entry to slayers (the
+ * schema's layer list). Returns the malloc'd SQL (the caller frees), or NULL with *st and
+ * err set. */
+static char *statement_sql(PGconn *pg, const struct tq_tileset_config *ts, int single,
+                           json_t *slayers, enum tq_render_status *st, char *err, size_t errsize)
+{
+    struct tq_buf ctes = TQ_BUF_INIT, sel = TQ_BUF_INIT;
+    struct layer_parts lp = {0};
+    char *sql = NULL, *selsql = NULL;
+
+    *st = TQ_RENDER_SQL_ERROR;
+    if (ts->nlayers == 0) {
+        snprintf(err, errsize, "tileset %s has no layers", ts->name);
+        goto cleanup;
+    }
+    if (single) {
+        tq_buf_append_str(&sel, "SELECT $2::integer AS tx, $3::integer AS ty, ");
+    } else {
+        /* The tiles of the metatile (but $16/$17, a tile rendered already: its rows still
+         * run through the layer CTE, they just join no tile), their envelopes and the
+         * envelopes grown by the margin. */
+        tq_buf_append_str(
+            &ctes, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, "
+                   "ty) AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) "
+                   "AS xenv FROM generate_series($2::integer, $4::integer) tx, "
+                   "generate_series($3::integer, $5::integer) ty "
+                   "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
+        tq_buf_append_str(&sel, "\nSELECT t.tx, t.ty, ");
+    }
+    for (size_t i = 0; i < ts->nlayers; i++) {
+        json_t *fields;
+        if (schema_add_layer(slayers, ts->layers[i].name, &fields) != 0) {
+            snprintf(err, errsize, "out of memory");
+            goto cleanup;
+        }
+        *st = layer_parts_make(pg, ts, &ts->layers[i], fields, &lp, err, errsize);
+        if (*st != TQ_RENDER_OK)
+            goto cleanup;
+        *st = TQ_RENDER_SQL_ERROR;
+        if (single)
+            add_tile_layer(&sel, ts, i, &lp);
+        else
+            add_metatile_layer(&ctes, &sel, ts, i, &lp);
+        layer_parts_clear(&lp);
+    }
+    tq_buf_append_str(&sel, " AS mvt");
+    if (!single) {
+        tq_buf_append_str(&sel, " FROM t");
+        for (size_t i = 0; i < ts->nlayers; i++)
+            tq_buf_printf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
+    }
+    selsql = tq_buf_take(&sel, NULL);
+    if (selsql != NULL) {
+        tq_buf_append_str(&ctes, selsql);
+        sql = tq_buf_take(&ctes, NULL);
+    }
+    if (sql == NULL)
+        snprintf(err, errsize, "out of memory");
+cleanup:
+    layer_parts_clear(&lp);
+    free(selsql);
+    tq_buf_free(&ctes);
+    tq_buf_free(&sel);
+    return sql;
+}
+
+/* The session settings of the render statements, set with them after every (re)connect.
+ * No JIT: their estimated cost is high (every row times a few PostGIS calls), so PostgreSQL
+ * would compile and optimize them with LLVM on every execution, which took longer than
+ * running them (~0.5-1 s on the 100,000-point benchmark tile); the work is in PostGIS
+ * functions JIT cannot speed up. Custom plans always: a generic plan keeps
+ * ST_TileEnvelope($1, …) and the envelope parameters as expressions evaluated per row
+ * instead of constants folded once, and picks its scan without knowing the bbox.
+ * TQ_RENDER_OK, or TQ_RENDER_CONN_ERROR when the connection broke (another failure shows
+ * again when the statement is prepared). */
+static enum tq_render_status set_session(PGconn *pg, char *err, size_t errsize)
+{
+    enum tq_render_status st = TQ_RENDER_OK;
+    PGresult *res = PQexec(pg, "SET jit = off; SET plan_cache_mode = force_custom_plan");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
+        st = TQ_RENDER_CONN_ERROR;
+        pg_error(pg, res, "SET jit", err, errsize);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Prepares sql as statement stmt of tileset, replacing a statement of that name that is
+ * still there (tq_render_reset was called on a live connection). */
+static enum tq_render_status prepare_statement(PGconn *pg, const char *tileset, const char *stmt,
+                                               const char *sql, char *err, size_t errsize)
+{
+    static const Oid types[TQ_RENDER_NPARAMS] = {
+        INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,   FLOAT8OID,
+        FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
+        FLOAT8OID, FLOAT8OID, FLOAT8OID, INT4OID,   INT4OID};
+    enum tq_render_status st = TQ_RENDER_OK;
+    char what[160], dealloc[64];
+
+    PGresult *res = PQprepare(pg, stmt, sql, TQ_RENDER_NPARAMS, types);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        goto cleanup;
+    st = failed(pg);
+    snprintf(what, sizeof what, "tileset %s: prepare", tileset);
+    pg_error(pg, res, what, err, errsize);
+    const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (st != TQ_RENDER_SQL_ERROR || code == NULL || strcmp(code, "42P05") != 0)
+        goto cleanup;
+    /* It exists already (duplicate_prepared_statement): deallocate it and prepare again. */
+    PQclear(res);
+    snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", stmt);
+    res = PQexec(pg, dealloc);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        goto cleanup;
+    PQclear(res);
+    res = PQprepare(pg, stmt, sql, TQ_RENDER_NPARAMS, types);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+        st = TQ_RENDER_OK;
+        goto cleanup;
+    }
+    st = failed(pg);
+    pg_error(pg, res, what, err, errsize);
+cleanup:
+    PQclear(res);
+    return st;
+}
+
+/* Builds and prepares the metatile statement of one tileset and keeps the layers' schema,
+ * or with one = 1 (metatile > 1 only) its one-tile form (s->stmt1, the contract's query; its
+ * schema is not kept). */
 static enum tq_render_status prepare_ts(PGconn *pg, struct ts_state *s, int one, char *err,
                                         size_t errsize)
 {
-    static const Oid types[NPARAMS] = {INT4OID,   INT4OID,   INT4OID,   INT4OID,   INT4OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID, FLOAT8OID,
-                                       INT4OID,   INT4OID};
     const struct tq_tileset_config *ts = s->ts;
-    const int single = ts->metatile == 1 || one;
-    const char *stmt = one ? s->stmt1 : s->stmt;
     enum tq_render_status st = TQ_RENDER_SQL_ERROR;
-    struct sb b = {0}, sel = {0}, attrs = {0}, wattrs = {0};
-    PGresult *res = NULL;
-    char *sql = NULL, *selsql = NULL, *attrsql = NULL, *wattrsql = NULL, *inner = NULL,
-         *lname = NULL;
+    char *sql = NULL;
     json_t *schema = json_object(), *slayers = json_array();
 
     if (schema == NULL || slayers == NULL || json_object_set(schema, "layers", slayers) != 0) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;
     }
-    if (ts->nlayers == 0) {
-        snprintf(err, errsize, "tileset %s has no layers", ts->name);
+    sql = statement_sql(pg, ts, ts->metatile == 1 || one, slayers, &st, err, errsize);
+    if (sql == NULL)
         goto cleanup;
-    }
-    if (single) {
-        sb_add(&sel, "SELECT $2::integer AS tx, $3::integer AS ty, ");
-    } else {
-        /* The tiles of the metatile (but $16/$17, a tile rendered already: its rows still
-         * run through the layer CTE, they just join no tile), their envelopes and the
-         * envelopes grown by the margin. */
-        sb_add(&b, "WITH t AS MATERIALIZED (SELECT tx, ty, ST_TileEnvelope($1::integer, tx, ty) "
-                   "AS env, ST_Expand(ST_TileEnvelope($1::integer, tx, ty), $10::float8) AS xenv "
-                   "FROM generate_series($2::integer, $4::integer) tx, "
-                   "generate_series($3::integer, $5::integer) ty "
-                   "WHERE NOT (tx = $16::integer AND ty = $17::integer)),\n");
-        sb_add(&sel, "\nSELECT t.tx, t.ty, ");
-    }
-    for (size_t i = 0; i < ts->nlayers; i++) {
-        const struct tq_layer_config *layer = &ts->layers[i];
-        char rn[32];
-        json_t *sl = json_object(), *fields = json_object();
-        if (sl == NULL || fields == NULL) {
-            json_decref(sl);
-            json_decref(fields);
-            snprintf(err, errsize, "out of memory");
-            goto cleanup;
-        }
-        /* The _new calls take the references, also when they fail: sl owns fields, then
-         * slayers owns sl. */
-        int bad = json_object_set_new(sl, "fields", fields) != 0;
-        bad |= json_object_set_new(sl, "id", json_string(layer->name)) != 0;
-        if (bad) {
-            json_decref(sl);
-            sl = NULL;
-        }
-        if (sl == NULL || json_array_append_new(slayers, sl) != 0) {
-            snprintf(err, errsize, "out of memory");
-            goto cleanup;
-        }
-        st = describe_layer(pg, ts, layer, &attrs, &wattrs, fields, rn, sizeof rn, err, errsize);
-        if (st != TQ_RENDER_OK)
-            goto cleanup;
-        st = TQ_RENDER_SQL_ERROR;
-        attrsql = sb_take(&attrs);
-        wattrsql = sb_take(&wattrs);
-        inner = layer_sql(layer->sql, "ST_MakeEnvelope($6,$7,$8,$9,3857)", "$1::integer");
-        lname = PQescapeLiteral(pg, layer->name, strlen(layer->name));
-        if (attrsql == NULL || wattrsql == NULL || inner == NULL || lname == NULL) {
-            st = lname == NULL && inner != NULL ? failed(pg) : TQ_RENDER_SQL_ERROR;
-            snprintf(err, errsize, "%s",
-                     lname == NULL && inner != NULL ? PQerrorMessage(pg) : "out of memory");
-            goto cleanup;
-        }
-        if (single) {
-            /* One tile per job: the contract's query itself, the layer query run once
-             * (gated layers: a one-time filter on $1). */
-            sb_addf(&sel,
-                    "%sCOALESCE((SELECT ST_AsMVT(q, %s, %u, 'geom') FROM (SELECT "
-                    "ST_AsMVTGeom(c.geom, ST_TileEnvelope($1::integer, $2::integer, "
-                    "$3::integer), %u, %u, true) AS geom%s FROM (%s\n) c WHERE ",
-                    i ? " || " : "", lname, ts->extent, ts->extent, ts->buffer, attrsql, inner);
-            if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
-                sb_addf(&sel, "$1::integer BETWEEN %d AND %d AND ", layer->minzoom, layer->maxzoom);
-            sb_add(&sel, "c.geom && ST_Expand(ST_TileEnvelope($1::integer, $2::integer, "
-                         "$3::integer), $10::float8)) q), ''::bytea)");
-        } else {
-            /* The layer's rows (its query runs once, over the metatile), numbered in the order
-             * the query returns them: ST_AsMVT gets each tile's rows in that order, as the
-             * per-tile query would. Each row also gets the range of tiles of the metatile its
-             * bbox touches (see the header). A layer whose zoom range is narrower than the
-             * tileset's is gated on $1: its CTE is then empty (a one-time filter: the layer
-             * query does not run). */
-            sb_addf(&b,
-                    "%sl%zu AS MATERIALIZED (SELECT "
-                    "$2::integer - 1 + greatest(1, width_bucket(ST_XMin(w.%sb) - $11::float8, "
-                    "$12::float8, $13::float8, $4::integer - $2::integer + 1)) AS %sx0, "
-                    "$2::integer - 1 + least($4::integer - $2::integer + 1, "
-                    "width_bucket(ST_XMax(w.%sb) + $11::float8, $12::float8, $13::float8, "
-                    "$4::integer - $2::integer + 1)) AS %sx1, "
-                    "$3::integer - 1 + greatest(1, width_bucket(ST_YMax(w.%sb) + $11::float8, "
-                    "$14::float8, $15::float8, $5::integer - $3::integer + 1)) AS %sy0, "
-                    "$3::integer - 1 + least($5::integer - $3::integer + 1, "
-                    "width_bucket(ST_YMin(w.%sb) - $11::float8, $14::float8, $15::float8, "
-                    "$5::integer - $3::integer + 1)) AS %sy1, w.%srn, w.geom%s"
-                    "\n  FROM (SELECT row_number() OVER () AS %srn, box2d(s.geom) AS %sb, s.* FROM "
-                    "(%s\n) s",
-                    i ? ",\n" : "", i, rn, rn, rn, rn, rn, rn, rn, rn, rn, wattrsql, rn, rn, inner);
-            if (layer->minzoom > ts->minzoom || layer->maxzoom < ts->maxzoom)
-                sb_addf(&b, " WHERE $1::integer BETWEEN %d AND %d", layer->minzoom, layer->maxzoom);
-            sb_add(&b, ") w),\n");
-            /* Every row joined to each tile of its range (one set-returning call per row:
-             * %sk = 0 .. columns * rows - 1), the contract's exact filter, one ST_AsMVT per
-             * tile. */
-            sb_addf(&b,
-                    "r%zu AS (SELECT t.tx, t.ty, ST_AsMVT(q, %s, %u, 'geom' ORDER BY c.%srn) AS mvt"
-                    "\n  FROM (SELECT c.*, generate_series(0, greatest(0, c.%sx1 - c.%sx0 + 1) * "
-                    "greatest(0, c.%sy1 - c.%sy0 + 1) - 1) AS %sk FROM l%zu c) c"
-                    "\n  JOIN t ON t.tx = c.%sx0 + c.%sk %% (c.%sx1 - c.%sx0 + 1) AND "
-                    "t.ty = c.%sy0 + c.%sk / (c.%sx1 - c.%sx0 + 1)"
-                    "\n  CROSS JOIN LATERAL (SELECT ST_AsMVTGeom(c.geom, t.env, %u, %u, true) AS "
-                    "geom%s) q"
-                    "\n  WHERE c.geom && t.xenv GROUP BY t.tx, t.ty)",
-                    i, lname, ts->extent, rn, rn, rn, rn, rn, rn, i, rn, rn, rn, rn, rn, rn, rn, rn,
-                    ts->extent, ts->buffer, attrsql);
-            sb_addf(&sel, "%sCOALESCE(r%zu.mvt, ''::bytea)", i ? " || " : "", i);
-        }
-        free(attrsql);
-        attrsql = NULL;
-        free(wattrsql);
-        wattrsql = NULL;
-        free(inner);
-        inner = NULL;
-        PQfreemem(lname);
-        lname = NULL;
-    }
-
-    sb_add(&sel, " AS mvt");
-    if (!single) {
-        sb_add(&sel, " FROM t");
-        for (size_t i = 0; i < ts->nlayers; i++)
-            sb_addf(&sel, " LEFT JOIN r%zu ON r%zu.tx = t.tx AND r%zu.ty = t.ty", i, i, i);
-    }
-    selsql = sb_take(&sel);
-    if (selsql == NULL) {
-        snprintf(err, errsize, "out of memory");
+    st = set_session(pg, err, errsize);
+    if (st != TQ_RENDER_OK)
         goto cleanup;
-    }
-    sb_add(&b, selsql);
-    sql = sb_take(&b);
-    if (sql == NULL) {
-        snprintf(err, errsize, "out of memory");
+    st = prepare_statement(pg, ts->name, one ? s->stmt1 : s->stmt, sql, err, errsize);
+    if (st != TQ_RENDER_OK)
         goto cleanup;
-    }
-    if (s->sql && !one) {
-        /* A reconnect: the old statement died with the old connection. */
-        free(s->sql);
-        s->sql = NULL;
-    }
-    /* No JIT for the render statements: their estimated cost is high (every row times a
-     * few PostGIS calls), so PostgreSQL would compile and optimize them with LLVM on every
-     * execution, which took longer than running them (~0.5-1 s on the 100,000-point
-     * benchmark tile); the work is in PostGIS functions JIT cannot speed up. Custom plans
-     * always: a generic plan keeps ST_TileEnvelope($1, …) and the envelope parameters as
-     * expressions evaluated per row instead of constants folded once, and picks its scan
-     * without knowing the bbox. Session settings: set again, with the statements, after
-     * every reconnect. */
-    res = PQexec(pg, "SET jit = off; SET plan_cache_mode = force_custom_plan");
-    if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
-        st = TQ_RENDER_CONN_ERROR;
-        pg_error(pg, res, "SET jit", err, errsize);
-        goto cleanup;
-    }
-    PQclear(res);
-    res = PQprepare(pg, stmt, sql, NPARAMS, types);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        st = failed(pg);
-        char what[160];
-        snprintf(what, sizeof what, "tileset %s: prepare", ts->name);
-        pg_error(pg, res, what, err, errsize);
-        const char *code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-        if (st == TQ_RENDER_SQL_ERROR && code && strcmp(code, "42P05") == 0) {
-            /* It exists already: reset was called on a live connection. */
-            PQclear(res);
-            char dealloc[64];
-            snprintf(dealloc, sizeof dealloc, "DEALLOCATE %s", stmt);
-            res = PQexec(pg, dealloc);
-            if (PQresultStatus(res) == PGRES_COMMAND_OK) {
-                PQclear(res);
-                res = PQprepare(pg, stmt, sql, NPARAMS, types);
-                if (PQresultStatus(res) == PGRES_COMMAND_OK)
-                    goto prepared;
-                st = failed(pg);
-                pg_error(pg, res, what, err, errsize);
-            }
-        }
-        goto cleanup;
-    }
-prepared:
     if (one) {
         s->prepared1 = 1;
-        st = TQ_RENDER_OK;
         goto cleanup;
     }
-    s->sql = sql;
-    sql = NULL;
     json_decref(s->schema);
     s->schema = schema;
     schema = NULL;
     s->prepared = 1;
-    st = TQ_RENDER_OK;
 cleanup:
-    if (res)
-        PQclear(res);
     free(sql);
-    free(selsql);
-    free(attrsql);
-    free(wattrsql);
-    free(inner);
-    if (lname)
-        PQfreemem(lname);
-    free(sb_take(&b));
-    free(sb_take(&sel));
-    free(sb_take(&attrs));
-    free(sb_take(&wattrs));
     json_decref(schema);
     json_decref(slayers);
     return st;
@@ -710,28 +683,13 @@ static int parse_result(const struct tq_metatile *m, const struct tq_tile *skip,
     return 0;
 }
 
-/* Runs the metatile statement of tileset for m without tile skip (NULL: none), or with
- * one = 1 the one-tile statement for the 1x1 "metatile" m. See tq_render_metatile(). */
-static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const char *tileset,
-                                    const struct tq_metatile *m, const struct tq_tile *skip,
-                                    int one, int tick_ms, tq_render_tick_fn tick, void *arg,
-                                    struct tq_render_result *out, char *err, size_t errsize)
+void tq_render_params(const struct tq_tileset_config *ts, const struct tq_metatile *m,
+                      const struct tq_tile *skip, struct tq_render_params *out)
 {
-    enum tq_render_status st;
-    PGresult *res = NULL;
-    char pv[NPARAMS][32];
-    const char *values[NPARAMS];
-
-    memset(out, 0, sizeof *out);
-    st = tq_render_prepare(r, pg, tileset, err, errsize);
-    if (st != TQ_RENDER_OK)
-        return st;
-    const struct ts_state *s = find_ts(r, tileset);
-    const struct tq_tileset_config *ts = s->ts;
-    const char *stmt = one && ts->metatile > 1 ? s->stmt1 : s->stmt;
-
+    char(*pv)[sizeof out->text[0]] = out->text;
     double margin = tq_render_margin(m->z, ts->buffer, ts->extent);
     struct tq_bbox bb = tq_metatile_bounds(m);
+
     snprintf(pv[0], sizeof pv[0], "%d", m->z);
     snprintf(pv[1], sizeof pv[1], "%u", m->mx);
     snprintf(pv[2], sizeof pv[2], "%u", m->my);
@@ -767,41 +725,35 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     /* $16/$17: the tile the metatile statement leaves out (-1: none). */
     snprintf(pv[15], sizeof pv[15], "%lld", skip ? (long long)skip->x : -1LL);
     snprintf(pv[16], sizeof pv[16], "%lld", skip ? (long long)skip->y : -1LL);
-    for (int i = 0; i < NPARAMS; i++)
-        values[i] = pv[i];
+    for (int i = 0; i < TQ_RENDER_NPARAMS; i++)
+        out->values[i] = pv[i];
+}
 
-    /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
-    st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
-    if (st != TQ_RENDER_OK)
-        return st;
-    out->started_ms = tq_now_ms();
-    double t0 = tq_mono_ms();
-    if (!PQsendQueryPrepared(pg, stmt, NPARAMS, values, NULL, NULL, 1)) {
-        pg_error(pg, NULL, "send", err, errsize);
-        return failed(pg);
-    }
+/* Waits for the result of the query sent on pg, calling tick(arg) every tick_ms (tick may
+ * be NULL); a non-zero answer cancels the query. TQ_RENDER_OK when the result is there to
+ * read, else the status with err set. */
+static enum tq_render_status wait_result(PGconn *pg, int tick_ms, tq_render_tick_fn tick, void *arg,
+                                         char *err, size_t errsize)
+{
     /* Blocking mode: PQsendQueryPrepared has flushed the whole query. */
-    double next_tick = t0 + tick_ms;
+    double next_tick = tq_mono_ms() + tick_ms;
     for (;;) {
         if (PQconsumeInput(pg) == 0) {
             pg_error(pg, NULL, "receive", err, errsize);
-            st = failed(pg);
-            goto fail;
+            return failed(pg);
         }
         if (!PQisBusy(pg))
-            break;
+            return TQ_RENDER_OK;
         double now = tq_mono_ms();
         if (tick && now >= next_tick) {
             next_tick = now + tick_ms;
             if (tick(arg) != 0) {
                 snprintf(err, errsize, "cancelled");
                 if (cancel_query(pg) != 0) {
-                    st = TQ_RENDER_CONN_ERROR;
                     snprintf(err, errsize, "cancelled; the connection did not answer");
-                    goto fail;
+                    return TQ_RENDER_CONN_ERROR;
                 }
-                st = TQ_RENDER_CANCELLED;
-                goto fail;
+                return TQ_RENDER_CANCELLED;
             }
             now = tq_mono_ms();
         }
@@ -809,10 +761,44 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
         struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
         if (poll(&pfd, 1, timeout) < 0 && errno != EINTR) {
             snprintf(err, errsize, "poll: %s", strerror(errno));
-            st = TQ_RENDER_CONN_ERROR;
-            goto fail;
+            return TQ_RENDER_CONN_ERROR;
         }
     }
+}
+
+/* Runs the metatile statement of tileset for m without tile skip (NULL: none), or with
+ * one = 1 the one-tile statement for the 1x1 "metatile" m. See tq_render_metatile(). */
+static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const char *tileset,
+                                    const struct tq_metatile *m, const struct tq_tile *skip,
+                                    int one, int tick_ms, tq_render_tick_fn tick, void *arg,
+                                    struct tq_render_result *out, char *err, size_t errsize)
+{
+    enum tq_render_status st;
+    PGresult *res = NULL;
+    struct tq_render_params params;
+
+    memset(out, 0, sizeof *out);
+    st = tq_render_prepare(r, pg, tileset, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
+    struct ts_state *s = find_ts(r, tileset);
+    const struct tq_tileset_config *ts = s->ts;
+    const char *stmt = one && ts->metatile > 1 ? s->stmt1 : s->stmt;
+    tq_render_params(ts, m, skip, &params);
+
+    /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
+    st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
+    if (st != TQ_RENDER_OK)
+        return st;
+    out->started_ms = tq_now_ms();
+    double t0 = tq_mono_ms();
+    if (!PQsendQueryPrepared(pg, stmt, TQ_RENDER_NPARAMS, params.values, NULL, NULL, 1)) {
+        pg_error(pg, NULL, "send", err, errsize);
+        return failed(pg);
+    }
+    st = wait_result(pg, tick_ms, tick, arg, err, errsize);
+    if (st != TQ_RENDER_OK)
+        goto fail;
     /* One result for the statement, then NULL. */
     res = PQgetResult(pg);
     for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
@@ -825,8 +811,8 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
          * time. */
         const char *code = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         if (code && strcmp(code, "26000") == 0) {
-            find_ts(r, tileset)->prepared = 0;
-            find_ts(r, tileset)->prepared1 = 0;
+            s->prepared = 0;
+            s->prepared1 = 0;
         }
         if (code && strcmp(code, "57014") == 0) {
             /* query_canceled: our own cancels end as TQ_RENDER_CANCELLED above, so this is

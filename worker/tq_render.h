@@ -94,8 +94,6 @@ enum tq_render_status {
     TQ_RENDER_CANCELLED   /* the tick callback asked to stop; the result was dropped */
 };
 
-const char *tq_render_status_name(enum tq_render_status s);
-
 /* Called about every tick_ms while PostgreSQL works. Return 0 to keep waiting, non-zero
  * to cancel the query (e.g. the job's lease was lost). */
 typedef int (*tq_render_tick_fn)(void *arg);
@@ -117,10 +115,6 @@ enum tq_render_status tq_render_prepare(struct tq_renderer *r, PGconn *pg, const
 /* Prepares every tileset, logging each failure. Returns the number that failed, or -1 when
  * the connection broke. */
 int tq_render_prepare_all(struct tq_renderer *r, PGconn *pg);
-
-/* The SQL of a tileset's metatile statement as last prepared (owned by the renderer), or
- * NULL when not prepared. */
-const char *tq_render_statement_sql(const struct tq_renderer *r, const char *tileset);
 
 /* The layer schema of a prepared tileset as JSON (the format in tq_tilejson.h: every
  * layer's attribute columns and their types, from describing its query), malloc'd (the
@@ -164,6 +158,16 @@ enum tq_render_status tq_render_set_timeout(struct tq_renderer *r, PGconn *pg, i
 /* The margin m in metres around a tile of zoom z: tile width * buffer / extent, computed
  * as the contract does ((2*TQ_MERC_MAX / 2^z) * buffer / extent). */
 double tq_render_margin(int z, unsigned buffer, unsigned extent);
+
+/* The parameters $1..$17 of a render statement as text (see above) for metatile m of
+ * tileset ts, leaving out tile skip (NULL: none). values[i] points at text[i]. */
+#define TQ_RENDER_NPARAMS 17
+struct tq_render_params {
+    char text[TQ_RENDER_NPARAMS][32];
+    const char *values[TQ_RENDER_NPARAMS];
+};
+void tq_render_params(const struct tq_tileset_config *ts, const struct tq_metatile *m,
+                      const struct tq_tile *skip, struct tq_render_params *out);
 
 /* Replaces !BBOX! and !ZOOM! in sql with bbox and zoom. Returns a malloc'd string the
  * caller frees, or NULL on OOM. */

@@ -167,7 +167,13 @@ n_after=$(awk '$2 == "after"' "$IT_TMP/load.txt" | wc -l)
 it_check "load: requests sent after Redis came back succeeded" "$n_after" \
     "$(awk '$2 == "after" && ($3 == 200 || $3 == 204)' "$IT_TMP/load.txt" | wc -l)"
 
+# A worker that found Redis gone may still be in its reconnect backoff (up to 5 s) when the
+# other worker has rendered everything: wait for its second redis_connected (up to 20 s).
 for n in w1 w2; do
+    for ((i = 0; i < 200; i++)); do
+        (($(grep -c 'event=redis_connected' "$Q_DIR/$n.log") >= 2)) && break
+        sleep 0.1
+    done
     (($(grep -c 'event=redis_connected' "$Q_DIR/$n.log") >= 2)) && echo "ok: $n reconnected" ||
         it_fail "$n did not log a second redis_connected"
 done
