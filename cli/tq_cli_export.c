@@ -332,6 +332,11 @@ int tq_cli_export(const char *config_path, int argc, char **argv)
         fprintf(stderr, "tileq export: %s\n", err);
         goto cleanup;
     }
+    /* A test knob: a small root forces leaf directories on a small area (test_export.sh reads
+     * such an archive with the reference reader). */
+    const char *root_max = getenv("TQ_PMTILES_ROOT_MAX");
+    if (s.pm && root_max && atol(root_max) > TQ_PMTILES_HEADER_LEN + 32)
+        tq_pmtiles_set_dir_limits(s.pm, (size_t)atol(root_max), 16);
     p.start_ms = p.last_ms = tq_now_ms();
     if (write_tiles(&a, &s, &p) != 0)
         goto cleanup;
