@@ -10,7 +10,7 @@
 const fs = require("fs");
 const path = require("path");
 const zlib = require("zlib");
-const { PMTiles } = require(path.join(process.env.TQ_BROWSER_MODULES, "node_modules/pmtiles"));
+const { PMTiles } = require(path.resolve(process.env.TQ_BROWSER_MODULES, "node_modules/pmtiles"));
 
 const [archive, cacheDir, tilesFile, minzoom, maxzoom] = process.argv.slice(2);
 
