@@ -21,6 +21,7 @@
 #include "tq_cache.h"
 #include "tq_cli.h"
 #include "tq_cliutil.h"
+#include "tq_map.h"
 #include "tq_queue.h"
 #include "tq_tilespec.h"
 #include "tq_time.h"
@@ -56,12 +57,12 @@ struct warm_gen {
     long ti;    /* list mode: the tile whose range is being walked */
     int active; /* it holds a range */
     struct tq_metatile_iter it;
-    struct tq_strset *seen; /* list mode: metatile ids already given */
+    struct tq_map *seen; /* list mode: metatile ids already given (a set, borrowed) */
 };
 
 static void gen_init(struct warm_gen *g, const struct tq_area_opts *o,
                      const struct tq_tileset_config *ts, const struct tq_tile *tiles, long ntiles,
-                     int lo, int hi, struct tq_strset *seen)
+                     int lo, int hi, struct tq_map *seen)
 {
     memset(g, 0, sizeof *g);
     g->o = o;
@@ -106,11 +107,11 @@ static int gen_next(struct warm_gen *g, struct tq_metatile *m)
         }
         if (g->seen != NULL) {
             char key[48];
+            int added;
             snprintf(key, sizeof key, "%d/%u/%u", m->z, m->mx, m->my);
-            int a = tq_strset_add(g->seen, key, 0);
-            if (a < 0)
+            if (tq_map_str_put(g->seen, key, &added) == NULL)
                 return -1;
-            if (a == 0)
+            if (!added)
                 continue;
         }
         return 1;
@@ -124,8 +125,8 @@ struct warm {
     const struct tq_tileset_config *ts;
     const struct tq_area_opts *o;
     redisContext *c;
-    struct tq_strset *outstanding; /* job id -> tiles, ours until their completion event */
-    char last_id[64];              /* events stream position */
+    struct tq_map *outstanding; /* job id -> tiles (long), ours until their completion event */
+    char last_id[64];           /* events stream position */
     long long total_tiles, skipped_tiles, rendered_tiles, failed_tiles;
     long queued_jobs, skipped_jobs, recent_jobs, failed_jobs, done_jobs;
     long dead_jobs; /* answered "dead": dead-lettered, cooling down (counted failed too) */
@@ -164,7 +165,7 @@ cleanup:
 static void job_finished(struct warm *w, const char *id, int ok)
 {
     long tiles;
-    if (!tq_strset_remove(w->outstanding, id, &tiles))
+    if (!tq_map_str_remove(w->outstanding, id, &tiles))
         return;
     if (ok) {
         w->rendered_tiles += tiles;
@@ -224,17 +225,18 @@ cleanup:
 static int reconcile(struct warm *w)
 {
     size_t pos = 0, n = 0;
-    const char *id;
+    const void *key;
     char **ids = NULL;
     int rc = -1;
 
-    size_t count = tq_strset_count(w->outstanding);
+    size_t count = tq_map_count(w->outstanding);
     if (count == 0)
         return 0;
     ids = calloc(count, sizeof *ids);
     if (ids == NULL)
         goto oom;
-    while ((id = tq_strset_next(w->outstanding, &pos, NULL)) != NULL && n < count) {
+    while (n < count && tq_map_next(w->outstanding, &pos, &key, NULL) != NULL) {
+        const char *id = key;
         ids[n] = strdup(id);
         if (ids[n] == NULL)
             goto oom;
@@ -295,7 +297,7 @@ static void progress(struct warm *w, int final)
                 "warm %s: %lld/%lld tiles (%.1f%%, %lld cached), %.1f tiles/s, ETA %s, "
                 "failed %ld, %zu jobs in flight\n",
                 w->ts->name, done, w->total_tiles, frac * 100, w->skipped_tiles, rate, eta,
-                w->failed_jobs, tq_strset_count(w->outstanding));
+                w->failed_jobs, tq_map_count(w->outstanding));
     }
     fflush(stderr);
 }
@@ -339,15 +341,20 @@ static int enqueue_one(struct warm *w, const struct tq_metatile *m)
         w->skipped_tiles += tiles;
         w->recent_jobs++;
         return 1;
-    default:
-        if (tq_strset_add(w->outstanding, id, (long)tiles) < 0) {
+    default: {
+        int added;
+        long *v = tq_map_str_put(w->outstanding, id, &added);
+        if (v == NULL) {
             snprintf(w->err, sizeof w->err, "out of memory");
             return -1;
         }
+        if (added) /* an id given again keeps its first count */
+            *v = (long)tiles;
         w->queued_jobs++;
         if (res == TQ_ENQ_NEW)
             w->bulk_len++;
         return 1;
+    }
     }
 }
 
@@ -387,7 +394,7 @@ static int warm_run(struct warm *w, struct warm_gen *g)
             }
             have = 0;
         }
-        if (gen_done && (!w->o->wait || tq_strset_count(w->outstanding) == 0))
+        if (gen_done && (!w->o->wait || tq_map_count(w->outstanding) == 0))
             break;
         if (read_events(w, 1000) != 0)
             return -1;
@@ -407,7 +414,7 @@ static int warm_run(struct warm *w, struct warm_gen *g)
 
 int tq_cli_warm_area(const struct tq_area_cmd *a, const char *cmd)
 {
-    struct tq_strset *seen = NULL;
+    struct tq_map *seen = NULL;
     struct warm w;
     struct warm_gen g;
     char err[1024];
@@ -422,7 +429,7 @@ int tq_cli_warm_area(const struct tq_area_cmd *a, const char *cmd)
     w.ts = ts;
     w.o = o;
     w.tty = isatty(STDERR_FILENO);
-    w.outstanding = tq_strset_new();
+    w.outstanding = tq_map_new(0, sizeof(long));
     if (w.outstanding == NULL)
         goto oom;
 
@@ -437,7 +444,7 @@ int tq_cli_warm_area(const struct tq_area_cmd *a, const char *cmd)
     } else {
         struct tq_metatile m;
         int r;
-        seen = tq_strset_new();
+        seen = tq_map_new(0, 0);
         if (seen == NULL)
             goto oom;
         gen_init(&g, o, ts, a->tiles, a->ntiles, lo, hi, seen);
@@ -445,10 +452,7 @@ int tq_cli_warm_area(const struct tq_area_cmd *a, const char *cmd)
             w.total_tiles += tq_metatile_count(&m);
         if (r < 0)
             goto oom;
-        tq_strset_free(seen);
-        seen = tq_strset_new();
-        if (seen == NULL)
-            goto oom;
+        tq_map_clear(seen);
     }
     gen_init(&g, o, ts, a->tiles, a->ntiles, lo, hi, seen);
 
@@ -498,8 +502,8 @@ oom:
 cleanup:
     if (w.c)
         redisFree(w.c);
-    tq_strset_free(w.outstanding);
-    tq_strset_free(seen);
+    tq_map_free(w.outstanding);
+    tq_map_free(seen);
     return status;
 }
 

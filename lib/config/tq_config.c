@@ -190,20 +190,6 @@ static config_setting_t *get_group(struct loader *ld, const config_setting_t *pa
     return s;
 }
 
-static int name_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len >= TQ_TILESET_NAME_MAX)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 static int check_name(struct loader *ld, const config_setting_t *group, const char *prefix,
                       const char *name)
 {
@@ -213,9 +199,9 @@ static int check_name(struct loader *ld, const config_setting_t *group, const ch
         fail(ld, group, path, "required");
         return -1;
     }
-    if (!name_ok(name)) {
+    if (!tq_tileset_name_valid(name, strlen(name))) {
         fail(ld, config_setting_get_member(group, "name"), path,
-             "must be 1..%d characters of [A-Za-z0-9_-]", TQ_TILESET_NAME_MAX - 1);
+             "must be 1..%d characters of " TQ_TILESET_NAME_CHARS, TQ_TILESET_NAME_MAX - 1);
         return -1;
     }
     return 0;
@@ -366,7 +352,7 @@ static int load_tileset(struct loader *ld, const config_setting_t *tss, const ch
                        &ts->statement_timeout_ms))
         return -1;
     v = ts->metatile;
-    if (get_int(ld, tss, prefix, "metatile", 1, 64, &v) != 0)
+    if (get_int(ld, tss, prefix, "metatile", 1, TQ_METATILE_MAX, &v) != 0)
         return -1;
     ts->metatile = (unsigned)v;
     v = ts->extent;

@@ -52,6 +52,7 @@
 
 #include "tq_job.h"
 #include "tq_redis.h"
+#include "tq_tileset.h"
 
 #define TQ_MAX_LAYERS 32
 #define TQ_MAX_TILESETS 256
@@ -63,9 +64,9 @@ struct tq_layer_config {
 };
 
 struct tq_tileset_config {
-    char *name; /* [A-Za-z0-9_-]+, at most TQ_TILESET_NAME_MAX-1 bytes */
+    char *name; /* tq_tileset_name_valid (tq_tileset.h) */
     int minzoom, maxzoom;
-    unsigned metatile; /* tiles a side, 1..64, default 8 */
+    unsigned metatile; /* tiles a side, 1..TQ_METATILE_MAX (64), default 8 */
     unsigned extent;   /* default 4096 */
     unsigned buffer;   /* default 64 */
     size_t nlayers;

@@ -14,6 +14,9 @@
 /* Metatile sizes (tiles a side) are 1..TQ_METATILE_MAX. */
 #define TQ_METATILE_MAX 64
 
+/* 1 when c may stand in a tileset name (one of TQ_TILESET_NAME_CHARS), 0 otherwise. */
+int tq_tileset_name_char(char c);
+
 /* 1 when the len bytes at name (not necessarily NUL-terminated) are a valid tileset name,
  * 0 otherwise. */
 int tq_tileset_name_valid(const char *name, size_t len);

@@ -37,6 +37,19 @@ static void test_name(void **state)
     assert_false(tq_tileset_name_valid("a\0b", 3));
 }
 
+static void test_name_char(void **state)
+{
+    (void)state;
+    int n = 0;
+    for (int c = -128; c < 128; c++)
+        n += tq_tileset_name_char((char)c);
+    assert_int_equal(n, 26 + 26 + 10 + 2);
+    assert_true(tq_tileset_name_char('_'));
+    assert_true(tq_tileset_name_char('-'));
+    assert_false(tq_tileset_name_char('.'));
+    assert_false(tq_tileset_name_char('\0'));
+}
+
 static void test_limits(void **state)
 {
     (void)state;
@@ -49,6 +62,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_name),
+        cmocka_unit_test(test_name_char),
         cmocka_unit_test(test_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
