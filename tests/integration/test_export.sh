@@ -55,7 +55,7 @@ it_check "bad arguments rendered nothing" 0 "$(w_job_done_count)"
     --max-queued 2 >"$IT_TMP/export1.out" 2>"$IT_TMP/export1.err" &
 epid=$!
 for ((i = 0; i < 150; i++)); do # until some of its jobs are done (bounded: 30 s)
-    (($(w_job_done_count) >= 4)) && break
+    (($(w_job_done_count) >= 2)) && break
     sleep 0.2
 done
 kill -KILL "$epid"
