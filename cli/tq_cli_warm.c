@@ -279,13 +279,9 @@ static void progress(struct warm *w, int final)
         frac = 1;
     if (w->tty) {
         char bar[31];
-        int filled = (int)(frac * 30);
-        for (int i = 0; i < 30; i++)
-            bar[i] = i < filled ? '#' : '.';
-        bar[30] = '\0';
         fprintf(stderr, "\r[%s] %lld/%lld tiles %5.1f%%  %.1f tiles/s  ETA %s  failed %ld\033[K%s",
-                bar, done, w->total_tiles, frac * 100, rate, eta, w->failed_jobs,
-                final ? "\n" : "");
+                tq_cli_bar(frac, bar, sizeof bar), done, w->total_tiles, frac * 100, rate, eta,
+                w->failed_jobs, final ? "\n" : "");
     } else {
         fprintf(stderr,
                 "warm %s: %lld/%lld tiles (%.1f%%, %lld cached), %.1f tiles/s, ETA %s, "
@@ -406,26 +402,20 @@ static int warm_run(struct warm *w, struct warm_gen *g)
     return 0;
 }
 
-int tq_cli_warm(const char *config_path, int argc, char **argv)
+int tq_cli_warm_area(const struct tq_area_cmd *a, const char *cmd)
 {
-    struct tq_area_cmd a;
     struct tq_map *seen = NULL;
     struct warm w;
     struct warm_gen g;
     char err[1024];
-    int status;
+    int status = TQ_EXIT_FAIL;
 
     memset(&w, 0, sizeof w);
-    status = tq_area_cmd_start(&a, "warm", WARM_USAGE, tq_warm_opts_parse, "--zoom: ", config_path,
-                               argc, argv);
-    if (status >= 0)
-        return status;
-    status = TQ_EXIT_FAIL;
-    const struct tq_area_opts *o = &a.o;
-    const struct tq_tileset_config *ts = a.ts;
-    const int lo = a.lo, hi = a.hi;
+    const struct tq_area_opts *o = &a->o;
+    const struct tq_tileset_config *ts = a->ts;
+    const int lo = a->lo, hi = a->hi;
 
-    w.cfg = a.cfg;
+    w.cfg = a->cfg;
     w.ts = ts;
     w.o = o;
     w.tty = isatty(STDERR_FILENO);
@@ -447,31 +437,31 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
         seen = tq_map_new(0, 0);
         if (seen == NULL)
             goto oom;
-        gen_init(&g, o, ts, a.tiles, a.ntiles, lo, hi, seen);
+        gen_init(&g, o, ts, a->tiles, a->ntiles, lo, hi, seen);
         while ((r = gen_next(&g, &m)) == 1)
             w.total_tiles += tq_metatile_count(&m);
         if (r < 0)
             goto oom;
         tq_map_clear(seen);
     }
-    gen_init(&g, o, ts, a.tiles, a.ntiles, lo, hi, seen);
+    gen_init(&g, o, ts, a->tiles, a->ntiles, lo, hi, seen);
 
-    w.c = tq_cli_redis_connect("warm", a.cfg);
+    w.c = tq_cli_redis_connect(cmd, a->cfg);
     if (w.c == NULL)
         goto cleanup;
     if (tq_cli_events_last_id(w.c, w.last_id, sizeof w.last_id, err, sizeof err) != 0) {
-        fprintf(stderr, "tileq warm: %s\n", err);
+        fprintf(stderr, "tileq %s: %s\n", cmd, err);
         goto cleanup;
     }
     if (refresh_bulk_len(&w) != 0) {
-        fprintf(stderr, "tileq warm: %s\n", w.err);
+        fprintf(stderr, "tileq %s: %s\n", cmd, w.err);
         goto cleanup;
     }
     w.start_ms = w.last_reconcile_ms = tq_now_ms();
     if (warm_run(&w, &g) != 0) {
         if (w.tty)
             fputc('\n', stderr);
-        fprintf(stderr, "tileq warm: %s\n", w.err);
+        fprintf(stderr, "tileq %s: %s\n", cmd, w.err);
         goto cleanup;
     }
     progress(&w, 1);
@@ -490,20 +480,31 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
     fflush(stdout);
     if (w.failed_jobs > 0) {
         fprintf(stderr,
-                "tileq warm: %ld jobs failed and were dead-lettered (tileq deadletter "
+                "tileq %s: %ld jobs failed and were dead-lettered (tileq deadletter "
                 "list)\n",
-                w.failed_jobs);
+                cmd, w.failed_jobs);
         goto cleanup;
     }
     status = TQ_EXIT_OK;
     goto cleanup;
 oom:
-    fprintf(stderr, "tileq warm: out of memory\n");
+    fprintf(stderr, "tileq %s: out of memory\n", cmd);
 cleanup:
     if (w.c)
         redisFree(w.c);
     tq_map_free(w.outstanding);
     tq_map_free(seen);
+    return status;
+}
+
+int tq_cli_warm(const char *config_path, int argc, char **argv)
+{
+    struct tq_area_cmd a;
+    int status = tq_area_cmd_start(&a, "warm", WARM_USAGE, tq_warm_opts_parse,
+                                   "--zoom: ", config_path, argc, argv);
+    if (status >= 0)
+        return status;
+    status = tq_cli_warm_area(&a, "warm");
     tq_area_cmd_free(&a);
     return status;
 }

@@ -151,3 +151,17 @@ void tq_area_cmd_free(struct tq_area_cmd *a)
     tq_config_free(a->cfg);
     memset(a, 0, sizeof *a);
 }
+
+const char *tq_cli_bar(double frac, char *buf, size_t bufsize)
+{
+    size_t width = bufsize > 31 ? 30 : bufsize - 1;
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    size_t filled = (size_t)(frac * (double)width);
+    for (size_t i = 0; i < width; i++)
+        buf[i] = i < filled ? '#' : '.';
+    buf[width] = '\0';
+    return buf;
+}

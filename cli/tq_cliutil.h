@@ -53,6 +53,10 @@ void tq_area_cmd_free(struct tq_area_cmd *a);
  * grid); 1 when the id does not parse. */
 uint32_t tq_cli_job_tiles(const char *id, uint32_t size);
 
+/* A progress bar of 30 characters, '#' for the part frac (clamped to 0..1) done, '.' for the
+ * rest, into buf (31 bytes at least); returns buf. */
+const char *tq_cli_bar(double frac, char *buf, size_t bufsize);
+
 /* "3m12s"-style duration of ms milliseconds into buf; returns buf. */
 const char *tq_cli_duration(int64_t ms, char *buf, size_t bufsize);
 

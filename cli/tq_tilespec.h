@@ -61,7 +61,8 @@ struct tq_area_opts {
     int has_zoom, zmin, zmax;
     int has_min_zoom, min_zoom, has_max_zoom, max_zoom;
     int force, wait, rerender;
-    long max_queued; /* warm: low-water mark of the bulk class */
+    long max_queued;    /* warm: low-water mark of the bulk class */
+    const char *output; /* export: the archive's path */
     int help;
 };
 #define TQ_WARM_DEFAULT_MAX_QUEUED 256

@@ -1,5 +1,7 @@
 // tileq preview map: /map/{tileset} → TileJSON ../{tileset}.json → one vector source and,
 // per vector layer, a fill, a line and a circle style layer filtered by geometry type.
+// ?pmtiles=URL: a PMTiles archive (tileq export) instead, through the pmtiles package's
+// MapLibre protocol (HTTP range requests; its TileJSON from the archive's header/metadata).
 // State for tests (tests/browser): window.tq = { map, tileErrors: [], ready: bool }.
 'use strict';
 (function () {
@@ -20,12 +22,32 @@
     fail('MapLibre GL JS is not installed (npm was missing when tileq was built).');
     return;
   }
-  const tilejsonUrl = new URL('../' + encodeURIComponent(tileset) + '.json', location.href).href;
+  let tilejsonUrl = new URL('../' + encodeURIComponent(tileset) + '.json', location.href).href;
+  const archive = new URLSearchParams(location.search).get('pmtiles');
 
-  fetch(tilejsonUrl).then((r) => {
-    if (!r.ok) throw new Error('TileJSON: HTTP ' + r.status);
-    return r.json();
-  }).then(start).catch((e) => fail(String(e)));
+  if (archive) {
+    if (typeof pmtiles === 'undefined') {
+      fail('pmtiles is not installed (npm was missing when tileq was built).');
+      return;
+    }
+    const url = new URL(archive, location.href).href;
+    const protocol = new pmtiles.Protocol();
+    maplibregl.addProtocol('pmtiles', protocol.tile);
+    const p = new pmtiles.PMTiles(url);
+    protocol.add(p);
+    tilejsonUrl = 'pmtiles://' + url;
+    tq.pmtiles = url;
+    Promise.all([p.getHeader(), p.getMetadata()]).then(([h, meta]) => start({
+      vector_layers: meta.vector_layers || [],
+      center: [h.centerLon, h.centerLat, h.centerZoom],
+      minzoom: h.minZoom,
+    })).catch((e) => fail(String(e)));
+  } else {
+    fetch(tilejsonUrl).then((r) => {
+      if (!r.ok) throw new Error('TileJSON: HTTP ' + r.status);
+      return r.json();
+    }).then(start).catch((e) => fail(String(e)));
+  }
 
   function styleLayers(vl, color) {
     const id = vl.id;

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # lib.sh — helpers for tests/integration/test_*.sh. Source it after `set -euo pipefail`.
 # Reads the fixture's env file (services.sh) and gives: it_psql, it_redis, it_fetch,
-# it_hex, it_contract_sql, it_check/it_fail, it_done.
+# it_hex, it_contract_sql, it_check/it_fail, it_done, it_node_modules.
 
 : "${TQ_IT_ENV_FILE:?TQ_IT_ENV_FILE not set (run through ctest)}"
 if [[ ! -f $TQ_IT_ENV_FILE ]]; then
@@ -118,4 +118,29 @@ it_contract_sql() {
 # it_redis_keys: every key in the fixture's Redis database 0, sorted.
 it_redis_keys() {
     it_redis --scan | sort
+}
+
+# it_node_modules: the tests' npm modules (tests/browser/package.json + package-lock.json:
+# playwright-core, pmtiles), installed with `npm ci` into $TQ_BUILD_DIR/tests/browser when
+# missing or when the lock file changed (tests/run.sh does it before ctest). Prints that
+# directory; status 1 when node/npm are missing or npm ci failed.
+it_node_modules() {
+    local dir=$TQ_BUILD_DIR/tests/browser src=$TQ_SOURCE_DIR/tests/browser need
+    for need in node npm; do
+        command -v "$need" >/dev/null || {
+            echo "FAIL: $need is not installed (tests/run.sh installs nodejs and npm)" >&2
+            return 1
+        }
+    done
+    mkdir -p "$dir"
+    if ! cmp -s "$src/package-lock.json" "$dir/.installed-lock.json" ||
+        [[ ! -d $dir/node_modules/playwright-core || ! -d $dir/node_modules/pmtiles ]]; then
+        cp "$src/package.json" "$src/package-lock.json" "$dir/"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >&2 || {
+            echo "FAIL: npm ci in $dir failed" >&2
+            return 1
+        }
+        cp "$src/package-lock.json" "$dir/.installed-lock.json"
+    fi
+    echo "$dir"
 }

@@ -10,25 +10,12 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 CHROMIUM=${TQ_CHROMIUM:-/usr/bin/chromium}
-for need in "$CHROMIUM" node npm; do
-    command -v "$need" >/dev/null || {
-        echo "FAIL: $need is not installed (tests/run.sh installs chromium, nodejs and npm)" >&2
-        exit 1
-    }
-done
-
-dir=$TQ_BUILD_DIR/tests/browser
+[[ -x $CHROMIUM ]] || {
+    echo "FAIL: $CHROMIUM is not installed (tests/run.sh installs chromium)" >&2
+    exit 1
+}
+dir=$(it_node_modules) || exit 1
 src=$TQ_SOURCE_DIR/tests/browser
-mkdir -p "$dir"
-if ! cmp -s "$src/package-lock.json" "$dir/.installed-lock.json" ||
-    [[ ! -d $dir/node_modules/playwright-core ]]; then
-    cp "$src/package.json" "$src/package-lock.json" "$dir/"
-    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || {
-        echo "FAIL: npm ci in $dir failed" >&2
-        exit 1
-    }
-    cp "$src/package-lock.json" "$dir/.installed-lock.json"
-fi
 
 shot=$dir/preview.png
 rm -f "$shot"
