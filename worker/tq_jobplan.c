@@ -45,10 +45,10 @@ int tq_jobplan_make(struct tq_jobplan *p, const struct tq_config *cfg, const str
 
 void tq_jobplan_log_entries(const struct tq_jobplan *p, const struct tq_claimed *c,
                             const char *worker, const struct tq_render_result *res,
-                            struct tq_render_entry *out)
+                            struct tq_renderlog_entry *out)
 {
     for (uint32_t i = 0; i < res->ntiles; i++) {
-        out[i] = (struct tq_render_entry){
+        out[i] = (struct tq_renderlog_entry){
             .tileset = p->job.tileset,
             .tile = res->tiles[i].tile,
             .job_id = c->id,

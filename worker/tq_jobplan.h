@@ -36,6 +36,6 @@ int tq_jobplan_make(struct tq_jobplan *p, const struct tq_config *cfg, const str
  * entries borrow p's, c's, worker's and res's strings. */
 void tq_jobplan_log_entries(const struct tq_jobplan *p, const struct tq_claimed *c,
                             const char *worker, const struct tq_render_result *res,
-                            struct tq_render_entry *out);
+                            struct tq_renderlog_entry *out);
 
 #endif

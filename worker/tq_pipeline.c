@@ -25,7 +25,7 @@
  * log entries, when given, are appended first. Fills result ("ok", "retry", "stale"...). */
 static void job_ack(struct tq_worker *w, const char *id, long long token,
                     enum tq_ack_outcome outcome, const char *error,
-                    const struct tq_render_entry *entries, size_t nentries, char *result,
+                    const struct tq_renderlog_entry *entries, size_t nentries, char *result,
                     size_t resultsize)
 {
     char err[512], q[600];
@@ -156,7 +156,7 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
 {
     uint32_t nentries = res->ntiles + (first && first_unlogged ? 1 : 0);
     char result[32];
-    struct tq_render_entry *entries = NULL;
+    struct tq_renderlog_entry *entries = NULL;
 
     double t0 = tq_mono_ms();
     if (job_write_tiles(w, c, lease, &p->job, res->tiles, res->ntiles) != 0)
@@ -199,7 +199,7 @@ static int job_first_tile(struct tq_worker *w, const struct tq_claimed *c, struc
 {
     char err[512], q[600];
     const struct tq_rendered_tile *t = &res->tiles[0];
-    struct tq_render_entry e;
+    struct tq_renderlog_entry e;
 
     if (job_write_tiles(w, c, lease, &p->job, t, 1) != 0)
         return -1;

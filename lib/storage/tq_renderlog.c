@@ -67,14 +67,14 @@ enum {
 
 /* ---------------------------------------------------------------- append */
 
-int tq_renderlog_append(redisContext *c, const struct tq_render_entry *entries, size_t n, char *err,
-                        size_t errsize)
+int tq_renderlog_append(redisContext *c, const struct tq_renderlog_entry *entries, size_t n,
+                        char *err, size_t errsize)
 {
     size_t sent = 0;
     int rc = -1;
 
     for (size_t i = 0; i < n; i++) {
-        const struct tq_render_entry *e = &entries[i];
+        const struct tq_renderlog_entry *e = &entries[i];
         char z[16], x[16], y[16], attempt[16], started[32], dur[48], meta[48], bytes[32];
         snprintf(z, sizeof z, "%d", e->tile.z);
         snprintf(x, sizeof x, "%u", e->tile.x);

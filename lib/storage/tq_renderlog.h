@@ -17,7 +17,7 @@
 
 #include "tq_job.h"
 
-struct tq_render_entry {
+struct tq_renderlog_entry {
     const char *tileset;
     struct tq_tile tile;
     const char *job_id; /* the metatile id "tileset/z/mx/my" */
@@ -31,8 +31,8 @@ struct tq_render_entry {
 };
 
 /* Appends n entries in one pipelined round trip. 0, or -1 with err set. */
-int tq_renderlog_append(redisContext *c, const struct tq_render_entry *entries, size_t n, char *err,
-                        size_t errsize);
+int tq_renderlog_append(redisContext *c, const struct tq_renderlog_entry *entries, size_t n,
+                        char *err, size_t errsize);
 
 /* Moves up to max_entries from the stream into tileq.render_log (creating the consumer
  * group when missing; consumer name = worker). Returns the number of rows moved, or -1

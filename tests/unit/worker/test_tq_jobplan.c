@@ -179,7 +179,7 @@ static void test_log_entries(void **state)
     };
     struct tq_render_result res = {
         .ntiles = 4, .tiles = tiles, .total_bytes = 60, .started_ms = 1000, .sql_ms = 100.0};
-    struct tq_render_entry e[4];
+    struct tq_renderlog_entry e[4];
 
     assert_int_equal(tq_jobplan_make(&p, *state, &c, LEASE_MS, why, sizeof why), 0);
     tq_jobplan_log_entries(&p, &c, "w1", &res, e);
