@@ -284,7 +284,7 @@ static void stat_time(struct stat *s, int64_t started, double dur)
         s->last_ms = started;
 }
 
-int tq_report_add(struct tq_report *r, const struct tq_render_rec *rec)
+int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
 {
     const struct tq_report_filter *f = &r->filter;
     const struct tq_tile *t = &rec->tile;
@@ -372,10 +372,10 @@ int tq_report_add(struct tq_report *r, const struct tq_render_rec *rec)
     return 1;
 }
 
-int64_t tq_report_consume(struct tq_report *r, tq_render_next_fn next, void *src, char *err,
+int64_t tq_report_consume(struct tq_report *r, tq_report_next_fn next, void *src, char *err,
                           size_t errsize)
 {
-    struct tq_render_rec rec;
+    struct tq_report_rec rec;
     int64_t counted = 0;
     int rc;
     while ((rc = next(src, &rec, err, errsize)) == 1) {

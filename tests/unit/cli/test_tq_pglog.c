@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "tq_pglog.h"
+#include "tq_pglog_sql.h"
 #include "tq_report.h"
 
 #define DATA TQ_TEST_DATA_DIR "/pglog/"
@@ -31,7 +32,7 @@ static void test_bbox_exact(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct tq_bbox b =
             tile_bbox(cases[i][0], (uint32_t)cases[i][1], (uint32_t)cases[i][2], 1, 0);
-        assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+        assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 1, &m), 0);
         assert_int_equal(m.z, cases[i][0]);
         assert_int_equal(m.mx, cases[i][1]);
         assert_int_equal(m.my, cases[i][2]);
@@ -44,43 +45,43 @@ static void test_bbox_buffer(void **state)
 {
     struct tq_metatile m;
     struct tq_bbox b = tile_bbox(10, 518, 352, 1, 0.1);
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 1, &m), 0);
     assert_int_equal(m.z, 10);
     assert_int_equal(m.mx, 518);
     assert_int_equal(m.my, 352);
     /* 64/4096 of a tile, the ST_AsMVTGeom default buffer */
     b = tile_bbox(12, 2075, 1409, 1, 64.0 / 4096);
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 1, &m), 0);
     assert_int_equal(m.z, 12);
     assert_int_equal(m.mx, 2075);
     /* a margin beyond the allowed buffer is off-grid */
     b = tile_bbox(10, 518, 352, 1, 0.1);
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.05, 1, &m), -1);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.05, 1, &m), -1);
 }
 
 static void test_bbox_metatile(void **state)
 {
     struct tq_metatile m;
     struct tq_bbox b = tile_bbox(10, 512, 352, 8, 0.05);
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 8, &m), 0);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 8, &m), 0);
     assert_int_equal(m.z, 10);
     assert_int_equal(m.mx, 512);
     assert_int_equal(m.my, 352);
     assert_int_equal(m.w, 8);
     assert_int_equal(m.h, 8);
     /* without --metatile the same bounds are one tile three zooms up, with a small buffer */
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), 0);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 1, &m), 0);
     assert_int_equal(m.z, 7);
     assert_int_equal(m.mx, 64);
     assert_int_equal(m.my, 44);
     assert_int_equal(m.w, 1);
     /* a metatile clamped to the grid at z1 (2x2 tiles = the world) reads as z0 */
     b = tile_bbox(0, 0, 0, 1, 0);
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 8, &m), 0);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 8, &m), 0);
     assert_int_equal(m.z, 0);
     /* 8x8 bounds not starting on a multiple of 8 are neither a metatile nor a tile */
     b = tile_bbox(10, 516, 352, 8, 0);
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 8, &m), -1);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 8, &m), -1);
 }
 
 static void test_bbox_offgrid(void **state)
@@ -90,53 +91,54 @@ static void test_bbox_offgrid(void **state)
     struct tq_bbox b = tile_bbox(10, 518, 352, 1, 0);
     b.xmin += 0.3 * t;
     b.xmax += 0.3 * t;
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), -1);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 1, &m), -1);
     b = tile_bbox(10, 518, 352, 1, 0); /* not square */
     b.xmax += 0.5 * t;
-    assert_int_equal(tq_pglog_bbox_to_metatile(&b, 0.25, 1, &m), -1);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&b, 0.25, 1, &m), -1);
     struct tq_bbox empty = {1, 1, 1, 1};
-    assert_int_equal(tq_pglog_bbox_to_metatile(&empty, 0.25, 1, &m), -1);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&empty, 0.25, 1, &m), -1);
     struct tq_bbox outside = {TQ_MERC_MAX, 0, TQ_MERC_MAX + t, t};
-    assert_int_equal(tq_pglog_bbox_to_metatile(&outside, 0.25, 1, &m), -1);
+    assert_int_equal(tq_pglog_sql_bbox_to_metatile(&outside, 0.25, 1, &m), -1);
 }
 
 static void test_query_tile(void **state)
 {
     struct tq_metatile m;
     char tables[256];
-    assert_int_equal(tq_pglog_query_tile("SELECT * FROM a.b JOIN \"C\" c ON true WHERE g && "
-                                         "ST_TileEnvelope(3::integer, 4, (2))",
-                                         0.25, 1, &m, tables, sizeof tables),
-                     TQ_PGLOG_TILE);
+    assert_int_equal(tq_pglog_sql_query_tile("SELECT * FROM a.b JOIN \"C\" c ON true WHERE g && "
+                                             "ST_TileEnvelope(3::integer, 4, (2))",
+                                             0.25, 1, &m, tables, sizeof tables),
+                     TQ_PGLOG_SQL_TILE);
     assert_int_equal(m.z, 3);
     assert_int_equal(m.mx, 4);
     assert_int_equal(m.my, 2);
     assert_string_equal(tables, "C,a.b");
-    assert_int_equal(tq_pglog_query_tile("SELECT 1 FROM t", 0.25, 1, &m, tables, sizeof tables),
-                     TQ_PGLOG_NONE);
+    assert_int_equal(tq_pglog_sql_query_tile("SELECT 1 FROM t", 0.25, 1, &m, tables, sizeof tables),
+                     TQ_PGLOG_SQL_NONE);
     /* ST_MakeEnvelope in another SRID is not a tile of the grid */
-    assert_int_equal(tq_pglog_query_tile("SELECT * FROM t WHERE g && ST_MakeEnvelope(0, 0, 1, 1, "
-                                         "4326)",
-                                         0.25, 1, &m, tables, sizeof tables),
-                     TQ_PGLOG_OFFGRID);
-    /* CTEs, subqueries, EXTRACT(... FROM ...) and comma lists */
     assert_int_equal(
-        tq_pglog_query_tile("WITH m AS MATERIALIZED (SELECT * FROM roads r, rivers WHERE geom && "
-                            "ST_TileEnvelope(1,0,0)) SELECT extract(epoch FROM now()) FROM m "
-                            "LEFT JOIN LATERAL (SELECT 1 FROM lakes) x ON true",
-                            0.25, 1, &m, tables, sizeof tables),
-        TQ_PGLOG_TILE);
+        tq_pglog_sql_query_tile("SELECT * FROM t WHERE g && ST_MakeEnvelope(0, 0, 1, 1, "
+                                "4326)",
+                                0.25, 1, &m, tables, sizeof tables),
+        TQ_PGLOG_SQL_OFFGRID);
+    /* CTEs, subqueries, EXTRACT(... FROM ...) and comma lists */
+    assert_int_equal(tq_pglog_sql_query_tile(
+                         "WITH m AS MATERIALIZED (SELECT * FROM roads r, rivers WHERE geom && "
+                         "ST_TileEnvelope(1,0,0)) SELECT extract(epoch FROM now()) FROM m "
+                         "LEFT JOIN LATERAL (SELECT 1 FROM lakes) x ON true",
+                         0.25, 1, &m, tables, sizeof tables),
+                     TQ_PGLOG_SQL_TILE);
     assert_string_equal(tables, "lakes,rivers,roads");
     /* tileq's own metatile query: ST_TileEnvelope over columns is skipped, the metatile's
      * ST_MakeEnvelope (expanded by the 64/4096 buffer) is used */
-    assert_int_equal(tq_pglog_query_tile(
+    assert_int_equal(tq_pglog_sql_query_tile(
                          "WITH l0 AS MATERIALIZED (SELECT geom FROM demo.areas WHERE geom && "
                          "ST_MakeEnvelope(-1956.7879241005, 5946678.5013414556, "
                          "315042.8557801814, 6263678.1450457396, 3857)), t AS (SELECT "
                          "ST_TileEnvelope($1::integer, tx, ty) AS env FROM generate_series(1, 2) "
                          "tx) SELECT 1 FROM t, l0",
                          0.25, 8, &m, tables, sizeof tables),
-                     TQ_PGLOG_TILE);
+                     TQ_PGLOG_SQL_TILE);
     assert_int_equal(m.z, 10);
     assert_int_equal(m.mx, 512);
     assert_int_equal(m.w, 8);
@@ -263,7 +265,7 @@ static void test_missing_file(void **state)
 {
     const char *files[] = {DATA "does-not-exist.log"};
     char err[256] = "";
-    struct tq_render_rec rec;
+    struct tq_report_rec rec;
     struct tq_pglog *p = tq_pglog_open(files, 1, NULL);
     assert_int_equal(tq_pglog_next(p, &rec, err, sizeof err), -1);
     assert_non_null(strstr(err, "does-not-exist.log"));

@@ -12,10 +12,10 @@
 
 #include "tq_report.h"
 
-static struct tq_render_rec rec(const char *ts, int z, uint32_t x, uint32_t y, int64_t t, double ms,
+static struct tq_report_rec rec(const char *ts, int z, uint32_t x, uint32_t y, int64_t t, double ms,
                                 const char *reason)
 {
-    struct tq_render_rec r;
+    struct tq_report_rec r;
     memset(&r, 0, sizeof r);
     r.tileset = ts;
     r.tile.z = z;
@@ -39,7 +39,7 @@ static struct tq_render_rec rec(const char *ts, int z, uint32_t x, uint32_t y, i
 static struct tq_report *sample(const struct tq_report_filter *f)
 {
     struct tq_report *r = tq_report_new(f, "test");
-    struct tq_render_rec v[] = {
+    struct tq_report_rec v[] = {
         rec("demo", 3, 4, 2, 2000, 20, "request"), rec("demo", 3, 4, 2, 1000, 10, "warm"),
         rec("demo", 3, 4, 2, 3000, 30, "request"), rec("demo", 5, 1, 1, 1500, 5, "expire"),
         rec("other", 3, 4, 2, 2500, 7, "request")};
@@ -96,7 +96,7 @@ static void test_metatiles(void **state)
     /* two renders of a 2x2 metatile: 8 tile records, 2 metatile renders, 4 duplicates */
     for (int k = 0; k < 2; k++)
         for (uint32_t i = 0; i < 4; i++) {
-            struct tq_render_rec x = rec("demo", 4, 2 + i % 2, 6 + i / 2, 100 * k, 2.5, "request");
+            struct tq_report_rec x = rec("demo", 4, 2 + i % 2, 6 + i / 2, 100 * k, 2.5, "request");
             x.meta.mx = 2;
             x.meta.my = 6;
             x.meta.w = x.meta.h = 2;
