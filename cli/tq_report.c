@@ -7,37 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tq_map.h"
 #include "tq_report_internal.h"
 
 #define INTERN_MAX (1u << 20)
 
 /* ---------------------------------------------------------------- interned strings */
-
-static uint64_t hash_bytes(const char *s)
-{
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static int intern_grow(struct tq_report_strings *in)
-{
-    uint32_t ns = in->nslots ? in->nslots * 2 : 256;
-    uint32_t *slots = calloc(ns, sizeof *slots);
-    if (slots == NULL)
-        return -1;
-    for (uint32_t id = 1; id < in->n; id++) {
-        uint32_t i = (uint32_t)hash_bytes(in->str[id]) & (ns - 1);
-        while (slots[i])
-            i = (i + 1) & (ns - 1);
-        slots[i] = id;
-    }
-    free(in->slots);
-    in->slots = slots;
-    in->nslots = ns;
-    return 0;
-}
 
 /* Returns the id of s (adding it), 0 for NULL, UINT32_MAX on OOM. Past INTERN_MAX distinct
  * strings everything new maps to the string "(other)". */
@@ -45,6 +20,9 @@ static uint32_t intern_id(struct tq_report_strings *in, const char *s)
 {
     if (s == NULL)
         return 0;
+    uint32_t *id = tq_map_str_get(in->ids, s);
+    if (id != NULL)
+        return *id;
     if (in->n == 0) {
         in->str = malloc(16 * sizeof *in->str);
         if (in->str == NULL)
@@ -53,43 +31,28 @@ static uint32_t intern_id(struct tq_report_strings *in, const char *s)
         in->n = 1;
         in->cap = 16;
     }
-    if ((in->n + 1) * 2 > in->nslots && intern_grow(in) != 0)
-        return UINT32_MAX;
-    uint32_t i = (uint32_t)hash_bytes(s) & (in->nslots - 1);
-    while (in->slots[i]) {
-        if (strcmp(in->str[in->slots[i]], s) == 0)
-            return in->slots[i];
-        i = (i + 1) & (in->nslots - 1);
-    }
     if (in->n >= INTERN_MAX && strcmp(s, "(other)") != 0)
         return intern_id(in, "(other)");
     if (in->n == in->cap) {
-        char **p = realloc(in->str, in->cap * 2 * sizeof *p);
+        const char **p = realloc(in->str, in->cap * 2 * sizeof *p);
         if (p == NULL)
             return UINT32_MAX;
         in->str = p;
         in->cap *= 2;
     }
-    char *copy = strdup(s);
-    if (copy == NULL)
+    id = tq_map_str_put(in->ids, s, NULL);
+    if (id == NULL)
         return UINT32_MAX;
-    in->str[in->n] = copy;
-    in->slots[i] = in->n;
+    *id = in->n;
+    in->str[in->n] = tq_map_key(in->ids, id, NULL); /* the map's copy stays where it is */
     return in->n++;
 }
 
 /* Lookup without adding; 0 when absent. */
 static uint32_t intern_find(const struct tq_report_strings *in, const char *s)
 {
-    if (s == NULL || in->nslots == 0)
-        return 0;
-    uint32_t i = (uint32_t)hash_bytes(s) & (in->nslots - 1);
-    while (in->slots[i]) {
-        if (strcmp(in->str[in->slots[i]], s) == 0)
-            return in->slots[i];
-        i = (i + 1) & (in->nslots - 1);
-    }
-    return 0;
+    const uint32_t *id = s != NULL ? tq_map_str_get(in->ids, s) : NULL;
+    return id != NULL ? *id : 0;
 }
 
 static const char *intern_str(const struct tq_report_strings *in, uint32_t id)
@@ -97,78 +60,26 @@ static const char *intern_str(const struct tq_report_strings *in, uint32_t id)
     return (id == 0 || id >= in->n) ? NULL : in->str[id];
 }
 
-static void intern_free(struct tq_report_strings *in)
-{
-    for (uint32_t i = 1; i < in->n; i++)
-        free(in->str[i]);
-    free(in->str);
-    free(in->slots);
-}
+/* ---------------------------------------------------------------- tile and metatile tables */
 
-static uint64_t key_hash(const struct tq_report_key *k)
+/* The entry for k in t (a map tq_report_key → tq_report_entry), inserted (zeroed but for
+ * its times) when absent; NULL on OOM. */
+static struct tq_report_entry *table_get(struct tq_map *t, const struct tq_report_key *k)
 {
-    uint64_t h = (uint64_t)k->tileset * 0x9E3779B97F4A7C15ull;
-    h ^= (uint64_t)k->tables * 0xC2B2AE3D27D4EB4Full + (h << 6);
-    h ^= ((uint64_t)k->x << 32 | k->y) * 0x165667B19E3779F9ull + (h >> 2);
-    h ^= ((uint64_t)(uint8_t)k->z << 32 | (uint64_t)k->w << 16 | k->h) * 0x27D4EB2F165667C5ull;
-    h ^= h >> 31;
-    return h;
-}
-
-static int key_eq(const struct tq_report_key *a, const struct tq_report_key *b)
-{
-    return a->tileset == b->tileset && a->tables == b->tables && a->x == b->x && a->y == b->y &&
-           a->z == b->z && a->w == b->w && a->h == b->h;
-}
-
-static struct tq_report_entry *table_find(const struct tq_report_table *t,
-                                          const struct tq_report_key *k)
-{
-    if (t->cap == 0)
-        return NULL;
-    size_t i = (size_t)key_hash(k) & (t->cap - 1);
-    while (t->s[i].used) {
-        if (key_eq(&t->s[i].k, k))
-            return &t->s[i];
-        i = (i + 1) & (t->cap - 1);
+    int added;
+    struct tq_report_entry *s = tq_map_put(t, k, sizeof *k, &added);
+    if (s != NULL && added) {
+        s->k = *k;
+        s->first_ms = INT64_MAX;
+        s->last_ms = INT64_MIN;
     }
-    return NULL;
-}
-
-/* The entry for k, inserted (zeroed) when absent; NULL on OOM. */
-static struct tq_report_entry *table_get(struct tq_report_table *t, const struct tq_report_key *k)
-{
-    if ((t->n + 1) * 10 > t->cap * 7) {
-        size_t ncap = t->cap ? t->cap * 2 : 1024;
-        struct tq_report_entry *ns = calloc(ncap, sizeof *ns);
-        if (ns == NULL)
-            return NULL;
-        for (size_t i = 0; i < t->cap; i++) {
-            if (!t->s[i].used)
-                continue;
-            size_t j = (size_t)key_hash(&t->s[i].k) & (ncap - 1);
-            while (ns[j].used)
-                j = (j + 1) & (ncap - 1);
-            ns[j] = t->s[i];
-        }
-        free(t->s);
-        t->s = ns;
-        t->cap = ncap;
-    }
-    size_t i = (size_t)key_hash(k) & (t->cap - 1);
-    while (t->s[i].used) {
-        if (key_eq(&t->s[i].k, k))
-            return &t->s[i];
-        i = (i + 1) & (t->cap - 1);
-    }
-    struct tq_report_entry *s = &t->s[i];
-    memset(s, 0, sizeof *s);
-    s->k = *k;
-    s->used = 1;
-    s->first_ms = INT64_MAX;
-    s->last_ms = INT64_MIN;
-    t->n++;
     return s;
+}
+
+/* A key with its padding zeroed: the map compares keys byte by byte. */
+static void key_init(struct tq_report_key *k)
+{
+    memset(k, 0, sizeof *k);
 }
 
 struct tq_report *tq_report_new(const struct tq_report_filter *f, const char *source)
@@ -187,6 +98,13 @@ struct tq_report *tq_report_new(const struct tq_report_filter *f, const char *so
     }
     r->first_ms = INT64_MAX;
     r->last_ms = INT64_MIN;
+    r->strings.ids = tq_map_new(0, sizeof(uint32_t));
+    r->tiles = tq_map_new(sizeof(struct tq_report_key), sizeof(struct tq_report_entry));
+    r->metas = tq_map_new(sizeof(struct tq_report_key), sizeof(struct tq_report_entry));
+    if (r->strings.ids == NULL || r->tiles == NULL || r->metas == NULL) {
+        tq_report_free(r);
+        return NULL;
+    }
     return r;
 }
 
@@ -194,11 +112,12 @@ void tq_report_free(struct tq_report *r)
 {
     if (r == NULL)
         return;
-    intern_free(&r->strings);
+    tq_map_free(r->strings.ids);
+    free(r->strings.str);
     for (int i = 0; i < r->nreasons; i++)
         free(r->reason_names[i]);
-    free(r->tiles.s);
-    free(r->metas.s);
+    tq_map_free(r->tiles);
+    tq_map_free(r->metas);
     free(r->source);
     free(r);
 }
@@ -220,7 +139,7 @@ static uint32_t reason_bit(struct tq_report *r, const char *reason)
     return 1u << 31;
 }
 
-static void stat_time(struct tq_report_entry *s, int64_t started, double dur)
+static void entry_time(struct tq_report_entry *s, int64_t started, double dur)
 {
     if (started < s->first_ms) {
         s->first_ms = started;
@@ -247,7 +166,8 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
         if (t->z < f->zmin || t->z > f->zmax)
             return 0;
     }
-    struct tq_report_key k = {0};
+    struct tq_report_key k;
+    key_init(&k);
     k.tileset = intern_id(&r->strings, rec->tileset);
     k.tables = intern_id(&r->strings, rec->tables);
     uint32_t db = intern_id(&r->strings, rec->database);
@@ -260,7 +180,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     k.z = (int8_t)t->z;
     k.x = t->x;
     k.y = t->y;
-    struct tq_report_entry *s = table_get(&r->tiles, &k);
+    struct tq_report_entry *s = table_get(r->tiles, &k);
     if (s == NULL)
         return -1;
     s->renders++;
@@ -268,7 +188,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     s->total_ms += dur;
     if (dur > s->max_ms)
         s->max_ms = dur;
-    stat_time(s, rec->started_ms, dur);
+    entry_time(s, rec->started_ms, dur);
     s->reasons |= rbit;
     if (db)
         s->database = db;
@@ -288,7 +208,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     k.y = m.my;
     k.w = (uint16_t)m.w;
     k.h = (uint16_t)m.h;
-    struct tq_report_entry *ms = table_get(&r->metas, &k);
+    struct tq_report_entry *ms = table_get(r->metas, &k);
     if (ms == NULL)
         return -1;
     ms->tiles++;
@@ -303,7 +223,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
         ms->total_ms += mdur;
         if (mdur > ms->max_ms)
             ms->max_ms = mdur;
-        stat_time(ms, rec->started_ms, mdur);
+        entry_time(ms, rec->started_ms, mdur);
         r->meta_renders++;
     }
 
@@ -352,14 +272,15 @@ void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *ou
 {
     memset(out, 0, sizeof *out);
     out->renders = r->renders;
-    out->tiles = r->tiles.n;
-    out->duplicates = r->renders - r->tiles.n;
+    out->tiles = tq_map_count(r->tiles);
+    out->duplicates = r->renders - out->tiles;
     out->metatile_renders = r->meta_renders;
     out->render_ms = r->render_ms;
     double first = 0;
-    for (size_t i = 0; i < r->tiles.cap; i++)
-        if (r->tiles.s[i].used)
-            first += r->tiles.s[i].first_dur_ms;
+    size_t pos = 0;
+    const struct tq_report_entry *e;
+    while ((e = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL)
+        first += e->first_dur_ms;
     out->duplicate_ms = r->render_ms - first;
     if (out->duplicate_ms < 0)
         out->duplicate_ms = 0;
@@ -376,9 +297,10 @@ void tq_report_zoom_stats(const struct tq_report *r, int z, struct tq_report_zoo
     out->renders = r->zrenders[z];
     out->render_ms = r->zms[z];
     double first = 0;
-    for (size_t i = 0; i < r->tiles.cap; i++) {
-        const struct tq_report_entry *s = &r->tiles.s[i];
-        if (s->used && s->k.z == z) {
+    size_t pos = 0;
+    const struct tq_report_entry *s;
+    while ((s = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL) {
+        if (s->k.z == z) {
             out->tiles++;
             first += s->first_dur_ms;
         }
@@ -390,7 +312,8 @@ void tq_report_zoom_stats(const struct tq_report *r, int z, struct tq_report_zoo
 uint64_t tq_report_tile_renders(const struct tq_report *r, const char *tileset, const char *tables,
                                 struct tq_tile t)
 {
-    struct tq_report_key k = {0};
+    struct tq_report_key k;
+    key_init(&k);
     k.tileset = intern_find(&r->strings, tileset);
     k.tables = intern_find(&r->strings, tables);
     if ((tileset && !k.tileset) || (tables && !k.tables))
@@ -398,7 +321,7 @@ uint64_t tq_report_tile_renders(const struct tq_report *r, const char *tileset, 
     k.z = (int8_t)t.z;
     k.x = t.x;
     k.y = t.y;
-    const struct tq_report_entry *s = table_find(&r->tiles, &k);
+    const struct tq_report_entry *s = tq_map_get(r->tiles, &k, sizeof k);
     return s ? s->renders : 0;
 }
 
@@ -430,22 +353,21 @@ static int ranks_before(const struct tq_report *r, const struct tq_report_entry 
 
 /* The top n entries of t, best first, in a malloc'd array (*count set); NULL on OOM or
  * when empty. A bounded heap whose root is the worst kept entry. */
-const struct tq_report_entry **
-tq_report_top(const struct tq_report *r, const struct tq_report_table *t, size_t n, size_t *count)
+const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
+                                             size_t n, size_t *count)
 {
     *count = 0;
-    if (n > t->n)
-        n = t->n;
+    if (n > tq_map_count(t))
+        n = tq_map_count(t);
     if (n == 0)
         return NULL;
     const struct tq_report_entry **h = malloc(n * sizeof *h);
     if (h == NULL)
         return NULL;
     size_t k = 0;
-    for (size_t i = 0; i < t->cap; i++) {
-        const struct tq_report_entry *s = &t->s[i];
-        if (!s->used)
-            continue;
+    size_t pos = 0;
+    const struct tq_report_entry *s;
+    while ((s = tq_map_next(t, &pos, NULL, NULL)) != NULL) {
         if (k < n) { /* sift up: parent must be worse-or-equal (ranks after) */
             size_t j = k++;
             h[j] = s;

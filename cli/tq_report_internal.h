@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "tq_map.h"
 #include "tq_report.h"
 
 #define TQ_REPORT_NZOOM (TQ_TILE_MAX_ZOOM + 1)
@@ -14,10 +15,9 @@
 
 /* A set of strings, each stored once; id 0 is "no string". */
 struct tq_report_strings {
-    char **str; /* str[id], str[0] = NULL */
+    struct tq_map *ids; /* string → uint32_t id; owns the strings */
+    const char **str;   /* str[id]: the map's copy, str[0] = NULL */
     uint32_t n, cap;
-    uint32_t *slots; /* open addressing: id or 0 */
-    uint32_t nslots;
 };
 
 /* A tile (w == h == 0) or a metatile (x, y = top-left; w, h its size). */
@@ -31,18 +31,12 @@ struct tq_report_key {
 /* The figures of one tile or metatile (k), the records counted into it. */
 struct tq_report_entry {
     struct tq_report_key k;
-    uint8_t used;
     uint32_t database, user; /* last seen */
     uint32_t reasons;        /* bit i = reason id i+1 */
     uint64_t renders;
     uint64_t tiles; /* metatiles: tile records seen */
     double total_ms, max_ms, first_dur_ms;
     int64_t first_ms, last_ms;
-};
-
-struct tq_report_table {
-    struct tq_report_entry *s;
-    size_t n, cap; /* cap a power of two */
 };
 
 struct tq_report {
@@ -52,7 +46,7 @@ struct tq_report {
     struct tq_report_strings strings; /* tilesets, tables, databases, users */
     char *reason_names[TQ_REPORT_MAX_REASONS];
     int nreasons;
-    struct tq_report_table tiles, metas;
+    struct tq_map *tiles, *metas; /* tq_report_key → tq_report_entry */
     uint64_t renders, meta_renders;
     double render_ms;
     int64_t first_ms, last_ms;
@@ -63,8 +57,8 @@ struct tq_report {
 
 /* The top n entries of t, best first (more renders, more time, then by key), in a malloc'd
  * array the caller frees (*count set); NULL on OOM or when empty. */
-const struct tq_report_entry **
-tq_report_top(const struct tq_report *r, const struct tq_report_table *t, size_t n, size_t *count);
+const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
+                                             size_t n, size_t *count);
 
 /* "request,warm": the names of the reason bits, into buf. Returns buf. */
 const char *tq_report_reasons(const struct tq_report *r, uint32_t bits, char *buf, size_t n);
