@@ -21,6 +21,7 @@
 #include "tq_cache.h"
 #include "tq_cli.h"
 #include "tq_cliutil.h"
+#include "tq_event.h"
 #include "tq_map.h"
 #include "tq_queue.h"
 #include "tq_area.h"
@@ -178,6 +179,16 @@ static void job_finished(struct warm *w, const char *id, int ok)
     }
 }
 
+/* One completion event (tq_event_each): moves past it; a final one (ok or dead; "partial",
+ * an interactive job's first tile, is not) finishes its job if it is ours. */
+static void on_event(const struct tq_event *ev, void *arg)
+{
+    struct warm *w = arg;
+    snprintf(w->last_id, sizeof w->last_id, "%s", ev->stream_id);
+    if (ev->job_id && tq_event_is_final(ev->status))
+        job_finished(w, ev->job_id, ev->status == TQ_EV_OK);
+}
+
 /* Reads completion events after last_id, waiting up to block_ms (0: do not wait). */
 static int read_events(struct warm *w, int block_ms)
 {
@@ -193,28 +204,7 @@ static int read_events(struct warm *w, int block_ms)
                  r ? r->str : w->c->errstr);
         goto cleanup;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
-        const redisReply *entries = r->element[0]->element[1];
-        for (size_t i = 0; i < entries->elements; i++) {
-            const redisReply *e = entries->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-                continue;
-            snprintf(w->last_id, sizeof w->last_id, "%s", e->element[0]->str);
-            const redisReply *f = e->element[1];
-            const char *id = NULL, *status = NULL;
-            for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
-                if (strcmp(f->element[k]->str, "id") == 0)
-                    id = f->element[k + 1]->str;
-                else if (strcmp(f->element[k]->str, "status") == 0)
-                    status = f->element[k + 1]->str;
-            }
-            /* "partial" (an interactive job's first tile is ready) is not a completion. */
-            if (id && status && strcmp(status, "partial") != 0)
-                if (strcmp(status, "partial") != 0) /* the rest follows with ok|dead */
-                    job_finished(w, id, strcmp(status, "ok") == 0);
-        }
-    }
+    tq_event_each(r, on_event, w);
     rc = 0;
 cleanup:
     if (r)
@@ -242,7 +232,7 @@ static int reconcile(struct warm *w)
         ids[n] = strdup(id);
         if (ids[n] == NULL)
             goto oom;
-        redisAppendCommand(w->c, "HGET %s%s state", TQ_QUEUE_JOB_KEY_PREFIX, id);
+        redisAppendCommand(w->c, "HGET %s%s " TQ_JOB_F_STATE, TQ_QUEUE_JOB_KEY_PREFIX, id);
         n++;
     }
     for (size_t i = 0; i < n; i++) {
@@ -253,7 +243,7 @@ static int reconcile(struct warm *w)
         }
         if (r->type == REDIS_REPLY_NIL)
             job_finished(w, ids[i], 1);
-        else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "dead") == 0)
+        else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, TQ_STATE_DEAD) == 0)
             job_finished(w, ids[i], 0);
         freeReplyObject(r);
     }

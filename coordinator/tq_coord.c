@@ -35,6 +35,7 @@
 
 #include "tq_cache.h"
 #include "tq_cmetrics.h"
+#include "tq_event.h"
 #include "tq_job.h"
 #include "tq_log.h"
 #include "tq_queue.h"
@@ -978,34 +979,26 @@ static void reenqueue_all(struct tq_coord *co)
     }
 }
 
-static const char *field(const redisReply *fields, const char *name)
+/* One completion event (tq_event_each): moves past it and answers its waiters. */
+static void handle_event(const struct tq_event *ev, void *arg)
 {
-    if (fields == NULL || fields->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2) {
-        const redisReply *k = fields->element[i], *v = fields->element[i + 1];
-        if (k->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
-            strcmp(k->str, name) == 0)
-            return v->str;
-    }
-    return NULL;
-}
-
-static void handle_event(struct tq_coord *co, const char *id, const char *status, const char *error)
-{
-    struct pending *p = pending_find(co, id);
+    struct tq_coord *co = arg;
+    const char *id = ev->job_id, *error = ev->error;
+    struct pending *p;
     char qe[300];
 
+    snprintf(co->last_id, sizeof co->last_id, "%s", ev->stream_id);
+    p = id ? pending_find(co, id) : NULL;
     if (p == NULL)
         return;
-    if (strcmp(status, "ok") == 0) {
+    if (ev->status == TQ_EV_OK) {
         pending_recheck(p, RECHECK_RENDERED);
-    } else if (strcmp(status, "partial") == 0) {
+    } else if (ev->status == TQ_EV_PARTIAL) {
         /* The job's first tile is in the cache, the rest is still rendering: answer whoever
          * waits for a tile that is there; the others wait on for "ok"/"dead" (the entry
          * goes only when nobody is left, as when clients leave). */
         pending_recheck(p, RECHECK_WAIT);
-    } else if (strcmp(status, "dead") == 0) {
+    } else if (ev->status == TQ_EV_DEAD) {
         tq_log_warn("job_dead", "id=%s error=%s", id, q(error, qe, sizeof qe));
         pending_fail(p, 500, error && *error ? error : "render failed", 0);
     }
@@ -1032,29 +1025,7 @@ static void on_events(struct tq_rconn *rc, redisReply *reply, const char *err, v
         tq_rconn_reset(rc);
         return;
     }
-    if (reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t s = 0; s < reply->elements; s++) {
-            const redisReply *stream = reply->element[s];
-            const redisReply *entries;
-            if (stream->type != REDIS_REPLY_ARRAY || stream->elements < 2)
-                continue;
-            entries = stream->element[1];
-            if (entries->type != REDIS_REPLY_ARRAY)
-                continue;
-            for (size_t e = 0; e < entries->elements; e++) {
-                const redisReply *ent = entries->element[e];
-                const char *id, *status;
-                if (ent->type != REDIS_REPLY_ARRAY || ent->elements < 2 ||
-                    ent->element[0]->type != REDIS_REPLY_STRING)
-                    continue;
-                snprintf(co->last_id, sizeof co->last_id, "%s", ent->element[0]->str);
-                id = field(ent->element[1], "id");
-                status = field(ent->element[1], "status");
-                if (id && status)
-                    handle_event(co, id, status, field(ent->element[1], "error"));
-            }
-        }
-    }
+    tq_event_each(reply, handle_event, co);
     events_read(co); /* nil reply: BLOCK timed out with nothing new */
 }
 

@@ -26,6 +26,7 @@
 #include <libconfig.h>
 
 #include "tq_log.h"
+#include "tq_wire.h"
 
 #define PATH_MAX_LEN 128
 
@@ -421,7 +422,8 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
                                        "fair_every", "dead_cooldown_seconds", "cap", "running_cap",
                                        /* coordinator: holding misses while Redis is away */
                                        "hold_seconds", "hold_max", NULL};
-    static const char *const class_keys[] = {"interactive", "dirty", "bulk", NULL};
+    static const char *const class_keys[] = {TQ_CLASS_NAME_INTERACTIVE, TQ_CLASS_NAME_DIRTY,
+                                             TQ_CLASS_NAME_BULK, NULL};
     int bad = 0;
     const config_setting_t *qs = get_group(ld, root, "", "queue", &bad);
     if (bad)

@@ -18,6 +18,7 @@
  * runs, scan_object() walks the bytes once and rejects any input that is not exactly one
  * complete object, or whose containers announce more elements than bytes remain. */
 #include "tq_job.h"
+#include "tq_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,8 @@
 
 #include <msgpack.h>
 
-static const char *const class_names[TQ_CLASS_COUNT] = {"interactive", "dirty", "bulk"};
+static const char *const class_names[TQ_CLASS_COUNT] = {TQ_CLASS_NAME_INTERACTIVE,
+                                                        TQ_CLASS_NAME_DIRTY, TQ_CLASS_NAME_BULK};
 static const char *const reason_names[] = {"request", "warm", "expire", "retry"};
 #define TQ_REASON_COUNT (sizeof reason_names / sizeof reason_names[0])
 

@@ -15,9 +15,6 @@
 
 #include "tq_buf.h"
 
-const double TQ_METRICS_LATENCY_BUCKETS[TQ_METRICS_LATENCY_NBUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
-
 struct tq_metric {
     const struct tq_metric_family *f; /* the family it belongs to */
     char **labels;                    /* family's nlabels values */
@@ -449,76 +446,4 @@ int tq_metrics_render(const struct tq_metrics *m, char **out, size_t *len)
         render_family(&b, m->families[i]);
     *out = tq_buf_take(&b, len);
     return *out ? 0 : -1;
-}
-
-/* ---- histogram codec ------------------------------------------------------------------- */
-
-int tq_metrics_hist_encode(const uint64_t *counts, size_t n, double sum, char *out, size_t size)
-{
-    uint64_t total = 0;
-    char v[TQ_METRICS_VALUE_MAX];
-    size_t used;
-    int k;
-
-    for (size_t i = 0; i < n; i++)
-        total += counts[i];
-    tq_metrics_format_value(sum, v);
-    k = snprintf(out, size, "%" PRIu64 " %s", total, v);
-    if (k < 0 || (size_t)k >= size)
-        return -1;
-    used = (size_t)k;
-    for (size_t i = 0; i < n; i++) {
-        k = snprintf(out + used, size - used, " %" PRIu64, counts[i]);
-        if (k < 0 || (size_t)k >= size - used)
-            return -1;
-        used += (size_t)k;
-    }
-    return 0;
-}
-
-static int parse_u64(const char **p, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    while (**p == ' ')
-        (*p)++;
-    if (**p < '0' || **p > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(*p, &end, 10);
-    if (errno != 0 || (*end != ' ' && *end != '\0'))
-        return -1;
-    *out = v;
-    *p = end;
-    return 0;
-}
-
-int tq_metrics_hist_decode(const char *s, uint64_t *counts, size_t n, double *sum)
-{
-    const char *p = s;
-    char *end;
-    uint64_t total, seen = 0;
-
-    if (s == NULL || parse_u64(&p, &total) != 0)
-        return -1;
-    while (*p == ' ')
-        p++;
-    if (*p == '\0')
-        return -1;
-    errno = 0;
-    *sum = strtod(p, &end);
-    if (errno != 0 || end == p || (*end != ' ' && *end != '\0'))
-        return -1;
-    p = end;
-    for (size_t i = 0; i < n; i++) {
-        if (parse_u64(&p, &counts[i]) != 0)
-            return -1;
-        seen += counts[i];
-    }
-    while (*p == ' ')
-        p++;
-    if (*p != '\0' || seen != total)
-        return -1;
-    return 0;
 }
