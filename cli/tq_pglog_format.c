@@ -159,21 +159,25 @@ static void csv_line(struct tq_pglog_format *f, const char *line)
     } else if (tq_buf_append(&f->csv, "\n", 1) != 0) { /* a newline inside a quoted field */
         goto fail;
     }
-    for (const char *c = line; *c; c++) {
+    /* runs of plain characters are appended at once: a call per byte costs a third of the
+     * time of a csvlog */
+    for (const char *c = line; *c;) {
         if (f->csv_inq) {
             if (*c == '"') {
-                if (c[1] == '"') {
-                    c++;
-                    if (tq_buf_append(&f->csv, "\"", 1) != 0)
-                        goto fail;
-                } else {
+                if (c[1] == '"' && tq_buf_append(&f->csv, "\"", 1) != 0)
+                    goto fail;
+                if (c[1] != '"')
                     f->csv_inq = 0;
-                }
-            } else if (tq_buf_append(&f->csv, c, 1) != 0) {
-                goto fail;
+                c += c[1] == '"' ? 2 : 1;
+                continue;
             }
+            size_t n = strcspn(c, "\"");
+            if (tq_buf_append(&f->csv, c, n) != 0)
+                goto fail;
+            c += n;
         } else if (*c == '"') {
             f->csv_inq = 1;
+            c++;
         } else if (*c == ',') {
             if (tq_buf_append(&f->csv, "\0", 1) != 0)
                 goto fail;
@@ -181,8 +185,12 @@ static void csv_line(struct tq_pglog_format *f, const char *line)
                 f->csv_off[f->csv_nf++] = f->csv.len;
             else
                 f->csv_off[31] = f->csv.len; /* extra fields: folded into the last */
-        } else if (tq_buf_append(&f->csv, c, 1) != 0) {
-            goto fail;
+            c++;
+        } else {
+            size_t n = strcspn(c, "\",");
+            if (tq_buf_append(&f->csv, c, n) != 0)
+                goto fail;
+            c += n;
         }
     }
     if (f->csv_inq)
@@ -254,20 +262,27 @@ static int64_t syslog_time(const char *line)
 /* rsyslog writes control characters as #ooo (a tab is #011). */
 static int syslog_decode(struct tq_buf *b, const char *s)
 {
-    for (; *s; s++) {
-        if (s[0] == '#' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
-            s[3] >= '0' && s[3] <= '7') {
+    while (*s) {
+        size_t n = strcspn(s, "#"); /* the text up to an escape, at once */
+        if (tq_buf_append(b, s, n) != 0)
+            return -1;
+        s += n;
+        if (*s == '\0')
+            break;
+        if (s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' && s[3] >= '0' &&
+            s[3] <= '7') {
             int v = (s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0');
             if (v < 32 || v == 127) {
                 char c = (char)v;
                 if (tq_buf_append(b, &c, 1) != 0)
                     return -1;
-                s += 3;
+                s += 4;
                 continue;
             }
         }
-        if (tq_buf_append(b, s, 1) != 0)
+        if (tq_buf_append(b, s, 1) != 0) /* a '#' that is not an escape */
             return -1;
+        s++;
     }
     return 0;
 }

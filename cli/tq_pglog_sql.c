@@ -591,9 +591,11 @@ char *tq_pglog_sql_substitute(const char *sql, const char *detail)
                 continue;
             }
         }
-        if (tq_buf_append(&out, s, 1) != 0)
+        /* this character and the run up to the next literal or parameter, at once */
+        size_t n = 1 + strcspn(s + 1, "'$");
+        if (tq_buf_append(&out, s, n) != 0)
             goto cleanup;
-        s++;
+        s += n;
     }
     result = tq_buf_take(&out, NULL);
 cleanup:

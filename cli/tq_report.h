@@ -13,7 +13,10 @@
  *   render seconds     sum of the records' durations (a tile's share of its metatile's time)
  *   duplicate seconds  render seconds minus, for every tile, the duration of its first render
  *   share              duplicate seconds / render seconds
- * A metatile render is counted once, on the record flagged meta_first. */
+ * A metatile render is counted once, on the record flagged meta_first.
+ *
+ * Files: tq_report.c (aggregation, ranking), tq_report_write.c and one writer per format
+ * (tq_report_text.c, _csv, _json, _html) over tq_report_internal.h, tq_report_time.c. */
 #ifndef TQ_REPORT_H
 #define TQ_REPORT_H
 
