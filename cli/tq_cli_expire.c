@@ -24,7 +24,9 @@
 #include "tq_cliutil.h"
 #include "tq_map.h"
 #include "tq_queue.h"
-#include "tq_tilespec.h"
+#include "tq_area.h"
+#include "tq_tile_range.h"
+#include "tq_tilelist.h"
 #include "tq_time.h"
 
 static const char EXPIRE_USAGE[] =
@@ -81,7 +83,7 @@ static int delete_range(struct expire *e, const struct tq_tile_range *r)
 /* Marks and clears every metatile meeting r. */
 static int expire_range(struct expire *e, const struct tq_tile_range *r)
 {
-    struct tq_metatile_iter it;
+    struct tq_tile_range_iter it;
     struct tq_metatile m;
 
     if (r->xmin == r->xmax && r->ymin == r->ymax) {
@@ -93,8 +95,8 @@ static int expire_range(struct expire *e, const struct tq_tile_range *r)
         if (!added)
             return 0;
     }
-    tq_metatile_iter_init(&it, r, e->ts->metatile);
-    while (tq_metatile_iter_next(&it, &m)) {
+    tq_tile_range_iter_init(&it, r, e->ts->metatile);
+    while (tq_tile_range_iter_next(&it, &m)) {
         char id[TQ_JOB_ID_MAX], state[32];
         struct tq_tile_range part;
         int added;
@@ -161,7 +163,7 @@ int tq_cli_expire(const char *config_path, int argc, char **argv)
 
     memset(&e, 0, sizeof e);
     /* Reads (and checks) the whole tile list before anything is deleted. */
-    status = tq_area_cmd_start(&a, "expire", EXPIRE_USAGE, tq_expire_opts_parse, "", config_path,
+    status = tq_area_cmd_start(&a, "expire", EXPIRE_USAGE, tq_area_expire_parse, "", config_path,
                                argc, argv);
     if (status >= 0)
         return status;

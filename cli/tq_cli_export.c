@@ -26,7 +26,7 @@
 #include "tq_mbtiles.h"
 #include "tq_pmtiles.h"
 #include "tq_tilejson.h"
-#include "tq_tilespec.h"
+#include "tq_area.h"
 #include "tq_time.h"
 
 static const char EXPORT_USAGE[] =
@@ -89,7 +89,7 @@ static int export_opts_parse(int argc, char **argv, struct tq_area_opts *o, char
             o->tileset = optarg;
             break;
         case OPT_BBOX:
-            if (tq_bbox_parse(optarg, o->bbox, why, sizeof why) != 0) {
+            if (tq_area_bbox_parse(optarg, o->bbox, why, sizeof why) != 0) {
                 snprintf(err, errsize, "--bbox: %s", why);
                 return -1;
             }

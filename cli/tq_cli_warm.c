@@ -24,7 +24,9 @@
 #include "tq_event.h"
 #include "tq_map.h"
 #include "tq_queue.h"
-#include "tq_tilespec.h"
+#include "tq_area.h"
+#include "tq_tile_range.h"
+#include "tq_tilelist.h"
 #include "tq_time.h"
 
 static const char WARM_USAGE[] =
@@ -57,7 +59,7 @@ struct warm_gen {
     int z, zhi;
     long ti;    /* list mode: the tile whose range is being walked */
     int active; /* it holds a range */
-    struct tq_metatile_iter it;
+    struct tq_tile_range_iter it;
     struct tq_map *seen; /* list mode: metatile ids already given (a set, borrowed) */
 };
 
@@ -97,10 +99,10 @@ static int gen_next(struct warm_gen *g, struct tq_metatile *m)
                 }
                 r = tq_tile_range_at_zoom(g->tiles[g->ti++], g->z);
             }
-            tq_metatile_iter_init(&g->it, &r, g->ts->metatile);
+            tq_tile_range_iter_init(&g->it, &r, g->ts->metatile);
             g->active = 1;
         }
-        if (!tq_metatile_iter_next(&g->it, m)) {
+        if (!tq_tile_range_iter_next(&g->it, m)) {
             g->active = 0;
             if (g->tiles == NULL)
                 g->z++;
@@ -500,7 +502,7 @@ cleanup:
 int tq_cli_warm(const char *config_path, int argc, char **argv)
 {
     struct tq_area_cmd a;
-    int status = tq_area_cmd_start(&a, "warm", WARM_USAGE, tq_warm_opts_parse,
+    int status = tq_area_cmd_start(&a, "warm", WARM_USAGE, tq_area_warm_parse,
                                    "--zoom: ", config_path, argc, argv);
     if (status >= 0)
         return status;

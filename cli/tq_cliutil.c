@@ -128,7 +128,7 @@ int tq_area_cmd_start(struct tq_area_cmd *a, const char *cmd, const char *usage,
                 a->cfg->path);
         goto usage_error;
     }
-    if (tq_area_opts_zooms(&a->o, a->ts, &a->lo, &a->hi, err, sizeof err) != 0) {
+    if (tq_area_zooms(&a->o, a->ts, &a->lo, &a->hi, err, sizeof err) != 0) {
         fprintf(stderr, "tileq %s: %s%s\n", cmd, zoom_prefix, err);
         goto usage_error;
     }

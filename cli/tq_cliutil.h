@@ -9,7 +9,9 @@
 #include <hiredis/hiredis.h>
 
 #include "tq_config.h"
-#include "tq_tilespec.h"
+#include "tq_area.h"
+#include "tq_tile_range.h"
+#include "tq_tilelist.h"
 
 /* Loads the configuration at path (NULL: $TQ_CONFIG). With need_tilesets and no tileset in
  * it, discovers them from PostgreSQL (tq_discover.h) as the servers do. Prints "tileq CMD:

@@ -17,7 +17,7 @@
  *
  * The tile is recovered from Q: ST_TileEnvelope(z, x, y) directly; the EPSG:3857 bounds of
  * ST_MakeEnvelope(xmin, ymin, xmax, ymax[, 3857]) or of 'BOX3D(xmin ymin, xmax ymax)' in
- * ST_SetSRID(..., 3857) through tq_pglog_bbox_to_metatile(). Bounds covering a metatile
+ * ST_SetSRID(..., 3857) through tq_pglog_sql_bbox_to_metatile(). Bounds covering a metatile
  * count as one render of every tile in it (the render's time split evenly between them,
  * as tileq's own render log does), and once as a render of the metatile.
  *
@@ -26,7 +26,11 @@
  * layer does not count its layers as duplicates of each other.
  *
  * Memory is bounded: lines are streamed, and per-backend state is kept for at most
- * TQ_PGLOG_MAX_PIDS backends at once (the oldest is finished early beyond that). */
+ * TQ_PGLOG_MAX_PIDS backends at once (the oldest is finished early beyond that).
+ *
+ * The modules, in pipeline order: tq_pglog_read (files → lines), tq_pglog_format (lines →
+ * entries per format, with tq_pglog_prefix for log_line_prefix), this one (entries →
+ * statements → renders → records), tq_pglog_sql (what a statement renders). */
 #ifndef TQ_PGLOG_H
 #define TQ_PGLOG_H
 
@@ -34,36 +38,8 @@
 #include <stdint.h>
 
 #include "tq_report.h"
-#include "tq_tile.h"
 
-#ifndef TQ_PGLOG_MAX_PIDS /* a build may lower it: tests/fuzz does, to reach the eviction */
-#define TQ_PGLOG_MAX_PIDS 4096
-#endif
-#define TQ_PGLOG_MAX_LINE (16u << 20) /* longer lines are cut and counted malformed */
 #define TQ_PGLOG_DEFAULT_BUFFER 0.25
-
-/* Bounds → tiles. buffer: the largest margin around the tile (or metatile) accepted, as a
- * fraction of one tile's side; metatile: the stack's metatile size (1 = single tiles).
- * With metatile > 1 bounds are matched against aligned metatiles (clamped to the zoom's
- * grid) first, then against single tiles; the lowest zoom that fits wins. Bounds that
- * are not square, not aligned to the grid (tolerance 0.1% of a tile) or whose margin
- * exceeds the buffer are off-grid. Returns 0 with *out set (w = h = 1 for one tile), or
- * -1 when off-grid. */
-int tq_pglog_bbox_to_metatile(const struct tq_bbox *b, double buffer, uint32_t metatile,
-                              struct tq_metatile *out);
-
-/* What a query renders. */
-enum tq_pglog_tile_kind {
-    TQ_PGLOG_NONE = 0,    /* no tile envelope in the query: not a render */
-    TQ_PGLOG_TILE = 1,    /* *out set */
-    TQ_PGLOG_OFFGRID = 2, /* an envelope, but not on the tile grid (or not EPSG:3857) */
-};
-
-/* Finds the tile a query renders and the tables it reads (comma-separated, sorted,
- * distinct, written into tables; "" when none). */
-enum tq_pglog_tile_kind tq_pglog_query_tile(const char *sql, double buffer, uint32_t metatile,
-                                            struct tq_metatile *out, char *tables,
-                                            size_t tablessize);
 
 struct tq_pglog_options {
     double buffer;     /* default TQ_PGLOG_DEFAULT_BUFFER */
@@ -77,10 +53,10 @@ struct tq_pglog *tq_pglog_open(const char *const *files, size_t nfiles,
                                const struct tq_pglog_options *opts);
 void tq_pglog_close(struct tq_pglog *p);
 
-/* tq_render_next_fn over the logs: returns 1 with rec filled (strings valid until the next
+/* tq_report_next_fn over the logs: returns 1 with rec filled (strings valid until the next
  * call), 0 at the end, -1 when a file cannot be opened or read (err set). Malformed lines
  * are counted, never an error. */
-int tq_pglog_next(void *p, struct tq_render_rec *rec, char *err, size_t errsize);
+int tq_pglog_next(void *p, struct tq_report_rec *rec, char *err, size_t errsize);
 
 /* Counters so far. */
 void tq_pglog_stats(const struct tq_pglog *p, struct tq_report_input *out);

@@ -2,7 +2,7 @@
  * metatile and per zoom, and its output as text, csv, json or html.
  *
  * One aggregation serves every source. A source is an iterator of render records
- * (struct tq_render_rec): tileq's own render log (tq_rlsource.h) and PostgreSQL server
+ * (struct tq_report_rec): tileq's own render log (tq_rlsource.h) and PostgreSQL server
  * logs (tq_pglog.h) both feed tq_report_consume(). Memory is one hash entry per distinct
  * tile and per distinct metatile; records themselves are never kept.
  *
@@ -13,7 +13,10 @@
  *   render seconds     sum of the records' durations (a tile's share of its metatile's time)
  *   duplicate seconds  render seconds minus, for every tile, the duration of its first render
  *   share              duplicate seconds / render seconds
- * A metatile render is counted once, on the record flagged meta_first. */
+ * A metatile render is counted once, on the record flagged meta_first.
+ *
+ * Files: tq_report.c (aggregation, ranking), tq_report_write.c and one writer per format
+ * (tq_report_text.c, _csv, _json, _html) over tq_report_internal.h, tq_report_time.c. */
 #ifndef TQ_REPORT_H
 #define TQ_REPORT_H
 
@@ -25,7 +28,7 @@
 
 /* One rendered tile. Strings are borrowed: valid for the duration of the call they are
  * passed to. NULL strings mean "unknown". */
-struct tq_render_rec {
+struct tq_report_rec {
     const char *tileset;  /* tileset (render log) or database (pglog) */
     const char *tables;   /* pglog: tables the query read, comma-separated; else NULL */
     const char *database; /* pglog */
@@ -42,7 +45,7 @@ struct tq_render_rec {
 };
 
 /* Iterator over a source: 1 = rec filled, 0 = end, -1 = error (err set). */
-typedef int (*tq_render_next_fn)(void *src, struct tq_render_rec *rec, char *err, size_t errsize);
+typedef int (*tq_report_next_fn)(void *src, struct tq_report_rec *rec, char *err, size_t errsize);
 
 #define TQ_TIME_UNSET INT64_MIN
 
@@ -82,10 +85,10 @@ struct tq_report *tq_report_new(const struct tq_report_filter *f, const char *so
 void tq_report_free(struct tq_report *r);
 
 /* Counts one record. 1 counted, 0 filtered out, -1 out of memory. */
-int tq_report_add(struct tq_report *r, const struct tq_render_rec *rec);
+int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec);
 
 /* Drains an iterator into the report. Returns records counted, or -1 (err set). */
-int64_t tq_report_consume(struct tq_report *r, tq_render_next_fn next, void *src, char *err,
+int64_t tq_report_consume(struct tq_report *r, tq_report_next_fn next, void *src, char *err,
                           size_t errsize);
 
 /* For a PostgreSQL log source: what it read (the summary shows it), and the outputs get the

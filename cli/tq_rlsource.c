@@ -82,7 +82,7 @@ static void drain(struct tq_rlsource *s)
     s->done = 1;
 }
 
-int tq_rlsource_next(void *self, struct tq_render_rec *rec, char *err, size_t errsize)
+int tq_rlsource_next(void *self, struct tq_report_rec *rec, char *err, size_t errsize)
 {
     struct tq_rlsource *s = self;
     for (;;) {

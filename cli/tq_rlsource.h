@@ -21,8 +21,8 @@ struct tq_rlsource *tq_rlsource_open(PGconn *pg, const struct tq_report_filter *
                                      const struct tq_config *cfg, int *missing, char *err,
                                      size_t errsize);
 
-/* tq_render_next_fn: 1 rec filled (strings valid until the next call), 0 end, -1 error. */
-int tq_rlsource_next(void *src, struct tq_render_rec *rec, char *err, size_t errsize);
+/* tq_report_next_fn: 1 rec filled (strings valid until the next call), 0 end, -1 error. */
+int tq_rlsource_next(void *src, struct tq_report_rec *rec, char *err, size_t errsize);
 
 /* Stops the query (draining what is left) and frees the source. */
 void tq_rlsource_close(struct tq_rlsource *s);

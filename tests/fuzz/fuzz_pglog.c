@@ -1,6 +1,6 @@
 /* fuzz_pglog — the PostgreSQL log reader (tq_pglog_open/next: line, prefix, csvlog and
  * syslog parsing, statement joining, parameter substitution) and the statement → tile
- * analysis (tq_pglog_query_tile, tq_pglog_bbox_to_metatile).
+ * analysis (tq_pglog_sql_query_tile, tq_pglog_sql_bbox_to_metatile).
  *
  * Input: byte 0 picks how the rest is presented, the rest is log text:
  *   bits 0-1  0 as it is; 1 each line behind a stderr prefix ('%m [%p] user=%u,db=%d ');
@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "tq_pglog.h"
+#include "tq_pglog_sql.h"
 
 static const uint32_t metatiles[4] = {1, 2, 4, 8};
 static const int backends[4] = {3, 1, 10, 3};
@@ -118,7 +119,7 @@ static void check_records(const char *path, const struct tq_pglog_options *opt)
 {
     const char *files[1] = {path};
     struct tq_pglog *p = tq_pglog_open(files, 1, opt);
-    struct tq_render_rec rec;
+    struct tq_report_rec rec;
     struct tq_report_input st;
     struct tq_metatile cur = {0};
     uint32_t left = 0, firsts = 0;
@@ -166,18 +167,18 @@ static void check_query(const char *sql, const struct tq_pglog_options *opt)
     struct tq_metatile m, back;
 
     memset(tables, 'x', sizeof tables);
-    enum tq_pglog_tile_kind k =
-        tq_pglog_query_tile(sql, opt->buffer, opt->metatile, &m, tables, sizeof tables);
-    TQ_FUZZ_CHECK(k == TQ_PGLOG_NONE || k == TQ_PGLOG_TILE || k == TQ_PGLOG_OFFGRID);
+    enum tq_pglog_sql_kind k =
+        tq_pglog_sql_query_tile(sql, opt->buffer, opt->metatile, &m, tables, sizeof tables);
+    TQ_FUZZ_CHECK(k == TQ_PGLOG_SQL_NONE || k == TQ_PGLOG_SQL_TILE || k == TQ_PGLOG_SQL_OFFGRID);
     TQ_FUZZ_CHECK(memchr(tables, '\0', sizeof tables) != NULL);
-    if (k == TQ_PGLOG_NONE)
+    if (k == TQ_PGLOG_SQL_NONE)
         TQ_FUZZ_CHECK(tables[0] == '\0');
     memset(small, 'x', sizeof small);
     TQ_FUZZ_CHECK(
-        tq_pglog_query_tile(sql, opt->buffer, opt->metatile, &back, small, sizeof small) == k);
+        tq_pglog_sql_query_tile(sql, opt->buffer, opt->metatile, &back, small, sizeof small) == k);
     TQ_FUZZ_CHECK(memchr(small, '\0', sizeof small) != NULL);
     TQ_FUZZ_CHECK(strncmp(small, tables, strlen(small)) == 0);
-    if (k != TQ_PGLOG_TILE)
+    if (k != TQ_PGLOG_SQL_TILE)
         return;
     TQ_FUZZ_CHECK(memcmp(&m, &back, sizeof m) == 0);
     TQ_FUZZ_CHECK(m.w >= 1 && m.w == m.h && m.w <= opt->metatile);
@@ -188,7 +189,7 @@ static void check_query(const char *sql, const struct tq_pglog_options *opt)
     /* The metatile's own bounds map to a (meta)tile with the same bounds. */
     struct tq_bbox b = tq_metatile_bounds(&m), b2;
     double side = (b.xmax - b.xmin) / m.w, tol = 2e-3 * side;
-    TQ_FUZZ_CHECK(tq_pglog_bbox_to_metatile(&b, 0, m.w, &back) == 0);
+    TQ_FUZZ_CHECK(tq_pglog_sql_bbox_to_metatile(&b, 0, m.w, &back) == 0);
     b2 = tq_metatile_bounds(&back);
     TQ_FUZZ_CHECK(fabs(b2.xmin - b.xmin) <= tol && fabs(b2.xmax - b.xmax) <= tol &&
                   fabs(b2.ymin - b.ymin) <= tol && fabs(b2.ymax - b.ymax) <= tol);

@@ -12,10 +12,10 @@
 
 #include "tq_report.h"
 
-static struct tq_render_rec rec(const char *ts, int z, uint32_t x, uint32_t y, int64_t t, double ms,
+static struct tq_report_rec rec(const char *ts, int z, uint32_t x, uint32_t y, int64_t t, double ms,
                                 const char *reason)
 {
-    struct tq_render_rec r;
+    struct tq_report_rec r;
     memset(&r, 0, sizeof r);
     r.tileset = ts;
     r.tile.z = z;
@@ -39,7 +39,7 @@ static struct tq_render_rec rec(const char *ts, int z, uint32_t x, uint32_t y, i
 static struct tq_report *sample(const struct tq_report_filter *f)
 {
     struct tq_report *r = tq_report_new(f, "test");
-    struct tq_render_rec v[] = {
+    struct tq_report_rec v[] = {
         rec("demo", 3, 4, 2, 2000, 20, "request"), rec("demo", 3, 4, 2, 1000, 10, "warm"),
         rec("demo", 3, 4, 2, 3000, 30, "request"), rec("demo", 5, 1, 1, 1500, 5, "expire"),
         rec("other", 3, 4, 2, 2500, 7, "request")};
@@ -96,7 +96,7 @@ static void test_metatiles(void **state)
     /* two renders of a 2x2 metatile: 8 tile records, 2 metatile renders, 4 duplicates */
     for (int k = 0; k < 2; k++)
         for (uint32_t i = 0; i < 4; i++) {
-            struct tq_render_rec x = rec("demo", 4, 2 + i % 2, 6 + i / 2, 100 * k, 2.5, "request");
+            struct tq_report_rec x = rec("demo", 4, 2 + i % 2, 6 + i / 2, 100 * k, 2.5, "request");
             x.meta.mx = 2;
             x.meta.my = 6;
             x.meta.w = x.meta.h = 2;
@@ -210,39 +210,12 @@ static void test_pg_columns(void **state)
     tq_report_free(r);
 }
 
-static void test_time_parse(void **state)
-{
-    int64_t t;
-    assert_int_equal(tq_report_time_parse("2024-05-01", 0, &t), 0);
-    assert_int_equal(t, 1714521600000LL);
-    assert_int_equal(tq_report_time_parse("2024-05-01T10:00:00.5Z", 0, &t), 0);
-    assert_int_equal(t, 1714557600500LL);
-    assert_int_equal(tq_report_time_parse("2024-05-01 12:00+02:00", 0, &t), 0);
-    assert_int_equal(t, 1714557600000LL);
-    assert_int_equal(tq_report_time_parse("2024-05-01 10:00:00 UTC", 0, &t), 0);
-    assert_int_equal(t, 1714557600000LL);
-    assert_int_equal(tq_report_time_parse("@1714557600", 0, &t), 0);
-    assert_int_equal(t, 1714557600000LL);
-    assert_int_equal(tq_report_time_parse("2h", 10000000, &t), 0);
-    assert_int_equal(t, 10000000 - 7200000);
-    assert_int_equal(tq_report_time_parse("yesterday", 0, &t), -1);
-    assert_int_equal(tq_report_time_parse("2024-13-01", 0, &t), -1);
-    /* durations and unix times whose milliseconds do not fit an int64_t */
-    assert_int_equal(tq_report_time_parse("99999999999999999999d", 0, &t), -1);
-    assert_int_equal(tq_report_time_parse("9999999999999999h", 0, &t), -1);
-    assert_int_equal(tq_report_time_parse("@1e300", 0, &t), -1);
-    char buf[64];
-    assert_string_equal(tq_report_time_format(1714557600500LL, buf, sizeof buf),
-                        "2024-05-01T10:00:00.500Z");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_filters),
         cmocka_unit_test(test_metatiles),     cmocka_unit_test(test_json),
         cmocka_unit_test(test_csv_text_html), cmocka_unit_test(test_pg_columns),
-        cmocka_unit_test(test_time_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* tq_tilespec — see tq_tilespec.h. */
-#include "tq_tilespec.h"
+/* tq_area — see tq_area.h. */
+#include "tq_area.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,7 +27,7 @@ static int parse_double(const char *s, size_t len, double *out)
     return 0;
 }
 
-int tq_bbox_parse(const char *s, double out[4], char *err, size_t errsize)
+int tq_area_bbox_parse(const char *s, double out[4], char *err, size_t errsize)
 {
     static const char *const names[] = {"west", "south", "east", "north"};
     const char *p = s;
@@ -67,231 +67,6 @@ int tq_bbox_parse(const char *s, double out[4], char *err, size_t errsize)
     }
     memcpy(out, v, sizeof v);
     return 0;
-}
-
-/* ---- tile lists ---------------------------------------------------------------------- */
-
-static int parse_u32(const char **p, uint64_t *out)
-{
-    uint64_t v = 0;
-    const char *s = *p;
-    if (!isdigit((unsigned char)*s))
-        return -1;
-    while (isdigit((unsigned char)*s)) {
-        v = v * 10 + (uint64_t)(*s - '0');
-        if (v > 0xffffffffULL)
-            return -1;
-        s++;
-    }
-    *p = s;
-    *out = v;
-    return 0;
-}
-
-int tq_tilelist_parse_line(const char *line, struct tq_tile *t, char *err, size_t errsize)
-{
-    const char *p = line;
-    uint64_t v[3];
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    if (*p == '\0' || *p == '\n' || *p == '\r' || *p == '#')
-        return 0;
-    const char *start = p;
-    for (int i = 0; i < 3; i++) {
-        if (parse_u32(&p, &v[i]) != 0 || (i < 2 && *p++ != '/'))
-            goto bad;
-    }
-    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n')
-        p++;
-    if (*p != '\0')
-        goto bad;
-    if (v[0] > TQ_TILE_MAX_ZOOM) {
-        snprintf(err, errsize, "zoom %llu above %d", (unsigned long long)v[0], TQ_TILE_MAX_ZOOM);
-        return -1;
-    }
-    if (tq_tile_valid((int)v[0], (int64_t)v[1], (int64_t)v[2]) != 0) {
-        snprintf(err, errsize, "tile %llu/%llu/%llu outside the grid (x and y below %u at zoom %d)",
-                 (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)v[2],
-                 tq_tile_grid_size((int)v[0]), (int)v[0]);
-        return -1;
-    }
-    t->z = (int)v[0];
-    t->x = (uint32_t)v[1];
-    t->y = (uint32_t)v[2];
-    return 1;
-bad : {
-    size_t n = strcspn(start, "\r\n");
-    snprintf(err, errsize, "'%.*s' is not a tile (z/x/y expected)", n > 60 ? 60 : (int)n, start);
-    return -1;
-}
-}
-
-static int tile_cmp(const void *a, const void *b)
-{
-    const struct tq_tile *x = a, *y = b;
-    if (x->z != y->z)
-        return x->z < y->z ? -1 : 1;
-    if (x->y != y->y)
-        return x->y < y->y ? -1 : 1;
-    if (x->x != y->x)
-        return x->x < y->x ? -1 : 1;
-    return 0;
-}
-
-long tq_tilelist_read(FILE *f, const char *name, struct tq_tile **tiles, char *err, size_t errsize)
-{
-    char *line = NULL, why[256];
-    size_t cap = 0, n = 0, alloc = 0;
-    long lineno = 0, rc = -1;
-    struct tq_tile *arr = NULL, t;
-
-    *tiles = NULL;
-    errno = 0;
-    while (getline(&line, &cap, f) != -1) {
-        lineno++;
-        int r = tq_tilelist_parse_line(line, &t, why, sizeof why);
-        if (r < 0) {
-            snprintf(err, errsize, "%s:%ld: %s", name, lineno, why);
-            goto cleanup;
-        }
-        if (r == 0)
-            continue;
-        if (n == alloc) {
-            size_t na = alloc ? alloc * 2 : 256;
-            struct tq_tile *p = realloc(arr, na * sizeof *arr);
-            if (p == NULL) {
-                snprintf(err, errsize, "%s:%ld: out of memory", name, lineno);
-                goto cleanup;
-            }
-            arr = p;
-            alloc = na;
-        }
-        arr[n++] = t;
-    }
-    if (ferror(f)) {
-        snprintf(err, errsize, "%s:%ld: read error: %s", name, lineno + 1,
-                 strerror(errno ? errno : EIO));
-        goto cleanup;
-    }
-    /* Sorted (zoom, row, column) and without duplicates. */
-    if (n > 1) {
-        qsort(arr, n, sizeof *arr, tile_cmp);
-        size_t w = 1;
-        for (size_t i = 1; i < n; i++)
-            if (tile_cmp(&arr[i], &arr[w - 1]) != 0)
-                arr[w++] = arr[i];
-        n = w;
-    }
-    *tiles = arr;
-    arr = NULL;
-    rc = (long)n;
-cleanup:
-    free(arr);
-    free(line);
-    return rc;
-}
-
-long tq_tilelist_load(const char *path, struct tq_tile **tiles, char *err, size_t errsize)
-{
-    if (strcmp(path, "-") == 0)
-        return tq_tilelist_read(stdin, "<stdin>", tiles, err, errsize);
-    FILE *f = fopen(path, "r");
-    if (f == NULL) {
-        *tiles = NULL;
-        snprintf(err, errsize, "cannot open tile list %s: %s", path, strerror(errno));
-        return -1;
-    }
-    long n = tq_tilelist_read(f, path, tiles, err, errsize);
-    fclose(f);
-    return n;
-}
-
-/* ---- expansion and metatiles --------------------------------------------------------- */
-
-struct tq_tile_range tq_tile_range_at_zoom(struct tq_tile t, int z)
-{
-    struct tq_tile_range r = {.z = z};
-    if (z <= t.z) {
-        int d = t.z - z;
-        r.xmin = r.xmax = t.x >> d;
-        r.ymin = r.ymax = t.y >> d;
-    } else {
-        int d = z - t.z;
-        r.xmin = t.x << d;
-        r.ymin = t.y << d;
-        r.xmax = r.xmin + ((1u << d) - 1);
-        r.ymax = r.ymin + ((1u << d) - 1);
-    }
-    return r;
-}
-
-void tq_metatile_iter_init(struct tq_metatile_iter *it, const struct tq_tile_range *r,
-                           uint32_t size)
-{
-    it->r = *r;
-    it->size = size ? size : 1;
-    it->mx = r->xmin - r->xmin % it->size;
-    it->my = r->ymin - r->ymin % it->size;
-    it->done = r->xmin > r->xmax || r->ymin > r->ymax;
-}
-
-int tq_metatile_iter_next(struct tq_metatile_iter *it, struct tq_metatile *m)
-{
-    if (it->done)
-        return 0;
-    struct tq_tile t = {it->r.z, it->mx, it->my};
-    *m = tq_tile_metatile(t, it->size);
-    /* Next column, else next row (64-bit so the last metatile of z30 does not wrap). */
-    uint64_t nx = (uint64_t)m->mx + m->w;
-    if (nx <= it->r.xmax) {
-        it->mx = (uint32_t)nx;
-    } else {
-        uint64_t ny = (uint64_t)m->my + m->h;
-        if (ny > it->r.ymax) {
-            it->done = 1;
-        } else {
-            it->my = (uint32_t)ny;
-            it->mx = it->r.xmin - it->r.xmin % it->size;
-        }
-    }
-    return 1;
-}
-
-/* Sum of the clamped metatile widths along one axis meeting [lo, hi]. */
-static uint64_t axis_tiles(uint32_t lo, uint32_t hi, uint32_t size, uint32_t grid)
-{
-    if (size > grid)
-        size = grid;
-    uint64_t first = lo - lo % size;
-    uint64_t last = (uint64_t)hi - hi % size + size;
-    if (last > grid)
-        last = grid;
-    return last - first;
-}
-
-uint64_t tq_tile_range_metatile_tiles(const struct tq_tile_range *r, uint32_t size)
-{
-    if (r->xmin > r->xmax || r->ymin > r->ymax)
-        return 0;
-    uint32_t grid = tq_tile_grid_size(r->z);
-    if (size == 0)
-        size = 1;
-    return axis_tiles(r->xmin, r->xmax, size, grid) * axis_tiles(r->ymin, r->ymax, size, grid);
-}
-
-int tq_tile_range_clip(const struct tq_tile_range *r, const struct tq_metatile *m,
-                       struct tq_tile_range *out)
-{
-    if (r->z != m->z)
-        return 0;
-    uint32_t mxmax = m->mx + m->w - 1, mymax = m->my + m->h - 1;
-    out->z = r->z;
-    out->xmin = r->xmin > m->mx ? r->xmin : m->mx;
-    out->ymin = r->ymin > m->my ? r->ymin : m->my;
-    out->xmax = r->xmax < mxmax ? r->xmax : mxmax;
-    out->ymax = r->ymax < mymax ? r->ymax : mymax;
-    return out->xmin <= out->xmax && out->ymin <= out->ymax;
 }
 
 /* ---- options ------------------------------------------------------------------------- */
@@ -339,7 +114,7 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
             o->tileset = optarg;
             break;
         case OPT_BBOX:
-            if (tq_bbox_parse(optarg, o->bbox, why, sizeof why) != 0) {
+            if (tq_area_bbox_parse(optarg, o->bbox, why, sizeof why) != 0) {
                 snprintf(err, errsize, "--bbox: %s", why);
                 return -1;
             }
@@ -443,18 +218,18 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
     return 0;
 }
 
-int tq_warm_opts_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
+int tq_area_warm_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
 {
     return area_parse(argc, argv, 1, o, err, errsize);
 }
 
-int tq_expire_opts_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
+int tq_area_expire_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
 {
     return area_parse(argc, argv, 0, o, err, errsize);
 }
 
-int tq_area_opts_zooms(const struct tq_area_opts *o, const struct tq_tileset_config *ts, int *lo,
-                       int *hi, char *err, size_t errsize)
+int tq_area_zooms(const struct tq_area_opts *o, const struct tq_tileset_config *ts, int *lo,
+                  int *hi, char *err, size_t errsize)
 {
     int a = ts->minzoom, b = ts->maxzoom;
     if (o->has_zoom) {

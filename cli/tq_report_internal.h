@@ -1,0 +1,85 @@
+/* tq_report_internal — the report's layout, shared by its aggregation (tq_report.c) and its
+ * writers (tq_report_text.c, tq_report_csv.c, tq_report_json.c, tq_report_html.c). Not for
+ * the report's users: they have tq_report.h. */
+#ifndef TQ_REPORT_INTERNAL_H
+#define TQ_REPORT_INTERNAL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tq_map.h"
+#include "tq_report.h"
+
+#define TQ_REPORT_NZOOM (TQ_TILE_MAX_ZOOM + 1)
+#define TQ_REPORT_MAX_REASONS 31 /* bit 31 = "other" */
+
+/* A set of strings, each stored once; id 0 is "no string". */
+struct tq_report_strings {
+    struct tq_map *ids; /* string → uint32_t id; owns the strings */
+    const char **str;   /* str[id]: the map's copy, str[0] = NULL */
+    uint32_t n, cap;
+};
+
+/* A tile (w == h == 0) or a metatile (x, y = top-left; w, h its size). */
+struct tq_report_key {
+    uint32_t tileset, tables;
+    uint32_t x, y;
+    uint16_t w, h;
+    int8_t z;
+};
+
+/* The figures of one tile or metatile (k), the records counted into it. */
+struct tq_report_entry {
+    struct tq_report_key k;
+    uint32_t database, user; /* last seen */
+    uint32_t reasons;        /* bit i = reason id i+1 */
+    uint64_t renders;
+    uint64_t tiles; /* metatiles: tile records seen */
+    double total_ms, max_ms, first_dur_ms;
+    int64_t first_ms, last_ms;
+};
+
+struct tq_report {
+    struct tq_report_filter filter;
+    int has_filter;
+    char *source;
+    struct tq_report_strings strings; /* tilesets, tables, databases, users */
+    char *reason_names[TQ_REPORT_MAX_REASONS];
+    int nreasons;
+    struct tq_map *tiles, *metas; /* tq_report_key → tq_report_entry */
+    uint64_t renders, meta_renders;
+    double render_ms;
+    int64_t first_ms, last_ms;
+    uint64_t zrenders[TQ_REPORT_NZOOM];
+    double zms[TQ_REPORT_NZOOM];
+    struct tq_report_input input;
+};
+
+/* The top n entries of t, best first (more renders, more time, then by key), in a malloc'd
+ * array the caller frees (*count set); NULL on OOM or when empty. */
+const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
+                                             size_t n, size_t *count);
+
+/* "request,warm": the names of the reason bits, into buf. Returns buf. */
+const char *tq_report_reasons(const struct tq_report *r, uint32_t bits, char *buf, size_t n);
+
+/* The interned string id, or dflt for none. */
+const char *tq_report_str(const struct tq_report *r, uint32_t id, const char *dflt);
+
+/* The database, user and tables columns: only a PostgreSQL log source fills them (and only
+ * it calls tq_report_set_input); for the render log they would always be empty. */
+int tq_report_pg_columns(const struct tq_report *r);
+
+/* The writers: the top tiles tt[0..nt) and metatiles mt[0..nm), best first. 0, or -1 (err
+ * set). */
+int tq_report_text_write(struct tq_report *r, const struct tq_report_entry **tt, size_t nt,
+                         const struct tq_report_entry **mt, size_t nm, FILE *out);
+int tq_report_csv_write(struct tq_report *r, const struct tq_report_entry **tt, size_t nt,
+                        FILE *out);
+int tq_report_json_write(struct tq_report *r, const struct tq_report_entry **tt, size_t nt,
+                         const struct tq_report_entry **mt, size_t nm, FILE *out, char *err,
+                         size_t errsize);
+int tq_report_html_write(struct tq_report *r, const struct tq_report_entry **tt, size_t nt,
+                         const struct tq_report_entry **mt, size_t nm, FILE *out);
+
+#endif
