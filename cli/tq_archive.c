@@ -1,6 +1,7 @@
 /* tq_archive — see tq_archive.h. */
 #include "tq_archive.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -132,4 +133,28 @@ int tq_archive_same_content(const void *data, size_t len, const void *stored, si
     int same = plain_len == len && memcmp(plain, data, len) == 0;
     free(plain);
     return same;
+}
+
+int tq_dedup_lookup(struct tq_dedup *d, const void *data, size_t len, struct tq_dedup_ref *ref,
+                    const void **bytes, size_t *n, unsigned char **gz, char *err, size_t errsize)
+{
+    *gz = NULL;
+    int found = tq_dedup_find(d, data, len, ref);
+    if (found < 0) {
+        if (err[0] == '\0')
+            snprintf(err, errsize, "out of memory");
+        return -1;
+    }
+    if (found)
+        return 1;
+    *bytes = data;
+    *n = len;
+    if (!tq_gzip_is(data, len)) {
+        if (tq_gzip_compress(data, len, gz, n) != 0) {
+            snprintf(err, errsize, "gzip of a tile failed");
+            return -1;
+        }
+        *bytes = *gz;
+    }
+    return 0;
 }

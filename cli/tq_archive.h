@@ -50,6 +50,14 @@ int tq_dedup_find(struct tq_dedup *d, const void *data, size_t len, struct tq_de
  * such find). */
 int tq_dedup_insert(struct tq_dedup *d, const struct tq_dedup_ref *ref);
 
+/* The first step of both writers' add: looks the non-empty tile data[0..len) up
+ * (tq_dedup_find) and, when it is new, gives the bytes to store: data itself when it is gzip
+ * already, else data gzip-compressed into *gz (malloc'd, the caller frees it; NULL when not
+ * needed). Returns 1 stored before (*ref set), 0 new (*bytes and *n set: store them, then
+ * tq_dedup_insert), -1 with err set. */
+int tq_dedup_lookup(struct tq_dedup *d, const void *data, size_t len, struct tq_dedup_ref *ref,
+                    const void **bytes, size_t *n, unsigned char **gz, char *err, size_t errsize);
+
 /* Distinct tiles recorded. */
 size_t tq_dedup_count(const struct tq_dedup *d);
 

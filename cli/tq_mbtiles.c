@@ -125,22 +125,12 @@ int tq_mbtiles_add(struct tq_mbtiles *m, struct tq_tile t, const void *data, siz
         m->st.empty++;
         return 0;
     }
-    int found = tq_dedup_find(m->dedup, data, len, &ref);
-    if (found < 0) {
-        if (err[0] == '\0')
-            snprintf(err, errsize, "out of memory");
+    const void *bytes = NULL;
+    size_t n = 0;
+    int found = tq_dedup_lookup(m->dedup, data, len, &ref, &bytes, &n, &gz, err, errsize);
+    if (found < 0)
         goto cleanup;
-    }
     if (!found) {
-        const void *bytes = data;
-        size_t n = len;
-        if (!tq_gzip_is(data, len)) {
-            if (tq_gzip_compress(data, len, &gz, &n) != 0) {
-                snprintf(err, errsize, "gzip of a tile failed");
-                goto cleanup;
-            }
-            bytes = gz;
-        }
         ref.a = m->st.contents + 1; /* rowid, and tile_id as text */
         ref.b = n;
         char id[24];

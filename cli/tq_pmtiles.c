@@ -359,22 +359,12 @@ int tq_pmtiles_add(struct tq_pmtiles *w, uint64_t id, const void *data, size_t l
         w->st.empty++;
         return 0;
     }
-    int found = tq_dedup_find(w->dedup, data, len, &ref);
-    if (found < 0) {
-        if (err[0] == '\0')
-            snprintf(err, errsize, "out of memory");
+    const void *bytes = NULL;
+    size_t n = 0;
+    int found = tq_dedup_lookup(w->dedup, data, len, &ref, &bytes, &n, &gz, err, errsize);
+    if (found < 0)
         goto cleanup;
-    }
     if (!found) {
-        const void *bytes = data;
-        size_t n = len;
-        if (!tq_gzip_is(data, len)) {
-            if (tq_gzip_compress(data, len, &gz, &n) != 0) {
-                snprintf(err, errsize, "gzip of a tile failed");
-                goto cleanup;
-            }
-            bytes = gz;
-        }
         if (n > UINT32_MAX) {
             snprintf(err, errsize, "tile of %zu bytes is too large", n);
             goto cleanup;
