@@ -12,17 +12,12 @@
 
 #include <libpq-fe.h>
 
+#include "tq_time.h"
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 int main(int argc, char **argv)
@@ -45,9 +40,9 @@ int main(int argc, char **argv)
     if (ms == NULL)
         goto cleanup;
     for (int i = 0; i < n; i++) {
-        double t0 = now_ms();
+        double t0 = tq_mono_ms();
         PGresult *res = PQexecParams(pg, argv[3], 0, NULL, NULL, NULL, NULL, 1);
-        ms[i] = now_ms() - t0;
+        ms[i] = tq_mono_ms() - t0;
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             fprintf(stderr, "query: %s", PQerrorMessage(pg));
             PQclear(res);

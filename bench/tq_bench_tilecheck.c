@@ -14,6 +14,7 @@
 
 #include "tq_cache.h"
 #include "tq_gzip.h"
+#include "tq_time.h"
 
 #define BATCHES 15
 
@@ -21,13 +22,6 @@ static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 static volatile size_t sink; /* keeps the calls from being optimized away */
@@ -38,7 +32,7 @@ static double time_calls(long n, const void *data, size_t len, const char *dir, 
     double per[BATCHES];
     char err[256];
     for (int b = 0; b < BATCHES; b++) {
-        double t0 = now_ns();
+        double t0 = (tq_mono_ms() * 1e6);
         for (long i = 0; i < n; i++) {
             if (dir == NULL) {
                 sink += tq_cache_check(data, len) == NULL;
@@ -49,7 +43,7 @@ static double time_calls(long n, const void *data, size_t len, const char *dir, 
                 free(got);
             }
         }
-        per[b] = (now_ns() - t0) / (double)n;
+        per[b] = ((tq_mono_ms() * 1e6) - t0) / (double)n;
     }
     qsort(per, BATCHES, sizeof per[0], cmp_double);
     return per[BATCHES / 2];
