@@ -18,7 +18,8 @@ debootstrap --variant=minbase bookworm "$DIR/root" "${TQ_DEBIAN_MIRROR:-http://d
     exit 1
 }
 # What a container image does not need: downloaded .debs and apt lists.
-rm -rf "$DIR/root/var/cache/apt/archives/"*.deb "$DIR/root/var/lib/apt/lists/"*
+rm -rf "$DIR/root/var/cache/apt/archives/"*.deb "$DIR/root/var/cache/apt/"*.bin \
+    "$DIR/root/var/lib/apt/lists/"*
 # The security updates too, as in Docker Hub's debian:12.
 printf 'deb http://deb.debian.org/debian bookworm main\ndeb http://deb.debian.org/debian bookworm-updates main\ndeb http://deb.debian.org/debian-security bookworm-security main\n' \
     >"$DIR/root/etc/apt/sources.list"
