@@ -211,7 +211,7 @@ it_check "scaled back to 3: live workers" 3 "$(live_workers)"
 # ---- a worker killed mid-render -------------------------------------------------------------
 # The render blocks on a lock held by a psql session of ours, so it is surely mid-render
 # when the worker holding it is killed.
-z=12 x=2076 y=1410
+z=12 x=2081 y=1411 # a metatile no earlier step has rendered
 mkfifo "$TMPD/lock.in"
 "${DC[@]}" exec -T postgis psql -X -q -U tileq -d tileq <"$TMPD/lock.in" >/dev/null 2>&1 &
 lock_pid=$!
