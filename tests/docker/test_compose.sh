@@ -132,13 +132,18 @@ for s in postgis redis coordinator-1 coordinator-2 nginx; do
     it_check "$s healthy" healthy \
         "$(docker inspect -f '{{.State.Health.Status}}' "$("${DC[@]}" ps -q "$s")")"
 done
-it_check "a coordinator answers /ready" ready "$("${DC[@]}" exec -T coordinator-1 curl -fsS http://127.0.0.1:8080/ready)"
 
-dc_psql() { "${DC[@]}" exec -T postgis psql -X -q -At -U tileq -d tileq -v ON_ERROR_STOP=1 "$@"; }
-dc_redis() { "${DC[@]}" exec -T redis redis-cli "$@"; }
-dc_tileq() { "${DC[@]}" exec -T coordinator-1 tileq-entrypoint tileq "$@"; }
+# docker exec on the containers' ids (docker-compose exec costs a second per call).
+PG=$("${DC[@]}" ps -q postgis)
+RD=$("${DC[@]}" ps -q redis)
+C1=$("${DC[@]}" ps -q coordinator-1)
+dc_psql() { docker exec "$PG" psql -X -q -At -U tileq -d tileq -v ON_ERROR_STOP=1 "$@"; }
+dc_redis() { docker exec "$RD" redis-cli "$@"; }
+dc_tileq() { docker exec "$C1" tileq-entrypoint tileq "$@"; }
 
 # ---- tiles through nginx = the contract ----------------------------------------------------------
+it_check "a coordinator answers /ready" ready "$(docker exec "$C1" curl -fsS http://127.0.0.1:8080/ready)"
+
 for zxy in "10 518 352" "12 2073 1409" "6 32 21"; do
     read -r z x y <<<"$zxy"
     want=$(dc_psql -c "$(it_contract_sql "$z" "$x" "$y")")
@@ -213,7 +218,7 @@ it_check "scaled back to 3: live workers" 3 "$(live_workers)"
 # when the worker holding it is killed.
 z=12 x=2081 y=1411 # a metatile no earlier step has rendered
 mkfifo "$TMPD/lock.in"
-"${DC[@]}" exec -T postgis psql -X -q -U tileq -d tileq <"$TMPD/lock.in" >/dev/null 2>&1 &
+docker exec -i "$PG" psql -X -q -U tileq -d tileq <"$TMPD/lock.in" >/dev/null 2>&1 &
 lock_pid=$!
 exec 7>"$TMPD/lock.in"
 echo "BEGIN; LOCK TABLE demo.areas IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600) /* tq-lock */;" >&7
@@ -225,7 +230,7 @@ t0=$(now)
 it_fetch_url "$NG/demo/$z/$x/$y.mvt" killed >"$TMPD/killed.code" &
 req_pid=$!
 victim=""
-for ((i = 0; i < 300; i++)); do
+for ((i = 0; i < 100; i++)); do
     victim=$(dc_tileq status | awk '/^  demo\/12\// { for (i = 1; i <= NF; i++) if ($i == "worker") print $(i + 1) }' | head -n 1)
     [[ -n $victim ]] && break
     sleep 0.1
@@ -246,7 +251,20 @@ echo "the waiting request got HTTP $code after $(secs "$t0") s (lease 30 s)"
 [[ $code == 200 || $code == 204 ]] || it_fail "killed worker: the waiting request got HTTP $code"
 it_check "killed worker: the tile = the contract's bytes" \
     "$(dc_psql -c "$(it_contract_sql $z $x $y)")" "$(it_hex "$IT_TMP/killed.body")"
-echo "render-log of demo/$z/$x/$y's metatile: $(dc_psql -c "SELECT string_agg(DISTINCT worker || ' attempt ' || attempt, ', ') FROM tileq.render_log WHERE tileset = 'demo' AND z = $z AND x = $x AND y = $y")"
+# Who rendered it, from the render log (Redis stream, or PostgreSQL once flushed).
+by=$({
+    dc_redis --raw XRANGE '{tq}:renderlog' - + | awk -v z=$z -v x=$x -v y=$y '
+        /^[0-9]+-[0-9]+$/ { if (ok == 4) print w " attempt " a; ok = 0; k = ""; next }
+        k == "" { k = $0; next }
+        { if ((k == "tileset" && $0 == "demo") || (k == "z" && $0 == z) ||
+              (k == "x" && $0 == x) || (k == "y" && $0 == y)) ok++
+          if (k == "worker") w = $0; if (k == "attempt") a = $0; k = "" }
+        END { if (ok == 4) print w " attempt " a }'
+    dc_psql -c "SELECT worker || ' attempt ' || attempt FROM tileq.render_log WHERE tileset = 'demo'
+                AND z = $z AND x = $x AND y = $y"
+} | sort -u | paste -sd, -)
+echo "demo/$z/$x/$y rendered by: $by"
+[[ -n $by && $by != "$victim attempt"* ]] || it_fail "killed worker: rendered by '$by'"
 
 # ---- down -v -------------------------------------------------------------------------------------
 t0=$(now)
