@@ -16,6 +16,7 @@
 #include "tq_queue.h"
 #include "tq_redis.h"
 #include "tq_tile.h"
+#include "tq_tileset.h"
 #include "tq_time.h"
 
 static int parse_double(const char *s, double *out)
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    if (size < 1 || size > 64 || zmin < 0 || zmax > 30 || zmin > zmax) {
+    if (size < 1 || size > TQ_METATILE_MAX || zmin < 0 || zmax > TQ_TILE_MAX_ZOOM || zmin > zmax) {
         fprintf(stderr, "bad metatile size or zoom range\n");
         return 2;
     }

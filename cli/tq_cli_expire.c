@@ -22,6 +22,7 @@
 #include "tq_cache.h"
 #include "tq_cli.h"
 #include "tq_cliutil.h"
+#include "tq_map.h"
 #include "tq_queue.h"
 #include "tq_tilespec.h"
 #include "tq_time.h"
@@ -47,8 +48,8 @@ struct expire {
     const struct tq_config *cfg;
     const struct tq_tileset_config *ts;
     redisContext *c;
-    struct tq_strset *metatiles; /* job ids of the affected metatiles */
-    struct tq_strset *deleted;   /* single tiles already deleted (shared parents) */
+    struct tq_map *metatiles; /* job ids of the affected metatiles (a set, owned) */
+    struct tq_map *deleted;   /* single tiles "z/x/y" already deleted (shared parents; a set) */
     long long removed, examined;
     long marked, requeued, enqueued_new;
     char err[512];
@@ -85,22 +86,22 @@ static int expire_range(struct expire *e, const struct tq_tile_range *r)
 
     if (r->xmin == r->xmax && r->ymin == r->ymax) {
         char key[48];
+        int added;
         snprintf(key, sizeof key, "%d/%u/%u", r->z, r->xmin, r->ymin);
-        int a = tq_strset_add(e->deleted, key, 0);
-        if (a < 0)
+        if (tq_map_str_put(e->deleted, key, &added) == NULL)
             goto oom;
-        if (a == 0)
+        if (!added)
             return 0;
     }
     tq_metatile_iter_init(&it, r, e->ts->metatile);
     while (tq_metatile_iter_next(&it, &m)) {
         char id[TQ_JOB_ID_MAX], state[32];
         struct tq_tile_range part;
+        int added;
         snprintf(id, sizeof id, "%s/%d/%u/%u", e->ts->name, m.z, m.mx, m.my);
-        int a = tq_strset_add(e->metatiles, id, 0);
-        if (a < 0)
+        if (tq_map_str_put(e->metatiles, id, &added) == NULL)
             goto oom;
-        if (a == 1) {
+        if (added) {
             int mk = tq_queue_expire_mark(e->c, id, state, sizeof state, e->err, sizeof e->err);
             if (mk < 0)
                 return -1;
@@ -118,8 +119,9 @@ oom:
 static int rerender(struct expire *e)
 {
     size_t pos = 0;
-    const char *id;
-    while ((id = tq_strset_next(e->metatiles, &pos, NULL)) != NULL) {
+    const void *key;
+    while (tq_map_next(e->metatiles, &pos, &key, NULL) != NULL) {
+        const char *id = key;
         struct tq_tile t;
         struct tq_job job;
         const char *slash = strchr(id, '/');
@@ -169,8 +171,8 @@ int tq_cli_expire(const char *config_path, int argc, char **argv)
     const int lo = a.lo, hi = a.hi;
     e.cfg = a.cfg;
     e.ts = ts;
-    e.metatiles = tq_strset_new();
-    e.deleted = tq_strset_new();
+    e.metatiles = tq_map_new(0, 0);
+    e.deleted = tq_map_new(0, 0);
     if (e.metatiles == NULL || e.deleted == NULL) {
         fprintf(stderr, "tileq expire: out of memory\n");
         goto cleanup;
@@ -199,7 +201,7 @@ int tq_cli_expire(const char *config_path, int argc, char **argv)
 
     printf("expire %s z%d-%d: %lld tiles deleted (%lld looked at) in %zu metatiles; %ld renders "
            "in flight marked to render again",
-           ts->name, lo, hi, e.removed, e.examined, tq_strset_count(e.metatiles), e.marked);
+           ts->name, lo, hi, e.removed, e.examined, tq_map_count(e.metatiles), e.marked);
     if (o->rerender)
         printf("; %ld metatiles queued for re-rendering (dirty class, %ld new)", e.requeued,
                e.enqueued_new);
@@ -211,8 +213,8 @@ failed:
 cleanup:
     if (e.c)
         redisFree(e.c);
-    tq_strset_free(e.metatiles);
-    tq_strset_free(e.deleted);
+    tq_map_free(e.metatiles);
+    tq_map_free(e.deleted);
     tq_area_cmd_free(&a);
     return status;
 }

@@ -21,6 +21,8 @@
 #include "tq_renderlog.h"
 #include "tq_report.h"
 #include "tq_rlsource.h"
+#include "tq_tile.h"
+#include "tq_tileset.h"
 #include "tq_time.h"
 
 static const char REPORT_USAGE[] =
@@ -85,26 +87,6 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     if (errno || end == s || *end != '\0' || v < lo || v > hi)
         return -1;
     *out = v;
-    return 0;
-}
-
-static int parse_zoom(const char *s, int *zmin, int *zmax)
-{
-    char tmp[32];
-    long a, b;
-    snprintf(tmp, sizeof tmp, "%s", s);
-    char *dash = strchr(tmp, '-');
-    if (dash != NULL)
-        *dash = '\0';
-    if (parse_long(tmp, 0, TQ_TILE_MAX_ZOOM, &a) != 0)
-        return -1;
-    b = a;
-    if (dash != NULL && parse_long(dash + 1, 0, TQ_TILE_MAX_ZOOM, &b) != 0)
-        return -1;
-    if (b < a)
-        return -1;
-    *zmin = (int)a;
-    *zmax = (int)b;
     return 0;
 }
 
@@ -200,8 +182,9 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             filter.tileset = a;
             break;
         case OPT_ZOOM:
-            if (parse_zoom(a, &filter.zmin, &filter.zmax) != 0)
-                return usage_error("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= 30", a);
+            if (tq_zoom_range_parse(a, &filter.zmin, &filter.zmax, NULL, 0) != 0)
+                return usage_error("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= %d", a,
+                                   TQ_TILE_MAX_ZOOM);
             break;
         case OPT_TOP:
             if (parse_long(a, 0, 10000000, &top) != 0)
@@ -226,8 +209,8 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             break;
         }
         case OPT_METATILE:
-            if (parse_long(a, 1, 64, &v) != 0)
-                return usage_error("--metatile: '%s' is not a size in 1..64", a);
+            if (parse_long(a, 1, TQ_METATILE_MAX, &v) != 0)
+                return usage_error("--metatile: '%s' is not a size in 1..%d", a, TQ_METATILE_MAX);
             pgopt.metatile = (uint32_t)v;
             break;
         case OPT_FLUSH:

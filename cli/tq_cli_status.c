@@ -1,11 +1,12 @@
 /* tileq status — a view of the queue; tileq deadletter — failed jobs and what to do with them.
  *
- * status reads, without changing anything: per class the ready list length (queued), the
- * running jobs (the running zset, each job's hash: class, worker, lease deadline, start),
- * the dead set, the workers' heartbeats ({tq}:workers, "host pid last_seen_ms"; live when
- * seen within TQ_STATUS_LIVE_MS), completions of the last minute (the events stream, in
- * jobs and in tiles) and the age of the oldest queued job per class (enq_ms of the job at
- * the head of its list). */
+ * status reads, without changing anything, one snapshot (tq_snapshot, the same read as a
+ * coordinator's /metrics): per class the ready list length (queued), the running jobs
+ * (runcount; see "How many jobs run" in tq_wire.h) and the age of the oldest queued job
+ * (enq_ms of the job at the head of its list); the leases (the running zset, each job's
+ * class, worker, lease deadline, start), the dead set, the workers' heartbeats
+ * ({tq}:workers; live when seen within TQ_STATUS_LIVE_MS) and the completions of the last
+ * minute (ok events, in jobs and in tiles). status --check: tq_queue_check. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +19,13 @@
 #include "tq_cliutil.h"
 #include "tq_queue.h"
 #include "tq_queue_check.h"
+#include "tq_snapshot.h"
 #include "tq_time.h"
 
 #define TQ_STATUS_LIVE_MS 10000
 #define TQ_STATUS_LEASES_SHOWN 20
+#define TQ_STATUS_LEASES_MAX 100000    /* leases --json lists */
+#define TQ_STATUS_COMPLETED_MAX 200000 /* completion events read for the last minute */
 
 static const char STATUS_USAGE[] =
     "usage: tileq [-c FILE] status [--json]\n"
@@ -44,8 +48,6 @@ static const char DEADLETTER_USAGE[] =
     "retry: queues them again (in their class; reason retry), then they leave the list.\n"
     "purge: forgets them.\n"
     "IDs are job ids as listed (tileset/z/mx/my).\n";
-
-static const char *const class_names[TQ_CLASS_COUNT] = {"interactive", "dirty", "bulk"};
 
 static redisReply *cmd_or_fail(redisContext *c, const char *what, redisReply *r)
 {
@@ -91,105 +93,29 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
 {
     int rc = TQ_EXIT_FAIL;
     int64_t now = tq_now_ms();
-    long long queued[TQ_CLASS_COUNT] = {0}, running[TQ_CLASS_COUNT] = {0};
-    long long oldest_ms[TQ_CLASS_COUNT] = {0};
-    long long dead = 0, jobs_min = 0, tiles_min = 0, rejected = 0;
+    long long tiles_min = 0;
     long live = 0;
-    redisReply *r = NULL, *leases = NULL, *workers = NULL;
-    redisReply **lease_info = NULL;
+    struct tq_snapshot snap;
+    const struct tq_snapshot_want want = {.leases_max = TQ_STATUS_LEASES_MAX,
+                                          .completed_since_ms = now - 60000,
+                                          .completed_max = TQ_STATUS_COMPLETED_MAX};
     json_t *root = NULL, *jleases = NULL, *jworkers = NULL, *jclasses = NULL;
-    char buf[64], buf2[64];
+    char buf[64], buf2[64], err[512];
 
-    /* Queued per class and the oldest's age. */
-    for (int i = 0; i < TQ_CLASS_COUNT; i++) {
-        r = cmd_or_fail(c, "status",
-                        redisCommand(c, "LLEN %s", tq_queue_class_key((enum tq_job_class)i)));
-        if (r == NULL)
-            goto cleanup;
-        queued[i] = r->integer;
-        freeReplyObject(r);
-        r = cmd_or_fail(c, "status",
-                        redisCommand(c, "LINDEX %s 0", tq_queue_class_key((enum tq_job_class)i)));
-        if (r == NULL)
-            goto cleanup;
-        if (r->type == REDIS_REPLY_STRING) {
-            redisReply *e = cmd_or_fail(
-                c, "status", redisCommand(c, "HGET %s%s enq_ms", TQ_QUEUE_JOB_KEY_PREFIX, r->str));
-            if (e == NULL)
-                goto cleanup;
-            oldest_ms[i] = reply_ll(e);
-            freeReplyObject(e);
-        }
-        freeReplyObject(r);
-        r = NULL;
+    /* One atomic read (tq_snapshot, the same as /metrics): per class queued, running
+     * (runcount) and the oldest queued job; dead, workers, leases, completions. */
+    if (tq_snapshot_read(c, &want, &snap, err, sizeof err) != 0) {
+        fprintf(stderr, "tileq status: %s\n", err);
+        goto cleanup;
     }
-    r = cmd_or_fail(c, "status", redisCommand(c, "ZCARD %s", TQ_QUEUE_DEAD_KEY));
-    if (r == NULL)
-        goto cleanup;
-    dead = r->integer;
-    freeReplyObject(r);
-    r = cmd_or_fail(c, "status", redisCommand(c, "XLEN %s", TQ_QUEUE_RENDERLOG_REJECTED_KEY));
-    if (r == NULL)
-        goto cleanup;
-    rejected = r->integer;
-    freeReplyObject(r);
-    r = NULL;
-
-    /* Leases: the running zset, each job's class, worker, start, attempts (pipelined). */
-    leases = cmd_or_fail(c, "status",
-                         redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", TQ_QUEUE_RUNNING_KEY));
-    if (leases == NULL)
-        goto cleanup;
-    size_t nleases = leases->elements / 2;
-    lease_info = calloc(nleases + 1, sizeof *lease_info);
-    if (lease_info == NULL)
-        goto cleanup;
-    for (size_t i = 0; i < nleases; i++)
-        redisAppendCommand(c, "HMGET %s%s cls worker started_ms attempts", TQ_QUEUE_JOB_KEY_PREFIX,
-                           leases->element[2 * i]->str);
-    for (size_t i = 0; i < nleases; i++) {
-        if (redisGetReply(c, (void **)&lease_info[i]) != REDIS_OK) {
-            fprintf(stderr, "tileq status: redis: %s\n", c->errstr);
-            goto cleanup;
-        }
-        const redisReply *h = lease_info[i];
-        if (h && h->type == REDIS_REPLY_ARRAY && h->elements == 4) {
-            long long cls = reply_ll(h->element[0]);
-            if (cls >= 0 && cls < TQ_CLASS_COUNT)
-                running[cls]++;
-        }
-    }
-
-    workers = cmd_or_fail(c, "status", redisCommand(c, "HGETALL %s", TQ_QUEUE_WORKERS_KEY));
-    if (workers == NULL)
-        goto cleanup;
-
-    /* Completions of the last minute. */
-    snprintf(buf, sizeof buf, "%lld", (long long)(now - 60000));
-    r = cmd_or_fail(c, "status",
-                    redisCommand(c, "XREVRANGE %s + %s COUNT 200000", TQ_QUEUE_EVENTS_KEY, buf));
-    if (r == NULL)
-        goto cleanup;
-    for (size_t i = 0; i < r->elements; i++) {
-        const redisReply *f = r->element[i]->element[1];
-        const char *id = NULL, *st = NULL;
-        for (size_t k = 0; k + 1 < f->elements; k += 2) {
-            if (strcmp(f->element[k]->str, "id") == 0)
-                id = f->element[k + 1]->str;
-            else if (strcmp(f->element[k]->str, "status") == 0)
-                st = f->element[k + 1]->str;
-        }
-        if (id == NULL || st == NULL || strcmp(st, "ok") != 0)
-            continue;
-        jobs_min++;
+    for (size_t i = 0; i < snap.ncompleted; i++) {
+        const char *id = snap.completed[i];
         char ts[TQ_TILESET_NAME_MAX];
         size_t n = strcspn(id, "/");
         snprintf(ts, sizeof ts, "%.*s", (int)(n < sizeof ts ? n : sizeof ts - 1), id);
         const struct tq_tileset_config *tc = tq_config_tileset(cfg, ts);
         tiles_min += tq_cli_job_tiles(id, tc ? tc->metatile : 1);
     }
-    freeReplyObject(r);
-    r = NULL;
 
     root = json_object();
     jclasses = json_object();
@@ -197,51 +123,45 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     jworkers = json_array();
     if (!root || !jclasses || !jleases || !jworkers)
         goto cleanup;
-    for (size_t i = 0; i + 1 < workers->elements; i += 2) {
-        const char *wid = workers->element[i]->str, *val = workers->element[i + 1]->str;
-        char host[256] = "?";
-        long pid = 0;
-        long long seen = 0;
-        if (sscanf(val, "%255s %ld %lld", host, &pid, &seen) != 3)
-            seen = 0;
+    for (size_t i = 0; i < snap.nworkers; i++) {
+        const struct tq_snapshot_worker *wk = &snap.workers[i];
+        int64_t seen = wk->hb.last_seen_ms;
         int is_live = seen > 0 && now - seen <= TQ_STATUS_LIVE_MS;
         live += is_live;
-        json_array_append_new(jworkers, json_pack("{s:s, s:s, s:I, s:I, s:f, s:b}", "id", wid,
-                                                  "host", host, "pid", (json_int_t)pid,
-                                                  "last_seen_ms", (json_int_t)seen, "seen_ago_s",
-                                                  (double)(now - seen) / 1000.0, "live", is_live));
-    }
-    for (size_t i = 0; i < nleases; i++) {
-        const redisReply *h = lease_info[i];
-        const char *id = leases->element[2 * i]->str;
-        long long until = atoll(leases->element[2 * i + 1]->str);
-        int ok = h && h->type == REDIS_REPLY_ARRAY && h->elements == 4;
-        long long cls = ok ? reply_ll(h->element[0]) : -1;
         json_array_append_new(
-            jleases, json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:I}", "id", id, "class",
-                               cls >= 0 && cls < TQ_CLASS_COUNT ? class_names[cls] : "?", "worker",
-                               ok ? reply_str(h->element[1]) : "", "lease_until_ms",
-                               (json_int_t)until, "lease_left_s", (double)(until - now) / 1000.0,
-                               "started_ms", (json_int_t)(ok ? reply_ll(h->element[2]) : 0),
-                               "attempt", (json_int_t)(ok ? reply_ll(h->element[3]) : 0)));
+            jworkers, json_pack("{s:s, s:s, s:I, s:I, s:f, s:b}", "id", wk->id, "host", wk->hb.host,
+                                "pid", (json_int_t)wk->hb.pid, "last_seen_ms", (json_int_t)seen,
+                                "seen_ago_s", (double)(now - seen) / 1000.0, "live", is_live));
+    }
+    for (size_t i = 0; i < snap.nleases; i++) {
+        const struct tq_snapshot_lease *l = &snap.leases[i];
+        json_array_append_new(
+            jleases,
+            json_pack("{s:s, s:s, s:s, s:I, s:f, s:I, s:I}", "id", l->id, "class",
+                      l->cls >= 0 ? tq_job_class_name((enum tq_job_class)l->cls) : "?", "worker",
+                      l->worker, "lease_until_ms", (json_int_t)l->lease_until_ms, "lease_left_s",
+                      (double)(l->lease_until_ms - now) / 1000.0, "started_ms",
+                      (json_int_t)l->started_ms, "attempt", (json_int_t)l->attempts));
     }
     for (int i = 0; i < TQ_CLASS_COUNT; i++) {
-        json_t *o = json_pack("{s:I, s:I}", "queued", (json_int_t)queued[i], "running",
-                              (json_int_t)running[i]);
+        const struct tq_snapshot_class *sc = &snap.cls[i];
+        json_t *o = json_pack("{s:I, s:I}", "queued", (json_int_t)sc->queued, "running",
+                              (json_int_t)sc->running);
         json_object_set_new(o, "oldest_queued_age_s",
-                            oldest_ms[i] > 0 ? json_real((double)(now - oldest_ms[i]) / 1000.0)
-                                             : json_null());
-        json_object_set_new(jclasses, class_names[i], o);
+                            sc->oldest_enq_ms > 0
+                                ? json_real((double)(now - sc->oldest_enq_ms) / 1000.0)
+                                : json_null());
+        json_object_set_new(jclasses, tq_job_class_name((enum tq_job_class)i), o);
     }
 
     if (json) {
         json_object_set_new(root, "time_ms", json_integer(now));
         json_object_set(root, "classes", jclasses);
-        json_object_set_new(root, "dead_lettered", json_integer(dead));
-        json_object_set_new(root, "renderlog_rejected", json_integer(rejected));
-        json_object_set_new(
-            root, "renders_last_minute",
-            json_pack("{s:I, s:I}", "jobs", (json_int_t)jobs_min, "tiles", (json_int_t)tiles_min));
+        json_object_set_new(root, "dead_lettered", json_integer(snap.dead));
+        json_object_set_new(root, "renderlog_rejected", json_integer(snap.renderlog_rejected));
+        json_object_set_new(root, "renders_last_minute",
+                            json_pack("{s:I, s:I}", "jobs", (json_int_t)snap.ncompleted, "tiles",
+                                      (json_int_t)tiles_min));
         json_object_set_new(root, "live_workers", json_integer(live));
         json_object_set(root, "workers", jworkers);
         json_object_set(root, "leases", jleases);
@@ -254,14 +174,17 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
 
     printf("%-12s %9s %8s  %s\n", "class", "queued", "running", "oldest queued");
     for (int i = 0; i < TQ_CLASS_COUNT; i++)
-        printf("%-12s %9lld %8lld  %s\n", class_names[i], queued[i], running[i],
-               oldest_ms[i] > 0 ? tq_cli_duration(now - oldest_ms[i], buf, sizeof buf) : "-");
-    printf("dead-lettered: %lld%s\n", dead, dead ? " (tileq deadletter list)" : "");
-    if (rejected > 0)
-        printf("render-log entries rejected: %lld (redis-cli XRANGE %s - +)\n", rejected,
-               TQ_QUEUE_RENDERLOG_REJECTED_KEY);
-    printf("renders, last minute: %lld tiles (%lld jobs)\n", tiles_min, jobs_min);
-    printf("workers: %ld live of %zu\n", live, workers->elements / 2);
+        printf("%-12s %9lld %8lld  %s\n", tq_job_class_name((enum tq_job_class)i),
+               snap.cls[i].queued, snap.cls[i].running,
+               snap.cls[i].oldest_enq_ms > 0
+                   ? tq_cli_duration(now - snap.cls[i].oldest_enq_ms, buf, sizeof buf)
+                   : "-");
+    printf("dead-lettered: %lld%s\n", snap.dead, snap.dead ? " (tileq deadletter list)" : "");
+    if (snap.renderlog_rejected > 0)
+        printf("render-log entries rejected: %lld (redis-cli XRANGE %s - +)\n",
+               snap.renderlog_rejected, TQ_QUEUE_RENDERLOG_REJECTED_KEY);
+    printf("renders, last minute: %lld tiles (%zu jobs)\n", tiles_min, snap.ncompleted);
+    printf("workers: %ld live of %zu\n", live, snap.nworkers);
     for (size_t i = 0; i < json_array_size(jworkers); i++) {
         json_t *wk = json_array_get(jworkers, i);
         printf("  %-24s host %-16s pid %-7lld seen %s ago%s\n",
@@ -272,8 +195,8 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
                                buf, sizeof buf),
                json_is_true(json_object_get(wk, "live")) ? "" : "  (not live)");
     }
-    printf("leases: %zu\n", nleases);
-    for (size_t i = 0; i < nleases && i < TQ_STATUS_LEASES_SHOWN; i++) {
+    printf("leases: %lld\n", snap.running_leases);
+    for (size_t i = 0; i < snap.nleases && i < TQ_STATUS_LEASES_SHOWN; i++) {
         json_t *l = json_array_get(jleases, i);
         long long started = json_integer_value(json_object_get(l, "started_ms"));
         double left = json_real_value(json_object_get(l, "lease_left_s"));
@@ -286,22 +209,12 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
                left >= 0 ? "ends in" : "EXPIRED",
                tq_cli_duration((int64_t)((left >= 0 ? left : -left) * 1000), buf2, sizeof buf2));
     }
-    if (nleases > TQ_STATUS_LEASES_SHOWN)
-        printf("  ... %zu more (--json lists all)\n", nleases - TQ_STATUS_LEASES_SHOWN);
+    if (snap.running_leases > TQ_STATUS_LEASES_SHOWN)
+        printf("  ... %lld more (--json lists all)\n",
+               snap.running_leases - TQ_STATUS_LEASES_SHOWN);
     rc = TQ_EXIT_OK;
 cleanup:
-    if (r)
-        freeReplyObject(r);
-    if (lease_info) {
-        for (size_t i = 0; leases && i < leases->elements / 2; i++)
-            if (lease_info[i])
-                freeReplyObject(lease_info[i]);
-        free(lease_info);
-    }
-    if (leases)
-        freeReplyObject(leases);
-    if (workers)
-        freeReplyObject(workers);
+    tq_snapshot_clear(&snap);
     json_decref(jleases);
     json_decref(jworkers);
     json_decref(jclasses);
@@ -309,7 +222,7 @@ cleanup:
     return rc;
 }
 
-/* tileq status --check: the invariants of tq_queue.h (tq_queue_check), each "held" or its
+/* tileq status --check: the invariants of tq_wire.h (tq_queue_check), each "held" or its
  * violations. TQ_EXIT_OK when all hold, TQ_EXIT_FAIL when any is violated or on error. */
 static int status_check(redisContext *c, long limit, int json)
 {
@@ -330,26 +243,26 @@ static int status_check(redisContext *c, long limit, int json)
                          (json_int_t)res.done_markers, "invariants", invs, "warnings", warns);
         if (root == NULL)
             goto cleanup;
-        for (int i = 0; i < TQ_CHECK_COUNT; i++) {
+        for (int i = 0; i < TQ_INV_COUNT; i++) {
             json_t *viol = json_array();
             json_array_append_new(invs, json_pack("{s:s, s:s, s:b, s:o}", "name",
-                                                  tq_check_name((enum tq_check_invariant)i), "text",
-                                                  tq_check_text((enum tq_check_invariant)i), "held",
+                                                  tq_invariant_name((enum tq_invariant)i), "text",
+                                                  tq_invariant_text((enum tq_invariant)i), "held",
                                                   res.violations[i] == 0, "violations", viol));
             for (size_t k = 0; k < res.nissues; k++)
                 if ((int)res.issues[k].inv == i)
                     json_array_append_new(res.issues[k].warning ? warns : viol,
                                           json_pack("{s:s, s:s, s:s}", "invariant",
-                                                    tq_check_name(res.issues[k].inv), "id",
+                                                    tq_invariant_name(res.issues[k].inv), "id",
                                                     res.issues[k].id, "what", res.issues[k].what));
         }
         if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER) != 0)
             goto cleanup;
         printf("\n");
     } else {
-        for (int i = 0; i < TQ_CHECK_COUNT; i++) {
-            printf("%-10s %s: %s\n", tq_check_name((enum tq_check_invariant)i),
-                   tq_check_text((enum tq_check_invariant)i),
+        for (int i = 0; i < TQ_INV_COUNT; i++) {
+            printf("%-10s %s: %s\n", tq_invariant_name((enum tq_invariant)i),
+                   tq_invariant_text((enum tq_invariant)i),
                    res.violations[i] ? "VIOLATED" : "held");
             for (size_t k = 0; k < res.nissues; k++)
                 if ((int)res.issues[k].inv == i && !res.issues[k].warning)
@@ -358,8 +271,8 @@ static int status_check(redisContext *c, long limit, int json)
         }
         for (size_t k = 0; k < res.nissues; k++)
             if (res.issues[k].warning)
-                printf("warning (%s): %s: %s\n", tq_check_name(res.issues[k].inv), res.issues[k].id,
-                       res.issues[k].what);
+                printf("warning (%s): %s: %s\n", tq_invariant_name(res.issues[k].inv),
+                       res.issues[k].id, res.issues[k].what);
         printf("checked %ld job%s and %ld done marker%s: %s\n", res.jobs, res.jobs == 1 ? "" : "s",
                res.done_markers, res.done_markers == 1 ? "" : "s",
                n == 0 ? "all invariants held" : "invariants violated");
@@ -449,8 +362,9 @@ static int dl_list(redisContext *c, int json)
     if (arr == NULL)
         goto cleanup;
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(c, "HMGET %s%s cls attempts last_error state", TQ_QUEUE_JOB_KEY_PREFIX,
-                           ids->element[2 * i]->str);
+        redisAppendCommand(c,
+                           "HMGET %s%s " TQ_JOB_F_CLS " " TQ_JOB_F_ATTEMPTS " " TQ_JOB_F_LAST_ERROR,
+                           TQ_QUEUE_JOB_KEY_PREFIX, ids->element[2 * i]->str);
     if (!json && n > 0)
         printf("%-28s %-11s %8s  %-20s  %s\n", "id", "class", "attempts", "dead since",
                "last error");
@@ -462,10 +376,11 @@ static int dl_list(redisContext *c, int json)
         }
         const char *id = ids->element[2 * i]->str;
         long long dead_ms = atoll(ids->element[2 * i + 1]->str);
-        int ok = h->type == REDIS_REPLY_ARRAY && h->elements == 4;
+        int ok = h->type == REDIS_REPLY_ARRAY && h->elements == 3;
         long long cls =
             ok && h->element[0]->type == REDIS_REPLY_STRING ? reply_ll(h->element[0]) : -1;
-        const char *cname = cls >= 0 && cls < TQ_CLASS_COUNT ? class_names[cls] : "?";
+        const char *cname =
+            cls >= 0 && cls < TQ_CLASS_COUNT ? tq_job_class_name((enum tq_job_class)cls) : "?";
         long long att = ok ? reply_ll(h->element[1]) : 0;
         const char *lerr = ok ? reply_str(h->element[2]) : "";
         format_time(dead_ms, when, sizeof when);
@@ -506,10 +421,11 @@ static int dl_one(const struct tq_config *cfg, redisContext *c, const char *id, 
         return rc;
     }
     h = cmd_or_fail(c, "deadletter",
-                    redisCommand(c, "HMGET %s%s state payload", TQ_QUEUE_JOB_KEY_PREFIX, id));
+                    redisCommand(c, "HMGET %s%s " TQ_JOB_F_STATE " " TQ_JOB_F_PAYLOAD,
+                                 TQ_QUEUE_JOB_KEY_PREFIX, id));
     if (h == NULL)
         return -1;
-    if (h->elements != 2 || strcmp(reply_str(h->element[0]), "dead") != 0) {
+    if (h->elements != 2 || strcmp(reply_str(h->element[0]), TQ_STATE_DEAD) != 0) {
         rc = 0;
         goto cleanup;
     }

@@ -21,6 +21,8 @@
 #include "tq_cache.h"
 #include "tq_cli.h"
 #include "tq_cliutil.h"
+#include "tq_event.h"
+#include "tq_map.h"
 #include "tq_queue.h"
 #include "tq_tilespec.h"
 #include "tq_time.h"
@@ -56,12 +58,12 @@ struct warm_gen {
     long ti;    /* list mode: the tile whose range is being walked */
     int active; /* it holds a range */
     struct tq_metatile_iter it;
-    struct tq_strset *seen; /* list mode: metatile ids already given */
+    struct tq_map *seen; /* list mode: metatile ids already given (a set, borrowed) */
 };
 
 static void gen_init(struct warm_gen *g, const struct tq_area_opts *o,
                      const struct tq_tileset_config *ts, const struct tq_tile *tiles, long ntiles,
-                     int lo, int hi, struct tq_strset *seen)
+                     int lo, int hi, struct tq_map *seen)
 {
     memset(g, 0, sizeof *g);
     g->o = o;
@@ -106,11 +108,11 @@ static int gen_next(struct warm_gen *g, struct tq_metatile *m)
         }
         if (g->seen != NULL) {
             char key[48];
+            int added;
             snprintf(key, sizeof key, "%d/%u/%u", m->z, m->mx, m->my);
-            int a = tq_strset_add(g->seen, key, 0);
-            if (a < 0)
+            if (tq_map_str_put(g->seen, key, &added) == NULL)
                 return -1;
-            if (a == 0)
+            if (!added)
                 continue;
         }
         return 1;
@@ -124,8 +126,8 @@ struct warm {
     const struct tq_tileset_config *ts;
     const struct tq_area_opts *o;
     redisContext *c;
-    struct tq_strset *outstanding; /* job id -> tiles, ours until their completion event */
-    char last_id[64];              /* events stream position */
+    struct tq_map *outstanding; /* job id -> tiles (long), ours until their completion event */
+    char last_id[64];           /* events stream position */
     long long total_tiles, skipped_tiles, rendered_tiles, failed_tiles;
     long queued_jobs, skipped_jobs, recent_jobs, failed_jobs, done_jobs;
     long dead_jobs; /* answered "dead": dead-lettered, cooling down (counted failed too) */
@@ -164,7 +166,7 @@ cleanup:
 static void job_finished(struct warm *w, const char *id, int ok)
 {
     long tiles;
-    if (!tq_strset_remove(w->outstanding, id, &tiles))
+    if (!tq_map_str_remove(w->outstanding, id, &tiles))
         return;
     if (ok) {
         w->rendered_tiles += tiles;
@@ -173,6 +175,16 @@ static void job_finished(struct warm *w, const char *id, int ok)
         w->failed_tiles += tiles;
         w->failed_jobs++;
     }
+}
+
+/* One completion event (tq_event_each): moves past it; a final one (ok or dead; "partial",
+ * an interactive job's first tile, is not) finishes its job if it is ours. */
+static void on_event(const struct tq_event *ev, void *arg)
+{
+    struct warm *w = arg;
+    snprintf(w->last_id, sizeof w->last_id, "%s", ev->stream_id);
+    if (ev->job_id && tq_event_is_final(ev->status))
+        job_finished(w, ev->job_id, ev->status == TQ_EV_OK);
 }
 
 /* Reads completion events after last_id, waiting up to block_ms (0: do not wait). */
@@ -190,28 +202,7 @@ static int read_events(struct warm *w, int block_ms)
                  r ? r->str : w->c->errstr);
         goto cleanup;
     }
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0 &&
-        r->element[0]->type == REDIS_REPLY_ARRAY && r->element[0]->elements == 2) {
-        const redisReply *entries = r->element[0]->element[1];
-        for (size_t i = 0; i < entries->elements; i++) {
-            const redisReply *e = entries->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
-                continue;
-            snprintf(w->last_id, sizeof w->last_id, "%s", e->element[0]->str);
-            const redisReply *f = e->element[1];
-            const char *id = NULL, *status = NULL;
-            for (size_t k = 0; f->type == REDIS_REPLY_ARRAY && k + 1 < f->elements; k += 2) {
-                if (strcmp(f->element[k]->str, "id") == 0)
-                    id = f->element[k + 1]->str;
-                else if (strcmp(f->element[k]->str, "status") == 0)
-                    status = f->element[k + 1]->str;
-            }
-            /* "partial" (an interactive job's first tile is ready) is not a completion. */
-            if (id && status && strcmp(status, "partial") != 0)
-                if (strcmp(status, "partial") != 0) /* the rest follows with ok|dead */
-                    job_finished(w, id, strcmp(status, "ok") == 0);
-        }
-    }
+    tq_event_each(r, on_event, w);
     rc = 0;
 cleanup:
     if (r)
@@ -224,21 +215,22 @@ cleanup:
 static int reconcile(struct warm *w)
 {
     size_t pos = 0, n = 0;
-    const char *id;
+    const void *key;
     char **ids = NULL;
     int rc = -1;
 
-    size_t count = tq_strset_count(w->outstanding);
+    size_t count = tq_map_count(w->outstanding);
     if (count == 0)
         return 0;
     ids = calloc(count, sizeof *ids);
     if (ids == NULL)
         goto oom;
-    while ((id = tq_strset_next(w->outstanding, &pos, NULL)) != NULL && n < count) {
+    while (n < count && tq_map_next(w->outstanding, &pos, &key, NULL) != NULL) {
+        const char *id = key;
         ids[n] = strdup(id);
         if (ids[n] == NULL)
             goto oom;
-        redisAppendCommand(w->c, "HGET %s%s state", TQ_QUEUE_JOB_KEY_PREFIX, id);
+        redisAppendCommand(w->c, "HGET %s%s " TQ_JOB_F_STATE, TQ_QUEUE_JOB_KEY_PREFIX, id);
         n++;
     }
     for (size_t i = 0; i < n; i++) {
@@ -249,7 +241,7 @@ static int reconcile(struct warm *w)
         }
         if (r->type == REDIS_REPLY_NIL)
             job_finished(w, ids[i], 1);
-        else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, "dead") == 0)
+        else if (r->type == REDIS_REPLY_STRING && strcmp(r->str, TQ_STATE_DEAD) == 0)
             job_finished(w, ids[i], 0);
         freeReplyObject(r);
     }
@@ -299,7 +291,7 @@ static void progress(struct warm *w, int final)
                 "warm %s: %lld/%lld tiles (%.1f%%, %lld cached), %.1f tiles/s, ETA %s, "
                 "failed %ld, %zu jobs in flight\n",
                 w->ts->name, done, w->total_tiles, frac * 100, w->skipped_tiles, rate, eta,
-                w->failed_jobs, tq_strset_count(w->outstanding));
+                w->failed_jobs, tq_map_count(w->outstanding));
     }
     fflush(stderr);
 }
@@ -343,15 +335,20 @@ static int enqueue_one(struct warm *w, const struct tq_metatile *m)
         w->skipped_tiles += tiles;
         w->recent_jobs++;
         return 1;
-    default:
-        if (tq_strset_add(w->outstanding, id, (long)tiles) < 0) {
+    default: {
+        int added;
+        long *v = tq_map_str_put(w->outstanding, id, &added);
+        if (v == NULL) {
             snprintf(w->err, sizeof w->err, "out of memory");
             return -1;
         }
+        if (added) /* an id given again keeps its first count */
+            *v = (long)tiles;
         w->queued_jobs++;
         if (res == TQ_ENQ_NEW)
             w->bulk_len++;
         return 1;
+    }
     }
 }
 
@@ -391,7 +388,7 @@ static int warm_run(struct warm *w, struct warm_gen *g)
             }
             have = 0;
         }
-        if (gen_done && (!w->o->wait || tq_strset_count(w->outstanding) == 0))
+        if (gen_done && (!w->o->wait || tq_map_count(w->outstanding) == 0))
             break;
         if (read_events(w, 1000) != 0)
             return -1;
@@ -412,7 +409,7 @@ static int warm_run(struct warm *w, struct warm_gen *g)
 int tq_cli_warm(const char *config_path, int argc, char **argv)
 {
     struct tq_area_cmd a;
-    struct tq_strset *seen = NULL;
+    struct tq_map *seen = NULL;
     struct warm w;
     struct warm_gen g;
     char err[1024];
@@ -432,7 +429,7 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
     w.ts = ts;
     w.o = o;
     w.tty = isatty(STDERR_FILENO);
-    w.outstanding = tq_strset_new();
+    w.outstanding = tq_map_new(0, sizeof(long));
     if (w.outstanding == NULL)
         goto oom;
 
@@ -447,7 +444,7 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
     } else {
         struct tq_metatile m;
         int r;
-        seen = tq_strset_new();
+        seen = tq_map_new(0, 0);
         if (seen == NULL)
             goto oom;
         gen_init(&g, o, ts, a.tiles, a.ntiles, lo, hi, seen);
@@ -455,10 +452,7 @@ int tq_cli_warm(const char *config_path, int argc, char **argv)
             w.total_tiles += tq_metatile_count(&m);
         if (r < 0)
             goto oom;
-        tq_strset_free(seen);
-        seen = tq_strset_new();
-        if (seen == NULL)
-            goto oom;
+        tq_map_clear(seen);
     }
     gen_init(&g, o, ts, a.tiles, a.ntiles, lo, hi, seen);
 
@@ -508,8 +502,8 @@ oom:
 cleanup:
     if (w.c)
         redisFree(w.c);
-    tq_strset_free(w.outstanding);
-    tq_strset_free(seen);
+    tq_map_free(w.outstanding);
+    tq_map_free(seen);
     tq_area_cmd_free(&a);
     return status;
 }

@@ -1,7 +1,8 @@
 /* tq_tilespec — the pure parts of `tileq warm` and `tileq expire`: their arguments, lon/lat
- * bboxes and zoom ranges, tile lists in osm2pgsql's expire format, the expansion of a tile to
- * its parents and children, the walk over the metatiles of a tile range, and a string set.
- * Nothing here touches Redis, the cache or the network (tests/unit/cli/test_tq_tilespec.c). */
+ * bboxes (zoom ranges: tq_zoom_range_parse in tq_tile.h), tile lists in osm2pgsql's expire format,
+ * the expansion of a tile to its parents and children and the walk over the metatiles of a tile
+ * range (sets of ids: tq_map). Nothing here touches Redis, the cache or the network
+ * (tests/unit/cli/test_tq_tilespec.c). */
 #ifndef TQ_TILESPEC_H
 #define TQ_TILESPEC_H
 
@@ -16,9 +17,6 @@
  * latitudes beyond ±TQ_LAT_MAX (Web Mercator's limit, 85.0511), west > east and
  * south > north (an inverted bbox), each with its own message in err. 0 or -1. */
 int tq_bbox_parse(const char *s, double out[4], char *err, size_t errsize);
-
-/* "A-B" or "A", 0 <= A <= B <= 30. 0 or -1 (err set). */
-int tq_zoom_range_parse(const char *s, int *zmin, int *zmax, char *err, size_t errsize);
 
 /* One line of a tile list: "z/x/y", surrounding blanks and a trailing CR allowed.
  * Returns 1 a tile (in t), 0 a blank or '#' comment line, -1 malformed or outside the grid
@@ -53,21 +51,6 @@ uint64_t tq_tile_range_metatile_tiles(const struct tq_tile_range *r, uint32_t si
 /* The part of r inside m; 0 when they do not meet. */
 int tq_tile_range_clip(const struct tq_tile_range *r, const struct tq_metatile *m,
                        struct tq_tile_range *out);
-
-/* A set of strings with an integer value each (job ids, tile keys). Owns its copies. */
-struct tq_strset;
-struct tq_strset *tq_strset_new(void);
-void tq_strset_free(struct tq_strset *s);
-/* 1 added, 0 already there (value unchanged), -1 out of memory. */
-int tq_strset_add(struct tq_strset *s, const char *key, long value);
-/* 1 found (value in *value when not NULL), 0 absent. */
-int tq_strset_get(const struct tq_strset *s, const char *key, long *value);
-/* 1 removed (its value in *value), 0 absent. */
-int tq_strset_remove(struct tq_strset *s, const char *key, long *value);
-size_t tq_strset_count(const struct tq_strset *s);
-/* Iteration: *pos starts at 0; returns the next key (and value) or NULL at the end. The set
- * must not change meanwhile. */
-const char *tq_strset_next(const struct tq_strset *s, size_t *pos, long *value);
 
 /* Options of `tileq warm` and `tileq expire` (argv[0] = the command name). */
 struct tq_area_opts {

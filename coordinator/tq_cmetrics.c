@@ -16,38 +16,13 @@
 #include "tq_job.h"
 #include "tq_log.h"
 #include "tq_metrics.h"
+#include "tq_snapshot.h"
+#include "tq_wfigures.h"
 #include "tq_time.h"
 
 #define SCRAPE_TIMEOUT_MS 1000
 #define MAX_WORKERS 1000 /* exported per scrape */
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
-/* ARGV: prefix, oldest update (unix ms) of a worker's figures still exported, max workers,
- * the rejected render-log stream's key.
- * Returns {llen q:interactive, running interactive, llen q:dirty, running dirty, llen q:bulk,
- * running bulk, zcard dead, {worker id, {field, value, ...}, ...}, xlen rejected}.
- * Read-only. */
-static const char SCRAPE_LUA[] =
-    "local p, since, max = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
-    "local classes = {'interactive', 'dirty', 'bulk'}\n"
-    "local out = {}\n"
-    "for i = 1, #classes do\n"
-    "  out[#out+1] = redis.call('LLEN', p..'q:'..classes[i])\n"
-    "  out[#out+1] = tonumber(redis.call('HGET', p..'runcount', i-1) or '0') or 0\n"
-    "end\n"
-    "out[#out+1] = redis.call('ZCARD', p..'dead')\n"
-    "local ws = redis.call('ZRANGEBYSCORE', p..'wmetrics', since, '+inf', 'LIMIT', 0, max)\n"
-    "local wl = {}\n"
-    "for _, w in ipairs(ws) do\n"
-    "  local h = redis.call('HGETALL', p..'wmetrics:'..w)\n"
-    "  if #h > 0 then wl[#wl+1] = w; wl[#wl+1] = h end\n"
-    "end\n"
-    "out[#out+1] = wl\n"
-    "out[#out+1] = redis.call('XLEN', ARGV[4])\n"
-    "return out\n";
-
-enum wfail { WF_SQL = 0, WF_WRITE, WF_INVALID, WF_LOST, WF_COUNT };
-static const char *const wfail_names[WF_COUNT] = {"sql", "write", "invalid", "lost"};
 
 struct tq_cmetrics {
     struct tq_metrics *reg;
@@ -226,74 +201,44 @@ void tq_cmetrics_dead_answers(struct tq_cmetrics *cm, size_t n)
 
 /* ---- the scrape ------------------------------------------------------------------------ */
 
-static double reply_number(const redisReply *r)
-{
-    if (r == NULL)
-        return 0;
-    if (r->type == REDIS_REPLY_INTEGER)
-        return r->integer > 0 ? (double)r->integer : 0;
-    if (r->type == REDIS_REPLY_STRING)
-        return strtod(r->str, NULL);
-    return 0;
-}
-
-/* One worker's hash (field, value, ...) into the worker families. */
+/* One worker's figures (its hash, parsed by tq_wfigures) into the worker families. */
 static void add_worker(struct tq_cmetrics *cm, const char *id, const redisReply *h)
 {
+    static struct tq_wfigures f; /* large; one event loop owns cm */
     const char *wl[1] = {id};
 
-    tq_metric_set(tq_metric_get(cm->w_renders, wl), 0);
-    tq_metric_set(tq_metric_get(cm->w_tiles, wl), 0);
-    tq_metric_set(tq_metric_get(cm->w_sql, wl), 0);
-    for (int k = 0; k < WF_COUNT; k++) {
-        const char *v[2] = {id, wfail_names[k]};
-        tq_metric_set(tq_metric_get(cm->w_failures, v), 0);
+    tq_wfigures_parse(h, &f);
+    tq_metric_set(tq_metric_get(cm->w_renders, wl), (double)f.renders);
+    tq_metric_set(tq_metric_get(cm->w_tiles, wl), (double)f.tiles);
+    tq_metric_set(tq_metric_get(cm->w_sql, wl), f.sql_seconds);
+    for (int k = 0; k < TQ_WFAIL_COUNT; k++) {
+        const char *v[2] = {id, tq_wfail_name((enum tq_wfail)k)};
+        tq_metric_set(tq_metric_get(cm->w_failures, v), (double)f.fail[k]);
     }
-    for (size_t i = 0; i + 1 < h->elements; i += 2) {
-        const redisReply *f = h->element[i], *v = h->element[i + 1];
-        char *end;
-        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
-            continue;
-        if (strcmp(f->str, "renders") == 0) {
-            tq_metric_set(tq_metric_get(cm->w_renders, wl), strtod(v->str, NULL));
-        } else if (strcmp(f->str, "tiles") == 0) {
-            tq_metric_set(tq_metric_get(cm->w_tiles, wl), strtod(v->str, NULL));
-        } else if (strcmp(f->str, "sql_seconds") == 0) {
-            tq_metric_set(tq_metric_get(cm->w_sql, wl), strtod(v->str, NULL));
-        } else if (strncmp(f->str, "fail_", 5) == 0) {
-            for (int k = 0; k < WF_COUNT; k++) {
-                if (strcmp(f->str + 5, wfail_names[k]) == 0) {
-                    const char *lv[2] = {id, wfail_names[k]};
-                    tq_metric_set(tq_metric_get(cm->w_failures, lv), strtod(v->str, NULL));
-                }
-            }
-        } else if (f->str[0] == 'z' && f->str[1] >= '0' && f->str[1] <= '9') {
-            long z = strtol(f->str + 1, &end, 10);
-            uint64_t counts[TQ_METRICS_LATENCY_NBUCKETS + 1];
-            double sum;
-            char zs[16];
-            if (*end != '\0' || z < 0 || z > 30 ||
-                tq_metrics_hist_decode(v->str, counts, TQ_METRICS_LATENCY_NBUCKETS + 1, &sum) != 0)
-                continue;
-            snprintf(zs, sizeof zs, "%ld", z);
-            const char *lv[2] = {id, zs};
-            tq_metric_hist_set(tq_metric_get(cm->w_duration, lv), counts,
-                               TQ_METRICS_LATENCY_NBUCKETS + 1, sum);
-        }
+    for (int z = 0; z <= TQ_TILE_MAX_ZOOM; z++) {
+        uint64_t total = 0;
+        char zs[16];
+        for (int b = 0; b <= TQ_WFIGURES_NBUCKETS; b++)
+            total += f.hist[z][b];
+        if (total == 0)
+            continue; /* not published: no render at that zoom */
+        snprintf(zs, sizeof zs, "%d", z);
+        const char *lv[2] = {id, zs};
+        tq_metric_hist_set(tq_metric_get(cm->w_duration, lv), f.hist[z], TQ_WFIGURES_NBUCKETS + 1,
+                           f.hist_sum[z]);
     }
 }
 
-/* Rebuilds the Redis-backed families from the script's reply (NULL: Redis did not answer). */
-static void apply_scrape(struct tq_cmetrics *cm, const redisReply *r)
+/* Rebuilds the Redis-backed families from the snapshot (NULL: Redis did not answer). */
+static void apply_scrape(struct tq_cmetrics *cm, const struct tq_snapshot *snap)
 {
     struct tq_metric_family *rebuilt[] = {cm->queue_jobs, cm->dead_jobs,  cm->workers,
                                           cm->w_renders,  cm->w_tiles,    cm->w_sql,
                                           cm->w_failures, cm->w_duration, cm->rl_rejected};
-    size_t nworkers = 0;
 
     for (size_t i = 0; i < sizeof rebuilt / sizeof rebuilt[0]; i++)
         tq_metric_family_reset(rebuilt[i]);
-    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 2 * TQ_CLASS_COUNT + 3) {
+    if (snap == NULL) {
         tq_metric_set(tq_metric_get(cm->redis_up, NULL), 0);
         return;
     }
@@ -301,23 +246,15 @@ static void apply_scrape(struct tq_cmetrics *cm, const redisReply *r)
     for (int c = 0; c < TQ_CLASS_COUNT; c++) {
         const char *q[2] = {tq_job_class_name((enum tq_job_class)c), "queued"};
         const char *run[2] = {q[0], "running"};
-        tq_metric_set(tq_metric_get(cm->queue_jobs, q), reply_number(r->element[2 * c]));
-        tq_metric_set(tq_metric_get(cm->queue_jobs, run), reply_number(r->element[2 * c + 1]));
+        tq_metric_set(tq_metric_get(cm->queue_jobs, q), (double)snap->cls[c].queued);
+        tq_metric_set(tq_metric_get(cm->queue_jobs, run),
+                      snap->cls[c].running > 0 ? (double)snap->cls[c].running : 0);
     }
-    tq_metric_set(tq_metric_get(cm->dead_jobs, NULL), reply_number(r->element[2 * TQ_CLASS_COUNT]));
-    const redisReply *wl = r->element[2 * TQ_CLASS_COUNT + 1];
-    if (wl->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i + 1 < wl->elements; i += 2) {
-            if (wl->element[i]->type != REDIS_REPLY_STRING ||
-                wl->element[i + 1]->type != REDIS_REPLY_ARRAY)
-                continue;
-            add_worker(cm, wl->element[i]->str, wl->element[i + 1]);
-            nworkers++;
-        }
-    }
-    tq_metric_set(tq_metric_get(cm->workers, NULL), (double)nworkers);
-    tq_metric_set(tq_metric_get(cm->rl_rejected, NULL),
-                  reply_number(r->element[2 * TQ_CLASS_COUNT + 2]));
+    tq_metric_set(tq_metric_get(cm->dead_jobs, NULL), (double)snap->dead);
+    for (size_t i = 0; i < snap->nfigures; i++)
+        add_worker(cm, snap->figures[i].worker, snap->figures[i].hash);
+    tq_metric_set(tq_metric_get(cm->workers, NULL), (double)snap->nfigures);
+    tq_metric_set(tq_metric_get(cm->rl_rejected, NULL), (double)snap->renderlog_rejected);
 }
 
 /* Renders the registry into req's reply; gives req back to evhttp. */
@@ -350,16 +287,19 @@ static void send_metrics(struct tq_cmetrics *cm, struct tq_web *web, struct evht
 static void on_scrape_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
 {
     struct scrape *s = arg;
-    char q[300];
+    struct tq_snapshot snap;
+    char why[256], q[300];
+    int ok;
 
     (void)rc;
-    if (reply == NULL || reply->type != REDIS_REPLY_ARRAY)
-        tq_log_warn(
-            "metrics_redis_failed", "error=%s",
-            tq_log_quote(
-                reply ? (reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply") : err,
-                q, sizeof q));
-    apply_scrape(s->cm, reply && reply->type == REDIS_REPLY_ARRAY ? reply : NULL);
+    memset(&snap, 0, sizeof snap);
+    if (reply == NULL)
+        snprintf(why, sizeof why, "%s", err);
+    ok = reply != NULL && tq_snapshot_parse(reply, &snap, why, sizeof why) == 0;
+    if (!ok)
+        tq_log_warn("metrics_redis_failed", "error=%s", tq_log_quote(why, q, sizeof q));
+    apply_scrape(s->cm, ok ? &snap : NULL);
+    tq_snapshot_clear(&snap);
     send_metrics(s->cm, s->web, s->req);
     free(s);
 }
@@ -369,7 +309,6 @@ void tq_cmetrics_serve(struct tq_cmetrics *cm, struct evhttp_request *req, struc
 {
     const char *cmd_l = "command", *events_l = "events";
     struct scrape *s;
-    char since[32], max[16];
 
     tq_metric_set(tq_metric_get(cm->waiters, NULL), (double)st->waiters);
     tq_metric_set(tq_metric_get(cm->held, NULL), (double)st->held);
@@ -385,11 +324,10 @@ void tq_cmetrics_serve(struct tq_cmetrics *cm, struct evhttp_request *req, struc
     s->cm = cm;
     s->web = web;
     s->req = req;
-    snprintf(since, sizeof since, "%lld", (long long)(tq_now_ms() - TQ_WMETRICS_TTL_MS));
-    snprintf(max, sizeof max, "%d", MAX_WORKERS);
-    if (tq_rconn_command(cmd, SCRAPE_TIMEOUT_MS, on_scrape_reply, s, "EVAL %s 0 %s %s %s %s",
-                         SCRAPE_LUA, TQ_QUEUE_PREFIX, since, max,
-                         TQ_QUEUE_RENDERLOG_REJECTED_KEY) == 0)
+    /* the same snapshot as tileq status, without leases and completions */
+    if (tq_rconn_command(cmd, SCRAPE_TIMEOUT_MS, on_scrape_reply, s, TQ_SNAPSHOT_FMT,
+                         TQ_LUA_SNAPSHOT, 0LL, (long long)(tq_now_ms() - TQ_WMETRICS_TTL_MS),
+                         (long long)MAX_WORKERS, 0LL, 0LL) == 0)
         return; /* on_scrape_reply answers */
     free(s);
 without_redis:

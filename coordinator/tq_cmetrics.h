@@ -12,16 +12,17 @@
  *   tileq_http_read_deadline_total             connections cut off at the read deadline
  *   tileq_waiters, tileq_pending_metatiles,    gauges, set at each scrape
  *   tileq_held_requests, tileq_http_connections
- * Read from Redis at each scrape with one Lua script (asynchronous, with a deadline; the
- * request is answered from the reply callback); left out when Redis does not answer, with
- * tileq_redis_up 0:
+ * Read from Redis at each scrape with tq_snapshot, the read `tileq status` makes too
+ * (asynchronous, with a deadline; the request is answered from the reply callback); left
+ * out when Redis does not answer, with tileq_redis_up 0:
  *   tileq_queue_jobs{class,state}              state queued (list length) | running
+ *                                              (runcount, see tq_wire.h)
  *   tileq_queue_dead_jobs                      dead-lettered jobs
  *   tileq_workers_reporting                    workers whose figures are fresh
  *   tileq_worker_renders_total{worker}, tileq_worker_tiles_total{worker},
  *   tileq_worker_sql_seconds_total{worker}, tileq_worker_render_failures_total{worker,reason},
  *   tileq_worker_render_duration_seconds{worker,zoom}  what each worker publishes in Redis
- *                                              (tq_metrics.h, TQ_WMETRICS_*) */
+ *                                              (tq_wfigures.h) */
 #ifndef TQ_CMETRICS_H
 #define TQ_CMETRICS_H
 

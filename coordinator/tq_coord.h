@@ -3,29 +3,10 @@
  * arrives. One libevent loop; hiredis async connections on the same loop; nothing blocks
  * except reading a tile file from the local cache.
  *
- * A request for an uncached tile becomes a waiter on the pending entry of its job (one
- * entry per metatile id, in process):
- *
- *              serve_tile: no entry                 ENQUEUE reply new/coalesced/
- *   (request) ─────────────────────▶ pending + ENQUEUE ──promoted/running──▶ waiting
- *       │ serve_tile: entry exists        │ full/error/timeout/disconnect      │ event ok: read
- * cache └──────────▶ joins as waiter      ▼ 503 to all waiters                 │ event dead: 500
- *                                      (removed)  ◀────────────────────────────┘ render timer: 504
- *   ENQUEUE reply done → read the cache now (enqueue once more if a tile is still missing).
- *
- * While Redis is unreachable (command connection down, or an ENQUEUE failed for a connection
- * reason) an entry is HELD instead of failed (queue.hold_seconds, queue.hold_max):
- *
- *   new miss / ENQUEUE failed / connection lost            connection UP: cache re-read,
- *   ──────────────────────────────────────────▶ HELD ───────────────────────────────────▶ ENQUEUE
- *                      a waiter's hold ran out │ (reenqueue_all)
- *                                              ▼ its tile from the cache, else 503 + Retry-After
- * The 504 timer (render_timeout_seconds) runs from the last accepted ENQUEUE, never while
- * held: a request waits at most hold_seconds for Redis, then render_timeout_seconds.
- *
- * Client connections: at most http.max_connections (the listener is disabled at the cap
- * until one closes); a request must arrive whole within http.read_deadline_seconds of its
- * first byte (idle kept-alive connections keep evhttp's 30 s idle timeout).
+ * A request for an uncached tile becomes a waiter on the pending entry of its job, held
+ * while Redis is unreachable (tq_wait.h has the diagrams; tq_pending.h the table). Client
+ * connections are capped and their requests must arrive in time (tq_conns.h); completion
+ * events come on a connection of their own (tq_events.h).
  *
  * Every answered request is counted for GET /metrics (tq_cmetrics.h) when its reply went
  * out. Shutdown is graceful (tq_coord_drain): no new connection, idle ones closed, waiters
@@ -48,9 +29,6 @@ struct tq_coord;
 struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *cfg, char *err,
                               size_t errsize);
 
-/* Port actually bound (useful with port 0). */
-int tq_coord_port(const struct tq_coord *co);
-
 /* Graceful shutdown: stops accepting connections, closes the idle kept-alive ones, answers
  * every new request 503 + Connection: close, and lets the requests waiting for a render go
  * on (each still bounded by render_timeout_seconds); their replies close their connections.
@@ -60,11 +38,8 @@ int tq_coord_port(const struct tq_coord *co);
  * caller then leaves the loop and calls tq_coord_free. */
 void tq_coord_drain(struct tq_coord *co, int grace_seconds, void (*done)(void *arg), void *arg);
 
-/* Stops accepting, answers every pending request 503, closes Redis. The loop can then
- * exit once the replies are flushed. Idempotent. */
-void tq_coord_shutdown(struct tq_coord *co);
-
-/* Frees everything (calls tq_coord_shutdown first if needed). */
+/* Stops accepting, answers every request still waiting 503, closes Redis, and frees
+ * everything. NULL is a no-op. */
 void tq_coord_free(struct tq_coord *co);
 
 #endif

@@ -23,6 +23,7 @@
 #include <hiredis/async.h>
 
 #include "tq_log.h"
+#include "tq_queue.h" /* TQ_QUEUE_PREFIX: the {tq} slot */
 #include "tq_redis.h"
 
 #define RC_BACKOFF_MIN_MS 100
@@ -59,6 +60,14 @@ struct tq_rconn {
     struct event *check_ev;    /* while UP: time for the next check */
     int checking;              /* the sentinels are asked while UP (RC_SENTINEL_CHECK_MS) */
     int retry_now;             /* the next reconnect without backoff (the master moved) */
+    /* Redis Cluster (cfg->nredis_cluster_nodes > 0): the walk above asks the cluster nodes
+     * CLUSTER SLOTS instead, and a MOVED names the next master to try directly. */
+    int cluster;
+    int has_hint;      /* connect to hint_host:hint_port next, without asking the nodes */
+    int hops;          /* MOVED followed since the last UP (at most TQ_REDIS_MAX_REDIRECTS) */
+    struct rask *asks; /* ASK redirections in progress */
+    char hint_host[256];
+    int hint_port;
 };
 
 struct rcmd {
@@ -67,6 +76,20 @@ struct rcmd {
     void *arg;
     struct event *timer; /* deadline, NULL when none */
     int finished;        /* cb already called (deadline passed) */
+    int raw;             /* a reconnect-class error reply is cb's to handle (the slot probe) */
+    char *buf;           /* the command as sent (cluster: to send it again after an ASK) */
+    size_t len;
+};
+
+/* An ASK redirection in progress: cmd sent, after ASKING, on a connection of its own to the
+ * node the ASK named. Owned by rc->asks until on_ask_reply (called exactly once, with the
+ * reply or NULL when the connection failed or was freed), which unlinks and frees it and
+ * cmd; hiredis frees ac after that. */
+struct rask {
+    struct tq_rconn *rc;
+    redisAsyncContext *ac;
+    struct rcmd *cmd;
+    struct rask *next;
 };
 
 static void rc_connect(struct tq_rconn *rc);
@@ -156,24 +179,124 @@ static void on_connect_timeout(evutil_socket_t fd, short what, void *arg)
         rc_drop(rc, "connect_timeout");
 }
 
+/* In a cluster, a MOVED error (msg) names the {tq} slot's new master: the next connect goes
+ * there at once (no backoff, no walk over the nodes, whose view may lag behind). 1 when
+ * msg was a MOVED. */
+static int rc_note_moved(struct tq_rconn *rc, const char *msg)
+{
+    unsigned slot;
+
+    if (!rc->cluster || tq_redis_redirect_parse(msg, &slot, rc->hint_host, sizeof rc->hint_host,
+                                                &rc->hint_port) != TQ_REDIS_MOVED)
+        return 0;
+    if (++rc->hops > TQ_REDIS_MAX_REDIRECTS) /* nodes disagree: back to asking, with backoff */
+        return 1;
+    tq_log_warn("redis_moved", "conn=%s host=%s port=%d slot=%u new_host=%s new_port=%d", rc->name,
+                rc->host, rc->port, slot, rc->hint_host, rc->hint_port);
+    rc->has_hint = 1;
+    rc->retry_now = 1;
+    return 1;
+}
+
+static void rcmd_free(struct rcmd *cmd)
+{
+    if (cmd->timer)
+        event_free(cmd->timer);
+    if (cmd->buf)
+        redisFreeCommand(cmd->buf);
+    free(cmd);
+}
+
+/* The reply of a command sent again after an ASK (see struct rask). */
+static void on_ask_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    struct rask *a = privdata;
+    struct tq_rconn *rc = a->rc;
+    struct rcmd *cmd = a->cmd;
+
+    for (struct rask **pp = &rc->asks; *pp; pp = &(*pp)->next) {
+        if (*pp == a) {
+            *pp = a->next;
+            break;
+        }
+    }
+    if (r != NULL)
+        redisAsyncDisconnect(ac); /* hiredis frees it once this callback returns */
+    free(a);
+    if (!cmd->finished) {
+        cmd->finished = 1;
+        cmd->cb(rc, r, r ? NULL : (rc->stopping ? "shutdown" : "disconnected"), cmd->arg);
+    }
+    rcmd_free(cmd);
+}
+
+/* Cluster: when r is an ASK (the {tq} slot is being migrated and this key is already on the
+ * target), sends cmd again on a new connection to the node it names: AUTH, ASKING, cmd
+ * (their answers but cmd's are not needed: a refused AUTH makes cmd fail too). 0 when cmd
+ * now belongs to that redirection, -1 when r is no ASK or it could not be sent (then the
+ * ASK is handled like TRYAGAIN: reset, cmd fails, the owner retries). */
+static int rc_follow_ask(struct tq_rconn *rc, struct rcmd *cmd, const redisReply *r)
+{
+    char host[256];
+    unsigned slot;
+    int port;
+    struct rask *a = NULL;
+    redisAsyncContext *ac = NULL;
+    int rv = -1;
+
+    if (!rc->cluster || cmd->buf == NULL || r == NULL || r->type != REDIS_REPLY_ERROR ||
+        tq_redis_redirect_parse(r->str, &slot, host, sizeof host, &port) != TQ_REDIS_ASK)
+        goto cleanup;
+    a = calloc(1, sizeof *a);
+    ac = redisAsyncConnect(host, port);
+    if (a == NULL || ac == NULL || ac->err || redisLibeventAttach(ac, rc->base) != REDIS_OK)
+        goto cleanup;
+    ac->data = a;
+    /* Until the last command is queued, no callback of ours is on ac (freeing it is quiet). */
+    if ((rc->password && redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rc->password) != REDIS_OK) ||
+        redisAsyncCommand(ac, NULL, NULL, "ASKING") != REDIS_OK ||
+        redisAsyncFormattedCommand(ac, on_ask_reply, a, cmd->buf, cmd->len) != REDIS_OK)
+        goto cleanup;
+    a->rc = rc;
+    a->ac = ac;
+    a->cmd = cmd;
+    a->next = rc->asks;
+    rc->asks = a;
+    tq_log_info("redis_ask", "conn=%s slot=%u host=%s port=%d", rc->name, slot, host, port);
+    a = NULL;
+    ac = NULL;
+    rv = 0;
+cleanup:
+    if (ac)
+        redisAsyncFree(ac);
+    free(a);
+    return rv;
+}
+
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
     struct rcmd *cmd = privdata;
     struct tq_rconn *rc = cmd->rc;
 
-    if (cmd->timer)
+    if (rc->ac == ac && !cmd->raw && !cmd->finished && !rc->stopping &&
+        rc_follow_ask(rc, cmd, r) == 0)
+        return; /* cmd now belongs to the redirection */
+    if (cmd->timer) {
         event_free(cmd->timer);
-    if (rc->ac == ac && tq_redis_reply_is_reconnect(r)) {
+        cmd->timer = NULL;
+    }
+    if (rc->ac == ac && !cmd->raw && tq_redis_reply_is_reconnect(r)) {
         char qe[160];
         tq_log_warn("redis_reconnect_reply", "conn=%s host=%s port=%d error=%s", rc->name, rc->host,
                     rc->port, tq_log_quote(((redisReply *)r)->str, qe, sizeof qe));
+        rc_note_moved(rc, ((redisReply *)r)->str);
         tq_rconn_reset(rc);
     }
     if (!cmd->finished) {
         cmd->finished = 1;
         cmd->cb(rc, r, r ? NULL : (rc->stopping ? "shutdown" : "disconnected"), cmd->arg);
     }
-    free(cmd);
+    rcmd_free(cmd);
 }
 
 static void on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
@@ -186,7 +309,7 @@ static void on_cmd_timeout(evutil_socket_t fd, short what, void *arg)
     cmd->cb(cmd->rc, NULL, "timeout", cmd->arg);
 }
 
-static int rc_vsend(struct tq_rconn *rc, int timeout_ms, tq_rconn_reply_cb cb, void *arg,
+static int rc_vsend(struct tq_rconn *rc, int raw, int timeout_ms, tq_rconn_reply_cb cb, void *arg,
                     const char *fmt, va_list ap)
 {
     int rv = -1;
@@ -200,33 +323,38 @@ static int rc_vsend(struct tq_rconn *rc, int timeout_ms, tq_rconn_reply_cb cb, v
     cmd->rc = rc;
     cmd->cb = cb;
     cmd->arg = arg;
+    cmd->raw = raw;
     if (timeout_ms > 0) {
         struct timeval tv = ms_tv(timeout_ms);
         cmd->timer = evtimer_new(rc->base, on_cmd_timeout, cmd);
         if (cmd->timer == NULL || evtimer_add(cmd->timer, &tv) != 0)
             goto cleanup;
     }
-    if (redisvAsyncCommand(rc->ac, on_reply, cmd, fmt, ap) != REDIS_OK)
+    /* Formatted here and kept, so that an ASK can send it again (rc_follow_ask). */
+    int len = redisvFormatCommand(&cmd->buf, fmt, ap);
+    if (len < 0) {
+        cmd->buf = NULL;
+        goto cleanup;
+    }
+    cmd->len = (size_t)len;
+    if (redisAsyncFormattedCommand(rc->ac, on_reply, cmd, cmd->buf, cmd->len) != REDIS_OK)
         goto cleanup;
     cmd = NULL; /* hiredis holds it until on_reply */
     rv = 0;
 cleanup:
-    if (cmd) {
-        if (cmd->timer)
-            event_free(cmd->timer);
-        free(cmd);
-    }
+    if (cmd)
+        rcmd_free(cmd);
     return rv;
 }
 
-static int rc_send(struct tq_rconn *rc, int timeout_ms, tq_rconn_reply_cb cb, void *arg,
+static int rc_send(struct tq_rconn *rc, int raw, int timeout_ms, tq_rconn_reply_cb cb, void *arg,
                    const char *fmt, ...)
 {
     va_list ap;
     int rv;
 
     va_start(ap, fmt);
-    rv = rc_vsend(rc, timeout_ms, cb, arg, fmt, ap);
+    rv = rc_vsend(rc, raw, timeout_ms, cb, arg, fmt, ap);
     va_end(ap);
     return rv;
 }
@@ -256,6 +384,25 @@ static void on_role(struct tq_rconn *rc, redisReply *reply, const char *err, voi
     tq_rconn_reset(rc);
 }
 
+/* Answer to the {tq} slot probe (cluster): an integer or an ASK (the slot migrates away from
+ * this node, which serves it meanwhile) says this master is the right one; a MOVED names
+ * the right one, to connect to at once. */
+static void on_slot_probe(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    unsigned slot;
+    char host[256], q[260];
+    int port;
+
+    if (reply == NULL || reply->type != REDIS_REPLY_ERROR ||
+        tq_redis_redirect_parse(reply->str, &slot, host, sizeof host, &port) == TQ_REDIS_ASK)
+        return;
+    if (!rc_note_moved(rc, reply->str))
+        tq_log_error("redis_handshake_failed", "conn=%s step=slot_probe error=%s", rc->name,
+                     tq_log_quote(reply->str, q, sizeof q));
+    rc->handshake_failed = 1;
+    tq_rconn_reset(rc);
+}
+
 static void on_ping(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
 {
     if (reply == NULL)
@@ -272,10 +419,11 @@ static void on_ping(struct tq_rconn *rc, redisReply *reply, const char *err, voi
     evtimer_del(rc->connect_ev);
     rc->up = 1;
     rc->ups++;
+    rc->hops = 0;
     rc->backoff_ms = RC_BACKOFF_MIN_MS;
-    tq_log_info("redis_connected", "conn=%s host=%s port=%d db=%d sentinel_master=%s", rc->name,
-                rc->host, rc->port, rc->db,
-                rc->cfg->redis_sentinel_master ? rc->cfg->redis_sentinel_master : "-");
+    tq_log_info("redis_connected", "conn=%s host=%s port=%d db=%d sentinel_master=%s cluster=%d",
+                rc->name, rc->host, rc->port, rc->db,
+                rc->cfg->redis_sentinel_master ? rc->cfg->redis_sentinel_master : "-", rc->cluster);
     if (rc->cfg->nredis_sentinels > 0) {
         struct timeval tv = ms_tv(RC_SENTINEL_CHECK_MS);
         evtimer_add(rc->check_ev, &tv);
@@ -296,12 +444,14 @@ static void on_connect(const redisAsyncContext *cac, int status)
         return;
     }
     if (rc->password)
-        rc_send(rc, 0, on_handshake_step, "auth", "AUTH %s", rc->password);
+        rc_send(rc, 0, 0, on_handshake_step, "auth", "AUTH %s", rc->password);
     if (rc->cfg->nredis_sentinels > 0)
-        rc_send(rc, 0, on_role, NULL, "ROLE");
+        rc_send(rc, 0, 0, on_role, NULL, "ROLE");
+    if (rc->cluster)
+        rc_send(rc, 1, 0, on_slot_probe, NULL, "EXISTS %s", TQ_QUEUE_PREFIX);
     if (rc->db != 0)
-        rc_send(rc, 0, on_handshake_step, "select", "SELECT %d", rc->db);
-    rc_send(rc, 0, on_ping, NULL, "PING");
+        rc_send(rc, 0, 0, on_handshake_step, "select", "SELECT %d", rc->db);
+    rc_send(rc, 0, 0, on_ping, NULL, "PING");
 }
 
 static void on_disconnect(const redisAsyncContext *cac, int status)
@@ -370,6 +520,13 @@ static void check_done(struct tq_rconn *rc)
 
 static void sentinel_ask(struct tq_rconn *rc);
 
+/* The nodes the walk asks: the sentinels, or the cluster's seed nodes. */
+static const struct tq_hostport *walk_nodes(const struct tq_rconn *rc, size_t *n)
+{
+    *n = rc->cluster ? rc->cfg->nredis_cluster_nodes : rc->cfg->nredis_sentinels;
+    return rc->cluster ? rc->cfg->redis_cluster_nodes : rc->cfg->redis_sentinels;
+}
+
 /* Lets the current sentinel context go (sidx unchanged). Not inside its callbacks: there
  * use redisAsyncDisconnect after clearing rc->sac. */
 static void sentinel_drop(struct tq_rconn *rc)
@@ -388,7 +545,8 @@ static void sentinel_drop(struct tq_rconn *rc)
 static void sentinel_failed(struct tq_rconn *rc, const char *why)
 {
     struct timeval now = {0, 0};
-    const struct tq_hostport *s = &rc->cfg->redis_sentinels[rc->sidx];
+    size_t n;
+    const struct tq_hostport *s = &walk_nodes(rc, &n)[rc->sidx];
 
     evtimer_del(rc->sentinel_ev);
     snprintf(rc->swhy, sizeof rc->swhy, "%s:%d: %s", s->host, s->port, why);
@@ -407,12 +565,17 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
         return; /* let go already, or being freed (the disconnect callback follows) */
     rc->sac = NULL;
     redisAsyncDisconnect(ac); /* hiredis frees it once this callback returns */
-    if (tq_redis_master_addr_reply(r, host, sizeof host, &port, why, sizeof why) != 0) {
+    size_t n;
+    const struct tq_hostport *s = &walk_nodes(rc, &n)[rc->sidx];
+    unsigned slot = tq_redis_key_slot(TQ_QUEUE_PREFIX, strlen(TQ_QUEUE_PREFIX));
+    if ((rc->cluster
+             ? tq_redis_cluster_slot_owner(r, slot, s->host, host, sizeof host, &port, why,
+                                           sizeof why)
+             : tq_redis_master_addr_reply(r, host, sizeof host, &port, why, sizeof why)) != 0) {
         sentinel_failed(rc, why);
         return;
     }
     evtimer_del(rc->sentinel_ev);
-    const struct tq_hostport *s = &rc->cfg->redis_sentinels[rc->sidx];
     int moved = strcmp(host, rc->host) != 0 || port != rc->port;
     if (rc->checking) {
         check_done(rc);
@@ -427,10 +590,11 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
     if (moved)
-        tq_log_info("redis_master_changed",
-                    "conn=%s master=%s sentinel=%s:%d old_host=%s old_port=%d host=%s port=%d",
-                    rc->name, tq_log_quote(rc->cfg->redis_sentinel_master, q, sizeof q), s->host,
-                    s->port, rc->host, rc->port, host, port);
+        tq_log_info(
+            "redis_master_changed",
+            "conn=%s master=%s sentinel=%s:%d old_host=%s old_port=%d host=%s port=%d", rc->name,
+            tq_log_quote(rc->cluster ? "{tq}" : rc->cfg->redis_sentinel_master, q, sizeof q),
+            s->host, s->port, rc->host, rc->port, host, port);
     snprintf(rc->host, sizeof rc->host, "%s", host);
     rc->port = port;
     rc_connect_master(rc);
@@ -489,21 +653,24 @@ static void sentinel_ask(struct tq_rconn *rc)
     struct timeval tv = ms_tv(RC_SENTINEL_TIMEOUT_MS);
     redisAsyncContext *ac = NULL;
     char q[260], qm[160];
+    size_t n;
+    const struct tq_hostport *nodes = walk_nodes(rc, &n);
 
     if (rc->stopping || rc->sac != NULL || (rc->ac != NULL && !rc->checking))
         return;
-    if (rc->sidx >= cfg->nredis_sentinels && rc->checking) {
+    if (rc->sidx >= n && rc->checking) {
         check_done(rc); /* no sentinel answered: keep the master we have */
         return;
     }
-    if (rc->sidx >= cfg->nredis_sentinels) {
-        tq_log_warn("redis_sentinel_failed", "conn=%s master=%s error=%s retry_ms=%d", rc->name,
-                    tq_log_quote(cfg->redis_sentinel_master, qm, sizeof qm),
+    if (rc->sidx >= n) {
+        tq_log_warn(rc->cluster ? "redis_cluster_failed" : "redis_sentinel_failed",
+                    "conn=%s master=%s error=%s retry_ms=%d", rc->name,
+                    tq_log_quote(rc->cluster ? "{tq}" : cfg->redis_sentinel_master, qm, sizeof qm),
                     tq_log_quote(rc->swhy, q, sizeof q), rc->backoff_ms);
         schedule_retry(rc);
         return;
     }
-    const struct tq_hostport *s = &cfg->redis_sentinels[rc->sidx];
+    const struct tq_hostport *s = &nodes[rc->sidx];
     ac = redisAsyncConnect(s->host, s->port);
     if (ac == NULL || ac->err) {
         snprintf(q, sizeof q, "%s", ac ? ac->errstr : "out of memory");
@@ -513,9 +680,15 @@ static void sentinel_ask(struct tq_rconn *rc)
         return;
     }
     ac->data = rc;
+    /* A cluster node wants the password first (its answer is not needed: a refused AUTH
+     * makes CLUSTER SLOTS fail too, with NOAUTH). */
     if (redisLibeventAttach(ac, rc->base) != REDIS_OK ||
-        redisAsyncCommand(ac, on_sentinel_reply, rc, "SENTINEL get-master-addr-by-name %s",
-                          cfg->redis_sentinel_master) != REDIS_OK) {
+        (rc->cluster && rc->password &&
+         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rc->password) != REDIS_OK) ||
+        (rc->cluster
+             ? redisAsyncCommand(ac, on_sentinel_reply, rc, "CLUSTER SLOTS")
+             : redisAsyncCommand(ac, on_sentinel_reply, rc, "SENTINEL get-master-addr-by-name %s",
+                                 cfg->redis_sentinel_master)) != REDIS_OK) {
         redisAsyncFree(ac);
         sentinel_failed(rc, "cannot queue the command");
         return;
@@ -531,7 +704,14 @@ static void rc_connect(struct tq_rconn *rc)
 {
     if (rc->stopping || rc->ac != NULL || rc->sac != NULL)
         return;
-    if (rc->cfg->nredis_sentinels == 0) {
+    if (rc->has_hint) { /* a MOVED named the master */
+        rc->has_hint = 0;
+        snprintf(rc->host, sizeof rc->host, "%s", rc->hint_host);
+        rc->port = rc->hint_port;
+        rc_connect_master(rc);
+        return;
+    }
+    if (rc->cfg->nredis_sentinels == 0 && !rc->cluster) {
         rc_connect_master(rc);
         return;
     }
@@ -555,6 +735,7 @@ struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name,
     }
     rc->base = base;
     rc->cfg = cfg;
+    rc->cluster = cfg->nredis_cluster_nodes > 0;
     rc->name = strdup(name);
     snprintf(rc->host, sizeof rc->host, "%s", host);
     rc->password = password;
@@ -602,7 +783,7 @@ int tq_rconn_command(struct tq_rconn *rc, int timeout_ms, tq_rconn_reply_cb cb, 
     if (!rc->up)
         return -1;
     va_start(ap, fmt);
-    rv = rc_vsend(rc, timeout_ms, cb, arg, fmt, ap);
+    rv = rc_vsend(rc, 0, timeout_ms, cb, arg, fmt, ap);
     va_end(ap);
     return rv;
 }
@@ -627,6 +808,8 @@ void tq_rconn_free(struct tq_rconn *rc)
     rc->up = 0;
     if (ac)
         redisAsyncFree(ac); /* outstanding commands fail with "shutdown" */
+    while (rc->asks != NULL)
+        redisAsyncFree(rc->asks->ac); /* on_ask_reply unlinks it: "shutdown" */
     if (rc->sentinel_ev)
         sentinel_drop(rc);
     if (rc->retry_ev)

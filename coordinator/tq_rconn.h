@@ -4,11 +4,18 @@
  * the config (redis_sentinels, redis_sentinel_master) it asks the sentinels for the master
  * before every connect, over async connections (the loop goes on serving meanwhile), and
  * checks ROLE on the address they give; while UP it asks them again every second and
- * reconnects when they name another master.
+ * reconnects when they name another master. With Redis Cluster (redis_cluster_nodes) the same
+ * walk asks the seed nodes CLUSTER SLOTS for the master of the {tq} slot (tq_redis.h), and the
+ * handshake asks that master about the slot (EXISTS on a {tq} key): a MOVED there, or in the
+ * reply to any command, names the slot's master now, and the connection reconnects to it at
+ * once (RESOLVING skipped). An ASK (the slot is migrating and the key is on the target
+ * already) sends the command again, after ASKING, on a connection of its own to the node
+ * it names; its reply goes to the command's callback. When that cannot be sent, the ASK
+ * resets the connection like TRYAGAIN: the command fails, its owner retries it.
  *
  * States:
  *        tq_rconn_start / backoff timer
- *   DOWN ──────────────────────────────▶ RESOLVING (sentinels only: ask each in turn, 1 s each)
+ *   DOWN ──────────────────────────────▶ RESOLVING (sentinels, cluster nodes: each in turn, 1 s)
  *     ▲ ◀── no sentinel answered ────────────│ master's host:port
  *     │                                      ▼                     PING answered
  *     │                                  CONNECTING ─────────────────────────────────▶ UP
@@ -16,6 +23,7 @@
  *     └───────── backoff timer armed ◀───────┘ AUTH/ROLE (not master)/SELECT fail       │
  *     ▲                                                                                 │
  *     └─ disconnect, error, tq_rconn_reset, a READONLY/LOADING/MASTERDOWN/UNBLOCKED reply ┘
+ *        (or MOVED/ASK: tq_redis_error_is_reconnect)
  * The state callback is called on every UP and on every UP→DOWN change. */
 #ifndef TQ_RCONN_H
 #define TQ_RCONN_H

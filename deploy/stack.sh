@@ -343,6 +343,113 @@ tq_redis_sentinel_group_stop() {
     tq_redis_stop "$dir/rsg/b"
 }
 
+# ---- Redis Cluster ---------------------------------------------------------------------------
+
+# tq_redis_cluster_start DIR PORT1 PORT2 PORT3: a Redis Cluster of 3 masters (no replicas) on
+# 127.0.0.1:PORT1..3, one node per DIR/rc/PORT (nodes.conf, redis.log, redis.pid), the 16384
+# slots split by `redis-cli --cluster create`. Waits until every node says cluster_state:ok
+# and they all agree on the slot map (CLUSTER SLOTS alike on the three). Node timeout 2 s.
+tq_redis_cluster_start() {
+    local dir=$1 p i ok ref
+    shift
+    (($# == 3)) || tq_die "tq_redis_cluster_start DIR PORT1 PORT2 PORT3"
+    for p in "$@"; do
+        mkdir -p "$dir/rc/$p"
+        tq_redis_start "$dir/rc/$p" "$p" --cluster-enabled yes \
+            --cluster-config-file "$dir/rc/$p/nodes.conf" --cluster-node-timeout 2000
+    done
+    redis-cli --cluster create "127.0.0.1:$1" "127.0.0.1:$2" "127.0.0.1:$3" --cluster-yes \
+        >"$dir/rc/create.log" 2>&1 || {
+        cat "$dir/rc/create.log" >&2
+        tq_die "redis-cli --cluster create failed"
+    }
+    for ((i = 0; i < 600; i++)); do
+        ok=1
+        ref=$(redis-cli -p "$1" cluster slots 2>/dev/null | sort)
+        for p in "$@"; do
+            redis-cli -p "$p" cluster info 2>/dev/null | tr -d '\r' | grep -qx 'cluster_state:ok' ||
+                ok=0
+            [[ $(redis-cli -p "$p" cluster slots 2>/dev/null | sort) == "$ref" ]] || ok=0
+        done
+        ((ok)) && return 0
+        sleep 0.05
+    done
+    for p in "$@"; do tail -n 10 "$dir/rc/$p/redis.log" >&2; done
+    tq_die "the Redis Cluster on ports $* did not reach cluster_state:ok"
+}
+
+# tq_redis_cluster_stop DIR: stops every node tq_redis_cluster_start started in DIR.
+tq_redis_cluster_stop() {
+    local d
+    for d in "$1"/rc/*/; do
+        [[ -f $d/redis.pid ]] && tq_redis_stop "${d%/}"
+    done
+    return 0
+}
+
+# tq_redis_cluster_owner PORT SLOT: the port of the master serving SLOT, as the node on PORT
+# sees it.
+tq_redis_cluster_owner() {
+    local slot=$2
+    redis-cli -p "$1" cluster slots | tr -d '\r' | awk -v s="$slot" '
+        { v[++n] = $0 }
+        END {
+            # redis-cli prints the nested arrays flat: start, end, ip, port, id, ...; a range
+            # starts where a number <= 16383 is followed by another one and then an address.
+            for (i = 1; i + 3 <= n; i++)
+                if (v[i] ~ /^[0-9]+$/ && v[i + 1] ~ /^[0-9]+$/ && v[i + 2] ~ /\./ &&
+                    v[i] + 0 <= s && s <= v[i + 1] + 0) { print v[i + 3]; exit }
+        }'
+}
+
+# tq_redis_cluster_move_slot SLOT FROM_PORT TO_PORT: moves SLOT and its keys from the master
+# on FROM_PORT to the one on TO_PORT, the way `redis-cli --cluster reshard` does:
+# tq_redis_cluster_migrate_slot, then tq_redis_cluster_assign_slot. Clients meanwhile get ASK
+# (or TRYAGAIN), then MOVED.
+tq_redis_cluster_move_slot() {
+    tq_redis_cluster_migrate_slot "$@"
+    tq_redis_cluster_assign_slot "$1" "$3"
+}
+
+# tq_redis_cluster_migrate_slot SLOT FROM_PORT TO_PORT: IMPORTING on the target, MIGRATING on
+# the source, MIGRATE the keys 100 at a time, and stops there: the source still owns the
+# slot and answers ASK for every key of it (all are on the target now).
+tq_redis_cluster_migrate_slot() {
+    local slot=$1 from=$2 to=$3 fid tid keys
+    fid=$(redis-cli -p "$from" cluster myid)
+    tid=$(redis-cli -p "$to" cluster myid)
+    [[ $(redis-cli -p "$to" cluster setslot "$slot" importing "$fid") == OK ]] ||
+        tq_die "SETSLOT IMPORTING on $to failed"
+    [[ $(redis-cli -p "$from" cluster setslot "$slot" migrating "$tid") == OK ]] ||
+        tq_die "SETSLOT MIGRATING on $from failed"
+    while :; do
+        mapfile -t keys < <(redis-cli -p "$from" cluster getkeysinslot "$slot" 100)
+        ((${#keys[@]} > 0)) && [[ -n ${keys[0]} ]] || break
+        redis-cli -p "$from" migrate 127.0.0.1 "$to" "" 0 5000 replace keys "${keys[@]}" >/dev/null ||
+            tq_die "MIGRATE from $from to $to failed"
+    done
+}
+
+# tq_redis_cluster_assign_slot SLOT TO_PORT: CLUSTER SETSLOT SLOT NODE <TO_PORT's id> on the
+# target, then on every other master; waits until every master names TO_PORT as its owner.
+tq_redis_cluster_assign_slot() {
+    local slot=$1 to=$2 tid p i ok masters
+    tid=$(redis-cli -p "$to" cluster myid)
+    masters=$(redis-cli -p "$to" cluster nodes | awk '$3 ~ /master/ { split($2, a, "[:@]"); print a[2] }')
+    for p in "$to" $masters; do
+        redis-cli -p "$p" cluster setslot "$slot" node "$tid" >/dev/null || true
+    done
+    for ((i = 0; i < 600; i++)); do
+        ok=1
+        for p in $masters; do
+            [[ $(tq_redis_cluster_owner "$p" "$slot") == "$to" ]] || ok=0
+        done
+        ((ok)) && return 0
+        sleep 0.05
+    done
+    tq_die "slot $slot: the masters do not all name port $to as its owner"
+}
+
 # ---- nginx in front of the coordinators (deploy/nginx.conf.in) ----------------------------
 
 # Installs nginx (nginx-light, else nginx) when no nginx binary is there.

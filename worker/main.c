@@ -414,8 +414,8 @@ static void worker_publish_metrics(struct worker *w)
         uint64_t total = 0;
         for (int b = 0; b <= TQ_METRICS_LATENCY_NBUCKETS; b++)
             total += w->m.hist[z][b];
-        if (total == 0 || tq_metrics_hist_encode(w->m.hist[z], TQ_METRICS_LATENCY_NBUCKETS + 1,
-                                                 w->m.hist_sum[z], hist[z], sizeof hist[z]) != 0)
+        if (total == 0 || tq_wfigures_hist_encode(w->m.hist[z], TQ_METRICS_LATENCY_NBUCKETS + 1,
+                                                  w->m.hist_sum[z], hist[z], sizeof hist[z]) != 0)
             continue;
         snprintf(fname[z], sizeof fname[z], "z%d", z);
         argv[argc++] = fname[z];

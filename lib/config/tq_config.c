@@ -26,6 +26,7 @@
 #include <libconfig.h>
 
 #include "tq_log.h"
+#include "tq_wire.h"
 
 #define PATH_MAX_LEN 128
 
@@ -190,20 +191,6 @@ static config_setting_t *get_group(struct loader *ld, const config_setting_t *pa
     return s;
 }
 
-static int name_ok(const char *s)
-{
-    size_t len = strlen(s);
-    if (len == 0 || len >= TQ_TILESET_NAME_MAX)
-        return 0;
-    for (const char *p = s; *p; p++) {
-        char c = *p;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 static int check_name(struct loader *ld, const config_setting_t *group, const char *prefix,
                       const char *name)
 {
@@ -213,9 +200,9 @@ static int check_name(struct loader *ld, const config_setting_t *group, const ch
         fail(ld, group, path, "required");
         return -1;
     }
-    if (!name_ok(name)) {
+    if (!tq_tileset_name_valid(name, strlen(name))) {
         fail(ld, config_setting_get_member(group, "name"), path,
-             "must be 1..%d characters of [A-Za-z0-9_-]", TQ_TILESET_NAME_MAX - 1);
+             "must be 1..%d characters of " TQ_TILESET_NAME_CHARS, TQ_TILESET_NAME_MAX - 1);
         return -1;
     }
     return 0;
@@ -366,7 +353,7 @@ static int load_tileset(struct loader *ld, const config_setting_t *tss, const ch
                        &ts->statement_timeout_ms))
         return -1;
     v = ts->metatile;
-    if (get_int(ld, tss, prefix, "metatile", 1, 64, &v) != 0)
+    if (get_int(ld, tss, prefix, "metatile", 1, TQ_METATILE_MAX, &v) != 0)
         return -1;
     ts->metatile = (unsigned)v;
     v = ts->extent;
@@ -435,7 +422,8 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
                                        "fair_every", "dead_cooldown_seconds", "cap", "running_cap",
                                        /* coordinator: holding misses while Redis is away */
                                        "hold_seconds", "hold_max", NULL};
-    static const char *const class_keys[] = {"interactive", "dirty", "bulk", NULL};
+    static const char *const class_keys[] = {TQ_CLASS_NAME_INTERACTIVE, TQ_CLASS_NAME_DIRTY,
+                                             TQ_CLASS_NAME_BULK, NULL};
     int bad = 0;
     const config_setting_t *qs = get_group(ld, root, "", "queue", &bad);
     if (bad)
@@ -544,19 +532,25 @@ static int parse_listen(const char *s, char **host, int *port)
     return 0;
 }
 
-/* ---- Redis Sentinel: redis_sentinels, redis_sentinel_master ------------------------------ */
+/* ---- Redis Sentinel (redis_sentinels, redis_sentinel_master) and Redis Cluster
+ * (redis_cluster_nodes): lists of "host:port" ------------------------------------------- */
+
+static void hostports_free(struct tq_hostport **v, size_t *n)
+{
+    for (size_t i = 0; i < *n; i++)
+        free((*v)[i].host);
+    free(*v);
+    *v = NULL;
+    *n = 0;
+}
 
 static void sentinels_free(struct tq_config *cfg)
 {
-    for (size_t i = 0; i < cfg->nredis_sentinels; i++)
-        free(cfg->redis_sentinels[i].host);
-    free(cfg->redis_sentinels);
-    cfg->redis_sentinels = NULL;
-    cfg->nredis_sentinels = 0;
+    hostports_free(&cfg->redis_sentinels, &cfg->nredis_sentinels);
 }
 
 /* "host:port" (or "[v6]:port") with the port written out, into *out (host malloc'd). */
-static int sentinel_parse(const char *s, struct tq_hostport *out)
+static int hostport_parse(const char *s, struct tq_hostport *out)
 {
     char *host = NULL, *password = NULL;
     int port = 0, db = 0;
@@ -572,23 +566,22 @@ static int sentinel_parse(const char *s, struct tq_hostport *out)
     return 0;
 }
 
-/* Adds one sentinel to cfg (at most TQ_MAX_SENTINELS). -1 on a bad string, -2 when full,
- * -3 out of memory. */
-static int sentinel_add(struct tq_config *cfg, const char *s)
+/* Appends one "host:port" to the list *v of *n (at most TQ_MAX_SENTINELS). -1 on a bad
+ * string, -2 when full, -3 out of memory. */
+static int hostport_add(struct tq_hostport **v, size_t *n, const char *s)
 {
     struct tq_hostport hp;
-    if (cfg->nredis_sentinels >= TQ_MAX_SENTINELS)
+    if (*n >= TQ_MAX_SENTINELS)
         return -2;
-    if (sentinel_parse(s, &hp) != 0)
+    if (hostport_parse(s, &hp) != 0)
         return -1;
-    struct tq_hostport *v =
-        realloc(cfg->redis_sentinels, (cfg->nredis_sentinels + 1) * sizeof *cfg->redis_sentinels);
-    if (v == NULL) {
+    struct tq_hostport *nv = realloc(*v, (*n + 1) * sizeof **v);
+    if (nv == NULL) {
         free(hp.host);
         return -3;
     }
-    cfg->redis_sentinels = v;
-    v[cfg->nredis_sentinels++] = hp;
+    *v = nv;
+    nv[(*n)++] = hp;
     return 0;
 }
 
@@ -604,77 +597,109 @@ static int sentinel_master_ok(const char *name)
     return 1;
 }
 
-static const char *const sentinel_add_errors[] = {"", "must be \"host:port\" with port 1..65535",
-                                                  "at most 16 sentinels", "out of memory"};
-
-/* redis_sentinels = [ "host:port", ... ] (array or list) and redis_sentinel_master. */
-static int load_sentinels(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
+/* The message for hostport_add's return r (< 0) about a list of what ("sentinels"). */
+static const char *hostport_add_error(int r, const char *what, char *buf, size_t size)
 {
-    const config_setting_t *ss = config_setting_get_member(root, "redis_sentinels");
+    if (r == -2)
+        snprintf(buf, size, "at most %d %s", TQ_MAX_SENTINELS, what);
+    else
+        snprintf(buf, size, "%s",
+                 r == -1 ? "must be \"host:port\" with port 1..65535" : "out of memory");
+    return buf;
+}
 
-    if (get_string(ld, root, "", "redis_sentinel_master", &cfg->redis_sentinel_master) != 0)
-        return -1;
+/* key = [ "host:port", ... ] (array or list), when present, into *v, *n. */
+static int load_hostports(struct loader *ld, const config_setting_t *root, const char *key,
+                          const char *what, struct tq_hostport **v, size_t *n)
+{
+    char msg[100];
+    const config_setting_t *ss = config_setting_get_member(root, key);
+
     if (ss == NULL)
         return 0;
     if ((config_setting_type(ss) != CONFIG_TYPE_ARRAY &&
          config_setting_type(ss) != CONFIG_TYPE_LIST) ||
         config_setting_length(ss) == 0) {
-        fail(ld, ss, "redis_sentinels", "must be a non-empty array of \"host:port\" strings");
+        fail(ld, ss, key, "must be a non-empty array of \"host:port\" strings");
         return -1;
     }
     for (int i = 0; i < config_setting_length(ss); i++) {
         char path[PATH_MAX_LEN];
         const config_setting_t *e = config_setting_get_elem(ss, (unsigned)i);
-        index_path(path, sizeof path, "redis_sentinels", i);
+        index_path(path, sizeof path, key, i);
         if (config_setting_type(e) != CONFIG_TYPE_STRING) {
             fail(ld, e, path, "must be a \"host:port\" string");
             return -1;
         }
-        int r = sentinel_add(cfg, config_setting_get_string(e));
+        int r = hostport_add(v, n, config_setting_get_string(e));
         if (r != 0) {
-            fail(ld, e, path, "%s", sentinel_add_errors[-r]);
+            fail(ld, e, path, "%s", hostport_add_error(r, what, msg, sizeof msg));
             return -1;
         }
     }
     return 0;
 }
 
-/* TQ_REDIS_SENTINELS="host:port,host:port" replaces the file's list; TQ_REDIS_SENTINEL_MASTER
- * its master name. Empty variables are ignored. */
-static int env_sentinels(struct loader *ld, struct tq_config *cfg)
+/* redis_sentinels, redis_sentinel_master and redis_cluster_nodes. */
+static int load_sentinels(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
 {
-    const char *v = getenv("TQ_REDIS_SENTINELS");
+    if (get_string(ld, root, "", "redis_sentinel_master", &cfg->redis_sentinel_master) != 0)
+        return -1;
+    if (load_hostports(ld, root, "redis_sentinels", "sentinels", &cfg->redis_sentinels,
+                       &cfg->nredis_sentinels) != 0)
+        return -1;
+    return load_hostports(ld, root, "redis_cluster_nodes", "cluster nodes",
+                          &cfg->redis_cluster_nodes, &cfg->nredis_cluster_nodes);
+}
+
+/* The variable var="host:port,host:port" replaces the list *v, *n (the file's). An empty
+ * variable is ignored. */
+static int env_hostports(struct loader *ld, const char *var, const char *what,
+                         struct tq_hostport **v, size_t *n)
+{
+    char msg[100];
+    const char *val = getenv(var);
     char *copy = NULL, *save = NULL;
     int rc = -1;
 
-    if (v == NULL || v[0] == '\0')
+    if (val == NULL || val[0] == '\0')
         return 0;
-    copy = strdup(v);
+    copy = strdup(val);
     if (copy == NULL) {
-        snprintf(ld->err, ld->errsize, "TQ_REDIS_SENTINELS: out of memory");
+        snprintf(ld->err, ld->errsize, "%s: out of memory", var);
         goto cleanup;
     }
-    sentinels_free(cfg);
+    hostports_free(v, n);
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         tok += strspn(tok, " \t");
-        size_t n = strlen(tok);
-        while (n > 0 && (tok[n - 1] == ' ' || tok[n - 1] == '\t'))
-            tok[--n] = '\0';
-        int r = sentinel_add(cfg, tok);
+        size_t len = strlen(tok);
+        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+            tok[--len] = '\0';
+        int r = hostport_add(v, n, tok);
         if (r != 0) {
-            snprintf(ld->err, ld->errsize, "TQ_REDIS_SENTINELS: \"%.100s\": %s", tok,
-                     sentinel_add_errors[-r]);
+            snprintf(ld->err, ld->errsize, "%s: \"%.100s\": %s", var, tok,
+                     hostport_add_error(r, what, msg, sizeof msg));
             goto cleanup;
         }
     }
-    if (cfg->nredis_sentinels == 0) {
-        snprintf(ld->err, ld->errsize, "TQ_REDIS_SENTINELS: must be \"host:port,host:port,...\"");
+    if (*n == 0) {
+        snprintf(ld->err, ld->errsize, "%s: must be \"host:port,host:port,...\"", var);
         goto cleanup;
     }
     rc = 0;
 cleanup:
     free(copy);
     return rc;
+}
+
+/* TQ_REDIS_SENTINELS and TQ_REDIS_CLUSTER_NODES replace the file's lists. */
+static int env_sentinels(struct loader *ld, struct tq_config *cfg)
+{
+    if (env_hostports(ld, "TQ_REDIS_SENTINELS", "sentinels", &cfg->redis_sentinels,
+                      &cfg->nredis_sentinels) != 0)
+        return -1;
+    return env_hostports(ld, "TQ_REDIS_CLUSTER_NODES", "cluster nodes", &cfg->redis_cluster_nodes,
+                         &cfg->nredis_cluster_nodes);
 }
 
 /* Sentinels and master name come together; the name has no blanks. */
@@ -717,6 +742,8 @@ static int load_root(struct loader *ld, const config_setting_t *root, struct tq_
                                        "worker_id", "log_level", "queue", "http", "tilesets",
                                        /* Redis Sentinel */
                                        "redis_sentinels", "redis_sentinel_master",
+                                       /* Redis Cluster */
+                                       "redis_cluster_nodes",
                                        /* crash-safe cache */
                                        "cache_fsync", NULL};
     char *listen = NULL;
@@ -850,6 +877,21 @@ static int validate_final(struct loader *ld, const config_setting_t *root, struc
     free(password);
     if (validate_sentinels(ld, root, cfg) != 0)
         return -1;
+    /* Redis Cluster: one database (0), and it is the cluster that names the master. */
+    if (cfg->nredis_cluster_nodes > 0 && cfg->nredis_sentinels > 0) {
+        snprintf(ld->err, ld->errsize,
+                 "%s: redis_cluster_nodes: cannot go with redis_sentinels (a cluster fails over "
+                 "by itself)",
+                 ld->name);
+        return -1;
+    }
+    if (cfg->nredis_cluster_nodes > 0 && db != 0) {
+        snprintf(ld->err, ld->errsize,
+                 "%s: redis_url: database %d with redis_cluster_nodes: Redis Cluster has database "
+                 "0 only",
+                 ld->name, db);
+        return -1;
+    }
     enum tq_log_level level;
     if (tq_log_level_parse(cfg->log_level, &level) != 0) {
         if (getenv("TQ_LOG_LEVEL") && getenv("TQ_LOG_LEVEL")[0])
@@ -972,6 +1014,7 @@ void tq_config_free(struct tq_config *cfg)
     free(cfg->path);
     free(cfg->redis_url);
     sentinels_free(cfg);
+    hostports_free(&cfg->redis_cluster_nodes, &cfg->nredis_cluster_nodes);
     free(cfg->redis_sentinel_master);
     free(cfg->pg_conninfo);
     free(cfg->cache_dir);
@@ -996,7 +1039,8 @@ const struct tq_tileset_config *tq_config_tileset(const struct tq_config *cfg, c
 
 struct tq_redis_target tq_config_redis_target(const struct tq_config *cfg)
 {
-    struct tq_redis_target t = {cfg->redis_url, cfg->redis_sentinels, cfg->nredis_sentinels,
-                                cfg->redis_sentinel_master};
+    struct tq_redis_target t = {cfg->redis_url,           cfg->redis_sentinels,
+                                cfg->nredis_sentinels,    cfg->redis_sentinel_master,
+                                cfg->redis_cluster_nodes, cfg->nredis_cluster_nodes};
     return t;
 }

@@ -1,12 +1,14 @@
 /* tq_config — the one configuration file every tileq program reads (libconfig syntax),
  * plus environment overrides for what differs per host:
  *   TQ_REDIS_URL, TQ_PG_CONNINFO, TQ_CACHE_DIR, TQ_LISTEN, TQ_WORKER_ID, TQ_LOG_LEVEL,
- *   TQ_REDIS_SENTINELS ("host:port,host:port,..."), TQ_REDIS_SENTINEL_MASTER
+ *   TQ_REDIS_SENTINELS ("host:port,host:port,..."), TQ_REDIS_SENTINEL_MASTER,
+ *   TQ_REDIS_CLUSTER_NODES ("host:port,host:port,...")
  *
  * Example:
  *   redis_url   = "redis://127.0.0.1:6379/0";
  *   redis_sentinels = [ "10.0.0.1:26379", "10.0.0.2:26379", "10.0.0.3:26379" ];  # optional
  *   redis_sentinel_master = "tileq";                        # with redis_sentinels
+ *   redis_cluster_nodes = [ "10.0.0.1:7000", "10.0.0.2:7000" ];  # optional, Redis Cluster
  *   pg_conninfo = "host=127.0.0.1 port=5432 dbname=tileq";
  *   cache_dir   = "/var/cache/tileq";
  *   listen      = "127.0.0.1:8080";
@@ -39,6 +41,9 @@
  * Redis Sentinel: with redis_sentinels (and redis_sentinel_master, the name the sentinels
  * monitor), every program asks the sentinels for the master's address before each connect
  * (tq_redis.h) and the host:port of redis_url is not used; its password and db are.
+ * Redis Cluster: with redis_cluster_nodes (a few "seed" nodes of the cluster), every program
+ * asks them which master holds the slot of the {tq} hash tag and connects there; redis_url
+ * gives the password only (its db must be 0).
  *
  * With no tileset configured, every table in geometry_columns is published as a one-layer
  * tileset (tq_discover.h fills cfg->tilesets at start).
@@ -52,6 +57,7 @@
 
 #include "tq_job.h"
 #include "tq_redis.h"
+#include "tq_tileset.h"
 
 #define TQ_MAX_LAYERS 32
 #define TQ_MAX_TILESETS 256
@@ -63,9 +69,9 @@ struct tq_layer_config {
 };
 
 struct tq_tileset_config {
-    char *name; /* [A-Za-z0-9_-]+, at most TQ_TILESET_NAME_MAX-1 bytes */
+    char *name; /* tq_tileset_name_valid (tq_tileset.h) */
     int minzoom, maxzoom;
-    unsigned metatile; /* tiles a side, 1..64, default 8 */
+    unsigned metatile; /* tiles a side, 1..TQ_METATILE_MAX (64), default 8 */
     unsigned extent;   /* default 4096 */
     unsigned buffer;   /* default 64 */
     size_t nlayers;
@@ -96,7 +102,7 @@ struct tq_queue_config {
     /* Dead letters stay dead (issue 10): for this long after a job was dead-lettered, an
      * enqueue answers "dead" with its reason and renders nothing (default 300, 0 = off). */
     int dead_cooldown_seconds;
-    /* Coordinator: holding misses while Redis is away (tq_coord.h). */
+    /* Coordinator: holding misses while Redis is away (tq_wait.h). */
     int hold_seconds; /* a held request's bound before 503, default 10; 0 = never hold */
     long hold_max;    /* held requests at most (new misses past it get 503), default 10000 */
 };
@@ -106,7 +112,7 @@ struct tq_http_config {
     char *cors_origin;   /* default "*" */
     char *public_url;    /* default NULL: from the request's headers */
     char *static_dir;    /* default NULL: see above */
-    /* Coordinator: hostile clients (tq_coord.h). */
+    /* Coordinator: hostile clients (tq_conns.h). */
     int max_connections;       /* client connections at most; past it, stop accepting; 768 */
     int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
 };
@@ -121,6 +127,10 @@ struct tq_config {
     size_t nredis_sentinels;
     struct tq_hostport *redis_sentinels;
     char *redis_sentinel_master;
+    /* Redis Cluster (redis_cluster_nodes): seed nodes asked which master holds the {tq} slot
+     * (tq_redis.h); 0 = not a cluster. Never with sentinels; redis_url's db is then 0. */
+    size_t nredis_cluster_nodes;
+    struct tq_hostport *redis_cluster_nodes;
     char *pg_conninfo;
     char *cache_dir;
     char *listen_host;

@@ -18,6 +18,7 @@
  * runs, scan_object() walks the bytes once and rejects any input that is not exactly one
  * complete object, or whose containers announce more elements than bytes remain. */
 #include "tq_job.h"
+#include "tq_wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,9 +26,8 @@
 
 #include <msgpack.h>
 
-#define TQ_JOB_MAX_SIZE 64
-
-static const char *const class_names[TQ_CLASS_COUNT] = {"interactive", "dirty", "bulk"};
+static const char *const class_names[TQ_CLASS_COUNT] = {TQ_CLASS_NAME_INTERACTIVE,
+                                                        TQ_CLASS_NAME_DIRTY, TQ_CLASS_NAME_BULK};
 static const char *const reason_names[] = {"request", "warm", "expire", "retry"};
 #define TQ_REASON_COUNT (sizeof reason_names / sizeof reason_names[0])
 
@@ -67,31 +67,13 @@ int tq_job_reason_parse(const char *s, enum tq_job_reason *out)
     return -1;
 }
 
-static int name_char_ok(unsigned char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-}
-
-/* 0 when name (len bytes, not necessarily NUL-terminated) is a valid tileset name. */
-static int tileset_name_ok(const char *name, size_t len)
-{
-    if (len == 0 || len >= TQ_TILESET_NAME_MAX)
-        return -1;
-    for (size_t i = 0; i < len; i++) {
-        if (!name_char_ok((unsigned char)name[i]))
-            return -1;
-    }
-    return 0;
-}
-
 int tq_job_init(struct tq_job *job, const char *tileset, struct tq_tile t, uint32_t size,
                 enum tq_job_class cls, enum tq_job_reason reason, int64_t now_ms)
 {
     memset(job, 0, sizeof *job);
-    if (tileset == NULL || tileset_name_ok(tileset, strlen(tileset)) != 0)
+    if (tileset == NULL || !tq_tileset_name_valid(tileset, strlen(tileset)))
         return -1;
-    if (size == 0 || size > TQ_JOB_MAX_SIZE)
+    if (size == 0 || size > TQ_METATILE_MAX)
         return -1;
     if (tq_tile_valid(t.z, t.x, t.y) != 0)
         return -1;
@@ -439,8 +421,8 @@ int tq_job_decode(const char *data, size_t len, struct tq_job *job, char *err, s
                  TQ_TILESET_NAME_MAX - 1, ts->size);
         goto cleanup;
     }
-    if (tileset_name_ok(ts->ptr, ts->size) != 0) {
-        snprintf(err, errsize, "job: tileset name has characters outside [A-Za-z0-9_-]");
+    if (!tq_tileset_name_valid(ts->ptr, ts->size)) {
+        snprintf(err, errsize, "job: tileset name has characters outside " TQ_TILESET_NAME_CHARS);
         goto cleanup;
     }
     z = val[K_Z]->via.u64;
@@ -451,9 +433,9 @@ int tq_job_decode(const char *data, size_t len, struct tq_job *job, char *err, s
         snprintf(err, errsize, "job: z=%llu is over %d", (unsigned long long)z, TQ_TILE_MAX_ZOOM);
         goto cleanup;
     }
-    if (n == 0 || n > TQ_JOB_MAX_SIZE) {
+    if (n == 0 || n > TQ_METATILE_MAX) {
         snprintf(err, errsize, "job: metatile size n=%llu must be 1..%d", (unsigned long long)n,
-                 TQ_JOB_MAX_SIZE);
+                 TQ_METATILE_MAX);
         goto cleanup;
     }
     if (mx >= tq_tile_grid_size((int)z) || my >= tq_tile_grid_size((int)z)) {

@@ -17,10 +17,10 @@
 #include <stdint.h>
 
 #include "tq_tile.h"
+#include "tq_tileset.h"
 
 #define TQ_JOB_VERSION 1
 #define TQ_JOB_MAX_ENCODED 1024 /* larger input is rejected before parsing */
-#define TQ_TILESET_NAME_MAX 64  /* including NUL */
 #define TQ_JOB_ID_MAX 128       /* "tileset/z/mx/my" including NUL */
 
 enum tq_job_class { TQ_CLASS_INTERACTIVE = 0, TQ_CLASS_DIRTY = 1, TQ_CLASS_BULK = 2 };

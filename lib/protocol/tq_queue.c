@@ -1,7 +1,7 @@
 /* tq_queue — Lua scripts for the render queue and thin synchronous wrappers.
- * See tq_queue.h for the keys, the job lifecycle and fencing. Every script gets the keys it
- * touches as KEYS (the caller passes the names from tq_queue.h) and reads the time from
- * Redis (TIME); ARGV carries values only. */
+ * See tq_wire.h for the keys, the job lifecycle and its invariants, tq_queue.h for fencing.
+ * Every script gets the keys it touches as KEYS (the caller passes the names from tq_wire.h)
+ * and reads the time from Redis (TIME); ARGV carries values only. */
 #include "tq_queue.h"
 
 #include <stdarg.h>
@@ -10,14 +10,15 @@
 #include <string.h>
 #include <sys/time.h>
 
+#include "tq_event.h"
+
 #define CLAIM_TRIES 64 /* picks per claim when other workers keep taking the head first */
 
 #define LUA_COMMON                                                                                 \
     "local function now_ms() local t = redis.call('TIME') return tonumber(t[1]) * 1000 + "         \
     "math.floor(tonumber(t[2]) / 1000) end\n"                                                      \
-    "local function wake(k) redis.call('RPUSH', k, 1) redis.call('LTRIM', k, 0, 1023) end\n"       \
-    "local function event(k, id, status, err) redis.call('XADD', k, 'MAXLEN', '~', 100000, '*', "  \
-    "'id', id, 'status', status, 'error', err or '') end\n"
+    "local function wake(k) redis.call('RPUSH', k, 1) redis.call('LTRIM', k, 0, 1023) "            \
+    "end\n" TQ_EVENT_LUA_XADD
 
 /* KEYS: job done q:interactive q:dirty q:bulk dead wake
  * ARGV: id class payload cap mode(request|warm|expire|refresh|retry) cooldown_ms hold */
@@ -26,25 +27,28 @@ const char TQ_LUA_ENQUEUE[] = LUA_COMMON
     "local id, cls, payload = ARGV[1], tonumber(ARGV[2]), ARGV[3]\n"
     "local cap, mode, cool, hold = tonumber(ARGV[4]), ARGV[5], tonumber(ARGV[6]), "
     "tonumber(ARGV[7])\n"
-    "local function held() if hold == 1 then redis.call('HINCRBY', jk, 'holders', 1) end end\n"
-    "local st = redis.call('HGET', jk, 'state')\n"
-    "if st == 'queued' then\n"
+    "local function held() if hold == 1 then redis.call('HINCRBY', jk, '" TQ_JOB_F_HOLDERS
+    "', 1) end end\n"
+    "local st = redis.call('HGET', jk, '" TQ_JOB_F_STATE "')\n"
+    "if st == '" TQ_STATE_QUEUED "' then\n"
     "  held()\n"
-    "  local old = tonumber(redis.call('HGET', jk, 'cls'))\n"
+    "  local old = tonumber(redis.call('HGET', jk, '" TQ_JOB_F_CLS "'))\n"
     "  if cls < old then\n"
     "    redis.call('LREM', qk[old+1], 1, id)\n"
     "    redis.call('RPUSH', qk[cls+1], id)\n"
-    "    redis.call('HSET', jk, 'cls', cls, 'payload', payload)\n"
+    "    redis.call('HSET', jk, '" TQ_JOB_F_CLS "', cls, '" TQ_JOB_F_PAYLOAD "', payload)\n"
     "    return 'promoted'\n"
     "  end\n"
     "  return 'coalesced'\n"
-    "elseif st == 'running' then\n"
+    "elseif st == '" TQ_STATE_RUNNING "' then\n"
     "  held()\n"
-    "  if mode == 'expire' then redis.call('HSET', jk, 'rerun', 1) return 'rerun' end\n"
+    "  if mode == 'expire' then redis.call('HSET', jk, '" TQ_JOB_F_RERUN
+    "', 1) return 'rerun' end\n"
     "  return 'running'\n"
-    "elseif st == 'dead' and mode ~= 'retry' then\n"
-    "  local since = now_ms() - tonumber(redis.call('HGET', jk, 'dead_ms') or '0')\n"
-    "  if since < cool then return {'dead', redis.call('HGET', jk, 'last_error') or ''} end\n"
+    "elseif st == '" TQ_STATE_DEAD "' and mode ~= 'retry' then\n"
+    "  local since = now_ms() - tonumber(redis.call('HGET', jk, '" TQ_JOB_F_DEAD_MS "') or '0')\n"
+    "  if since < cool then return {'dead', redis.call('HGET', jk, '" TQ_JOB_F_LAST_ERROR
+    "') or ''} end\n"
     "end\n"
     "if (mode == 'request' or mode == 'warm') and redis.call('EXISTS', KEYS[2]) == 1 then\n"
     "  return 'done'\n"
@@ -52,8 +56,10 @@ const char TQ_LUA_ENQUEUE[] = LUA_COMMON
     "if cap > 0 and redis.call('LLEN', qk[cls+1]) >= cap then return 'full' end\n"
     "redis.call('DEL', jk)\n"
     "redis.call('ZREM', KEYS[6], id)\n"
-    "redis.call('HSET', jk, 'state', 'queued', 'cls', cls, 'payload', payload, 'attempts', 0,\n"
-    "           'enq_ms', now_ms(), 'rerun', 0, 'holders', hold)\n"
+    "redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_QUEUED "', '" TQ_JOB_F_CLS
+    "', cls, '" TQ_JOB_F_PAYLOAD "', payload, '" TQ_JOB_F_ATTEMPTS "', 0,\n"
+    "           '" TQ_JOB_F_ENQ_MS "', now_ms(), '" TQ_JOB_F_RERUN "', 0, '" TQ_JOB_F_HOLDERS
+    "', hold)\n"
     "redis.call('RPUSH', qk[cls+1], id)\n"
     "wake(KEYS[7])\n"
     "return 'new'\n";
@@ -91,19 +97,21 @@ const char TQ_LUA_CLAIM[] = LUA_COMMON
     "if cap > 0 and tonumber(redis.call('HGET', KEYS[4], cls) or '0') >= cap then "
     "return 'again' end\n"
     "redis.call('LPOP', KEYS[2])\n"
-    "if redis.call('HGET', jk, 'state') ~= 'queued' then return 'again' end\n"
+    "if redis.call('HGET', jk, '" TQ_JOB_F_STATE "') ~= '" TQ_STATE_QUEUED
+    "' then return 'again' end\n"
     "local now = now_ms()\n"
     "local tok = redis.call('INCR', KEYS[5])\n"
     "if tok == 1 then tok = now * 1000 redis.call('SET', KEYS[5], string.format('%d', tok)) end\n"
     "tok = string.format('%d', tok)\n"
-    "local att = redis.call('HINCRBY', jk, 'attempts', 1)\n"
-    "redis.call('HSET', jk, 'state', 'running', 'worker', w, 'token', tok, 'lease_until', "
+    "local att = redis.call('HINCRBY', jk, '" TQ_JOB_F_ATTEMPTS "', 1)\n"
+    "redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_RUNNING "', '" TQ_JOB_F_WORKER
+    "', w, '" TQ_JOB_F_TOKEN "', tok, '" TQ_JOB_F_LEASE_UNTIL "', "
     "now+lease,\n"
-    "           'started_ms', now, 'rerun', 0, 'cls', cls)\n"
-    "redis.call('HDEL', jk, 'lease_cap')\n"
+    "           '" TQ_JOB_F_STARTED_MS "', now, '" TQ_JOB_F_RERUN "', 0, '" TQ_JOB_F_CLS "', cls)\n"
+    "redis.call('HDEL', jk, '" TQ_JOB_F_LEASE_CAP "')\n"
     "redis.call('ZADD', KEYS[3], now+lease, id)\n"
     "redis.call('HINCRBY', KEYS[4], cls, 1)\n"
-    "return {id, redis.call('HGET', jk, 'payload'), att, cls, tonumber(tok)}\n";
+    "return {id, redis.call('HGET', jk, '" TQ_JOB_F_PAYLOAD "'), att, cls, tonumber(tok)}\n";
 
 /* KEYS: job running   ARGV: id token lease_ms budget_ms
  * Returns the lease left in ms after extending it (capped at started_ms + budget_ms when
@@ -111,62 +119,66 @@ const char TQ_LUA_CLAIM[] = LUA_COMMON
 const char TQ_LUA_HEARTBEAT[] = LUA_COMMON
     "local jk, id, tok = KEYS[1], ARGV[1], ARGV[2]\n"
     "local lease, budget = tonumber(ARGV[3]), tonumber(ARGV[4])\n"
-    "if redis.call('HGET', jk, 'state') ~= 'running' or redis.call('HGET', jk, 'token') ~= tok "
+    "if redis.call('HGET', jk, '" TQ_JOB_F_STATE "') ~= '" TQ_STATE_RUNNING
+    "' or redis.call('HGET', jk, '" TQ_JOB_F_TOKEN "') ~= tok "
     "then return -1 end\n"
     "local now = now_ms()\n"
     "local untl = now + lease\n"
     "if budget > 0 then\n"
-    "  local cap = tonumber(redis.call('HGET', jk, 'started_ms') or now) + budget\n"
-    "  redis.call('HSET', jk, 'lease_cap', cap)\n"
+    "  local cap = tonumber(redis.call('HGET', jk, '" TQ_JOB_F_STARTED_MS "') or now) + budget\n"
+    "  redis.call('HSET', jk, '" TQ_JOB_F_LEASE_CAP "', cap)\n"
     "  if cap < untl then untl = cap end\n"
     "end\n"
-    "redis.call('HSET', jk, 'lease_until', untl)\n"
+    "redis.call('HSET', jk, '" TQ_JOB_F_LEASE_UNTIL "', untl)\n"
     "redis.call('ZADD', KEYS[2], untl, id)\n"
     "return untl - now\n";
 
 /* KEYS: job events   ARGV: id token. 1 when the partial event was added, 0 (stale token). */
 const char TQ_LUA_PARTIAL[] =
-    LUA_COMMON "if redis.call('HGET', KEYS[1], 'state') ~= 'running' or "
-               "redis.call('HGET', KEYS[1], 'token') ~= ARGV[2] then return 0 end\n"
-               "event(KEYS[2], ARGV[1], 'partial', '')\n"
+    LUA_COMMON "if redis.call('HGET', KEYS[1], '" TQ_JOB_F_STATE "') ~= '" TQ_STATE_RUNNING "' or "
+               "redis.call('HGET', KEYS[1], '" TQ_JOB_F_TOKEN "') ~= ARGV[2] then return 0 end\n"
+               "event(KEYS[2], ARGV[1], '" TQ_EVENT_PARTIAL "', '')\n"
                "return 1\n";
 
 /* KEYS: job running runcount dead events wake done q:interactive q:dirty q:bulk
  * ARGV: id token outcome(ok|fail|dead) error max_attempts done_ttl_ms */
-const char TQ_LUA_ACK[] = LUA_COMMON
-    "local jk, qk = KEYS[1], {KEYS[8], KEYS[9], KEYS[10]}\n"
-    "local id, tok, outcome, err = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
-    "local maxatt, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
-    "if redis.call('HGET', jk, 'state') ~= 'running' or redis.call('HGET', jk, 'token') ~= tok "
-    "then return 'stale' end\n"
-    "local cls = tonumber(redis.call('HGET', jk, 'cls'))\n"
-    "local now = now_ms()\n"
-    "redis.call('ZREM', KEYS[2], id)\n"
-    "redis.call('HINCRBY', KEYS[3], cls, -1)\n"
-    "if outcome == 'ok' then\n"
-    "  event(KEYS[5], id, 'ok', '')\n"
-    "  if redis.call('HGET', jk, 'rerun') == '1' then\n"
-    "    redis.call('HSET', jk, 'state', 'queued', 'rerun', 0, 'attempts', 0)\n"
-    "    redis.call('LPUSH', qk[cls+1], id)\n"
-    "    wake(KEYS[6])\n"
-    "    return 'requeued'\n"
-    "  end\n"
-    "  redis.call('DEL', jk)\n"
-    "  redis.call('SET', KEYS[7], now, 'PX', ttl)\n"
-    "  return 'ok'\n"
-    "end\n"
-    "local att = tonumber(redis.call('HGET', jk, 'attempts') or '0')\n"
-    "redis.call('HSET', jk, 'last_error', err)\n"
-    "if outcome == 'fail' and att < maxatt then\n"
-    "  redis.call('HSET', jk, 'state', 'queued')\n"
-    "  redis.call('LPUSH', qk[cls+1], id)\n"
-    "  wake(KEYS[6])\n"
-    "  return 'retry'\n"
-    "end\n"
-    "redis.call('HSET', jk, 'state', 'dead', 'dead_ms', now)\n"
-    "redis.call('ZADD', KEYS[4], now, id)\n"
-    "event(KEYS[5], id, 'dead', err)\n"
-    "return 'dead'\n";
+const char TQ_LUA_ACK[] =
+    LUA_COMMON "local jk, qk = KEYS[1], {KEYS[8], KEYS[9], KEYS[10]}\n"
+               "local id, tok, outcome, err = ARGV[1], ARGV[2], ARGV[3], ARGV[4]\n"
+               "local maxatt, ttl = tonumber(ARGV[5]), tonumber(ARGV[6])\n"
+               "if redis.call('HGET', jk, '" TQ_JOB_F_STATE "') ~= '" TQ_STATE_RUNNING
+               "' or redis.call('HGET', jk, '" TQ_JOB_F_TOKEN "') ~= tok "
+               "then return 'stale' end\n"
+               "local cls = tonumber(redis.call('HGET', jk, '" TQ_JOB_F_CLS "'))\n"
+               "local now = now_ms()\n"
+               "redis.call('ZREM', KEYS[2], id)\n"
+               "redis.call('HINCRBY', KEYS[3], cls, -1)\n"
+               "if outcome == 'ok' then\n"
+               "  event(KEYS[5], id, '" TQ_EVENT_OK "', '')\n"
+               "  if redis.call('HGET', jk, '" TQ_JOB_F_RERUN "') == '1' then\n"
+               "    redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_QUEUED
+               "', '" TQ_JOB_F_RERUN "', 0, '" TQ_JOB_F_ATTEMPTS "', 0)\n"
+               "    redis.call('LPUSH', qk[cls+1], id)\n"
+               "    wake(KEYS[6])\n"
+               "    return 'requeued'\n"
+               "  end\n"
+               "  redis.call('DEL', jk)\n"
+               "  redis.call('SET', KEYS[7], now, 'PX', ttl)\n"
+               "  return 'ok'\n"
+               "end\n"
+               "local att = tonumber(redis.call('HGET', jk, '" TQ_JOB_F_ATTEMPTS "') or '0')\n"
+               "redis.call('HSET', jk, '" TQ_JOB_F_LAST_ERROR "', err)\n"
+               "if outcome == 'fail' and att < maxatt then\n"
+               "  redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_QUEUED "')\n"
+               "  redis.call('LPUSH', qk[cls+1], id)\n"
+               "  wake(KEYS[6])\n"
+               "  return 'retry'\n"
+               "end\n"
+               "redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_DEAD
+               "', '" TQ_JOB_F_DEAD_MS "', now)\n"
+               "redis.call('ZADD', KEYS[4], now, id)\n"
+               "event(KEYS[5], id, '" TQ_EVENT_DEAD "', err)\n"
+               "return 'dead'\n";
 
 /* KEYS: running   ARGV: limit. The ids whose lease ran out (Redis's clock). Read-only. */
 const char TQ_LUA_REAP_LIST[] =
@@ -176,65 +188,69 @@ const char TQ_LUA_REAP_LIST[] =
 /* KEYS: job running runcount dead events wake q:interactive q:dirty q:bulk
  * ARGV: id max_attempts. 1 when a running job whose lease ran out went back to the head of
  * its class (or was dead-lettered), 0 otherwise (a stale running entry is dropped). */
-const char TQ_LUA_REAP[] =
-    LUA_COMMON "local jk, id, maxatt = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
-               "local qk = {KEYS[7], KEYS[8], KEYS[9]}\n"
-               "local until_ms = redis.call('ZSCORE', KEYS[2], id)\n"
-               "local now = now_ms()\n"
-               "if not until_ms or tonumber(until_ms) > now then return 0 end\n"
-               "redis.call('ZREM', KEYS[2], id)\n"
-               "if redis.call('HGET', jk, 'state') ~= 'running' then return 0 end\n"
-               "local cls = tonumber(redis.call('HGET', jk, 'cls'))\n"
-               "redis.call('HINCRBY', KEYS[3], cls, -1)\n"
-               "local att = tonumber(redis.call('HGET', jk, 'attempts') or '0')\n"
-               "local e = 'lease expired (worker '..(redis.call('HGET', jk, 'worker') or '?')..', "
-               "attempt '..att..')'\n"
-               "redis.call('HSET', jk, 'last_error', e)\n"
-               "if att >= maxatt then\n"
-               "  redis.call('HSET', jk, 'state', 'dead', 'dead_ms', now)\n"
-               "  redis.call('ZADD', KEYS[4], now, id)\n"
-               "  event(KEYS[5], id, 'dead', e)\n"
-               "else\n"
-               "  redis.call('HSET', jk, 'state', 'queued')\n"
-               "  redis.call('LPUSH', qk[cls+1], id)\n"
-               "  wake(KEYS[6])\n"
-               "end\n"
-               "return 1\n";
+const char TQ_LUA_REAP[] = LUA_COMMON
+    "local jk, id, maxatt = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
+    "local qk = {KEYS[7], KEYS[8], KEYS[9]}\n"
+    "local until_ms = redis.call('ZSCORE', KEYS[2], id)\n"
+    "local now = now_ms()\n"
+    "if not until_ms or tonumber(until_ms) > now then return 0 end\n"
+    "redis.call('ZREM', KEYS[2], id)\n"
+    "if redis.call('HGET', jk, '" TQ_JOB_F_STATE "') ~= '" TQ_STATE_RUNNING "' then return 0 end\n"
+    "local cls = tonumber(redis.call('HGET', jk, '" TQ_JOB_F_CLS "'))\n"
+    "redis.call('HINCRBY', KEYS[3], cls, -1)\n"
+    "local att = tonumber(redis.call('HGET', jk, '" TQ_JOB_F_ATTEMPTS "') or '0')\n"
+    "local e = 'lease expired (worker '..(redis.call('HGET', jk, '" TQ_JOB_F_WORKER "') or "
+    "'?')..', attempt '..att..')'\n"
+    "redis.call('HSET', jk, '" TQ_JOB_F_LAST_ERROR "', e)\n"
+    "if att >= maxatt then\n"
+    "  redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_DEAD "', '" TQ_JOB_F_DEAD_MS
+    "', now)\n"
+    "  redis.call('ZADD', KEYS[4], now, id)\n"
+    "  event(KEYS[5], id, '" TQ_EVENT_DEAD "', e)\n"
+    "else\n"
+    "  redis.call('HSET', jk, '" TQ_JOB_F_STATE "', '" TQ_STATE_QUEUED "')\n"
+    "  redis.call('LPUSH', qk[cls+1], id)\n"
+    "  wake(KEYS[6])\n"
+    "end\n"
+    "return 1\n";
 
 /* KEYS: job done dead   ARGV: id
  * Returns the state before: running (now marked rerun) | queued | dead (dropped) | none. */
-const char TQ_LUA_EXPIRE_MARK[] = "local jk = KEYS[1]\n"
-                                  "redis.call('DEL', KEYS[2])\n"
-                                  "local st = redis.call('HGET', jk, 'state')\n"
-                                  "if not st then return 'none' end\n"
-                                  "if st == 'running' then redis.call('HSET', jk, 'rerun', 1)\n"
-                                  "elseif st == 'dead' then\n"
-                                  "  redis.call('DEL', jk)\n"
-                                  "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
-                                  "end\n"
-                                  "return st\n";
+const char TQ_LUA_EXPIRE_MARK[] =
+    "local jk = KEYS[1]\n"
+    "redis.call('DEL', KEYS[2])\n"
+    "local st = redis.call('HGET', jk, '" TQ_JOB_F_STATE "')\n"
+    "if not st then return 'none' end\n"
+    "if st == '" TQ_STATE_RUNNING "' then redis.call('HSET', jk, '" TQ_JOB_F_RERUN "', 1)\n"
+    "elseif st == '" TQ_STATE_DEAD "' then\n"
+    "  redis.call('DEL', jk)\n"
+    "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
+    "end\n"
+    "return st\n";
 
 /* KEYS: job dead   ARGV: id. 1 purged, 0 not dead (its entry in the dead set is dropped). */
 const char TQ_LUA_DEAD_PURGE[] =
     "redis.call('ZREM', KEYS[2], ARGV[1])\n"
-    "if redis.call('HGET', KEYS[1], 'state') == 'dead' then redis.call('DEL', KEYS[1]) return 1 "
+    "if redis.call('HGET', KEYS[1], '" TQ_JOB_F_STATE "') == '" TQ_STATE_DEAD
+    "' then redis.call('DEL', KEYS[1]) return 1 "
     "end\n"
     "return 0\n";
 
 /* KEYS: job q:interactive q:bulk wake   ARGV: id. See TQ_RELEASE_FMT. */
-const char TQ_LUA_RELEASE[] = LUA_COMMON
-    "local jk = KEYS[1]\n"
-    "local st = redis.call('HGET', jk, 'state')\n"
-    "if not st then return 'none' end\n"
-    "local n = redis.call('HINCRBY', jk, 'holders', -1)\n"
-    "if n < 0 then redis.call('HSET', jk, 'holders', 0) n = 0 end\n"
-    "if n > 0 then return 'held' end\n"
-    "if st ~= 'queued' or redis.call('HGET', jk, 'cls') ~= '0' then return 'released' end\n"
-    "redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
-    "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
-    "redis.call('HSET', jk, 'cls', 2)\n"
-    "wake(KEYS[4])\n"
-    "return 'demoted'\n";
+const char TQ_LUA_RELEASE[] =
+    LUA_COMMON "local jk = KEYS[1]\n"
+               "local st = redis.call('HGET', jk, '" TQ_JOB_F_STATE "')\n"
+               "if not st then return 'none' end\n"
+               "local n = redis.call('HINCRBY', jk, '" TQ_JOB_F_HOLDERS "', -1)\n"
+               "if n < 0 then redis.call('HSET', jk, '" TQ_JOB_F_HOLDERS "', 0) n = 0 end\n"
+               "if n > 0 then return 'held' end\n"
+               "if st ~= '" TQ_STATE_QUEUED "' or redis.call('HGET', jk, '" TQ_JOB_F_CLS
+               "') ~= '0' then return 'released' end\n"
+               "redis.call('LREM', KEYS[2], 1, ARGV[1])\n"
+               "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
+               "redis.call('HSET', jk, '" TQ_JOB_F_CLS "', 2)\n"
+               "wake(KEYS[4])\n"
+               "return 'demoted'\n";
 
 static const char *const enqueue_result_names[] = {
     "new", "coalesced", "promoted", "running", "rerun", "done", "full", "dead", "error"};
@@ -565,7 +581,7 @@ int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t st
         return -1;
     if (state)
         snprintf(state, statesize, "%s", r->str);
-    int rc = strcmp(r->str, "running") == 0 ? 1 : 0;
+    int rc = strcmp(r->str, TQ_STATE_RUNNING) == 0 ? 1 : 0;
     freeReplyObject(r);
     return rc;
 }

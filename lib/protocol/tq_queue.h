@@ -1,74 +1,10 @@
-/* tq_queue — the render queue in Redis: key names and the Lua scripts behind every state
- * change, each atomic and one round trip.
+/* tq_queue — the render queue in Redis: the Lua scripts behind every state change, each
+ * atomic and one round trip, and thin synchronous wrappers.
  *
- * Keys, all under TQ_QUEUE_PREFIX ("{tq}:", one hash tag = one cluster slot). Every script
- * gets every key it touches as KEYS (the macros below are the one copy of each name; a job's
- * own keys come from tq_queue_job_keys()); no script builds a key name:
- *   job:<id>      hash   state queued|running|dead, cls, payload (msgpack tq_job), attempts,
- *                        worker, token, lease_until, lease_cap, started_ms, rerun, last_error,
- *                        enq_ms, dead_ms, holders
- *   q:<class>     list   ready job ids, claimed from the head
- *   running       zset   job id -> lease deadline (unix ms, Redis's clock)
- *   runcount      hash   class number -> jobs running
- *   fence         string the last fencing token handed out (INCR by every claim; a new one
- *                        starts at Redis's time in ms x 1000, so tokens grow across data loss)
- *   claims        string claims so far (every fair_every-th looks at the lowest class first)
- *   done:<id>     string set for a moment after success, so a late request reads the cache
- *   dead          zset   job id -> dead-letter time (unix ms); details stay in job:<id>
- *   events        stream completions: id, status ok|dead|partial, error (partial: the worker
- *                        wrote the first requester's tile of an interactive job, the rest follows)
- *   wake          list   one token per new ready job; idle workers BLPOP it
- *   renderlog     stream one entry per rendered tile (see the worker)
- *   renderlog:rejected stream entries PostgreSQL rejected: stream_id, error, their fields
- *   workers       hash   worker id -> "host pid last_seen_ms"
- *
- * Time: every time a script stores or compares (enq_ms, started_ms, lease_until, dead_ms, the
- * done marker) is Redis's own, redis.call('TIME') (Redis 7 replicates a script's effects, not
- * the script, so a non-deterministic read is allowed). No host clock reaches the queue, so
- * clock skew between hosts cannot shorten or stretch a lease.
- *
- * Job lifecycle (function behind each arrow; t = the claim's fencing token):
- *
- *           tq_queue_enqueue*          tq_queue_claim (t = INCR fence)
- *   (none) ─────────────────▶ queued ────────────────▶ running(t) ─tq_queue_ack(ok)─▶ (none)
- *                             ▲ ▲ ▲                    │  │ │                     + done:<id>
- *    enqueue(interactive) on  │ │ │ tq_queue_ack(fail, │  │ │                     + event ok
- *    a lower class:           │ │ │ attempts<max)      │  │ └─tq_queue_ack(ok), rerun=1
- *    "promoted" ──────────────┘ │ ├────────────────────┘  │  (an expire hit mid-render)
- *    tq_queue_release, no       │ │ tq_queue_reap          │  ─▶ queued
- *    holder left, interactive:  │ │ (lease expired, <max)  │
- *    moved to bulk, "demoted" ──┘ └────────────────────────┤ tq_queue_ack(fail, attempts>=max),
- *                                                          │ tq_queue_ack(dead) (malformed),
- *                                                          ▼ tq_queue_reap (>=max)
- *                                                         dead ──(event dead)
- *                                                          │ tq_queue_enqueue* after the
- *                                                          │ cool-down (before it: "dead" and
- *                                                          │ the reason, nothing changes),
- *                                                          │ deadletter retry (mode retry),
- *                                                          │ tq_queue_expire_mark (drops it:
- *                                                          ▼ the next request is "new")
- *                                                        queued (attempts 0)
- *
- * Invariants of each state, as the scripts keep them (tq_queue_check verifies them against a
- * live Redis; "q lists" are q:interactive, q:dirty, q:bulk):
- *   queued   the id is exactly once in the q list of its cls, in no other q list, not in
- *            running, not in dead.
- *   running  in running with score = lease_until; counted in runcount[cls]; worker and token
- *            set, token <= fence; in no q list, not in dead; lease_until <= lease_cap when a
- *            heartbeat set a cap (claim drops the cap of an earlier attempt).
- *   dead     in dead with score = dead_ms; last_error set (it may be empty: an ack without a
- *            reason); in no q list, not in running.
- *   every job hash: state queued|running|dead, cls 0..2, attempts >= 0, holders >= 0 (release
- *            clamps it).
- *   every id in running or dead has a job hash in that state (ack, reap, enqueue and purge
- *            remove the entry in the same script that changes the state).
- *   runcount[c] = the number of running jobs of class c, for c 0..2 only, never negative
- *            (claim and ack/reap move both in one script; a running job never changes cls).
- *   done:<id> always has a TTL (SET ... PX in ack).
- * An id in a q list without any job hash is a warning, not a violation: no script leaves
- * one, but claim tolerates it (pops and drops it, "again") and nothing is rendered twice or
- * lost for it. An id in a q list whose hash exists in another state or class is a violation:
- * once that job is queued again (retry, reap, rerun) it would sit in the lists twice.
+ * The keys, fields, states, the job lifecycle (which function is behind each arrow) and the
+ * invariants of each state are the wire contract, tq_wire.h. Every script gets every key it
+ * touches as KEYS (the names from tq_wire.h; a job's own keys from tq_queue_job_keys()) and
+ * reads the time from Redis (TIME); ARGV carries values only.
  *
  * Fencing. A claim stores a new token (INCR fence, so tokens only grow) in the job hash and
  * returns it. Whatever a worker does for the job later names that token, and the script
@@ -105,29 +41,7 @@
 #include <hiredis/hiredis.h>
 
 #include "tq_job.h"
-
-#define TQ_QUEUE_PREFIX "{tq}:"
-#define TQ_QUEUE_JOB_KEY_PREFIX TQ_QUEUE_PREFIX "job:"
-#define TQ_QUEUE_DONE_KEY_PREFIX TQ_QUEUE_PREFIX "done:"
-#define TQ_QUEUE_Q_INTERACTIVE_KEY TQ_QUEUE_PREFIX "q:interactive"
-#define TQ_QUEUE_Q_DIRTY_KEY TQ_QUEUE_PREFIX "q:dirty"
-#define TQ_QUEUE_Q_BULK_KEY TQ_QUEUE_PREFIX "q:bulk"
-#define TQ_QUEUE_RUNNING_KEY TQ_QUEUE_PREFIX "running"
-#define TQ_QUEUE_RUNCOUNT_KEY TQ_QUEUE_PREFIX "runcount"
-#define TQ_QUEUE_FENCE_KEY TQ_QUEUE_PREFIX "fence"
-#define TQ_QUEUE_CLAIMS_KEY TQ_QUEUE_PREFIX "claims"
-#define TQ_QUEUE_DEAD_KEY TQ_QUEUE_PREFIX "dead"
-#define TQ_QUEUE_EVENTS_KEY TQ_QUEUE_PREFIX "events"
-#define TQ_QUEUE_WAKE_KEY TQ_QUEUE_PREFIX "wake"
-#define TQ_QUEUE_RENDERLOG_KEY TQ_QUEUE_PREFIX "renderlog"
-#define TQ_QUEUE_RENDERLOG_REJECTED_KEY TQ_QUEUE_PREFIX "renderlog:rejected"
-#define TQ_QUEUE_WORKERS_KEY TQ_QUEUE_PREFIX "workers"
-#define TQ_QUEUE_DONE_TTL_MS 10000
-
-/* The three class queues, highest class first, as one hiredis format fragment (no spaces in
- * key names, so hiredis passes each as one argument). */
-#define TQ_QUEUE_CLASS_KEYS                                                                        \
-    TQ_QUEUE_Q_INTERACTIVE_KEY " " TQ_QUEUE_Q_DIRTY_KEY " " TQ_QUEUE_Q_BULK_KEY
+#include "tq_wire.h"
 
 /* The list of ready jobs of a class (NULL for an unknown class). */
 const char *tq_queue_class_key(enum tq_job_class cls);

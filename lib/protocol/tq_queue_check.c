@@ -1,5 +1,5 @@
 /* tq_queue_check — the queue's invariants checked on one atomic snapshot. See
- * tq_queue_check.h and the invariants in tq_queue.h. */
+ * tq_queue_check.h and the invariants in tq_wire.h. */
 #include "tq_queue_check.h"
 
 #include <stdarg.h>
@@ -10,13 +10,15 @@
 #include "tq_queue.h"
 
 /* KEYS: q:interactive q:dirty q:bulk running dead runcount fence
- * ARGV: limit job_prefix done_prefix. Read-only. Returns
+ * ARGV: limit. Read-only. The job hashes and done markers it reads are named from the
+ * contract's prefixes, compiled into the text (never from ARGV). Returns
  * {truncated, fence, runcount (HGETALL), jobs, done}, each job
  * {id, in_q0, in_q1, in_q2, running_score, dead_score, state, cls, worker, token,
  *  lease_until, lease_cap, last_error, dead_ms, holders, attempts} (nil: absent), each done
  * marker {id, pttl}. */
 static const char LUA_CHECK_SNAPSHOT[] =
-    "local limit, jp, dp = tonumber(ARGV[1]), ARGV[2], ARGV[3]\n"
+    "local limit = tonumber(ARGV[1])\n"
+    "local jp, dp = '" TQ_QUEUE_JOB_KEY_PREFIX "', '" TQ_QUEUE_DONE_KEY_PREFIX "'\n"
     "local jobs, order, n, trunc = {}, {}, 0, 0\n"
     "local function job(id)\n"
     "  local j = jobs[id]\n"
@@ -53,9 +55,10 @@ static const char LUA_CHECK_SNAPSHOT[] =
     "end\n"
     "scan(jp, function(id) return job(id) ~= nil end)\n"
     "for _, j in ipairs(order) do\n"
-    "  local h = redis.call('HMGET', jp .. j[1], 'state', 'cls', 'worker', 'token', "
-    "'lease_until',\n"
-    "                       'lease_cap', 'last_error', 'dead_ms', 'holders', 'attempts')\n"
+    "  local h = redis.call('HMGET', jp .. j[1], '" TQ_JOB_F_STATE "', '" TQ_JOB_F_CLS
+    "', '" TQ_JOB_F_WORKER "', '" TQ_JOB_F_TOKEN "', '" TQ_JOB_F_LEASE_UNTIL
+    "', '" TQ_JOB_F_LEASE_CAP "', '" TQ_JOB_F_LAST_ERROR "', '" TQ_JOB_F_DEAD_MS
+    "', '" TQ_JOB_F_HOLDERS "', '" TQ_JOB_F_ATTEMPTS "')\n"
     "  for i = 1, 10 do j[6 + i] = h[i] end\n"
     "end\n"
     "local done, seen = {}, {}\n"
@@ -87,29 +90,6 @@ enum {
     J_FIELDS
 };
 
-static const char *const names[TQ_CHECK_COUNT] = {"queued",  "running",  "dead",    "job-fields",
-                                                  "entries", "runcount", "done-ttl"};
-static const char *const texts[TQ_CHECK_COUNT] = {
-    "a queued job is exactly once in the q list of its class, in no other q list, not in "
-    "running, not in dead",
-    "a running job is in running with score = lease_until, has a worker and a token <= fence, "
-    "lease_until <= lease_cap, in no q list, not in dead",
-    "a dead job is in dead with score = dead_ms, has last_error, in no q list, not in running",
-    "every job hash has state queued|running|dead, cls 0..2, attempts >= 0, holders >= 0",
-    "every id in a q list, running or dead has a job hash (left-over ids in a q list: warning)",
-    "runcount[class] = the running jobs of that class (fields 0..2 only, none negative)",
-    "every done:<id> marker has a TTL"};
-
-const char *tq_check_name(enum tq_check_invariant inv)
-{
-    return (unsigned)inv < TQ_CHECK_COUNT ? names[inv] : "?";
-}
-
-const char *tq_check_text(enum tq_check_invariant inv)
-{
-    return (unsigned)inv < TQ_CHECK_COUNT ? texts[inv] : "?";
-}
-
 void tq_check_result_clear(struct tq_check_result *r)
 {
     free(r->issues);
@@ -117,8 +97,8 @@ void tq_check_result_clear(struct tq_check_result *r)
 }
 
 /* Appends an issue. 0, or -1 out of memory. */
-static int issue(struct tq_check_result *r, enum tq_check_invariant inv, int warning,
-                 const char *id, const char *fmt, ...)
+static int issue(struct tq_check_result *r, enum tq_invariant inv, int warning, const char *id,
+                 const char *fmt, ...)
 {
     if (r->nissues == r->cap) {
         size_t cap = r->cap ? 2 * r->cap : 16;
@@ -191,75 +171,75 @@ static int check_job(struct tq_check_result *r, const redisReply *j, int complet
     places(inq, running != NULL, dead != NULL, where, sizeof where);
     if (state == NULL) {
         if (running || dead)
-            return issue(r, TQ_CHECK_ENTRIES, 0, id, "no job hash, but%s", where);
-        return issue(r, TQ_CHECK_ENTRIES, 1, id, "left-over id%s without a job hash", where);
+            return issue(r, TQ_INV_ENTRIES, 0, id, "no job hash, but%s", where);
+        return issue(r, TQ_INV_ENTRIES, 1, id, "left-over id%s without a job hash", where);
     }
-    int queued = strcmp(state, "queued") == 0, run = strcmp(state, "running") == 0,
-        dd = strcmp(state, "dead") == 0;
-    if (!queued && !run && !dd)
-        return issue(r, TQ_CHECK_FIELDS, 0, id, "state '%s'%s", state, where);
+    enum tq_job_state st;
+    if (tq_job_state_parse(state, &st) != 0)
+        return issue(r, TQ_INV_FIELDS, 0, id, "state '%s'%s", state, where);
+    int queued = st == TQ_JOB_QUEUED, dd = st == TQ_JOB_DEAD;
     if (!parse_ll(str_at(j, J_CLS), &cls) || cls < 0 || cls >= TQ_CLASS_COUNT) {
-        if (issue(r, TQ_CHECK_FIELDS, 0, id, "cls '%s'",
-                  str_at(j, J_CLS) ? str_at(j, J_CLS) : "") != 0)
+        if (issue(r, TQ_INV_FIELDS, 0, id, "cls '%s'", str_at(j, J_CLS) ? str_at(j, J_CLS) : "") !=
+            0)
             return -1;
         cls = -1;
     }
     if (!parse_ll(str_at(j, J_ATTEMPTS), &v) || v < 0)
-        if (issue(r, TQ_CHECK_FIELDS, 0, id, "attempts '%s'",
+        if (issue(r, TQ_INV_FIELDS, 0, id, "attempts '%s'",
                   str_at(j, J_ATTEMPTS) ? str_at(j, J_ATTEMPTS) : "") != 0)
             return -1;
     if (str_at(j, J_HOLDERS) && (!parse_ll(str_at(j, J_HOLDERS), &v) || v < 0))
-        if (issue(r, TQ_CHECK_FIELDS, 0, id, "holders '%s'", str_at(j, J_HOLDERS)) != 0)
+        if (issue(r, TQ_INV_FIELDS, 0, id, "holders '%s'", str_at(j, J_HOLDERS)) != 0)
             return -1;
 
     if (queued) {
         /* counts are lower bounds when the read stopped early: "missing" needs it whole */
         int ok =
             !running && !dead && nq <= 1 && (cls < 0 || nq == inq[cls]) && (!complete || nq == 1);
-        if (!ok && issue(r, TQ_CHECK_QUEUED, 0, id, "queued in class %s, but%s",
+        if (!ok && issue(r, TQ_INV_QUEUED, 0, id, "queued in class %s, but%s",
                          cls >= 0 ? tq_job_class_name((enum tq_job_class)cls) : "?",
                          where[0] ? where : " in no q list") != 0)
             return -1;
         return 0;
     }
     if (nq > 0 &&
-        issue(r, dd ? TQ_CHECK_DEAD : TQ_CHECK_RUNNING, 0, id, "%s, but%s", state, where) != 0)
+        issue(r, dd ? TQ_INV_DEAD : TQ_INV_RUNNING, 0, id, "%s, but%s", state, where) != 0)
         return -1;
     if (dd) {
-        if (running && issue(r, TQ_CHECK_DEAD, 0, id, "dead, but in running") != 0)
+        if (running && issue(r, TQ_INV_DEAD, 0, id, "dead, but in running") != 0)
             return -1;
         if (str_at(j, J_LAST_ERROR) == NULL &&
-            issue(r, TQ_CHECK_DEAD, 0, id, "dead without last_error") != 0)
+            issue(r, TQ_INV_DEAD, 0, id, "dead without last_error") != 0)
             return -1;
-        if (dead == NULL && complete && issue(r, TQ_CHECK_DEAD, 0, id, "dead, not in dead") != 0)
+        if (dead == NULL && complete && issue(r, TQ_INV_DEAD, 0, id, "dead, not in dead") != 0)
             return -1;
         if (dead && !(parse_ll(str_at(j, J_DEAD_MS), &v) && parse_ll(dead, &w) && v == w) &&
-            issue(r, TQ_CHECK_DEAD, 0, id, "in dead at %s, but dead_ms '%s'", dead,
+            issue(r, TQ_INV_DEAD, 0, id, "in dead at %s, but dead_ms '%s'", dead,
                   str_at(j, J_DEAD_MS) ? str_at(j, J_DEAD_MS) : "") != 0)
             return -1;
         return 0;
     }
     if (cls >= 0)
         counts[cls]++;
-    if (dead && issue(r, TQ_CHECK_RUNNING, 0, id, "running, but in dead") != 0)
+    if (dead && issue(r, TQ_INV_RUNNING, 0, id, "running, but in dead") != 0)
         return -1;
     if (running == NULL && complete &&
-        issue(r, TQ_CHECK_RUNNING, 0, id, "running, not in running") != 0)
+        issue(r, TQ_INV_RUNNING, 0, id, "running, not in running") != 0)
         return -1;
     long long until = 0, cap;
     int has_until = parse_ll(str_at(j, J_LEASE_UNTIL), &until);
     if (running && !(has_until && parse_ll(running, &w) && until == w) &&
-        issue(r, TQ_CHECK_RUNNING, 0, id, "in running at %s, but lease_until '%s'", running,
+        issue(r, TQ_INV_RUNNING, 0, id, "in running at %s, but lease_until '%s'", running,
               str_at(j, J_LEASE_UNTIL) ? str_at(j, J_LEASE_UNTIL) : "") != 0)
         return -1;
     if (parse_ll(str_at(j, J_LEASE_CAP), &cap) && has_until && until > cap &&
-        issue(r, TQ_CHECK_RUNNING, 0, id, "lease_until %lld past lease_cap %lld", until, cap) != 0)
+        issue(r, TQ_INV_RUNNING, 0, id, "lease_until %lld past lease_cap %lld", until, cap) != 0)
         return -1;
     if ((str_at(j, J_WORKER) == NULL || str_at(j, J_WORKER)[0] == '\0') &&
-        issue(r, TQ_CHECK_RUNNING, 0, id, "running without a worker") != 0)
+        issue(r, TQ_INV_RUNNING, 0, id, "running without a worker") != 0)
         return -1;
     if (!parse_ll(str_at(j, J_TOKEN), &v) || v <= 0)
-        return issue(r, TQ_CHECK_RUNNING, 0, id, "running with token '%s'",
+        return issue(r, TQ_INV_RUNNING, 0, id, "running with token '%s'",
                      str_at(j, J_TOKEN) ? str_at(j, J_TOKEN) : "");
     if (v > *max_token)
         *max_token = v;
@@ -275,19 +255,19 @@ static int check_counts(struct tq_check_result *r, const redisReply *fence,
 
     if (max_token > 0 &&
         !(fence->type == REDIS_REPLY_STRING && parse_ll(fence->str, &f) && max_token <= f) &&
-        issue(r, TQ_CHECK_RUNNING, 0, "", "a running job's token %lld is past fence '%s'",
-              max_token, fence->type == REDIS_REPLY_STRING ? fence->str : "") != 0)
+        issue(r, TQ_INV_RUNNING, 0, "", "a running job's token %lld is past fence '%s'", max_token,
+              fence->type == REDIS_REPLY_STRING ? fence->str : "") != 0)
         return -1;
     for (size_t i = 0; i + 1 < runcount->elements; i += 2) {
         const char *k = str_at(runcount, i), *val = str_at(runcount, i + 1);
         long long c;
         if (!parse_ll(k, &c) || c < 0 || c >= TQ_CLASS_COUNT) {
-            if (issue(r, TQ_CHECK_RUNCOUNT, 0, "", "field '%s' is no class", k ? k : "") != 0)
+            if (issue(r, TQ_INV_RUNCOUNT, 0, "", "field '%s' is no class", k ? k : "") != 0)
                 return -1;
             continue;
         }
         if (!parse_ll(val, &v) || v < 0) {
-            if (issue(r, TQ_CHECK_RUNCOUNT, 0, "", "runcount[%lld] = '%s'", c, val ? val : "") != 0)
+            if (issue(r, TQ_INV_RUNCOUNT, 0, "", "runcount[%lld] = '%s'", c, val ? val : "") != 0)
                 return -1;
             continue;
         }
@@ -295,7 +275,7 @@ static int check_counts(struct tq_check_result *r, const redisReply *fence,
     }
     for (int c = 0; complete && c < TQ_CLASS_COUNT; c++)
         if (have[c] != counts[c] &&
-            issue(r, TQ_CHECK_RUNCOUNT, 0, "", "runcount[%d] (%s) = %lld, running jobs: %lld", c,
+            issue(r, TQ_INV_RUNCOUNT, 0, "", "runcount[%d] (%s) = %lld, running jobs: %lld", c,
                   tq_job_class_name((enum tq_job_class)c), have[c], counts[c]) != 0)
             return -1;
     return 0;
@@ -338,8 +318,8 @@ long tq_queue_check(redisContext *c, long limit, struct tq_check_result *out, ch
         limit = TQ_CHECK_DEFAULT_LIMIT;
     s = redisCommand(c,
                      "EVAL %s 7 " TQ_QUEUE_CLASS_KEYS " " TQ_QUEUE_RUNNING_KEY " " TQ_QUEUE_DEAD_KEY
-                     " " TQ_QUEUE_RUNCOUNT_KEY " " TQ_QUEUE_FENCE_KEY " %ld %s %s",
-                     LUA_CHECK_SNAPSHOT, limit, TQ_QUEUE_JOB_KEY_PREFIX, TQ_QUEUE_DONE_KEY_PREFIX);
+                     " " TQ_QUEUE_RUNCOUNT_KEY " " TQ_QUEUE_FENCE_KEY " %ld",
+                     LUA_CHECK_SNAPSHOT, limit);
     if (s == NULL || s->type == REDIS_REPLY_ERROR) {
         snprintf(err, errsize, "redis: %s", s ? s->str : c->errstr);
         goto cleanup;
@@ -359,12 +339,12 @@ long tq_queue_check(redisContext *c, long limit, struct tq_check_result *out, ch
         goto oom;
     for (size_t i = 0; i < done->elements; i++) {
         long long ttl = done->element[i]->element[1]->integer;
-        if (ttl == -1 && issue(out, TQ_CHECK_DONE_TTL, 0, done->element[i]->element[0]->str,
+        if (ttl == -1 && issue(out, TQ_INV_DONE_TTL, 0, done->element[i]->element[0]->str,
                                "done marker without a TTL") != 0)
             goto oom;
     }
     rc = 0;
-    for (int i = 0; i < TQ_CHECK_COUNT; i++)
+    for (int i = 0; i < TQ_INV_COUNT; i++)
         rc += (long)out->violations[i];
     goto cleanup;
 oom:

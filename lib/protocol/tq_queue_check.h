@@ -1,5 +1,5 @@
-/* tq_queue_check — verifies the queue's invariants (listed in tq_queue.h next to the job
- * lifecycle) against a live Redis.
+/* tq_queue_check — verifies the queue's invariants, exactly those of the wire contract
+ * (tq_wire.h: enum tq_invariant, next to the job lifecycle), against a live Redis.
  *
  * One read-only Lua script takes the snapshot atomically: the three q lists, running, dead,
  * runcount and fence (its declared KEYS), then the job hashes of every id it saw plus those a
@@ -19,23 +19,13 @@
 #include <hiredis/hiredis.h>
 
 #include "tq_job.h"
+#include "tq_wire.h"
 
 #define TQ_CHECK_DEFAULT_LIMIT 100000
 
-enum tq_check_invariant {
-    TQ_CHECK_QUEUED = 0, /* queued: exactly once in q:<cls>, nowhere else */
-    TQ_CHECK_RUNNING,    /* running: in running at lease_until, worker, token <= fence, ... */
-    TQ_CHECK_DEAD,       /* dead: in dead at dead_ms, last_error, nowhere else */
-    TQ_CHECK_FIELDS,     /* every job hash: state, cls, attempts, holders */
-    TQ_CHECK_ENTRIES,    /* every id in a q list, running or dead has a job hash */
-    TQ_CHECK_RUNCOUNT,   /* runcount[c] = running jobs of class c, >= 0 */
-    TQ_CHECK_DONE_TTL,   /* every done:<id> has a TTL */
-    TQ_CHECK_COUNT
-};
-
 struct tq_check_issue {
-    enum tq_check_invariant inv;
-    int warning; /* 1: tolerated (see tq_queue.h), not a violation */
+    enum tq_invariant inv;
+    int warning; /* 1: tolerated (see tq_wire.h), not a violation */
     char id[TQ_JOB_ID_MAX];
     char what[256];
 };
@@ -46,13 +36,9 @@ struct tq_check_result {
     long done_markers;             /* done markers read */
     struct tq_check_issue *issues; /* malloc'd; tq_check_result_clear frees */
     size_t nissues, cap;
-    size_t violations[TQ_CHECK_COUNT]; /* per invariant, warnings not counted */
+    size_t violations[TQ_INV_COUNT]; /* per invariant, warnings not counted */
     size_t warnings;
 };
-
-/* A short name ("queued", "runcount", ...) and the invariant as one sentence. */
-const char *tq_check_name(enum tq_check_invariant inv);
-const char *tq_check_text(enum tq_check_invariant inv);
 
 /* Reads a snapshot of the queue on c and checks it; limit <= 0 means
  * TQ_CHECK_DEFAULT_LIMIT. Fills out (the caller clears it with tq_check_result_clear, also

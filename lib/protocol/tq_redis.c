@@ -4,9 +4,12 @@
  * returns (the caller's). Replies are freed where they are read. */
 #include "tq_redis.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "tq_queue.h" /* TQ_QUEUE_PREFIX: the {tq} hash tag */
 
 static struct timeval ms_tv(int ms)
 {
@@ -103,7 +106,8 @@ int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize)
 int tq_redis_error_is_reconnect(const char *msg)
 {
     static const char *const codes[] = {"READONLY",   "LOADING", "MASTERDOWN", "UNBLOCKED",
-                                        "NOREPLICAS", "BUSY",    "TRYAGAIN",   "CLUSTERDOWN"};
+                                        "NOREPLICAS", "BUSY",    "TRYAGAIN",   "CLUSTERDOWN",
+                                        "MOVED",      "ASK"};
 
     if (msg == NULL)
         return 0;
@@ -161,12 +165,233 @@ int tq_redis_master_moved(const struct tq_redis_target *t, const struct tq_redis
     return 1;
 }
 
+/* ---- Redis Cluster ---------------------------------------------------------------------- */
+
+/* CRC16-CCITT (XMODEM: polynomial 0x1021, initial value 0), the cluster's key hash. */
+static uint16_t crc16(const char *buf, size_t len)
+{
+    uint16_t crc = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        crc ^= (uint16_t)((unsigned char)buf[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (crc & 0x8000) ? (uint16_t)((crc << 1) ^ 0x1021) : (uint16_t)(crc << 1);
+    }
+    return crc;
+}
+
+unsigned tq_redis_key_slot(const char *key, size_t len)
+{
+    const char *open = memchr(key, '{', len);
+
+    if (open != NULL) {
+        size_t rest = len - (size_t)(open - key) - 1;
+        const char *close = memchr(open + 1, '}', rest);
+        if (close != NULL && close > open + 1)
+            return crc16(open + 1, (size_t)(close - open - 1)) % TQ_REDIS_CLUSTER_SLOTS;
+    }
+    return crc16(key, len) % TQ_REDIS_CLUSTER_SLOTS;
+}
+
+int tq_redis_cluster_slot_owner(const redisReply *r, unsigned slot, const char *asked_host,
+                                char *host, size_t hostsize, int *port, char *err, size_t errsize)
+{
+    if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+        snprintf(err, errsize, "CLUSTER SLOTS: %s", r ? r->str : "no reply");
+        return -1;
+    }
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(err, errsize, "CLUSTER SLOTS: unexpected reply type %d", r->type);
+        return -1;
+    }
+    /* [ [start, end, [ip, port, id, ...] (the master), [replica]...], ... ] */
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 3 ||
+            e->element[0]->type != REDIS_REPLY_INTEGER ||
+            e->element[1]->type != REDIS_REPLY_INTEGER)
+            continue;
+        if ((long long)slot < e->element[0]->integer || (long long)slot > e->element[1]->integer)
+            continue;
+        const redisReply *m = e->element[2];
+        if (m->type != REDIS_REPLY_ARRAY || m->elements < 2 ||
+            m->element[0]->type != REDIS_REPLY_STRING ||
+            m->element[1]->type != REDIS_REPLY_INTEGER || m->element[1]->integer <= 0 ||
+            m->element[1]->integer > 65535) {
+            snprintf(err, errsize, "CLUSTER SLOTS: bad master entry for slot %u", slot);
+            return -1;
+        }
+        const char *h = m->element[0]->str;
+        if (h[0] == '\0' && asked_host != NULL)
+            h = asked_host;
+        if (h[0] == '\0' || strcmp(h, "?") == 0 || strlen(h) >= hostsize) {
+            snprintf(err, errsize, "CLUSTER SLOTS: no usable address for slot %u's master", slot);
+            return -1;
+        }
+        snprintf(host, hostsize, "%s", h);
+        *port = (int)m->element[1]->integer;
+        return 0;
+    }
+    snprintf(err, errsize, "CLUSTER SLOTS: slot %u is not served (cluster not ready?)", slot);
+    return -1;
+}
+
+enum tq_redis_redirect tq_redis_redirect_parse(const char *msg, unsigned *slot, char *host,
+                                               size_t hostsize, int *port)
+{
+    enum tq_redis_redirect kind;
+    const char *p;
+    char *end = NULL;
+
+    if (msg == NULL)
+        return TQ_REDIS_NOT_REDIRECT;
+    if (strncmp(msg, "MOVED ", 6) == 0) {
+        kind = TQ_REDIS_MOVED;
+        p = msg + 6;
+    } else if (strncmp(msg, "ASK ", 4) == 0) {
+        kind = TQ_REDIS_ASK;
+        p = msg + 4;
+    } else {
+        return TQ_REDIS_NOT_REDIRECT;
+    }
+    if (*p < '0' || *p > '9')
+        return TQ_REDIS_NOT_REDIRECT;
+    unsigned long sl = strtoul(p, &end, 10);
+    if (*end != ' ' || sl >= TQ_REDIS_CLUSTER_SLOTS)
+        return TQ_REDIS_NOT_REDIRECT;
+    const char *addr = end + 1;
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL || colon == addr || colon[1] < '0' || colon[1] > '9')
+        return TQ_REDIS_NOT_REDIRECT;
+    long pt = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || pt <= 0 || pt > 65535)
+        return TQ_REDIS_NOT_REDIRECT;
+    size_t hl = (size_t)(colon - addr);
+    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') { /* [v6]:port */
+        addr++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= hostsize || memchr(addr, ' ', hl) != NULL)
+        return TQ_REDIS_NOT_REDIRECT;
+    memcpy(host, addr, hl);
+    host[hl] = '\0';
+    *slot = (unsigned)sl;
+    *port = (int)pt;
+    return kind;
+}
+
+/* AUTH with password (NULL: none) on c. 0, or -1 with err. */
+static int auth(redisContext *c, const char *password, char *err, size_t errsize)
+{
+    redisReply *r;
+    int rc = -1;
+
+    if (password == NULL)
+        return 0;
+    r = redisCommand(c, "AUTH %s", password);
+    if (r == NULL || r->type == REDIS_REPLY_ERROR)
+        reply_error(c, r, "AUTH", err, errsize);
+    else
+        rc = 0;
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+/* The {tq} slot (every tileq key is in it). */
+static unsigned tq_slot(void)
+{
+    return tq_redis_key_slot(TQ_QUEUE_PREFIX, strlen(TQ_QUEUE_PREFIX));
+}
+
+/* CLUSTER SLOTS of the seeds, one after the other, with password (or NULL). */
+static int cluster_resolve(const struct tq_redis_target *t, const char *password, int connect_ms,
+                           char *host, size_t hostsize, int *port, char *err, size_t errsize)
+{
+    char why[300], last[400] = "none configured";
+
+    for (size_t i = 0; i < t->ncluster_nodes; i++) {
+        const struct tq_hostport *s = &t->cluster_nodes[i];
+        redisContext *c = connect_with(s->host, s->port, connect_ms, connect_ms, why, sizeof why);
+        if (c == NULL)
+            continue;
+        redisReply *r = NULL;
+        int ok = -1;
+        if (auth(c, password, why, sizeof why) == 0) {
+            r = redisCommand(c, "CLUSTER SLOTS");
+            ok = tq_redis_cluster_slot_owner(r, tq_slot(), s->host, host, hostsize, port, why,
+                                             sizeof why);
+            if (r == NULL)
+                snprintf(why, sizeof why, "%s", c->errstr[0] ? c->errstr : "no reply");
+        }
+        if (r)
+            freeReplyObject(r);
+        redisFree(c);
+        if (ok == 0)
+            return 0;
+        snprintf(last, sizeof last, "%s:%d: %s", s->host, s->port, why);
+    }
+    snprintf(err, errsize, "cluster nodes: %s", last);
+    return -1;
+}
+
+int tq_redis_cluster_resolve(const struct tq_redis_target *t, int connect_ms, char *host,
+                             size_t hostsize, int *port, char *err, size_t errsize)
+{
+    char *urlhost = NULL, *password = NULL;
+    int urlport = 0, db = 0, rc = -1;
+
+    if (tq_redis_url_parse(t->url, &urlhost, &urlport, &password, &db) != 0) {
+        snprintf(err, errsize, "bad Redis URL '%s'", t->url ? t->url : "");
+        goto cleanup;
+    }
+    rc = cluster_resolve(t, password, connect_ms, host, hostsize, port, err, errsize);
+cleanup:
+    free(urlhost);
+    free(password);
+    return rc;
+}
+
+/* Asks c (connected to host:port, the master the cluster named) about the {tq} slot: 0 when
+ * it serves it (ASK counts: the slot is its own while it migrates), 1 with host/port
+ * replaced by the node a MOVED named, -1 with err. */
+static int cluster_probe(redisContext *c, char *host, size_t hostsize, int *port, char *err,
+                         size_t errsize)
+{
+    char nhost[256];
+    unsigned slot = 0;
+    int nport = 0, rc = -1;
+    redisReply *r = redisCommand(c, "EXISTS %s", TQ_QUEUE_PREFIX);
+
+    if (r != NULL && r->type == REDIS_REPLY_INTEGER) {
+        rc = 0;
+    } else if (r != NULL && r->type == REDIS_REPLY_ERROR) {
+        switch (tq_redis_redirect_parse(r->str, &slot, nhost, sizeof nhost, &nport)) {
+        case TQ_REDIS_ASK:
+            rc = 0;
+            break;
+        case TQ_REDIS_MOVED:
+            snprintf(host, hostsize, "%s", nhost);
+            *port = nport;
+            rc = 1;
+            break;
+        default:
+            reply_error(c, r, "cluster slot check", err, errsize);
+        }
+    } else {
+        reply_error(c, r, "cluster slot check", err, errsize);
+    }
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
 redisContext *tq_redis_connect(const struct tq_redis_target *t, int connect_ms, int command_ms,
                                struct tq_redis_addr *addr, char *err, size_t errsize)
 {
     char *urlhost = NULL, *password = NULL;
     char host[256];
-    int port = 0, db = 0, ok = 0;
+    int port = 0, db = 0, ok = 0, hops = 0;
     redisContext *c = NULL;
     redisReply *r = NULL;
 
@@ -174,24 +399,25 @@ redisContext *tq_redis_connect(const struct tq_redis_target *t, int connect_ms, 
         snprintf(err, errsize, "bad Redis URL '%s'", t->url ? t->url : "");
         goto cleanup;
     }
+    if (t->ncluster_nodes > 0 && db != 0) {
+        snprintf(err, errsize, "Redis Cluster has database 0 only (redis_url says %d)", db);
+        goto cleanup;
+    }
     if (t->nsentinels > 0) {
         if (tq_redis_sentinel_resolve(t, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+            goto cleanup;
+    } else if (t->ncluster_nodes > 0) {
+        if (cluster_resolve(t, password, connect_ms, host, sizeof host, &port, err, errsize) != 0)
             goto cleanup;
     } else {
         snprintf(host, sizeof host, "%s", urlhost);
     }
+again:
     c = connect_with(host, port, connect_ms, command_ms, err, errsize);
     if (c == NULL)
         goto cleanup;
-    if (password != NULL) {
-        r = redisCommand(c, "AUTH %s", password);
-        if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-            reply_error(c, r, "AUTH", err, errsize);
-            goto cleanup;
-        }
-        freeReplyObject(r);
-        r = NULL;
-    }
+    if (auth(c, password, err, errsize) != 0)
+        goto cleanup;
     if (t->nsentinels > 0) {
         char why[200];
         r = redisCommand(c, "ROLE");
@@ -201,6 +427,24 @@ redisContext *tq_redis_connect(const struct tq_redis_target *t, int connect_ms, 
         }
         freeReplyObject(r);
         r = NULL;
+    }
+    if (t->ncluster_nodes > 0) {
+        char why[300];
+        int moved = cluster_probe(c, host, sizeof host, &port, why, sizeof why);
+        if (moved < 0) {
+            snprintf(err, errsize, "%s:%d (named by the cluster): %s", host, port, why);
+            goto cleanup;
+        }
+        if (moved > 0) {
+            redisFree(c);
+            c = NULL;
+            if (++hops > TQ_REDIS_MAX_REDIRECTS) {
+                snprintf(err, errsize, "cluster: more than %d MOVED redirections for the {tq} slot",
+                         TQ_REDIS_MAX_REDIRECTS);
+                goto cleanup;
+            }
+            goto again;
+        }
     }
     if (db != 0) {
         r = redisCommand(c, "SELECT %d", db);

@@ -8,13 +8,24 @@
  *     SENTINEL get-master-addr-by-name NAME; the first answer wins, and the address it gives
  *     must say ROLE master (right after a failover a sentinel may still name the old master,
  *     now a replica, or one that is down). redis_url then gives only the password and db.
+ *   - cluster_nodes (Redis Cluster; configured as redis_cluster_nodes): each seed node in turn
+ *     is asked CLUSTER SLOTS; the master serving the slot of the {tq} hash tag
+ *     (tq_redis_key_slot(TQ_QUEUE_PREFIX), every tileq key has it: one slot, one master) is
+ *     the node to use. That node is then asked about the slot (EXISTS on a {tq} key): a MOVED
+ *     answer (a seed's view was stale) is followed, up to TQ_REDIS_MAX_REDIRECTS times.
+ *     redis_url gives only the password (db must be 0: a cluster has no other).
  * Then AUTH (when redis_url has a password) and SELECT (db != 0).
  *
  * After a failover the old master refuses writes (READONLY), a restarting one answers LOADING,
  * a replica cut from its master MASTERDOWN, a master with min-replicas-to-write and too few
  * replicas NOREPLICAS, and Redis wakes blocked clients with UNBLOCKED
  * when their master turns replica: tq_redis_error_is_reconnect() says an error reply means
- * "drop this connection and connect again" (which finds the new master). */
+ * "drop this connection and connect again" (which finds the new master). In a cluster, MOVED
+ * (the {tq} slot has a new master: connecting again asks the cluster where it is now) and ASK
+ * (the slot is being migrated: the command may succeed a moment later) are such errors too:
+ * the worker retries its step and the coordinator its held requests as for a lost
+ * connection (the coordinator follows an ASK itself first: tq_rconn.h); a CLI command fails
+ * with the error and can be run again. */
 #ifndef TQ_REDIS_H
 #define TQ_REDIS_H
 
@@ -36,6 +47,9 @@ struct tq_redis_target {
     const struct tq_hostport *sentinels;
     size_t nsentinels;
     const char *sentinel_master;
+    /* Redis Cluster (ncluster_nodes > 0, never with sentinels): seed nodes; see above. */
+    const struct tq_hostport *cluster_nodes;
+    size_t ncluster_nodes;
 };
 
 /* Parses "redis://[:password@]host[:port][/db]" or "host:port". Returns 0, or -1.
@@ -80,11 +94,40 @@ int tq_redis_master_addr_reply(const redisReply *r, char *host, size_t hostsize,
 /* Reads a ROLE reply: 1 when it says master, else 0 with the role (or the error) in err. */
 int tq_redis_role_is_master(const redisReply *r, char *err, size_t errsize);
 
+/* ---- Redis Cluster ---------------------------------------------------------------------- */
+
+#define TQ_REDIS_CLUSTER_SLOTS 16384
+#define TQ_REDIS_MAX_REDIRECTS 5
+
+/* The cluster slot of key[0..len): CRC16 (XMODEM) mod 16384 of the key, or of its hash tag,
+ * the part between the first '{' and the next '}' when that part is not empty. */
+unsigned tq_redis_key_slot(const char *key, size_t len);
+
+/* Reads a CLUSTER SLOTS reply: 0 with host/port of the master serving slot, or -1 with err
+ * (no range holds it: the cluster is not ready). A master listed with an empty address
+ * ("" = the address the question was sent to) gets asked_host. */
+int tq_redis_cluster_slot_owner(const redisReply *r, unsigned slot, const char *asked_host,
+                                char *host, size_t hostsize, int *port, char *err, size_t errsize);
+
+enum tq_redis_redirect { TQ_REDIS_NOT_REDIRECT = 0, TQ_REDIS_MOVED, TQ_REDIS_ASK };
+
+/* Reads an error reply's text "MOVED <slot> <host>:<port>" or "ASK <slot> <host>:<port>"
+ * (host may be an IPv6 address, the port follows the last ':'): the kind with slot, host
+ * and port filled, or TQ_REDIS_NOT_REDIRECT for anything else (msg may be NULL). */
+enum tq_redis_redirect tq_redis_redirect_parse(const char *msg, unsigned *slot, char *host,
+                                               size_t hostsize, int *port);
+
+/* Asks target's cluster nodes, each in turn (connect_ms deadline each, AUTH with redis_url's
+ * password), CLUSTER SLOTS: 0 with host/port of the master of the {tq} slot, or -1 with err
+ * saying what the last node answered. */
+int tq_redis_cluster_resolve(const struct tq_redis_target *target, int connect_ms, char *host,
+                             size_t hostsize, int *port, char *err, size_t errsize);
+
 /* 1 when an error reply's text (as in redisReply.str) means the connection must be dropped
  * and made again: READONLY, LOADING, MASTERDOWN, UNBLOCKED, NOREPLICAS, and the passing
  * states BUSY (a script runs too long), TRYAGAIN and CLUSTERDOWN (a cluster resharding or
- * failing over): the same command may succeed on a new connection a moment later. msg may
- * be NULL (0). */
+ * failing over), and in a cluster MOVED and ASK (see above): the same command may succeed
+ * on a new connection a moment later. msg may be NULL (0). */
 int tq_redis_error_is_reconnect(const char *msg);
 
 /* The same for a reply (NULL or not an error: 0). */

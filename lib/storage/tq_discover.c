@@ -7,8 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "tq_backoff.h"
 #include "tq_log.h"
 #include "tq_tile.h"
+#include "tq_tileset.h"
 
 #define DEFAULT_MINZOOM 0
 #define DEFAULT_MAXZOOM 14
@@ -53,12 +55,11 @@ struct entry {
     int skip;
 };
 
+/* Makes s a tileset name's characters: any other becomes '_'. */
 static void sanitize(char *s)
 {
     for (; *s; s++) {
-        char c = *s;
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
+        if (!tq_tileset_name_char(*s))
             *s = '_';
     }
 }
@@ -229,11 +230,12 @@ cleanup:
 int tq_discover_at_start(struct tq_config *cfg, const char *prog, volatile sig_atomic_t *stop,
                          char *err, size_t errsize)
 {
-    unsigned delay = 1;
+    struct tq_backoff bo;
     char q[600];
 
     if (cfg->ntilesets > 0)
         return 0;
+    tq_backoff_init(&bo, 1000, 30000);
     for (;;) {
         const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
         const char *vals[] = {prog, "10", cfg->pg_conninfo, NULL};
@@ -253,15 +255,15 @@ int tq_discover_at_start(struct tq_config *cfg, const char *prog, volatile sig_a
         size_t l = strlen(err);
         while (l > 0 && (err[l - 1] == '\n' || err[l - 1] == ' '))
             err[--l] = '\0';
+        int64_t delay_ms = tq_backoff_fail(&bo, 0); /* the loop below waits: no clock needed */
         tq_log_warn("discover_failed", "error=%s retry_s=%u", tq_log_quote(err, q, sizeof q),
-                    delay);
-        for (unsigned s = 0; s < delay * 10; s++) {
+                    (unsigned)(delay_ms / 1000));
+        for (int64_t s = 0; s < delay_ms / 100; s++) {
             if (stop && *stop) {
                 snprintf(err, errsize, "stopped before the tilesets were discovered");
                 return -1;
             }
             usleep(100 * 1000);
         }
-        delay = delay * 2 > 30 ? 30 : delay * 2;
     }
 }

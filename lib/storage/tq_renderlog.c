@@ -40,12 +40,30 @@
 #include "tq_renderlog_sql.h"
 
 #define RL_KEY TQ_QUEUE_RENDERLOG_KEY
-#define RL_GROUP "pg"
+#define RL_GROUP TQ_RENDERLOG_GROUP
 #define RL_MAXLEN "1000000"
 #define RL_CLAIM_IDLE_MS "60000"
 #define RL_ROWS_PER_INSERT 500
 #define RL_NCOLS 15
 #define RL_REJECTED_MAXLEN "100000"
+
+/* The fields of an entry, in column order (tq_wire.h). */
+static const char *const rl_fields[TQ_RENDERLOG_NFIELDS] = {TQ_RENDERLOG_FIELDS};
+enum {
+    F_TILESET,
+    F_Z,
+    F_X,
+    F_Y,
+    F_JOB,
+    F_ATTEMPT,
+    F_REASON,
+    F_WORKER,
+    F_STARTED_MS,
+    F_DURATION_MS,
+    F_METATILE_MS,
+    F_BYTES,
+    F_COUNT
+};
 
 /* ---------------------------------------------------------------- append */
 
@@ -66,15 +84,36 @@ int tq_renderlog_append(redisContext *c, const struct tq_render_entry *entries, 
         snprintf(dur, sizeof dur, "%.3f", e->duration_ms);
         snprintf(meta, sizeof meta, "%.3f", e->metatile_ms);
         snprintf(bytes, sizeof bytes, "%zu", e->bytes);
-        const char *argv[] = {
-            "XADD",        RL_KEY,    "MAXLEN",      "~",
-            RL_MAXLEN,     "*",       "tileset",     e->tileset,
-            "z",           z,         "x",           x,
-            "y",           y,         "job",         e->job_id,
-            "attempt",     attempt,   "reason",      tq_job_reason_name(e->reason),
-            "worker",      e->worker, "started_ms",  started,
-            "duration_ms", dur,       "metatile_ms", meta,
-            "bytes",       bytes};
+        const char *argv[] = {"XADD",
+                              RL_KEY,
+                              "MAXLEN",
+                              "~",
+                              RL_MAXLEN,
+                              "*",
+                              rl_fields[F_TILESET],
+                              e->tileset,
+                              rl_fields[F_Z],
+                              z,
+                              rl_fields[F_X],
+                              x,
+                              rl_fields[F_Y],
+                              y,
+                              rl_fields[F_JOB],
+                              e->job_id,
+                              rl_fields[F_ATTEMPT],
+                              attempt,
+                              rl_fields[F_REASON],
+                              tq_job_reason_name(e->reason),
+                              rl_fields[F_WORKER],
+                              e->worker,
+                              rl_fields[F_STARTED_MS],
+                              started,
+                              rl_fields[F_DURATION_MS],
+                              dur,
+                              rl_fields[F_METATILE_MS],
+                              meta,
+                              rl_fields[F_BYTES],
+                              bytes};
         if (redisAppendCommandArgv(c, (int)(sizeof argv / sizeof argv[0]), argv, NULL) !=
             REDIS_OK) {
             snprintf(err, errsize, "renderlog append: %s", c->errstr);
@@ -211,24 +250,6 @@ static int parse_ms(const char *s)
 /* Fills row from an entry's field list; returns NULL when fine, else what is wrong. */
 static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
 {
-    static const char *const names[] = {"tileset",    "z",           "x",           "y",
-                                        "job",        "attempt",     "reason",      "worker",
-                                        "started_ms", "duration_ms", "metatile_ms", "bytes"};
-    enum {
-        F_TILESET,
-        F_Z,
-        F_X,
-        F_Y,
-        F_JOB,
-        F_ATTEMPT,
-        F_REASON,
-        F_WORKER,
-        F_STARTED,
-        F_DUR,
-        F_META,
-        F_BYTES,
-        F_COUNT
-    };
     const char *f[F_COUNT] = {0};
 
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
@@ -238,7 +259,7 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             return "non-string field";
         for (int j = 0; j < F_COUNT; j++)
-            if (strcmp(k->str, names[j]) == 0)
+            if (strcmp(k->str, rl_fields[j]) == 0)
                 f[j] = v->str;
     }
     for (int j = 0; j < F_COUNT; j++)
@@ -255,9 +276,9 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
     enum tq_job_reason reason;
     if (tq_job_reason_parse(f[F_REASON], &reason) != 0)
         return "bad reason";
-    if (parse_ll(f[F_STARTED], 0, INT64_MAX / 2) != 0)
+    if (parse_ll(f[F_STARTED_MS], 0, INT64_MAX / 2) != 0)
         return "bad started_ms";
-    if (parse_ms(f[F_DUR]) != 0 || parse_ms(f[F_META]) != 0)
+    if (parse_ms(f[F_DURATION_MS]) != 0 || parse_ms(f[F_METATILE_MS]) != 0)
         return "bad duration";
     if (parse_ll(f[F_BYTES], 0, INT64_MAX) != 0)
         return "bad bytes";
@@ -279,9 +300,9 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
     v[7] = f[F_ATTEMPT];
     v[8] = f[F_REASON];
     v[9] = f[F_WORKER];
-    v[10] = f[F_STARTED];
-    v[11] = f[F_DUR];
-    v[12] = f[F_META];
+    v[10] = f[F_STARTED_MS];
+    v[11] = f[F_DURATION_MS];
+    v[12] = f[F_METATILE_MS];
     v[13] = f[F_BYTES];
     v[14] = NULL; /* row->empty */
     return NULL;
@@ -553,9 +574,9 @@ static int add_rejected(redisContext *c, const struct rl_reject *rj, char *err, 
     ARG("~", 1);
     ARG(RL_REJECTED_MAXLEN, strlen(RL_REJECTED_MAXLEN));
     ARG("*", 1);
-    ARG("stream_id", 9);
+    ARG(TQ_RENDERLOG_REJECTED_F_STREAM_ID, strlen(TQ_RENDERLOG_REJECTED_F_STREAM_ID));
     ARG(rj->id, strlen(rj->id));
-    ARG("error", 5);
+    ARG(TQ_RENDERLOG_REJECTED_F_ERROR, strlen(TQ_RENDERLOG_REJECTED_F_ERROR));
     ARG(rj->why, strlen(rj->why));
     for (size_t i = 0; i + 1 < nf; i += 2) {
         const redisReply *k = f->element[i], *v = f->element[i + 1];

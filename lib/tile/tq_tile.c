@@ -3,6 +3,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 
 int tq_tile_valid(int z, int64_t x, int64_t y)
 {
@@ -187,4 +189,51 @@ int tq_tile_parse(const char *s, struct tq_tile *t)
     t->x = (uint32_t)x;
     t->y = (uint32_t)y;
     return 0;
+}
+
+/* One zoom of a range: 1 or 2 digits, at most TQ_TILE_MAX_ZOOM. */
+static int parse_zoom(const char *s, size_t len, int *out)
+{
+    int v = 0;
+    if (len == 0 || len > 2)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > TQ_TILE_MAX_ZOOM)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int tq_zoom_range_parse(const char *s, int *zmin, int *zmax, char *err, size_t errsize)
+{
+    const char *dash = s ? strchr(s, '-') : NULL;
+    int a, b;
+
+    if (s == NULL)
+        goto bad;
+    if (dash == NULL) {
+        if (parse_zoom(s, strlen(s), &a) != 0)
+            goto bad;
+        b = a;
+    } else if (parse_zoom(s, (size_t)(dash - s), &a) != 0 ||
+               parse_zoom(dash + 1, strlen(dash + 1), &b) != 0) {
+        goto bad;
+    }
+    if (a > b) {
+        if (err && errsize)
+            snprintf(err, errsize, "inverted zoom range '%s': %d is above %d", s, a, b);
+        return -1;
+    }
+    *zmin = a;
+    *zmax = b;
+    return 0;
+bad:
+    if (err && errsize)
+        snprintf(err, errsize, "bad zoom range '%s': expected A-B or A, zooms 0..%d", s ? s : "",
+                 TQ_TILE_MAX_ZOOM);
+    return -1;
 }

@@ -6,6 +6,7 @@
 #ifndef TQ_TILE_H
 #define TQ_TILE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define TQ_TILE_MAX_ZOOM 30
@@ -67,5 +68,10 @@ int tq_tile_range_from_lonlat(double west, double south, double east, double nor
 
 /* Parses "z/x/y" (decimal, no sign, nothing after) into t and validates it. 0 or -1. */
 int tq_tile_parse(const char *s, struct tq_tile *t);
+
+/* Parses a zoom range "A-B" or a single zoom "A" (1 or 2 decimal digits each, no sign or
+ * space, 0 <= A <= B <= TQ_TILE_MAX_ZOOM) into *zmin, *zmax. Returns 0, or -1 with the reason
+ * in err (when err is not NULL; "bad zoom range ..." or "inverted zoom range ..."). */
+int tq_zoom_range_parse(const char *s, int *zmin, int *zmax, char *err, size_t errsize);
 
 #endif

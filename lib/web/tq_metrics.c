@@ -13,8 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-const double TQ_METRICS_LATENCY_BUCKETS[TQ_METRICS_LATENCY_NBUCKETS] = {
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+#include "tq_buf.h"
 
 struct tq_metric {
     const struct tq_metric_family *f; /* the family it belongs to */
@@ -338,115 +337,80 @@ void tq_metrics_format_value(double v, char *out)
     }
 }
 
-/* A growing text buffer; on OOM it remembers the failure and ignores further writes. */
-struct sbuf {
-    char *s;
-    size_t len, cap;
-    int oom;
-};
-
-static void sb_put(struct sbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *ns = realloc(b->s, cap);
-        if (ns == NULL) {
-            b->oom = 1;
-            return;
-        }
-        b->s = ns;
-        b->cap = cap;
-    }
-    memcpy(b->s + b->len, s, n);
-    b->len += n;
-    b->s[b->len] = '\0';
-}
-
-static void sb_str(struct sbuf *b, const char *s)
-{
-    sb_put(b, s, strlen(s));
-}
-
-static void sb_value(struct sbuf *b, double v)
+static void sb_value(struct tq_buf *b, double v)
 {
     char tmp[TQ_METRICS_VALUE_MAX];
     tq_metrics_format_value(v, tmp);
-    sb_str(b, tmp);
+    tq_buf_append_str(b, tmp);
 }
 
-static void sb_u64(struct sbuf *b, uint64_t v)
+static void sb_u64(struct tq_buf *b, uint64_t v)
 {
-    char tmp[24];
-    snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    sb_str(b, tmp);
+    tq_buf_printf(b, "%" PRIu64, v);
 }
 
 /* HELP text: backslash and newline escaped. Label values: also the double quote. */
-static void sb_escaped(struct sbuf *b, const char *s, int quote)
+static void sb_escaped(struct tq_buf *b, const char *s, int quote)
 {
     for (; *s; s++) {
         if (*s == '\\')
-            sb_put(b, "\\\\", 2);
+            tq_buf_append(b, "\\\\", 2);
         else if (*s == '\n')
-            sb_put(b, "\\n", 2);
+            tq_buf_append(b, "\\n", 2);
         else if (quote && *s == '"')
-            sb_put(b, "\\\"", 2);
+            tq_buf_append(b, "\\\"", 2);
         else
-            sb_put(b, s, 1);
+            tq_buf_append(b, s, 1);
     }
 }
 
 /* name{labels[,le="..."]} — the braces are left out when there is nothing inside. */
-static void sb_sample_name(struct sbuf *b, const struct tq_metric_family *f,
+static void sb_sample_name(struct tq_buf *b, const struct tq_metric_family *f,
                            const struct tq_metric *s, const char *suffix, const char *le)
 {
-    sb_str(b, f->name);
-    sb_str(b, suffix);
+    tq_buf_append_str(b, f->name);
+    tq_buf_append_str(b, suffix);
     if (f->nlabels == 0 && le == NULL)
         return;
-    sb_put(b, "{", 1);
+    tq_buf_append(b, "{", 1);
     for (size_t i = 0; i < f->nlabels; i++) {
         if (i > 0)
-            sb_put(b, ",", 1);
-        sb_str(b, f->label_names[i]);
-        sb_put(b, "=\"", 2);
+            tq_buf_append(b, ",", 1);
+        tq_buf_append_str(b, f->label_names[i]);
+        tq_buf_append(b, "=\"", 2);
         sb_escaped(b, s->labels[i], 1);
-        sb_put(b, "\"", 1);
+        tq_buf_append(b, "\"", 1);
     }
     if (le) {
         if (f->nlabels > 0)
-            sb_put(b, ",", 1);
-        sb_str(b, "le=\"");
-        sb_str(b, le);
-        sb_put(b, "\"", 1);
+            tq_buf_append(b, ",", 1);
+        tq_buf_append_str(b, "le=\"");
+        tq_buf_append_str(b, le);
+        tq_buf_append(b, "\"", 1);
     }
-    sb_put(b, "}", 1);
+    tq_buf_append(b, "}", 1);
 }
 
-static void render_family(struct sbuf *b, const struct tq_metric_family *f)
+static void render_family(struct tq_buf *b, const struct tq_metric_family *f)
 {
     static const char *const types[] = {"counter", "gauge", "histogram"};
 
-    sb_str(b, "# HELP ");
-    sb_str(b, f->name);
-    sb_put(b, " ", 1);
+    tq_buf_append_str(b, "# HELP ");
+    tq_buf_append_str(b, f->name);
+    tq_buf_append(b, " ", 1);
     sb_escaped(b, f->help, 0);
-    sb_str(b, "\n# TYPE ");
-    sb_str(b, f->name);
-    sb_put(b, " ", 1);
-    sb_str(b, types[f->type]);
-    sb_put(b, "\n", 1);
+    tq_buf_append_str(b, "\n# TYPE ");
+    tq_buf_append_str(b, f->name);
+    tq_buf_append(b, " ", 1);
+    tq_buf_append_str(b, types[f->type]);
+    tq_buf_append(b, "\n", 1);
     for (size_t i = 0; i < f->nseries; i++) {
         const struct tq_metric *s = f->series[i];
         if (f->type != TQ_METRIC_HISTOGRAM) {
             sb_sample_name(b, f, s, "", NULL);
-            sb_put(b, " ", 1);
+            tq_buf_append(b, " ", 1);
             sb_value(b, s->value);
-            sb_put(b, "\n", 1);
+            tq_buf_append(b, "\n", 1);
             continue;
         }
         uint64_t cum = 0;
@@ -458,105 +422,28 @@ static void render_family(struct sbuf *b, const struct tq_metric_family *f)
                 snprintf(le, sizeof le, "+Inf");
             cum += s->counts[k];
             sb_sample_name(b, f, s, "_bucket", le);
-            sb_put(b, " ", 1);
+            tq_buf_append(b, " ", 1);
             sb_u64(b, cum);
-            sb_put(b, "\n", 1);
+            tq_buf_append(b, "\n", 1);
         }
         sb_sample_name(b, f, s, "_sum", NULL);
-        sb_put(b, " ", 1);
+        tq_buf_append(b, " ", 1);
         sb_value(b, s->sum);
-        sb_put(b, "\n", 1);
+        tq_buf_append(b, "\n", 1);
         sb_sample_name(b, f, s, "_count", NULL);
-        sb_put(b, " ", 1);
+        tq_buf_append(b, " ", 1);
         sb_u64(b, s->count);
-        sb_put(b, "\n", 1);
+        tq_buf_append(b, "\n", 1);
     }
 }
 
 int tq_metrics_render(const struct tq_metrics *m, char **out, size_t *len)
 {
-    struct sbuf b = {0};
+    struct tq_buf b = TQ_BUF_INIT;
 
-    sb_put(&b, "", 0); /* an empty registry is an empty text, not NULL */
+    /* appends after an OOM do nothing; take reports it (an empty registry: "", not NULL) */
     for (size_t i = 0; i < m->n; i++)
         render_family(&b, m->families[i]);
-    if (b.oom) {
-        free(b.s);
-        return -1;
-    }
-    *out = b.s;
-    *len = b.len;
-    return 0;
-}
-
-/* ---- histogram codec ------------------------------------------------------------------- */
-
-int tq_metrics_hist_encode(const uint64_t *counts, size_t n, double sum, char *out, size_t size)
-{
-    uint64_t total = 0;
-    char v[TQ_METRICS_VALUE_MAX];
-    size_t used;
-    int k;
-
-    for (size_t i = 0; i < n; i++)
-        total += counts[i];
-    tq_metrics_format_value(sum, v);
-    k = snprintf(out, size, "%" PRIu64 " %s", total, v);
-    if (k < 0 || (size_t)k >= size)
-        return -1;
-    used = (size_t)k;
-    for (size_t i = 0; i < n; i++) {
-        k = snprintf(out + used, size - used, " %" PRIu64, counts[i]);
-        if (k < 0 || (size_t)k >= size - used)
-            return -1;
-        used += (size_t)k;
-    }
-    return 0;
-}
-
-static int parse_u64(const char **p, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    while (**p == ' ')
-        (*p)++;
-    if (**p < '0' || **p > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(*p, &end, 10);
-    if (errno != 0 || (*end != ' ' && *end != '\0'))
-        return -1;
-    *out = v;
-    *p = end;
-    return 0;
-}
-
-int tq_metrics_hist_decode(const char *s, uint64_t *counts, size_t n, double *sum)
-{
-    const char *p = s;
-    char *end;
-    uint64_t total, seen = 0;
-
-    if (s == NULL || parse_u64(&p, &total) != 0)
-        return -1;
-    while (*p == ' ')
-        p++;
-    if (*p == '\0')
-        return -1;
-    errno = 0;
-    *sum = strtod(p, &end);
-    if (errno != 0 || end == p || (*end != ' ' && *end != '\0'))
-        return -1;
-    p = end;
-    for (size_t i = 0; i < n; i++) {
-        if (parse_u64(&p, &counts[i]) != 0)
-            return -1;
-        seen += counts[i];
-    }
-    while (*p == ' ')
-        p++;
-    if (*p != '\0' || seen != total)
-        return -1;
-    return 0;
+    *out = tq_buf_take(&b, len);
+    return *out ? 0 : -1;
 }

@@ -12,14 +12,14 @@
  * series (one per distinct tuple of label values), rendered in creation order. A family
  * without labels has its one series from the start, so it is rendered as 0 before anything
  * happens. Not thread-safe: one event loop owns it.
- *
- * Also here: the encoding of a histogram as one string, so a process can publish its
- * histograms (e.g. through a Redis hash) for another one to export (tq_metrics_hist_*). */
+ */
 #ifndef TQ_METRICS_H
 #define TQ_METRICS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "tq_wfigures.h"
 
 enum tq_metric_type { TQ_METRIC_COUNTER = 0, TQ_METRIC_GAUGE, TQ_METRIC_HISTOGRAM };
 
@@ -28,26 +28,10 @@ struct tq_metric_family; /* one metric name */
 struct tq_metric;        /* one series of a family */
 
 /* Upper bounds (seconds) of the latency histograms tileq exports (render duration, render
- * wait); +Inf is implied. */
-#define TQ_METRICS_LATENCY_NBUCKETS 14
-extern const double TQ_METRICS_LATENCY_BUCKETS[TQ_METRICS_LATENCY_NBUCKETS];
-
-/* Worker figures travel through Redis (workers have no HTTP listener): every worker keeps
- * its cumulative counters in a hash TQ_WMETRICS_KEY_PREFIX<worker id> (fields below, TTL
- * TQ_WMETRICS_TTL_MS, rewritten about every second while it renders and every 15 s
- * otherwise) and scores its id in the sorted set TQ_WMETRICS_INDEX_KEY with the time of the
- * last write (unix ms). Coordinators read every hash whose index entry is younger than the
- * TTL when /metrics is scraped and export them with a worker label. Fields:
- *   renders       metatiles rendered (SQL succeeded)
- *   tiles         tiles in them
- *   sql_seconds   time spent in the render queries
- *   fail_sql fail_write fail_invalid fail_lost   failures by kind (see the worker)
- *   updated_ms    time of this write
- *   z<zoom>       render duration histogram of that zoom, tq_metrics_hist_encode over
- *                 TQ_METRICS_LATENCY_BUCKETS (nbuckets + 1 counts) */
-#define TQ_WMETRICS_INDEX_KEY "{tq}:wmetrics"
-#define TQ_WMETRICS_KEY_PREFIX "{tq}:wmetrics:"
-#define TQ_WMETRICS_TTL_MS 60000
+ * wait); +Inf is implied. They are the buckets of the worker figures (tq_wfigures.h: workers
+ * publish their histograms through Redis over these bounds, coordinators export them). */
+#define TQ_METRICS_LATENCY_NBUCKETS TQ_WFIGURES_NBUCKETS
+#define TQ_METRICS_LATENCY_BUCKETS TQ_WFIGURES_BUCKETS
 
 /* A new empty registry, or NULL on OOM. Freed with tq_metrics_free (frees its families and
  * series). */
@@ -99,14 +83,6 @@ int tq_metrics_render(const struct tq_metrics *m, char **out, size_t *len);
  * same double. out must hold at least TQ_METRICS_VALUE_MAX bytes. */
 #define TQ_METRICS_VALUE_MAX 32
 void tq_metrics_format_value(double v, char *out);
-
-/* Encodes a histogram as "<count> <sum> <c0> <c1> ... <cn-1>" (per-bucket counts, not
- * cumulative; count = their total) into out. Returns 0, or -1 when it does not fit. */
-int tq_metrics_hist_encode(const uint64_t *counts, size_t n, double sum, char *out, size_t size);
-
-/* Decodes what tq_metrics_hist_encode wrote, expecting exactly n counts whose total is the
- * count. Returns 0, or -1 (malformed, wrong number of counts, inconsistent total). */
-int tq_metrics_hist_decode(const char *s, uint64_t *counts, size_t n, double *sum);
 
 /* Index of the bucket v falls in among bounds[0..nbuckets): the first i with v <= bounds[i],
  * or nbuckets when v is above them all (or NaN). */

@@ -36,12 +36,6 @@ static int ends_with(const char *s, size_t len, const char *suffix)
     return len >= n && memcmp(s + len - n, suffix, n) == 0;
 }
 
-static int tileset_char(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-           c == '-';
-}
-
 enum tq_tile_path_result tq_tile_path_parse(const char *target, struct tq_tile_path *out,
                                             const char **why)
 {
@@ -119,15 +113,9 @@ enum tq_tile_path_result tq_tile_path_parse(const char *target, struct tq_tile_p
     }
     seglen[3] = (size_t)(target + plen - seg[3]);
 
-    if (seglen[0] == 0 || seglen[0] >= TQ_TILESET_NAME_MAX) {
+    if (!tq_tileset_name_valid(seg[0], seglen[0])) {
         set_why(why, "bad tileset name");
         goto cleanup;
-    }
-    for (size_t i = 0; i < seglen[0]; i++) {
-        if (!tileset_char(seg[0][i])) {
-            set_why(why, "bad tileset name");
-            goto cleanup;
-        }
     }
     memcpy(tp.tileset, seg[0], seglen[0]);
 

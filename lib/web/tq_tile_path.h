@@ -13,8 +13,8 @@
 #ifndef TQ_TILE_PATH_H
 #define TQ_TILE_PATH_H
 
-#include "tq_job.h"
 #include "tq_tile.h"
+#include "tq_tileset.h"
 
 /* Longest request target accepted, in bytes (query string included). */
 #define TQ_TILE_PATH_MAX 1024

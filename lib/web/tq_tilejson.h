@@ -20,8 +20,7 @@
 #include <jansson.h>
 
 #include "tq_config.h"
-
-#define TQ_SCHEMA_KEY "{tq}:schema"
+#include "tq_wire.h" /* TQ_SCHEMA_KEY */
 
 /* "Number", "Boolean" or "String" for a PostgreSQL type OID, NULL for a type left out. */
 const char *tq_tilejson_field_type(unsigned oid);

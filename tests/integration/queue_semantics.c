@@ -3,7 +3,8 @@
  * retries, dead-lettering and lease reaping — the Lua scripts in lib/protocol/tq_queue.c — and
  * issue 10's: fencing tokens, leases on Redis's clock and their cap, the dead-letter
  * cool-down (retry, expire), releasing abandoned interactive jobs, and every script working
- * on the keys it is given (KEYS) alone. Waits poll Redis (bounded), never sleep blindly. */
+ * on the keys it is given (KEYS) alone; the snapshot of tileq status and /metrics. Waits poll Redis
+ * (bounded), never sleep blindly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +20,8 @@
 #include "tq_queue.h"
 #include "tq_queue_check.h"
 #include "tq_redis.h"
+#include "tq_snapshot.h"
+#include "tq_wfigures.h"
 #include "tq_time.h"
 
 static const long no_caps[TQ_CLASS_COUNT] = {0, 0, 0};
@@ -44,7 +47,7 @@ static redisContext *connect_test_db(void)
     return c;
 }
 
-/* Every invariant of tq_queue.h holds on c (tq_queue_check); prints the violations if not. */
+/* Every invariant of tq_wire.h holds on c (tq_queue_check); prints the violations if not. */
 static void assert_invariants_hold(redisContext *c)
 {
     struct tq_check_result res;
@@ -53,7 +56,7 @@ static void assert_invariants_hold(redisContext *c)
         fail_msg("tq_queue_check: %s", err);
     for (size_t i = 0; i < res.nissues; i++)
         if (!res.issues[i].warning)
-            print_message("violated (%s): %s: %s\n", tq_check_name(res.issues[i].inv),
+            print_message("violated (%s): %s: %s\n", tq_invariant_name(res.issues[i].inv),
                           res.issues[i].id, res.issues[i].what);
     assert_int_equal(res.truncated, 0);
     tq_check_result_clear(&res);
@@ -629,6 +632,96 @@ static void test_scripts_use_declared_keys_only(void **state)
     redisFree(c);
 }
 
+/* The snapshot tileq status and /metrics read (tq_snapshot): per class queued, running
+ * (runcount, equal to the leases of that class while the invariants hold) and the oldest
+ * queued job; dead jobs, heartbeats, worker figures and the jobs completed since a time. */
+static void test_snapshot(void **state)
+{
+    redisContext *c = connect_test_db();
+    struct tq_job a = make_job(0, 0, TQ_CLASS_INTERACTIVE),
+                  b = make_job(8, 0, TQ_CLASS_INTERACTIVE), d = make_job(16, 0, TQ_CLASS_BULK),
+                  e = make_job(24, 0, TQ_CLASS_BULK);
+    struct tq_claimed cl;
+    struct tq_snapshot snap;
+    static struct tq_wfigures f, back;
+    static struct tq_wfigures_hset hset;
+    struct tq_heartbeat hb = {"host-a", 77, 0};
+    char res[32], beat[300];
+    int64_t t0 = redis_time_ms(c);
+    (void)state;
+
+    assert_int_equal(ENQ(c, a, 0, TQ_ENQ_MODE_REQUEST), TQ_ENQ_NEW);
+    assert_int_equal(ENQ(c, b, 0, TQ_ENQ_MODE_REQUEST), TQ_ENQ_NEW);
+    assert_int_equal(ENQ(c, d, 0, TQ_ENQ_MODE_WARM), TQ_ENQ_NEW);
+    assert_int_equal(ENQ(c, e, 0, TQ_ENQ_MODE_WARM), TQ_ENQ_NEW);
+    /* a: done (event ok); b: running; d: dead; e: queued in bulk */
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(tq_queue_claim(c, "w1", 10000, no_caps, 0, &cl, err, sizeof err), 1);
+        if (i == 0)
+            assert_int_equal(tq_queue_ack(c, cl.id, cl.token, TQ_ACK_OK, NULL, 3, res, sizeof res,
+                                          err, sizeof err),
+                             0);
+        tq_claimed_clear(&cl);
+    }
+    long bulk_caps[TQ_CLASS_COUNT] = {0, 0, 0};
+    assert_int_equal(tq_queue_claim(c, "w2", 10000, bulk_caps, 0, &cl, err, sizeof err), 1);
+    assert_int_equal(cl.cls, TQ_CLASS_BULK);
+    assert_int_equal(tq_queue_ack(c, cl.id, cl.token, TQ_ACK_DEAD, "malformed", 3, res, sizeof res,
+                                  err, sizeof err),
+                     0);
+    tq_claimed_clear(&cl);
+    hb.last_seen_ms = tq_now_ms();
+    assert_int_equal(tq_heartbeat_encode(&hb, beat, sizeof beat), 0);
+    freeReplyObject(redisCommand(c, "HSET %s w1 %s", TQ_QUEUE_WORKERS_KEY, beat));
+    memset(&f, 0, sizeof f);
+    f.renders = 4;
+    f.hist[10][2] = 4;
+    f.hist_sum[10] = 0.1;
+    f.updated_ms = tq_now_ms();
+    assert_int_equal(tq_wfigures_encode(&f, "w1", &hset), 0);
+    freeReplyObject(redisCommandArgv(c, hset.argc, hset.argv, NULL));
+    freeReplyObject(
+        redisCommand(c, "ZADD %s %lld w1", TQ_WMETRICS_INDEX_KEY, (long long)f.updated_ms));
+
+    struct tq_snapshot_want want = {.leases_max = 100,
+                                    .figures_since_ms = f.updated_ms - 1000,
+                                    .figures_max = 10,
+                                    .completed_since_ms = t0,
+                                    .completed_max = 100};
+    assert_int_equal(tq_snapshot_read(c, &want, &snap, err, sizeof err), 0);
+    assert_int_equal(snap.cls[TQ_CLASS_INTERACTIVE].queued, 0);
+    assert_int_equal(snap.cls[TQ_CLASS_INTERACTIVE].running, 1);
+    assert_int_equal(snap.cls[TQ_CLASS_BULK].queued, 1);
+    assert_int_equal(snap.cls[TQ_CLASS_BULK].running, 0);
+    assert_true(snap.cls[TQ_CLASS_BULK].oldest_enq_ms >= t0);
+    assert_int_equal(snap.cls[TQ_CLASS_DIRTY].oldest_enq_ms, 0);
+    assert_int_equal(snap.dead, 1);
+    assert_int_equal(snap.running_leases, 1);
+    assert_int_equal(snap.nleases, 1);
+    assert_string_equal(snap.leases[0].id, "demo/10/8/0");
+    assert_int_equal(snap.leases[0].cls, TQ_CLASS_INTERACTIVE);
+    assert_string_equal(snap.leases[0].worker, "w1");
+    assert_int_equal(snap.nworkers, 1);
+    assert_string_equal(snap.workers[0].hb.host, "host-a");
+    assert_int_equal(snap.workers[0].hb.pid, 77);
+    assert_int_equal(snap.ncompleted, 1);
+    assert_string_equal(snap.completed[0], "demo/10/0/0");
+    assert_int_equal(snap.nfigures, 1);
+    assert_string_equal(snap.figures[0].worker, "w1");
+    assert_int_equal(tq_wfigures_parse(snap.figures[0].hash, &back), 0);
+    assert_memory_equal(&back, &f, sizeof f);
+    tq_snapshot_clear(&snap);
+
+    /* what /metrics asks: counts only */
+    struct tq_snapshot_want counts = {0};
+    assert_int_equal(tq_snapshot_read(c, &counts, &snap, err, sizeof err), 0);
+    assert_int_equal(snap.nleases + snap.nfigures + snap.ncompleted, 0);
+    assert_int_equal(snap.cls[TQ_CLASS_INTERACTIVE].running, 1);
+    tq_snapshot_clear(&snap);
+    assert_invariants_hold(c);
+    redisFree(c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -642,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_dead_cooldown),
         cmocka_unit_test(test_release_demotes_abandoned_jobs),
         cmocka_unit_test(test_scripts_use_declared_keys_only),
+        cmocka_unit_test(test_snapshot),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

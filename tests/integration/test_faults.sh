@@ -264,7 +264,7 @@ for ((p = 1; p <= ${#PHASES[@]}; p++)); do
     ((stale[p - 1] == 0)) || it_fail "phase $p: ${stale[p - 1]} stale writes reached the cache"
 done
 
-# The queue's invariants (tq_queue_check.h) after every fault.
+# The queue's invariants (tq_wire.h, checked by tq_queue_check) after every fault.
 if "$TQ_BUILD_DIR/cli/tileq" -c "$NG_CONF" status --check; then
     echo "ok: tileq status --check"
 else

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tileq status --check: the queue's invariants (tq_queue.h) against a live Redis.
+# tileq status --check: the queue's invariants (tq_wire.h) against a live Redis.
 #  - states built by the real scripts (a worker renders demo jobs: done markers; the broken
 #    tileset: dead letters after 3 failed attempts; the slow tileset: one running job, the
 #    rest queued in bulk; the worker is then killed so nothing moves): every invariant holds,

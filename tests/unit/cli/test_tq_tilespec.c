@@ -39,21 +39,6 @@ static void test_bbox(void **state)
     }
 }
 
-static void test_zoom_range(void **state)
-{
-    (void)state;
-    int a, b;
-    assert_int_equal(tq_zoom_range_parse("0-6", &a, &b, err, sizeof err), 0);
-    assert_true(a == 0 && b == 6);
-    assert_int_equal(tq_zoom_range_parse("12", &a, &b, err, sizeof err), 0);
-    assert_true(a == 12 && b == 12);
-    assert_int_equal(tq_zoom_range_parse("6-2", &a, &b, err, sizeof err), -1);
-    assert_non_null(strstr(err, "inverted zoom range"));
-    const char *bad[] = {"", "-", "1-", "-3", "31", "0-31", "a-b", "1-2-3", "001", "+1"};
-    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        assert_int_equal(tq_zoom_range_parse(bad[i], &a, &b, err, sizeof err), -1);
-}
-
 static void test_tilelist_line(void **state)
 {
     (void)state;
@@ -156,44 +141,6 @@ static void test_metatile_iter(void **state)
     assert_false(tq_tile_range_clip(&r, &far, &part));
 }
 
-static void test_strset(void **state)
-{
-    (void)state;
-    struct tq_strset *s = tq_strset_new();
-    char key[32];
-    long v;
-    for (int i = 0; i < 5000; i++) {
-        snprintf(key, sizeof key, "demo/%d", i);
-        assert_int_equal(tq_strset_add(s, key, i), 1);
-    }
-    assert_int_equal(tq_strset_add(s, "demo/7", 99), 0);
-    assert_int_equal(tq_strset_count(s), 5000);
-    assert_int_equal(tq_strset_get(s, "demo/7", &v), 1);
-    assert_int_equal(v, 7);
-    for (int i = 0; i < 5000; i += 2) {
-        snprintf(key, sizeof key, "demo/%d", i);
-        assert_int_equal(tq_strset_remove(s, key, &v), 1);
-        assert_int_equal(v, i);
-    }
-    assert_int_equal(tq_strset_remove(s, "demo/0", NULL), 0);
-    assert_int_equal(tq_strset_count(s), 2500);
-    size_t pos = 0, seen = 0;
-    while (tq_strset_next(s, &pos, &v) != NULL) {
-        assert_true(v % 2 == 1);
-        seen++;
-    }
-    assert_int_equal(seen, 2500);
-    /* Churn: tombstones are reclaimed. */
-    for (int r = 0; r < 20; r++)
-        for (int i = 0; i < 1000; i++) {
-            snprintf(key, sizeof key, "x/%d", i);
-            tq_strset_add(s, key, i);
-            tq_strset_remove(s, key, NULL);
-        }
-    assert_int_equal(tq_strset_count(s), 2500);
-    tq_strset_free(s);
-}
-
 static int parse(int warm, struct tq_area_opts *o, ...)
 {
     static char pool[32][128];
@@ -292,10 +239,9 @@ static void test_opts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bbox),          cmocka_unit_test(test_zoom_range),
-        cmocka_unit_test(test_tilelist_line), cmocka_unit_test(test_tilelist_read),
-        cmocka_unit_test(test_expand),        cmocka_unit_test(test_metatile_iter),
-        cmocka_unit_test(test_strset),        cmocka_unit_test(test_opts),
+        cmocka_unit_test(test_bbox),          cmocka_unit_test(test_tilelist_line),
+        cmocka_unit_test(test_tilelist_read), cmocka_unit_test(test_expand),
+        cmocka_unit_test(test_metatile_iter), cmocka_unit_test(test_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

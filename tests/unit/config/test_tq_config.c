@@ -13,8 +13,9 @@
 #include "tq_config.h"
 
 static const char *const env_vars[] = {
-    "TQ_REDIS_URL", "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
-    "TQ_WORKER_ID", "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER"};
+    "TQ_REDIS_URL",          "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
+    "TQ_WORKER_ID",          "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER",
+    "TQ_REDIS_CLUSTER_NODES"};
 
 static int clear_env(void **state)
 {
@@ -436,6 +437,62 @@ static void test_sentinels(void **state)
     clear_env(NULL);
 }
 
+/* Redis Cluster: redis_cluster_nodes from the file or TQ_REDIS_CLUSTER_NODES; db 0 only; not
+ * with sentinels. */
+static void test_cluster_nodes(void **state)
+{
+    char err[512];
+    struct tq_config *cfg;
+
+    cfg = load(BASE "redis_cluster_nodes = [ \"10.0.0.1:7000\", \"[::1]:7001\" ];\n", err,
+               sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nredis_cluster_nodes, 2);
+    assert_string_equal(cfg->redis_cluster_nodes[0].host, "10.0.0.1");
+    assert_int_equal(cfg->redis_cluster_nodes[0].port, 7000);
+    assert_string_equal(cfg->redis_cluster_nodes[1].host, "::1");
+    assert_int_equal(cfg->redis_cluster_nodes[1].port, 7001);
+    assert_int_equal(cfg->nredis_sentinels, 0);
+    struct tq_redis_target t = tq_config_redis_target(cfg);
+    assert_int_equal(t.ncluster_nodes, 2);
+    assert_ptr_equal(t.cluster_nodes, cfg->redis_cluster_nodes);
+    tq_config_free(cfg);
+
+    expect_error(BASE "redis_cluster_nodes = [ \"a:1\", \"b\" ];\n",
+                 "tileq.conf:4: redis_cluster_nodes.[1]: must be \"host:port\" with port 1..65535");
+    expect_error(BASE "redis_cluster_nodes = [ ];\n",
+                 "tileq.conf:4: redis_cluster_nodes: must be a non-empty array of \"host:port\" "
+                 "strings");
+    expect_error(BASE "redis_cluster_nodes = [ \"a:1\", \"a:2\", \"a:3\", \"a:4\", \"a:5\", "
+                      "\"a:6\", \"a:7\", \"a:8\", \"a:9\", \"a:10\", \"a:11\", \"a:12\", "
+                      "\"a:13\", \"a:14\", \"a:15\", \"a:16\", \"a:17\" ];\n",
+                 "tileq.conf:4: redis_cluster_nodes.[16]: at most 16 cluster nodes");
+    expect_error("redis_url = \"redis://127.0.0.1:6379/2\";\n"
+                 "pg_conninfo = \"host=127.0.0.1 dbname=tileq\";\n"
+                 "cache_dir = \"/tmp/tq-cache\";\n"
+                 "redis_cluster_nodes = [ \"a:1\" ];\n",
+                 "tileq.conf: redis_url: database 2 with redis_cluster_nodes: Redis Cluster has "
+                 "database 0 only");
+    expect_error(BASE "redis_cluster_nodes = [ \"a:1\" ];\nredis_sentinels = [ \"a:2\" ];\n"
+                      "redis_sentinel_master = \"m\";\n",
+                 "tileq.conf: redis_cluster_nodes: cannot go with redis_sentinels (a cluster "
+                 "fails over by itself)");
+
+    setenv("TQ_REDIS_CLUSTER_NODES", " 127.0.0.1:7000 ,127.0.0.1:7001", 1);
+    cfg = load(BASE "redis_cluster_nodes = [ \"a:1\" ];\n", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->nredis_cluster_nodes, 2);
+    assert_string_equal(cfg->redis_cluster_nodes[0].host, "127.0.0.1");
+    assert_int_equal(cfg->redis_cluster_nodes[1].port, 7001);
+    tq_config_free(cfg);
+    setenv("TQ_REDIS_CLUSTER_NODES", "127.0.0.1:7000,nonsense", 1);
+    expect_error(BASE,
+                 "TQ_REDIS_CLUSTER_NODES: \"nonsense\": must be \"host:port\" with port 1..65535");
+    clear_env(NULL);
+}
+
 static void test_load_file(void **state)
 {
     char dir[] = "/tmp/tq-config-test-XXXXXX";
@@ -603,6 +660,7 @@ int main(void)
         cmocka_unit_test_setup(test_load_file, clear_env),
         cmocka_unit_test_setup(test_redis_url, clear_env),
         cmocka_unit_test_setup(test_sentinels, clear_env),
+        cmocka_unit_test_setup(test_cluster_nodes, clear_env),
         cmocka_unit_test_setup(test_cache_fsync, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <math.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -281,6 +282,31 @@ static void test_parse(void **state)
     assert_int_equal(tq_tile_parse(NULL, &t), -1);
 }
 
+static void test_zoom_range(void **state)
+{
+    (void)state;
+    char err[128];
+    int a = -1, b = -1;
+    assert_int_equal(tq_zoom_range_parse("0-6", &a, &b, err, sizeof err), 0);
+    assert_true(a == 0 && b == 6);
+    assert_int_equal(tq_zoom_range_parse("12", &a, &b, err, sizeof err), 0);
+    assert_true(a == 12 && b == 12);
+    assert_int_equal(tq_zoom_range_parse("30-30", &a, &b, NULL, 0), 0);
+    assert_true(a == 30 && b == 30);
+    assert_int_equal(tq_zoom_range_parse("07-09", &a, &b, NULL, 0), 0);
+    assert_true(a == 7 && b == 9);
+    assert_int_equal(tq_zoom_range_parse("6-2", &a, &b, err, sizeof err), -1);
+    assert_non_null(strstr(err, "inverted zoom range"));
+    const char *bad[] = {"",      "-",   "1-", "-3", "31", "0-31", "a-b",
+                         "1-2-3", "001", "+1", " 1", "1 ", "1-+2", "99"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (tq_zoom_range_parse(bad[i], &a, &b, err, sizeof err) != -1)
+            fail_msg("accepted \"%s\"", bad[i]);
+        assert_non_null(strstr(err, "bad zoom range"));
+    }
+    assert_int_equal(tq_zoom_range_parse(NULL, &a, &b, NULL, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -292,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_range_from_lonlat),
         cmocka_unit_test(test_range_covers_tiles),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_zoom_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -215,29 +215,9 @@ static void test_format_value(void **state)
     assert_string_equal(v, "NaN");
 }
 
-static void test_hist_codec(void **state)
+static void test_bucket_index(void **state)
 {
     (void)state;
-    uint64_t counts[4] = {3, 0, 1, 2}, back[4];
-    double sum = 0;
-    char s[128];
-
-    assert_int_equal(tq_metrics_hist_encode(counts, 4, 1.25, s, sizeof s), 0);
-    assert_string_equal(s, "6 1.25 3 0 1 2");
-    assert_int_equal(tq_metrics_hist_decode(s, back, 4, &sum), 0);
-    assert_memory_equal(back, counts, sizeof counts);
-    assert_true(sum == 1.25);
-    assert_int_equal(tq_metrics_hist_encode(counts, 4, 1.25, s, 8), -1);
-
-    assert_int_equal(tq_metrics_hist_decode("6 1.25 3 0 1", back, 4, &sum), -1); /* short */
-    assert_int_equal(tq_metrics_hist_decode("6 1.25 3 0 1 2 9", back, 4, &sum), -1);
-    assert_int_equal(tq_metrics_hist_decode("7 1.25 3 0 1 2", back, 4, &sum), -1); /* total */
-    assert_int_equal(tq_metrics_hist_decode("6 x 3 0 1 2", back, 4, &sum), -1);
-    assert_int_equal(tq_metrics_hist_decode("6 1.25 3 -0 1 2", back, 4, &sum), -1);
-    assert_int_equal(tq_metrics_hist_decode("", back, 4, &sum), -1);
-    assert_int_equal(tq_metrics_hist_decode(NULL, back, 4, &sum), -1);
-    assert_int_equal(tq_metrics_hist_decode("0 0", back, 0, &sum), 0);
-
     const double b[] = {1, 2};
     assert_int_equal(tq_metrics_bucket_index(b, 2, 0.5), 0);
     assert_int_equal(tq_metrics_bucket_index(b, 2, 1), 0);
@@ -252,7 +232,7 @@ int main(void)
         cmocka_unit_test(test_counter_gauge_text), cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_histogram_text),     cmocka_unit_test(test_reset),
         cmocka_unit_test(test_invalid_families),   cmocka_unit_test(test_format_value),
-        cmocka_unit_test(test_hist_codec),
+        cmocka_unit_test(test_bucket_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
