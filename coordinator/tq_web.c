@@ -319,6 +319,25 @@ static void send_tilejson(struct tq_web *web, struct evhttp_request *req, size_t
     send_json(web, req, tq_tilejson_build(t, base, schema));
 }
 
+/* Keeps the schema text str[0..len) (published by a worker) as tileset ts's, when valid. */
+static void schema_store(struct tq_web *web, size_t ts, const char *str, size_t len)
+{
+    struct schema_entry *e = &web->schemas[ts];
+    json_error_t jerr;
+    json_t *s = json_loadb(str, len, 0, &jerr);
+    char q[300];
+
+    if (s && json_is_array(json_object_get(s, "layers"))) {
+        json_decref(e->schema);
+        e->schema = s;
+        e->fetched_ms = tq_now_ms();
+    } else {
+        json_decref(s);
+        tq_log_warn("schema_invalid", "tileset=%s error=%s", web->cfg->tilesets[ts].name,
+                    tq_log_quote(jerr.text, q, sizeof q));
+    }
+}
+
 static void on_schema_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
 {
     struct tj_req *r = arg;
@@ -329,17 +348,7 @@ static void on_schema_reply(struct tq_rconn *rc, redisReply *reply, const char *
 
     (void)rc;
     if (reply && reply->type == REDIS_REPLY_STRING) {
-        json_error_t jerr;
-        json_t *s = json_loadb(reply->str, reply->len, 0, &jerr);
-        if (s && json_is_array(json_object_get(s, "layers"))) {
-            json_decref(e->schema);
-            e->schema = s;
-            e->fetched_ms = tq_now_ms();
-        } else {
-            json_decref(s);
-            tq_log_warn("schema_invalid", "tileset=%s error=%s", name,
-                        tq_log_quote(jerr.text, q, sizeof q));
-        }
+        schema_store(web, r->ts, reply->str, reply->len);
     } else if (reply && reply->type == REDIS_REPLY_NIL) {
         e->fetched_ms = tq_now_ms(); /* not published: keep what we had (none, usually) */
     } else {
@@ -506,6 +515,77 @@ static const struct tq_tileset_config *tileset_n(const struct tq_config *cfg, co
     return NULL;
 }
 
+/* ---- readiness ------------------------------------------------------------------------- */
+
+/* Answers GET /ready from the held schemas: 200 "ready" when every tileset has a complete
+ * layer schema, else 503 naming the first tileset that has none (why a fresh cluster is
+ * live, /health, but not yet ready: no worker has prepared its tilesets). */
+static void send_ready(struct tq_web *web, struct evhttp_request *req)
+{
+    char why[300];
+
+    for (size_t i = 0; i < web->cfg->ntilesets; i++) {
+        const struct tq_tileset_config *t = &web->cfg->tilesets[i];
+        if (!tq_tilejson_schema_complete(t, web->schemas[i].schema)) {
+            snprintf(why, sizeof why,
+                     "not ready: the layer schema of tileset %s is not published yet (no worker "
+                     "has prepared it; is a tileq-worker running?)",
+                     t->name);
+            send_error(web, req, 503, why, 1);
+            return;
+        }
+    }
+    send_error(web, req, 200, "ready", 0);
+}
+
+/* HGETALL {tq}:schema: keeps every configured tileset's schema, then answers (owns req). */
+static void on_ready_reply(struct tq_rconn *rc, redisReply *reply, const char *err, void *arg)
+{
+    struct tj_req *r = arg;
+    struct tq_web *web = r->web;
+    size_t ts;
+
+    (void)rc;
+    if (reply && reply->type == REDIS_REPLY_ARRAY) {
+        for (size_t k = 0; k + 1 < reply->elements; k += 2) {
+            const redisReply *f = reply->element[k], *v = reply->element[k + 1];
+            if (f->type == REDIS_REPLY_STRING && v->type == REDIS_REPLY_STRING &&
+                tileset_n(web->cfg, f->str, f->len, &ts) != NULL)
+                schema_store(web, ts, v->str, v->len);
+        }
+        send_ready(web, r->req);
+    } else {
+        char why[300];
+        snprintf(why, sizeof why, "not ready: redis: %s",
+                 reply && reply->type == REDIS_REPLY_ERROR ? reply->str
+                                                           : (err ? err : "unexpected reply"));
+        send_error(web, r->req, 503, why, 1);
+    }
+    free(r);
+}
+
+static void serve_ready(struct tq_web *web, struct evhttp_request *req)
+{
+    struct tj_req *r;
+
+    if (web->cmd == NULL || !tq_rconn_is_up(web->cmd)) {
+        send_error(web, req, 503, "not ready: redis unavailable", 1);
+        return;
+    }
+    r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        send_error(web, req, 500, "out of memory", 0);
+        return;
+    }
+    r->web = web;
+    r->req = req;
+    if (tq_rconn_command(web->cmd, CMD_TIMEOUT_MS, on_ready_reply, r, "HGETALL %s",
+                         TQ_SCHEMA_KEY) != 0) {
+        free(r);
+        send_error(web, req, 503, "not ready: redis unavailable", 1);
+    }
+}
+
 int tq_web_route(struct tq_web *web, struct evhttp_request *req, const char *uri)
 {
     size_t plen = strcspn(uri, "?#"), i;
@@ -517,6 +597,10 @@ int tq_web_route(struct tq_web *web, struct evhttp_request *req, const char *uri
     }
     if (plen == 12 && strncmp(uri, "/favicon.ico", 12) == 0) {
         send_body(web, req, 204, "image/x-icon", "public, max-age=86400", NULL, 0, 0);
+        return 1;
+    }
+    if (plen == 6 && strncmp(uri, "/ready", 6) == 0) {
+        serve_ready(web, req);
         return 1;
     }
     if (plen == 8 && strncmp(uri, "/catalog", 8) == 0) {

@@ -10,6 +10,9 @@
  *     when the copy held here is older than SCHEMA_TTL_MS (10 s), served from the held copy
  *     when Redis does not answer; 503 + Retry-After while no worker has published the
  *     tileset's schema yet.
+ *   GET /ready           200 "ready" when Redis answers and every tileset's layer schema is
+ *                        published (TileJSON and tiles work); else 503 "not ready: WHY"
+ *                        (GET /health, the coordinator's, only says "live": Redis reachable)
  *   GET /catalog         every tileset with its TileJSON URL (JSON)
  *   GET /                an HTML page listing the tilesets, each linking to its map
  *   GET /map/{tileset}   the preview map (static map.html: MapLibre GL JS, a default style

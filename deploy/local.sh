@@ -5,9 +5,10 @@
 #   (apt-get), builds (Release) into build/, creates a throwaway PostgreSQL+PostGIS cluster
 #   (run as an unprivileged user when we are root) and loads the demo data (sql/*.sql), starts
 #   Redis (AOF, appendfsync everysec: appendonlydir/ in the state dir), writes the config,
-#   starts N coordinators (default 1) and M workers (default 2) in
-#   the background, waits until every coordinator answers /health, and prints one line per
-#   endpoint, a sample tile URL and the config file (usable as `tileq -c FILE ...`).
+#   starts N coordinators (default 1) and M workers (default 2) in the background, waits until
+#   every coordinator answers /ready (Redis reached, layer schemas published), checks that
+#   every endpoint serves the TileJSON and that the sample tile renders, and then prints one
+#   line per endpoint, a sample tile URL and the config file (usable as `tileq -c FILE ...`).
 #   --nginx: also nginx in front (deploy/nginx.conf.in; nginx-light installed when missing):
 #   cache hits straight from the cache dir, misses to the coordinators (upstream group).
 # down: stops everything up started (pidfiles) and removes the state dir. Idempotent.
@@ -142,7 +143,9 @@ do_up() {
             "$STATE/coordinator$i.log" "$BUILD/coordinator/tileq-coordinator" -c "$conf"
     done
     for ((i = 1; i <= ncoord; i++)); do
-        tq_wait_http "http://127.0.0.1:${ports[i - 1]}/health" 30 "$STATE/coordinator$i.pid" \
+        # Ready, not only live: Redis reached and the tilesets' layer schema published by a
+        # worker (before that, TileJSON answers 503 and the preview map fails).
+        tq_wait_http "http://127.0.0.1:${ports[i - 1]}/ready" 60 "$STATE/coordinator$i.pid" \
             "$STATE/coordinator$i.log"
     done
     for ((i = 1; i <= nwork; i++)); do
@@ -161,6 +164,14 @@ do_up() {
             "127.0.0.1:$nginx_port" "$STATE/cache" "${ups[@]}"
         tq_nginx_start "$STATE/nginx.conf" "$STATE/nginx" "http://127.0.0.1:$nginx_port/nginx-health"
     fi
+    # Every endpoint printed below answers: TileJSON on each, and the tile renders.
+    local base
+    for base in "${ports[@]/#/http://127.0.0.1:}" ${nginx_port:+"http://127.0.0.1:$nginx_port"}; do
+        curl -fsS --max-time 10 "$base/demo.json" | grep -q '"vector_layers"' ||
+            tq_die "$base/demo.json is not TileJSON with vector_layers"
+    done
+    curl -fsS --max-time 60 -o /dev/null "http://127.0.0.1:${nginx_port:-${ports[0]}}/demo/10/518/352.mvt" ||
+        tq_die "the demo tile did not render"
     started=1
 
     {

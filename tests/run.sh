@@ -15,12 +15,25 @@ cd "$ROOT"
 # shellcheck source=../deploy/stack.sh
 source "$ROOT/deploy/stack.sh"
 
-# The nginx tests (tests/integration/test_nginx*.sh) need nginx; test_docker_compose.sh
-# checks deploy/docker-compose.yml with docker-compose (no Docker engine needed). The fuzz
-# tests (tests/fuzz/) build their fuzzers with clang and its libFuzzer runtime
-# (libclang_rt.fuzzer, in libclang-rt-dev → libclang-rt-14-dev on Debian 12).
-TQ_APT_PACKAGES+=(nginx-light docker-compose clang libclang-rt-dev)
+# The nginx tests (tests/integration/test_nginx*.sh) need nginx; the docker test
+# (tests/docker/test_compose.sh) a Docker engine, docker-compose and debootstrap (it makes
+# the debian:12 base image when missing). The fuzz tests (tests/fuzz/) build their fuzzers
+# with clang and its libFuzzer runtime (libclang_rt.fuzzer, in libclang-rt-dev →
+# libclang-rt-14-dev on Debian 12).
+TQ_APT_PACKAGES+=(nginx-light docker-compose docker.io debootstrap clang libclang-rt-dev)
 tq_install_packages
+
+# dockerd, started here when no engine answers (as root; CI has no systemd). Where it cannot
+# start (no root, no cgroups...), the docker test skips and says why.
+if ! docker info >/dev/null 2>&1 && [[ $(id -u) == 0 ]] && command -v dockerd >/dev/null; then
+    echo "starting dockerd (log: /var/log/tileq-dockerd.log)"
+    (setsid dockerd >/var/log/tileq-dockerd.log 2>&1 &)
+    for ((i = 0; i < 300; i++)); do
+        docker info >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    docker info >/dev/null 2>&1 || echo "note: dockerd did not start; see /var/log/tileq-dockerd.log"
+fi
 
 # The map-client tests need jq; the build fetches MapLibre GL JS with npm; the browser test
 # (tests/integration/test_browser.sh) drives Debian's Chromium with playwright-core from npm.

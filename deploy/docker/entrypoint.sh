@@ -13,7 +13,10 @@ if [ ! -f "$CONFIG" ]; then
         -e "s|@PG_CONNINFO@|${TQ_PG_CONNINFO:-host=postgis dbname=tileq user=tileq}|g" \
         -e "s|@CACHE_DIR@|${TQ_CACHE_DIR:-/var/cache/tileq}|g" \
         -e "s|@LISTEN@|${TQ_LISTEN:-0.0.0.0:8080}|g" \
-        /etc/tileq/tileq.conf.in >"$CONFIG"
+        /etc/tileq/tileq.conf.in >"$CONFIG.$$"
+    # Renamed into place: a healthcheck or `exec` running this at the same time never
+    # reads a half-written file.
+    mv -f "$CONFIG.$$" "$CONFIG"
 fi
 case ${1:-} in
 tileq-coordinator | tileq-worker | tileq)

@@ -2,7 +2,9 @@
 # With no tileset in the config, every table in geometry_columns is published as a
 # one-layer tileset (tq_discover.h), by the coordinator and the worker alike. Starts its own
 # coordinator and worker on the fixture's PostgreSQL with such a config, on Redis database 1
-# and a cache dir of its own (so the fixture's workers never see these jobs), plus a table in
+# and a cache dir of its own (so the fixture's workers never see these jobs; the coordinator
+# first, alone: live (/health) but not ready (/ready 503, saying why) until the worker has
+# published the layer schemas), plus a table in
 # EPSG:4326 and one without a primary key; checks the catalog, a TileJSON (fields, bounds
 # from the table's extent) and tiles equal to the rendering contract's bytes over the
 # discovered layer SQL (ST_Transform to 3857 for the 4326 table). Needs jq.
@@ -57,8 +59,6 @@ listen      = "127.0.0.1:$port";
 # no tilesets: discovered from geometry_columns
 EOF
 it_redis -n 1 FLUSHDB >/dev/null
-TQ_WORKER_ID=disc-worker tq_start_bg "$D/worker.pid" "$D/worker.log" \
-    "$TQ_BUILD_DIR/worker/tileq-worker" -c "$D/tileq.conf"
 tq_start_bg "$D/coordinator.pid" "$D/coordinator.log" \
     "$TQ_BUILD_DIR/coordinator/tileq-coordinator" -c "$D/tileq.conf"
 tq_wait_http "http://127.0.0.1:$port/health" 60 "$D/coordinator.pid" "$D/coordinator.log"
@@ -67,6 +67,19 @@ get() { # get PATH NAME [curl args]: status; body in $IT_TMP/NAME.body
     curl -sS --max-time 120 -o "$IT_TMP/$2.body" -D "$IT_TMP/$2.headers" -w '%{http_code}' \
         "${@:3}" "$B$1" || true
 }
+
+# Live, not ready, until a worker has published the tilesets' layer schemas.
+it_check "no worker yet: /health (live)" 200 "$(get /health live)"
+it_check "no worker yet: /ready" 503 "$(get /ready notready)"
+it_check "no worker yet: /ready says why" 1 \
+    "$(grep -c '^not ready: the layer schema of tileset .* is not published yet' "$IT_TMP/notready.body")"
+TQ_WORKER_ID=disc-worker tq_start_bg "$D/worker.pid" "$D/worker.log" \
+    "$TQ_BUILD_DIR/worker/tileq-worker" -c "$D/tileq.conf"
+for _ in $(seq 1 600); do
+    [[ $(get /ready ready) == 200 ]] && break
+    sleep 0.1
+done
+it_check "worker up: /ready" "200 ready" "$(get /ready ready) $(cat "$IT_TMP/ready.body")"
 
 it_check "catalog: status" 200 "$(get /catalog cat)"
 it_check "catalog: one tileset per geometry column, ordered by schema and table" \
