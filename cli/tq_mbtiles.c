@@ -10,7 +10,6 @@
 
 #include <sqlite3.h>
 
-
 /* No journal and no syncs while building: the file is a private PATH.partial until it is
  * complete (fsynced by us before the rename), so a crash loses nothing worth keeping. */
 static const char SCHEMA[] =
