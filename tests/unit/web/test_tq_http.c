@@ -1,5 +1,5 @@
-/* Unit tests for tq_http: Accept-Encoding negotiation, entity tags and If-None-Match, gzip
- * round trips, and the public base URL of a request. */
+/* Unit tests for tq_http: Accept-Encoding negotiation, entity tags and If-None-Match, and the
+ * public base URL of a request. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +11,6 @@
 #include <cmocka.h>
 
 #include "tq_http.h"
-#include "tq_gzip.h"
 
 static void test_accept_encoding(void **state)
 {
@@ -98,43 +97,6 @@ static void test_etag(void **state)
     assert_int_equal(tq_http_etag_match(a + 1, a), 0);
 }
 
-static void test_gzip_round_trip(void **state)
-{
-    size_t sizes[] = {0, 1, 100, 70000, 1000000};
-    (void)state;
-
-    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
-        size_t n = sizes[k];
-        unsigned char *in = malloc(n ? n : 1), *gz = NULL, *out = NULL;
-        size_t gzlen = 0, outlen = 0;
-        uint32_t x = 12345;
-        for (size_t i = 0; i < n; i++) {
-            x = x * 1103515245u + 12345u;
-            in[i] = (unsigned char)((i % 7 == 0) ? (x >> 24) : 'a' + i % 3);
-        }
-        assert_int_equal(tq_gzip_compress(in, n, &gz, &gzlen), 0);
-        assert_true(tq_gzip_is(gz, gzlen));
-        assert_int_equal(tq_gzip_decompress(gz, gzlen, n + 10, &out, &outlen), 0);
-        assert_int_equal(outlen, n);
-        assert_memory_equal(out, in, n);
-        free(out);
-        out = NULL;
-        if (n > 10) {
-            /* too large for the limit; truncated input; garbage */
-            assert_int_equal(tq_gzip_decompress(gz, gzlen, n - 1, &out, &outlen), -1);
-            assert_null(out);
-            assert_int_equal(tq_gzip_decompress(gz, gzlen / 2, n, &out, &outlen), -1);
-            assert_null(out);
-            assert_int_equal(tq_gzip_decompress(in, n, n, &out, &outlen), -1);
-            assert_null(out);
-        }
-        free(gz);
-        free(in);
-    }
-    assert_false(tq_gzip_is("\x1a\x02", 2)); /* an MVT starts with a layer (field 3) */
-    assert_false(tq_gzip_is("\x1f", 1));
-}
-
 static void url(const char *pub, const char *host, const char *xp, const char *xh, const char *xpre,
                 const char *expected)
 {
@@ -175,7 +137,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accept_encoding),
         cmocka_unit_test(test_etag),
-        cmocka_unit_test(test_gzip_round_trip),
         cmocka_unit_test(test_base_url),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
