@@ -97,18 +97,42 @@ static const struct option area_options[] = {{"tileset", required_argument, NULL
                                              {"help", no_argument, NULL, 'h'},
                                              {NULL, 0, NULL, 0}};
 
-/* Shared option loop; is_warm selects which options apply. */
-static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o, char *err,
-                      size_t errsize)
+/* export's own table: only its options are known to it (an unknown option is named as the
+ * user wrote it). */
+static const struct option export_options[] = {
+    {"tileset", required_argument, NULL, OPT_TILESET},
+    {"bbox", required_argument, NULL, OPT_BBOX},
+    {"zoom", required_argument, NULL, OPT_ZOOM},
+    {"output", required_argument, NULL, 'o'},
+    {"max-queued", required_argument, NULL, OPT_MAXQUEUED},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0}};
+
+enum area_command { AREA_WARM, AREA_EXPIRE, AREA_EXPORT };
+
+/* The one option loop of warm, expire and export; cmd selects which options apply. */
+static int area_parse(int argc, char **argv, enum area_command cmd, struct tq_area_opts *o,
+                      char *err, size_t errsize)
 {
+    const int is_warm = cmd == AREA_WARM, is_expire = cmd == AREA_EXPIRE,
+              is_export = cmd == AREA_EXPORT;
     char why[256];
     int opt;
 
     memset(o, 0, sizeof *o);
     o->max_queued = TQ_WARM_DEFAULT_MAX_QUEUED;
+    if (is_export) { /* the whole world unless --bbox; warming always waits */
+        o->wait = 1;
+        o->has_bbox = 1;
+        o->bbox[0] = -180;
+        o->bbox[1] = -TQ_LAT_MAX;
+        o->bbox[2] = 180;
+        o->bbox[3] = TQ_LAT_MAX;
+    }
     optind = 0; /* GNU getopt: reinitialise (the command may parse twice, tests do) */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:h", area_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, is_export ? "+:ho:" : "+:h",
+                              is_export ? export_options : area_options, NULL)) != -1) {
         switch (opt) {
         case OPT_TILESET:
             o->tileset = optarg;
@@ -152,7 +176,7 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
         case OPT_FORCE:
         case OPT_WAIT:
         case OPT_MAXQUEUED:
-            if (!is_warm)
+            if (!is_warm && !(is_export && opt == OPT_MAXQUEUED))
                 goto unknown;
             if (opt == OPT_FORCE) {
                 o->force = 1;
@@ -175,6 +199,9 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
                 goto unknown;
             o->rerender = 1;
             break;
+        case 'o': /* only in export's table */
+            o->output = optarg;
+            break;
         case 'h':
             o->help = 1;
             return 0;
@@ -195,6 +222,10 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
         snprintf(err, errsize, "--tileset NAME is required");
         return -1;
     }
+    if (is_export && o->output == NULL) {
+        snprintf(err, errsize, "-o FILE.pmtiles|FILE.mbtiles is required");
+        return -1;
+    }
     if (o->has_bbox == (o->tiles != NULL)) {
         snprintf(err, errsize, "give either --bbox W,S,E,N or --tiles FILE (- for stdin)");
         return -1;
@@ -203,11 +234,11 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
         snprintf(err, errsize, "--zoom A-B is required");
         return -1;
     }
-    if (!is_warm && o->has_bbox && !o->has_zoom) {
+    if (is_expire && o->has_bbox && !o->has_zoom) {
         snprintf(err, errsize, "--bbox needs --zoom A-B");
         return -1;
     }
-    if (!is_warm && o->tiles && o->has_zoom) {
+    if (is_expire && o->tiles && o->has_zoom) {
         snprintf(err, errsize, "with --tiles, the zoom range is --min-zoom/--max-zoom");
         return -1;
     }
@@ -220,12 +251,17 @@ static int area_parse(int argc, char **argv, int is_warm, struct tq_area_opts *o
 
 int tq_area_warm_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
 {
-    return area_parse(argc, argv, 1, o, err, errsize);
+    return area_parse(argc, argv, AREA_WARM, o, err, errsize);
 }
 
 int tq_area_expire_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
 {
-    return area_parse(argc, argv, 0, o, err, errsize);
+    return area_parse(argc, argv, AREA_EXPIRE, o, err, errsize);
+}
+
+int tq_area_export_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize)
+{
+    return area_parse(argc, argv, AREA_EXPORT, o, err, errsize);
 }
 
 int tq_area_zooms(const struct tq_area_opts *o, const struct tq_tileset_config *ts, int *lo,

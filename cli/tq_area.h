@@ -38,6 +38,11 @@ int tq_area_warm_parse(int argc, char **argv, struct tq_area_opts *o, char *err,
  * [--min-zoom A] [--max-zoom B] [--rerender]`). 0, or -1 with a usage message in err. */
 int tq_area_expire_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize);
 
+/* Parses export's options (`--tileset T [--bbox W,S,E,N] [--zoom A-B] -o FILE
+ * [--max-queued N]`): the bbox defaults to the whole world, wait is on. The name of FILE is
+ * the caller's to check. 0, or -1 with a usage message in err. */
+int tq_area_export_parse(int argc, char **argv, struct tq_area_opts *o, char *err, size_t errsize);
+
 /* Checks the zooms against the tileset and resolves the zoom range the command works on
  * into *lo..*hi: warm: --zoom; expire: --min-zoom/--max-zoom, else --zoom (bbox), else the
  * tileset's range (tiles). 0, or -1 ("zoom 15 outside tileset demo's range 0-14"). */

@@ -10,7 +10,6 @@
  * rendered twice; step 2 starts over (it only reads the cache). The archive appears at its
  * path only when complete (written as PATH.partial, then renamed). */
 #include <errno.h>
-#include <getopt.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -58,86 +57,13 @@ static int format_of(const char *path)
     return 0;
 }
 
-/* Parses export's options into o (bbox defaults to the world, --wait always on). */
+/* Parses export's options into o (tq_area_export_parse), then checks the archive's name. */
 static int export_opts_parse(int argc, char **argv, struct tq_area_opts *o, char *err,
                              size_t errsize)
 {
-    enum { OPT_TILESET = 256, OPT_BBOX, OPT_ZOOM, OPT_MAXQUEUED };
-    static const struct option opts[] = {{"tileset", required_argument, NULL, OPT_TILESET},
-                                         {"bbox", required_argument, NULL, OPT_BBOX},
-                                         {"zoom", required_argument, NULL, OPT_ZOOM},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"max-queued", required_argument, NULL, OPT_MAXQUEUED},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    char why[256];
-    int opt;
-
-    memset(o, 0, sizeof *o);
-    o->wait = 1;
-    o->has_bbox = 1;
-    o->bbox[0] = -180;
-    o->bbox[1] = -TQ_LAT_MAX;
-    o->bbox[2] = 180;
-    o->bbox[3] = TQ_LAT_MAX;
-    o->max_queued = TQ_WARM_DEFAULT_MAX_QUEUED;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, "+:ho:", opts, NULL)) != -1) {
-        switch (opt) {
-        case OPT_TILESET:
-            o->tileset = optarg;
-            break;
-        case OPT_BBOX:
-            if (tq_area_bbox_parse(optarg, o->bbox, why, sizeof why) != 0) {
-                snprintf(err, errsize, "--bbox: %s", why);
-                return -1;
-            }
-            break;
-        case OPT_ZOOM:
-            if (tq_zoom_range_parse(optarg, &o->zmin, &o->zmax, why, sizeof why) != 0) {
-                snprintf(err, errsize, "--zoom: %s", why);
-                return -1;
-            }
-            o->has_zoom = 1;
-            break;
-        case 'o':
-            o->output = optarg;
-            break;
-        case OPT_MAXQUEUED: {
-            char *end;
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (*optarg == '\0' || *end != '\0' || errno != 0 || v < 1 || v > 10000000) {
-                snprintf(err, errsize, "--max-queued: '%s' is not a number in 1..10000000", optarg);
-                return -1;
-            }
-            o->max_queued = v;
-            break;
-        }
-        case 'h':
-            o->help = 1;
-            return 0;
-        case ':':
-            snprintf(err, errsize, "%s needs a value", argv[optind - 1]);
-            return -1;
-        default:
-            snprintf(err, errsize, "unknown option '%s'", argv[optind - 1]);
-            return -1;
-        }
-    }
-    if (optind < argc) {
-        snprintf(err, errsize, "unexpected argument '%s'", argv[optind]);
-        return -1;
-    }
-    if (o->tileset == NULL) {
-        snprintf(err, errsize, "--tileset NAME is required");
-        return -1;
-    }
-    if (o->output == NULL) {
-        snprintf(err, errsize, "-o FILE.pmtiles|FILE.mbtiles is required");
-        return -1;
-    }
+    int rc = tq_area_export_parse(argc, argv, o, err, errsize);
+    if (rc != 0 || o->help)
+        return rc;
     if (format_of(o->output) == 0) {
         snprintf(err, errsize, "-o %s: the name must end in .pmtiles or .mbtiles", o->output);
         return -1;

@@ -39,6 +39,7 @@ static void test_bbox(void **state)
     }
 }
 
+/* warm: 1 warm, 0 expire, 2 export. */
 static int parse(int warm, struct tq_area_opts *o, ...)
 {
     static char pool[32][128];
@@ -46,7 +47,7 @@ static int parse(int warm, struct tq_area_opts *o, ...)
     int argc = 0;
     va_list ap;
     va_start(ap, o);
-    snprintf(pool[0], sizeof pool[0], "%s", warm ? "warm" : "expire");
+    snprintf(pool[0], sizeof pool[0], "%s", warm == 2 ? "export" : warm ? "warm" : "expire");
     argv[argc] = pool[argc];
     argc++;
     const char *a;
@@ -57,8 +58,40 @@ static int parse(int warm, struct tq_area_opts *o, ...)
     }
     va_end(ap);
     argv[argc] = NULL;
+    if (warm == 2)
+        return tq_area_export_parse(argc, argv, o, err, sizeof err);
     return warm ? tq_area_warm_parse(argc, argv, o, err, sizeof err)
                 : tq_area_expire_parse(argc, argv, o, err, sizeof err);
+}
+
+/* export: the world by default, waits, -o required, only its own options known. */
+static void test_export_opts(void **state)
+{
+    (void)state;
+    struct tq_area_opts o;
+    assert_int_equal(parse(2, &o, "--tileset", "demo", "-o", "a.pmtiles", NULL), 0);
+    assert_true(o.has_bbox && o.wait && !o.has_zoom && o.max_queued == TQ_WARM_DEFAULT_MAX_QUEUED);
+    assert_true(o.bbox[0] == -180 && o.bbox[2] == 180 && o.bbox[1] == -TQ_LAT_MAX &&
+                o.bbox[3] == TQ_LAT_MAX);
+    assert_string_equal(o.output, "a.pmtiles");
+    assert_int_equal(parse(2, &o, "--tileset=demo", "--bbox", "-10,35,30,60", "--zoom", "0-6",
+                           "--output", "b.mbtiles", "--max-queued", "9", NULL),
+                     0);
+    assert_true(o.bbox[0] == -10 && o.zmax == 6 && o.max_queued == 9);
+    assert_string_equal(o.output, "b.mbtiles");
+    assert_int_equal(parse(2, &o, "--tileset", "demo", NULL), -1);
+    assert_string_equal(err, "-o FILE.pmtiles|FILE.mbtiles is required");
+    assert_int_equal(parse(2, &o, "-o", "a.pmtiles", NULL), -1);
+    assert_string_equal(err, "--tileset NAME is required");
+    assert_int_equal(parse(2, &o, "--tileset", "demo", "-o", "a.pmtiles", "--rerender", NULL), -1);
+    assert_string_equal(err, "unknown option '--rerender'");
+    assert_int_equal(parse(2, &o, "--tileset", "demo", "-o", "a.pmtiles", "--force", NULL), -1);
+    assert_string_equal(err, "unknown option '--force'");
+    assert_int_equal(parse(2, &o, "--tileset", "demo", "-o", NULL), -1);
+    assert_string_equal(err, "-o needs a value");
+    /* warm and expire do not know -o */
+    assert_int_equal(parse(1, &o, "--tileset", "demo", "-o", "a.pmtiles", NULL), -1);
+    assert_string_equal(err, "unknown option '-o'");
 }
 
 static void test_opts(void **state)
@@ -139,6 +172,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bbox),
         cmocka_unit_test(test_opts),
+        cmocka_unit_test(test_export_opts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
