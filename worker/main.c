@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "tq_cache.h"
+#include "tq_cache_tmp.h"
 #include "tq_config.h"
 #include "tq_discover.h"
 #include "tq_log.h"
@@ -78,6 +79,25 @@ static void worker_name(struct tq_worker *w)
         snprintf(w->id, sizeof w->id, "%s:%ld", w->host, (long)getpid());
 }
 
+/* Removes the temp files crashed writers left in the cache (tq_cache_tmp.h), within a time
+ * budget, and logs what it did. A sweep that fails is logged and the worker goes on: stale
+ * temp files waste space, they are never served. */
+static void sweep_cache_tmp(const char *cache_dir)
+{
+    struct tq_cache_sweep_stats st;
+    char err[512], q[600];
+    if (tq_cache_tmp_sweep(cache_dir, TQ_CACHE_TMP_MAX_AGE_S, TQ_CACHE_TMP_SWEEP_BUDGET_MS, &st,
+                           err, sizeof err) != 0) {
+        tq_log_warn("cache_tmp_sweep_failed", "error=%s", tq_log_quote(err, q, sizeof q));
+        return;
+    }
+    tq_log_info("cache_tmp_sweep",
+                "removed=%lu young=%lu skipped=%lu failed=%lu tmp=%lu dirs=%lu complete=%d "
+                "elapsed_ms=%lld max_age_s=%d",
+                st.removed, st.young, st.skipped, st.failed, st.tmp, st.dirs, st.complete,
+                (long long)st.elapsed_ms, TQ_CACHE_TMP_MAX_AGE_S);
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -112,6 +132,7 @@ int main(int argc, char **argv)
         goto cleanup;
     }
 
+    sweep_cache_tmp(w.cfg->cache_dir);
     tq_log_info("worker_start", "worker=%s tilesets=%zu lease_ms=%d cache_dir=%s",
                 tq_log_quote(w.id, q, sizeof q), w.cfg->ntilesets, w.lease_ms, w.cfg->cache_dir);
     worker_run(&w);

@@ -892,6 +892,16 @@ static int validate_final(struct loader *ld, const config_setting_t *root, struc
                  ld->name, db);
         return -1;
     }
+    if (cfg->worker_id != NULL && cfg->worker_id[0] != '\0' &&
+        !tq_worker_id_valid(cfg->worker_id, strlen(cfg->worker_id))) {
+        if (getenv("TQ_WORKER_ID") && getenv("TQ_WORKER_ID")[0])
+            snprintf(ld->err, ld->errsize,
+                     "TQ_WORKER_ID: must be 1..255 bytes of printable ASCII without blanks");
+        else
+            fail(ld, config_setting_get_member(root, "worker_id"), "worker_id",
+                 "must be 1..255 bytes of printable ASCII without blanks");
+        return -1;
+    }
     enum tq_log_level level;
     if (tq_log_level_parse(cfg->log_level, &level) != 0) {
         if (getenv("TQ_LOG_LEVEL") && getenv("TQ_LOG_LEVEL")[0])

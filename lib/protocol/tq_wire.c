@@ -59,3 +59,15 @@ const char *tq_invariant_text(enum tq_invariant inv)
 {
     return (unsigned)inv < TQ_INV_COUNT ? inv_texts[inv] : "?";
 }
+
+int tq_worker_id_valid(const char *id, size_t len)
+{
+    if (id == NULL || len == 0 || len >= TQ_WORKER_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (c < 0x21 || c > 0x7e)
+            return 0;
+    }
+    return 1;
+}

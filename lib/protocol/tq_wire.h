@@ -174,6 +174,16 @@ int tq_job_state_parse(const char *s, enum tq_job_state *out);
 #define TQ_RENDERLOG_REJECTED_F_STREAM_ID "stream_id" /* the rejected entry's id */
 #define TQ_RENDERLOG_REJECTED_F_ERROR "error"         /* why PostgreSQL rejected it */
 
+/* ---- worker ids: the worker field of render-log entries, the key of workers[] ------------ */
+
+/* A worker id (config worker_id / TQ_WORKER_ID, else host:pid) is 1..TQ_WORKER_ID_MAX-1
+ * bytes of printable ASCII without blanks (0x21..0x7e): it goes into log lines, Redis
+ * fields and tileq.render_log as it is, so it can forge neither a line nor a field. */
+#define TQ_WORKER_ID_MAX 256 /* including NUL */
+
+/* 1 when the len bytes at id are a valid worker id, 0 otherwise. */
+int tq_worker_id_valid(const char *id, size_t len);
+
 /* ---- worker heartbeats: the value of workers[<worker id>] ------------------------------- */
 
 struct tq_heartbeat {

@@ -2,7 +2,8 @@
  *
  * A tile write, with fsync on:
  *   mkdir -p {z}/{x} (fsync the parent of each directory created)
- *   -> write .tmp.<host>.<pid>.<random> -> fsync it (not an empty marker: no data) -> close
+ *   -> write .tmp.<host>.<pid>.<random> (tq_cache_tmp.h) -> fsync it (not an empty marker: no data)
+ * -> close
  *   -> rename over {y}.mvt|.empty
  *   -> unlink the other form
  * and, once per batch, tq_cache_sync_metatile / tq_cache_sync_tile: fsync each {z}/{x}.
@@ -22,8 +23,13 @@
 
 #include <zlib.h>
 
-#include "tq_log.h"
+#include "tq_cache_tmp.h"
 #include "tq_gzip.h"
+#include "tq_log.h"
+
+/* Names drawn before a write gives up on EEXIST (64 random bits each: a second draw already
+ * means someone planted names on purpose). */
+#define TMP_NAME_TRIES 8
 
 static int g_fsync = 1;
 static unsigned long g_fsyncs;
@@ -147,10 +153,9 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
                           const void *data, size_t len, tq_cache_fence_fn fence, void *fence_arg,
                           char *err, size_t errsize)
 {
-    char path[4096], other[4096], tmp[4200], host[256] = "host";
-    int fd = -1, rc = -1;
+    char path[4096], other[4096], tmp[4200];
+    int fd = -1, rc = -1, created = 0;
 
-    tmp[0] = '\0';
     if (path_with_suffix(cache_dir, tileset, t, len ? ".mvt" : ".empty", path, sizeof path) != 0 ||
         path_with_suffix(cache_dir, tileset, t, len ? ".empty" : ".mvt", other, sizeof other) !=
             0) {
@@ -161,15 +166,23 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
         snprintf(err, errsize, "mkdir for %s: %s", path, strerror(errno));
         goto cleanup;
     }
-    gethostname(host, sizeof host - 1);
-    char *slash = strrchr(path, '/');
-    snprintf(tmp, sizeof tmp, "%.*s/.tmp.%s.%ld.%08x", (int)(slash - path), path, host,
-             (long)getpid(), (unsigned)random());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    /* A unique name (tq_cache_tmp.h); EEXIST: the name is someone else's file, left alone,
+     * and another name is drawn. Only a file this call created is ever removed. */
+    const char *slash = strrchr(path, '/');
+    for (int tries = 0; fd < 0 && tries < TMP_NAME_TRIES; tries++) {
+        if (tq_cache_tmp_name(path, (size_t)(slash - path), "", tmp, sizeof tmp) != 0) {
+            snprintf(err, errsize, "cache path too long");
+            goto cleanup;
+        }
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0) {
         snprintf(err, errsize, "open %s: %s", tmp, strerror(errno));
         goto cleanup;
     }
+    created = 1;
     if (write_all(fd, data, len) != 0) {
         snprintf(err, errsize, "write %s: %s", tmp, strerror(errno));
         goto cleanup;
@@ -195,6 +208,7 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
         snprintf(err, errsize, "rename %s: %s", path, strerror(errno));
         goto cleanup;
     }
+    created = 0; /* it is the tile now */
     /* The tile changed between empty and not: drop the old form (the new one is in place, so a
      * reader sees the new tile, or for a moment both, never neither). */
     if (unlink_if_present(other) != 0) {
@@ -205,7 +219,7 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
 cleanup:
     if (fd >= 0)
         close(fd);
-    if (rc != 0 && tmp[0])
+    if (rc != 0 && created)
         unlink(tmp);
     return rc;
 }
@@ -312,15 +326,15 @@ const char *tq_cache_check(const void *data, size_t len)
  * (link() never replaces an even newer one). Returns 1 removed, 0 not (gone or replaced). */
 static int remove_broken(const char *path, const struct stat *seen)
 {
-    char aside[4200], host[256] = "host";
+    char aside[4200];
     struct stat st;
     const char *slash = strrchr(path, '/');
     int removed = 0;
 
-    gethostname(host, sizeof host - 1);
-    snprintf(aside, sizeof aside, "%.*s.tmp.broken.%s.%ld.%08x",
-             slash ? (int)(slash - path + 1) : 0, path, host, (long)getpid(), (unsigned)random());
-    if (rename(path, aside) != 0)
+    /* rename() replaces what is at aside: the name must be unique (tq_cache_tmp_name). */
+    if (tq_cache_tmp_name(slash ? path : ".", slash ? (size_t)(slash - path) : 1, "broken.", aside,
+                          sizeof aside) != 0 ||
+        rename(path, aside) != 0)
         return 0;
     if (lstat(aside, &st) == 0 && st.st_dev == seen->st_dev && st.st_ino == seen->st_ino)
         removed = 1;

@@ -38,6 +38,8 @@
 #include "tq_log.h"
 #include "tq_queue.h"
 #include "tq_renderlog_sql.h"
+#include "tq_tileset.h"
+#include "tq_time.h"
 
 #define RL_KEY TQ_QUEUE_RENDERLOG_KEY
 #define RL_GROUP TQ_RENDERLOG_GROUP
@@ -228,30 +230,95 @@ static int batch_reject(struct rl_batch *b, const char *id, const redisReply *fi
     return 0;
 }
 
-static int parse_ll(const char *s, long long lo, long long hi)
+/* s is a decimal integer in lo..hi: 0 with *out, else -1. */
+static int parse_ll(const char *s, long long lo, long long hi, long long *out)
 {
-    if (s == NULL || *s == '\0')
-        return -1;
+    if (s == NULL || *s == '\0' || !((*s >= '0' && *s <= '9') || *s == '-'))
+        return -1; /* strtoll would skip blanks and take a '+' */
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    return (errno == 0 && *end == '\0' && v >= lo && v <= hi) ? 0 : -1;
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
 }
 
+/* s is a decimal number in 0..TQ_RENDERLOG_DURATION_MAX_MS (what float8 reads back the
+ * same: no hex, inf or nan, which strtod takes). */
 static int parse_ms(const char *s)
 {
-    if (s == NULL || *s == '\0')
+    if (s == NULL || *s == '\0' || !((*s >= '0' && *s <= '9') || *s == '.') ||
+        s[strspn(s, "0123456789.eE+-")] != '\0')
         return -1;
     char *end;
     double v = strtod(s, &end);
-    return (*end == '\0' && isfinite(v) && v >= 0) ? 0 : -1;
+    return (*end == '\0' && isfinite(v) && v >= 0 && v <= TQ_RENDERLOG_DURATION_MAX_MS) ? 0 : -1;
 }
 
-/* Fills row from an entry's field list; returns NULL when fine, else what is wrong. */
-static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
+/* job "<tileset>/<z>/<mx>/<my>" of the entry's tileset, z, x, y. */
+static int job_ok(const char *job, const char *tileset, long long z, long long x, long long y)
 {
-    const char *f[F_COUNT] = {0};
+    size_t tl = strlen(tileset);
+    long long v[3];
+    if (strncmp(job, tileset, tl) != 0 || job[tl] != '/')
+        return 0;
+    const char *p = job + tl + 1;
+    for (int i = 0; i < 3; i++) {
+        char num[16];
+        size_t n = strspn(p, "0123456789");
+        if (n == 0 || n >= sizeof num || (i < 2 ? p[n] != '/' : p[n] != '\0'))
+            return 0;
+        memcpy(num, p, n);
+        num[n] = '\0';
+        if (parse_ll(num, 0, INT32_MAX, &v[i]) != 0)
+            return 0;
+        p += n + (i < 2);
+    }
+    return v[0] == z && v[1] <= x && v[2] <= y;
+}
 
+const char *tq_renderlog_check(const struct tq_renderlog_fields *f, int64_t now_ms)
+{
+    long long z, x, y, n;
+    for (int j = 0; j < F_COUNT; j++) {
+        if (f->val[j] == NULL)
+            return "missing field";
+        if (strlen(f->val[j]) != f->len[j])
+            return "NUL byte in a field";
+    }
+    if (!tq_tileset_name_valid(f->val[F_TILESET], f->len[F_TILESET]))
+        return "bad tileset: must be 1..63 bytes of " TQ_TILESET_NAME_CHARS;
+    if (!tq_worker_id_valid(f->val[F_WORKER], f->len[F_WORKER]))
+        return "bad worker: must be 1..255 bytes of printable ASCII without blanks";
+    if (parse_ll(f->val[F_Z], 0, TQ_TILE_MAX_ZOOM, &z) != 0 ||
+        parse_ll(f->val[F_X], 0, INT32_MAX, &x) != 0 ||
+        parse_ll(f->val[F_Y], 0, INT32_MAX, &y) != 0 || tq_tile_valid((int)z, x, y) != 0)
+        return "bad z/x/y";
+    if (!job_ok(f->val[F_JOB], f->val[F_TILESET], z, x, y))
+        return "bad job id: must be <tileset>/<z>/<mx>/<my> of the entry's tile";
+    if (parse_ll(f->val[F_ATTEMPT], 0, INT32_MAX, &n) != 0)
+        return "bad attempt";
+    enum tq_job_reason reason;
+    if (tq_job_reason_parse(f->val[F_REASON], &reason) != 0)
+        return "bad reason";
+    if (parse_ll(f->val[F_STARTED_MS], TQ_RENDERLOG_STARTED_MIN_MS,
+                 now_ms + TQ_RENDERLOG_STARTED_AHEAD_MS, &n) != 0)
+        return "bad started_ms: must be unix ms from 2000-01-01 to a day from now";
+    if (parse_ms(f->val[F_DURATION_MS]) != 0 || parse_ms(f->val[F_METATILE_MS]) != 0)
+        return "bad duration: must be 0..86400000 ms";
+    if (parse_ll(f->val[F_BYTES], 0, INT64_MAX, &n) != 0)
+        return "bad bytes";
+    return NULL;
+}
+
+/* Fills row from an entry's field list (now_ms: the clock tq_renderlog_check compares
+ * started_ms with); returns NULL when fine, else what is wrong. */
+static const char *entry_to_row(const redisReply *fields, int64_t now_ms, struct rl_row *row)
+{
+    struct tq_renderlog_fields f;
+
+    memset(&f, 0, sizeof f);
     if (fields == NULL || fields->type != REDIS_REPLY_ARRAY || fields->elements % 2 != 0)
         return "field list is not key/value pairs";
     for (size_t i = 0; i + 1 < fields->elements; i += 2) {
@@ -259,51 +326,36 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
             return "non-string field";
         for (int j = 0; j < F_COUNT; j++)
-            if (strcmp(k->str, rl_fields[j]) == 0)
-                f[j] = v->str;
+            if (strcmp(k->str, rl_fields[j]) == 0) {
+                f.val[j] = v->str;
+                f.len[j] = v->len;
+            }
     }
-    for (int j = 0; j < F_COUNT; j++)
-        if (f[j] == NULL)
-            return "missing field";
-    if (*f[F_TILESET] == '\0' || *f[F_WORKER] == '\0')
-        return "empty tileset or worker";
-    if (parse_ll(f[F_Z], 0, TQ_TILE_MAX_ZOOM) != 0 || parse_ll(f[F_X], 0, INT32_MAX) != 0 ||
-        parse_ll(f[F_Y], 0, INT32_MAX) != 0 ||
-        tq_tile_valid(atoi(f[F_Z]), atoll(f[F_X]), atoll(f[F_Y])) != 0)
-        return "bad z/x/y";
-    if (parse_ll(f[F_ATTEMPT], 0, INT32_MAX) != 0)
-        return "bad attempt";
-    enum tq_job_reason reason;
-    if (tq_job_reason_parse(f[F_REASON], &reason) != 0)
-        return "bad reason";
-    if (parse_ll(f[F_STARTED_MS], 0, INT64_MAX / 2) != 0)
-        return "bad started_ms";
-    if (parse_ms(f[F_DURATION_MS]) != 0 || parse_ms(f[F_METATILE_MS]) != 0)
-        return "bad duration";
-    if (parse_ll(f[F_BYTES], 0, INT64_MAX) != 0)
-        return "bad bytes";
+    const char *why = tq_renderlog_check(&f, now_ms);
+    if (why != NULL)
+        return why;
     /* job id "tileset/z/mx/my": the metatile is what follows the tileset. */
-    const char *slash = strchr(f[F_JOB], '/');
+    const char *slash = strchr(f.val[F_JOB], '/');
     if (slash == NULL || slash[1] == '\0' || strlen(slash + 1) >= sizeof row->metatile)
         return "bad job id";
     snprintf(row->metatile, sizeof row->metatile, "%s", slash + 1);
-    row->empty[0] = strcmp(f[F_BYTES], "0") == 0 ? 't' : 'f';
+    row->empty[0] = strcmp(f.val[F_BYTES], "0") == 0 ? 't' : 'f';
     row->empty[1] = '\0';
 
     const char **v = row->val;
-    v[1] = f[F_TILESET];
-    v[2] = f[F_Z];
-    v[3] = f[F_X];
-    v[4] = f[F_Y];
+    v[1] = f.val[F_TILESET];
+    v[2] = f.val[F_Z];
+    v[3] = f.val[F_X];
+    v[4] = f.val[F_Y];
     v[5] = NULL; /* row->metatile: see insert_rows */
-    v[6] = f[F_JOB];
-    v[7] = f[F_ATTEMPT];
-    v[8] = f[F_REASON];
-    v[9] = f[F_WORKER];
-    v[10] = f[F_STARTED_MS];
-    v[11] = f[F_DURATION_MS];
-    v[12] = f[F_METATILE_MS];
-    v[13] = f[F_BYTES];
+    v[6] = f.val[F_JOB];
+    v[7] = f.val[F_ATTEMPT];
+    v[8] = f.val[F_REASON];
+    v[9] = f.val[F_WORKER];
+    v[10] = f.val[F_STARTED_MS];
+    v[11] = f.val[F_DURATION_MS];
+    v[12] = f.val[F_METATILE_MS];
+    v[13] = f.val[F_BYTES];
     v[14] = NULL; /* row->empty */
     return NULL;
 }
@@ -311,6 +363,7 @@ static const char *entry_to_row(const redisReply *fields, struct rl_row *row)
 /* Adds the entries of an entry list ([id, fields|nil]...) to the batch, up to max rows. */
 static int batch_add_entries(struct rl_batch *b, const redisReply *list, size_t max)
 {
+    int64_t now_ms = tq_now_ms();
     if (list == NULL || list->type != REDIS_REPLY_ARRAY)
         return 0;
     for (size_t i = 0; i < list->elements && b->nack < max; i++) {
@@ -330,9 +383,9 @@ static int batch_add_entries(struct rl_batch *b, const redisReply *list, size_t 
             return -1;
         struct rl_row *row = &b->rows[b->nrows];
         memset(row, 0, sizeof *row);
-        const char *why = entry_to_row(e->element[1], row);
+        const char *why = entry_to_row(e->element[1], now_ms, row);
         if (why != NULL) {
-            char msg[128];
+            char msg[200];
             snprintf(msg, sizeof msg, "malformed entry: %s", why);
             if (batch_reject(b, id, e->element[1], msg) != 0)
                 return -1;

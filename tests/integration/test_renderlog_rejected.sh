@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# A render log that never jams: a render-log stream entry PostgreSQL rejects (started_ms
-# outside to_timestamp's range: "timestamp out of range") among good ones, then a malformed
-# one (z not a number). The fixture's workers flush the stream: the good entries reach
+# A render log that never jams: a render-log stream entry PostgreSQL rejects among good ones
+# (every field passes tq_renderlog_check, which catches hostile values before SQL —
+# test_renderlog_hostile.sh —, so the rejection comes from a CHECK constraint this test adds
+# for one byte count: the backstop for what the check cannot know), then a malformed one (z
+# not a number). The fixture's workers flush the stream: the good entries reach
 # tileq.render_log; each bad one is set aside in {tq}:renderlog:rejected with its reason and
 # its fields, is gone from the render-log stream and from the consumer group's pending list,
 # and is logged; /metrics (tileq_renderlog_rejected) and `tileq status` count them.
@@ -11,15 +13,24 @@ source "$(dirname "$0")/lib.sh"
 RL='{tq}:renderlog'
 REJ='{tq}:renderlog:rejected'
 W=rltest-$$-$RANDOM # the worker name in our entries: our rows in tileq.render_log
-POISON_MS=4000000000000000000
+POISON_BYTES=$((400000000 + RANDOM)) # rejected by the constraint below, and only this test's
+CONSTRAINT=rltest_poison_$$
 TILEQ=$TQ_BUILD_DIR/cli/tileq
 
 it_redis DEL "$REJ" >/dev/null
+# The render log's table exists once a worker flushed (the fixture's workers do at start).
+for ((i = 0; i < 300; i++)); do
+    [[ $(it_psql -c "SELECT to_regclass('tileq.render_log') IS NOT NULL") == t ]] && break
+    sleep 0.1
+done
+it_psql -c "ALTER TABLE tileq.render_log ADD CONSTRAINT $CONSTRAINT
+    CHECK (bytes <> $POISON_BYTES) NOT VALID" >/dev/null
+trap 'it_psql -c "ALTER TABLE tileq.render_log DROP CONSTRAINT IF EXISTS $CONSTRAINT" >/dev/null; rm -rf "$IT_TMP"' EXIT
 
-# add_entry Y STARTED_MS [Z]: XADDs one entry as a worker writes it; prints its id.
+# add_entry Y BYTES [Z]: XADDs one entry as a worker writes it; prints its id.
 add_entry() {
     it_redis XADD "$RL" '*' tileset demo z "${3:-3}" x 1 y "$1" job demo/3/0/0 attempt 1 \
-        reason warm worker "$W" started_ms "$2" duration_ms 1.5 metatile_ms 12.0 bytes 100
+        reason warm worker "$W" started_ms "$now" duration_ms 1.5 metatile_ms 12.0 bytes "$2"
 }
 
 rows() { it_psql -c "SELECT count(*) FROM tileq.render_log WHERE worker = '$W'"; }
@@ -53,18 +64,18 @@ now=$(date +%s%3N)
 
 # ---- a poison entry among good ones -----------------------------------------------------
 ids=()
-for y in 0 1 2; do ids+=("$(add_entry $y "$now")"); done
-poison=$(add_entry 3 $POISON_MS)
-for y in 4 5; do ids+=("$(add_entry $y "$now")"); done
+for y in 0 1 2; do ids+=("$(add_entry $y 100)"); done
+poison=$(add_entry 3 $POISON_BYTES)
+for y in 4 5; do ids+=("$(add_entry $y 100)"); done
 
 wait_for "the 5 good entries reach tileq.render_log" 5 rows
 wait_for "the poison entry is in $REJ" 1 it_redis XLEN "$REJ"
 it_check "rejected entry: stream_id" "$poison" "$(field 0 stream_id)"
 err=$(field 0 error)
-[[ $err == *"out of range"* ]] && echo "ok: rejected entry: PostgreSQL's reason ($err)" ||
-    it_fail "rejected entry: error '$err' does not say out of range"
-it_check "rejected entry keeps its fields" "$W $POISON_MS 3 demo/3/0/0" \
-    "$(field 0 worker) $(field 0 started_ms) $(field 0 y) $(field 0 job)"
+[[ $err == *"$CONSTRAINT"* ]] && echo "ok: rejected entry: PostgreSQL's reason ($err)" ||
+    it_fail "rejected entry: error '$err' does not name the constraint $CONSTRAINT"
+it_check "rejected entry keeps its fields" "$W $POISON_BYTES 3 demo/3/0/0" \
+    "$(field 0 worker) $(field 0 bytes) $(field 0 y) $(field 0 job)"
 it_check "the poison entry is not in tileq.render_log" 0 \
     "$(it_psql -c "SELECT count(*) FROM tileq.render_log WHERE stream_id = '$poison'")"
 it_check "the good entries are, under their stream ids" 5 \
@@ -81,9 +92,9 @@ it_check "tileq status --json: renderlog_rejected" 1 \
     echo "ok: tileq status shows it" || it_fail "tileq status does not show the rejected entry"
 
 # ---- a malformed entry among good ones --------------------------------------------------
-ids+=("$(add_entry 6 "$now")")
-bad=$(add_entry 5 "$now" abc)
-ids+=("$(add_entry 7 "$now")")
+ids+=("$(add_entry 6 100)")
+bad=$(add_entry 5 100 abc)
+ids+=("$(add_entry 7 100)")
 wait_for "the 2 good entries around a malformed one reach tileq.render_log" 7 rows
 wait_for "the malformed entry is in $REJ" 2 it_redis XLEN "$REJ"
 it_check "malformed entry: stream_id" "$bad" "$(field 1 stream_id)"
