@@ -19,7 +19,9 @@
 #include "tq_queue.h"
 #include "tq_redis.h"
 #include "tq_renderlog.h"
+#include "tq_pgconn.h"
 #include "tq_report.h"
+#include "tq_secret.h"
 #include "tq_rlsource.h"
 #include "tq_tile.h"
 #include "tq_tileset.h"
@@ -42,8 +44,15 @@ static const char REPORT_USAGE[] =
     "render log:\n"
     "  -c, --config FILE      config: pg_conninfo (or TQ_PG_CONNINFO), redis_url\n"
     "  --pg CONNINFO          PostgreSQL to read (instead of the config)\n"
+    "  --pg-password-file F   its password: the first line of F (else the config's\n"
+    "                         pg_password_file, TQ_PG_PASSWORD_FILE, PGPASSWORD, ~/.pgpass)\n"
     "  --flush                first move pending entries from Redis into the table\n"
     "  --redis URL            Redis for --flush (instead of the config / TQ_REDIS_URL)\n"
+    "  --redis-user NAME      its ACL user (else the config's, TQ_REDIS_USER, the URL's)\n"
+    "  --redis-password-file F  its password: the first line of F (else the config's,\n"
+    "                         TQ_REDIS_PASSWORD, TQ_REDIS_PASSWORD_FILE, the URL's)\n"
+    "  A password in --pg or --redis is visible to every user through ps: tileq warns\n"
+    "  and blanks it from its own command line, but use a file or the environment.\n"
     "PostgreSQL logs:\n"
     "  --pglog                the arguments are log files (stderr, csvlog or syslog,\n"
     "                         plain or .gz; - = stdin)\n"
@@ -64,7 +73,10 @@ enum {
     OPT_BUFFER,
     OPT_METATILE,
     OPT_FLUSH,
-    OPT_REDIS
+    OPT_REDIS,
+    OPT_PG_PASSWORD_FILE,
+    OPT_REDIS_USER,
+    OPT_REDIS_PASSWORD_FILE
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -90,9 +102,54 @@ static int parse_long(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+/* A password given on the command line (--pg, --redis): says that ps shows it, and blanks
+ * it from this process's argv (what ps reads from now on) by writing the redacted value
+ * over it, cut to the original's length. Returns a copy of the original for us to use
+ * (malloc'd, the caller frees), or NULL out of memory. */
+static char *take_secret_arg(char *arg, const char *opt, const char *instead, int is_url)
+{
+    char shown[4096];
+    char *copy = strdup(arg);
+    if (copy == NULL)
+        return NULL;
+    if (is_url ? !tq_secret_url_has_password(arg) : !tq_secret_conninfo_has_password(arg))
+        return copy;
+    fprintf(stderr,
+            "tileq report: warning: %s holds a password, which ps shows to every user of "
+            "this host; use %s\n",
+            opt, instead);
+    if (is_url)
+        tq_secret_redact_url(copy, shown, sizeof shown);
+    else
+        tq_secret_redact_conninfo(copy, shown, sizeof shown);
+    size_t len = strlen(arg);
+    memset(arg, 0, len);
+    memcpy(arg, shown, strlen(shown) < len ? strlen(shown) : len);
+    return copy;
+}
+
+/* Reads the password file path (the option opt's) into *out. 0, or -1 (message printed). */
+static int read_password(const char *path, const char *opt, char **out)
+{
+    char err[600];
+    if (tq_secret_read_file(path, out, err, sizeof err) == 0)
+        return 0;
+    fprintf(stderr, "tileq report: %s: %s\n", opt, err);
+    return -1;
+}
+
+/* getenv(var) when set and not empty, else NULL. */
+static const char *env_nonempty(const char *var)
+{
+    const char *v = getenv(var);
+    return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 /* Moves everything pending in the Redis render log into PostgreSQL. Redis is cfg's (through
- * its sentinels when configured) when cfg is given, else the one at redis_url. */
-static int flush_renderlog(const struct tq_config *cfg, const char *redis_url, PGconn *pg)
+ * its sentinels when configured) when cfg is given, else the one at redis_url; user and
+ * password (NULL: the URL's) are the credentials. */
+static int flush_renderlog(const struct tq_config *cfg, const char *redis_url, const char *user,
+                           const char *password, PGconn *pg)
 {
     char err[512];
     int rc = -1;
@@ -101,6 +158,8 @@ static int flush_renderlog(const struct tq_config *cfg, const char *redis_url, P
 
     if (cfg != NULL)
         target = tq_config_redis_target(cfg);
+    target.user = user;
+    target.password = password;
     c = tq_redis_connect(&target, 5000, 0, NULL, err, sizeof err);
     if (c == NULL) {
         fprintf(stderr, "tileq report: Redis: %s\n", err);
@@ -122,28 +181,41 @@ cleanup:
     return rc;
 }
 
+/* A usage error inside tq_cli_report: its message, then the one exit (cleanup). */
+#define FAIL_USAGE(...)                                                                            \
+    do {                                                                                           \
+        rc = usage_error(__VA_ARGS__);                                                             \
+        goto cleanup;                                                                              \
+    } while (0)
+
 int tq_cli_report(const char *config_path, int argc, char **argv)
 {
-    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {"since", required_argument, NULL, OPT_SINCE},
-                                         {"until", required_argument, NULL, OPT_UNTIL},
-                                         {"tileset", required_argument, NULL, OPT_TILESET},
-                                         {"zoom", required_argument, NULL, OPT_ZOOM},
-                                         {"top", required_argument, NULL, OPT_TOP},
-                                         {"format", required_argument, NULL, OPT_FORMAT},
-                                         {"pg", required_argument, NULL, OPT_PG},
-                                         {"pglog", no_argument, NULL, OPT_PGLOG},
-                                         {"buffer", required_argument, NULL, OPT_BUFFER},
-                                         {"metatile", required_argument, NULL, OPT_METATILE},
-                                         {"flush", no_argument, NULL, OPT_FLUSH},
-                                         {"redis", required_argument, NULL, OPT_REDIS},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"output", required_argument, NULL, 'o'},
+        {"help", no_argument, NULL, 'h'},
+        {"since", required_argument, NULL, OPT_SINCE},
+        {"until", required_argument, NULL, OPT_UNTIL},
+        {"tileset", required_argument, NULL, OPT_TILESET},
+        {"zoom", required_argument, NULL, OPT_ZOOM},
+        {"top", required_argument, NULL, OPT_TOP},
+        {"format", required_argument, NULL, OPT_FORMAT},
+        {"pg", required_argument, NULL, OPT_PG},
+        {"pglog", no_argument, NULL, OPT_PGLOG},
+        {"buffer", required_argument, NULL, OPT_BUFFER},
+        {"metatile", required_argument, NULL, OPT_METATILE},
+        {"flush", no_argument, NULL, OPT_FLUSH},
+        {"redis", required_argument, NULL, OPT_REDIS},
+        {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
+        {"redis-user", required_argument, NULL, OPT_REDIS_USER},
+        {"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
+        {NULL, 0, NULL, 0}};
     struct tq_report_filter filter = {TQ_TIME_UNSET, TQ_TIME_UNSET, NULL, 0, TQ_TILE_MAX_ZOOM};
     struct tq_pglog_options pgopt = {TQ_PGLOG_DEFAULT_BUFFER, 1};
     enum tq_report_format fmt = TQ_FMT_TEXT;
     const char *pg_conninfo = NULL, *redis_url = NULL, *output = NULL;
+    const char *pg_pwfile = NULL, *redis_pwfile = NULL, *redis_user = NULL;
+    char *pg_arg = NULL, *redis_arg = NULL, *pg_password = NULL, *redis_password = NULL;
     int pglog = 0, flush = 0, rc = TQ_EXIT_FAIL, opt;
     long top = 20;
     int64_t now = tq_now_ms();
@@ -169,33 +241,48 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             break;
         case 'h':
             fputs(REPORT_USAGE, stdout);
-            return TQ_EXIT_OK;
+            rc = TQ_EXIT_OK;
+            goto cleanup;
         case OPT_SINCE:
             if (tq_report_time_parse(a, now, &filter.since_ms) != 0)
-                return usage_error("--since: bad time '%s'", a);
+                FAIL_USAGE("--since: bad time '%s'", a);
             break;
         case OPT_UNTIL:
             if (tq_report_time_parse(a, now, &filter.until_ms) != 0)
-                return usage_error("--until: bad time '%s'", a);
+                FAIL_USAGE("--until: bad time '%s'", a);
             break;
         case OPT_TILESET:
             filter.tileset = a;
             break;
         case OPT_ZOOM:
             if (tq_zoom_range_parse(a, &filter.zmin, &filter.zmax, NULL, 0) != 0)
-                return usage_error("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= %d", a,
-                                   TQ_TILE_MAX_ZOOM);
+                FAIL_USAGE("--zoom: '%s' is not Z or A-B with 0 <= A <= B <= %d", a,
+                           TQ_TILE_MAX_ZOOM);
             break;
         case OPT_TOP:
             if (parse_long(a, 0, 10000000, &top) != 0)
-                return usage_error("--top: '%s' is not a count (0..10000000)", a);
+                FAIL_USAGE("--top: '%s' is not a count (0..10000000)", a);
             break;
         case OPT_FORMAT:
             if (tq_report_format_parse(a, &fmt) != 0)
-                return usage_error("--format: '%s' is not text, csv, json or html", a);
+                FAIL_USAGE("--format: '%s' is not text, csv, json or html", a);
             break;
         case OPT_PG:
-            pg_conninfo = a;
+            free(pg_arg);
+            pg_arg = take_secret_arg(optarg, "--pg",
+                                     "--pg-password-file FILE, PGPASSWORD or ~/.pgpass", 0);
+            if (pg_arg == NULL)
+                goto oom;
+            pg_conninfo = pg_arg;
+            break;
+        case OPT_PG_PASSWORD_FILE:
+            pg_pwfile = a;
+            break;
+        case OPT_REDIS_USER:
+            redis_user = a;
+            break;
+        case OPT_REDIS_PASSWORD_FILE:
+            redis_pwfile = a;
             break;
         case OPT_PGLOG:
             pglog = 1;
@@ -204,42 +291,47 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             char *end;
             double b = strtod(a, &end);
             if (end == a || *end != '\0' || !(b >= 0 && b <= 1))
-                return usage_error("--buffer: '%s' is not a fraction of a tile in [0, 1]", a);
+                FAIL_USAGE("--buffer: '%s' is not a fraction of a tile in [0, 1]", a);
             pgopt.buffer = b;
             break;
         }
         case OPT_METATILE:
             if (parse_long(a, 1, TQ_METATILE_MAX, &v) != 0)
-                return usage_error("--metatile: '%s' is not a size in 1..%d", a, TQ_METATILE_MAX);
+                FAIL_USAGE("--metatile: '%s' is not a size in 1..%d", a, TQ_METATILE_MAX);
             pgopt.metatile = (uint32_t)v;
             break;
         case OPT_FLUSH:
             flush = 1;
             break;
         case OPT_REDIS:
-            redis_url = a;
+            free(redis_arg);
+            redis_arg = take_secret_arg(optarg, "--redis",
+                                        "--redis-password-file FILE or TQ_REDIS_PASSWORD", 1);
+            if (redis_arg == NULL)
+                goto oom;
+            redis_url = redis_arg;
             break;
         case ':':
-            return usage_error("%s needs a value", argv[optind - 1]);
+            FAIL_USAGE("%s needs a value", argv[optind - 1]);
         default:
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+            FAIL_USAGE("unknown option '%s'", argv[optind - 1]);
         }
     }
     if (filter.since_ms != TQ_TIME_UNSET && filter.until_ms != TQ_TIME_UNSET &&
         filter.since_ms >= filter.until_ms)
-        return usage_error("%s", "--since must be before --until");
+        FAIL_USAGE("%s", "--since must be before --until");
     if (pglog && optind >= argc)
-        return usage_error("%s", "--pglog needs at least one log file (- for stdin)");
+        FAIL_USAGE("%s", "--pglog needs at least one log file (- for stdin)");
     if (!pglog && optind < argc)
-        return usage_error("unexpected argument '%s' (log files need --pglog)", argv[optind]);
+        FAIL_USAGE("unexpected argument '%s' (log files need --pglog)", argv[optind]);
     if (pglog && (flush || pg_conninfo))
-        return usage_error("%s", "--pglog reads log files: --pg and --flush do not apply");
+        FAIL_USAGE("%s", "--pglog reads log files: --pg and --flush do not apply");
 
     if (config_path != NULL && !pglog) {
         cfg = tq_config_load(config_path, err, sizeof err);
         if (cfg == NULL) {
             fprintf(stderr, "tileq report: %s\n", err);
-            return TQ_EXIT_FAIL;
+            goto cleanup;
         }
     }
 
@@ -281,13 +373,35 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
             rc = usage_error("%s", "--flush needs Redis: -c FILE, --redis URL or TQ_REDIS_URL");
             goto cleanup;
         }
-        pg = PQconnectdb(pg_conninfo);
+        /* Passwords: an option's file, else the config's (which read the environment
+         * too), else the environment (no config). NULL: the conninfo's / URL's. */
+        const char *pgpw = cfg ? cfg->pg_password : NULL;
+        const char *envfile = cfg ? NULL : env_nonempty("TQ_PG_PASSWORD_FILE");
+        if (pg_pwfile || envfile) {
+            if (read_password(pg_pwfile ? pg_pwfile : envfile,
+                              pg_pwfile ? "--pg-password-file" : "TQ_PG_PASSWORD_FILE",
+                              &pg_password) != 0)
+                goto cleanup;
+            pgpw = pg_password;
+        }
+        const char *rpw = cfg ? cfg->redis_password : env_nonempty("TQ_REDIS_PASSWORD");
+        envfile = cfg || rpw ? NULL : env_nonempty("TQ_REDIS_PASSWORD_FILE");
+        if (flush && (redis_pwfile || envfile)) {
+            if (read_password(redis_pwfile ? redis_pwfile : envfile,
+                              redis_pwfile ? "--redis-password-file" : "TQ_REDIS_PASSWORD_FILE",
+                              &redis_password) != 0)
+                goto cleanup;
+            rpw = redis_password;
+        }
+        if (redis_user == NULL)
+            redis_user = cfg ? cfg->redis_user : env_nonempty("TQ_REDIS_USER");
+        pg = tq_pg_connect(pg_conninfo, pgpw, "tileq", NULL);
         if (PQstatus(pg) != CONNECTION_OK) {
             fprintf(stderr, "tileq report: PostgreSQL: %s", PQerrorMessage(pg));
             goto cleanup;
         }
-        if (flush &&
-            flush_renderlog(cfg && redis_url == cfg->redis_url ? cfg : NULL, redis_url, pg) != 0)
+        if (flush && flush_renderlog(cfg && redis_url == cfg->redis_url ? cfg : NULL, redis_url,
+                                     redis_user, rpw, pg) != 0)
             goto cleanup;
         int missing = 0;
         src = tq_rlsource_open(pg, &filter, cfg, &missing, err, sizeof err);
@@ -334,5 +448,9 @@ cleanup:
     tq_pglog_close(pl);
     tq_report_free(report);
     tq_config_free(cfg);
+    free(pg_arg);
+    free(redis_arg);
+    tq_secret_free(pg_password);
+    tq_secret_free(redis_password);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "tq_cli.h"
+#include "tq_pgconn.h"
 #include "tq_discover.h"
 #include "tq_queue.h"
 #include "tq_redis.h"
@@ -31,7 +32,7 @@ struct tq_config *tq_cli_config_load(const char *cmd, const char *path, int need
         return NULL;
     }
     if (need_tilesets && cfg->ntilesets == 0) {
-        PGconn *pg = PQconnectdb(cfg->pg_conninfo);
+        PGconn *pg = tq_pg_connect(cfg->pg_conninfo, cfg->pg_password, "tileq", NULL);
         int n = -1;
         if (PQstatus(pg) != CONNECTION_OK)
             snprintf(err, sizeof err, "PostgreSQL: %s", PQerrorMessage(pg));

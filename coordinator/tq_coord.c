@@ -30,6 +30,7 @@
 #include "tq_log.h"
 #include "tq_rconn.h"
 #include "tq_redis.h"
+#include "tq_secret.h"
 #include "tq_tile_path.h"
 #include "tq_wait.h"
 #include "tq_web.h"
@@ -313,7 +314,9 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
         goto cleanup;
     }
     if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
-        snprintf(err, errsize, "bad redis_url: %s", cfg->redis_url);
+        char shown[512];
+        snprintf(err, errsize, "bad redis_url: %s",
+                 tq_secret_redact_url(cfg->redis_url, shown, sizeof shown));
         goto cleanup;
     }
     co->http = evhttp_new(base);

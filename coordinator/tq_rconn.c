@@ -38,6 +38,7 @@ struct tq_rconn {
     struct event_base *base;
     const struct tq_config *cfg; /* borrowed: sentinels and master name */
     char *name, *password;
+    char *user;     /* ACL user, NULL: "default" (AUTH password alone); see tq_redis_credentials */
     char host[256]; /* the master's: redis_url's, or the last one the sentinels named */
     int port, db;
     tq_rconn_state_cb state_cb;
@@ -230,6 +231,15 @@ static void on_ask_reply(redisAsyncContext *ac, void *r, void *privdata)
     rcmd_free(cmd);
 }
 
+/* Queues AUTH on ac (no callback: a refused AUTH makes the next command fail with NOAUTH)
+ * with rc's ACL user when there is one. REDIS_OK or REDIS_ERR. */
+static int rc_auth(struct tq_rconn *rc, redisAsyncContext *ac)
+{
+    if (rc->user != NULL)
+        return redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", rc->user, rc->password);
+    return redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rc->password);
+}
+
 /* Cluster: when r is an ASK (the {tq} slot is being migrated and this key is already on the
  * target), sends cmd again on a new connection to the node it names: AUTH, ASKING, cmd
  * (their answers but cmd's are not needed: a refused AUTH makes cmd fail too). 0 when cmd
@@ -253,7 +263,7 @@ static int rc_follow_ask(struct tq_rconn *rc, struct rcmd *cmd, const redisReply
         goto cleanup;
     ac->data = a;
     /* Until the last command is queued, no callback of ours is on ac (freeing it is quiet). */
-    if ((rc->password && redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rc->password) != REDIS_OK) ||
+    if ((rc->password && rc_auth(rc, ac) != REDIS_OK) ||
         redisAsyncCommand(ac, NULL, NULL, "ASKING") != REDIS_OK ||
         redisAsyncFormattedCommand(ac, on_ask_reply, a, cmd->buf, cmd->len) != REDIS_OK)
         goto cleanup;
@@ -443,7 +453,9 @@ static void on_connect(const redisAsyncContext *cac, int status)
         rc_lost(rc, 0, cac->errstr[0] ? cac->errstr : "connect_failed");
         return;
     }
-    if (rc->password)
+    if (rc->password && rc->user)
+        rc_send(rc, 0, 0, on_handshake_step, "auth", "AUTH %s %s", rc->user, rc->password);
+    else if (rc->password)
         rc_send(rc, 0, 0, on_handshake_step, "auth", "AUTH %s", rc->password);
     if (rc->cfg->nredis_sentinels > 0)
         rc_send(rc, 0, 0, on_role, NULL, "ROLE");
@@ -683,8 +695,7 @@ static void sentinel_ask(struct tq_rconn *rc)
     /* A cluster node wants the password first (its answer is not needed: a refused AUTH
      * makes CLUSTER SLOTS fail too, with NOAUTH). */
     if (redisLibeventAttach(ac, rc->base) != REDIS_OK ||
-        (rc->cluster && rc->password &&
-         redisAsyncCommand(ac, NULL, NULL, "AUTH %s", rc->password) != REDIS_OK) ||
+        (rc->cluster && rc->password && rc_auth(rc, ac) != REDIS_OK) ||
         (rc->cluster
              ? redisAsyncCommand(ac, on_sentinel_reply, rc, "CLUSTER SLOTS")
              : redisAsyncCommand(ac, on_sentinel_reply, rc, "SENTINEL get-master-addr-by-name %s",
@@ -729,7 +740,15 @@ struct tq_rconn *tq_rconn_new(struct event_base *base, const char *name,
 
     if (rc == NULL)
         return NULL;
+    struct tq_redis_target target = tq_config_redis_target(cfg);
     if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
+        free(rc);
+        return NULL;
+    }
+    free(password); /* the URL's: tq_redis_credentials says which one counts */
+    password = NULL;
+    if (tq_redis_credentials(&target, &rc->user, &password) != 0) {
+        free(host);
         free(rc);
         return NULL;
     }
@@ -826,5 +845,6 @@ void tq_rconn_free(struct tq_rconn *rc)
         event_free(rc->check_ev);
     free(rc->name);
     free(rc->password);
+    free(rc->user);
     free(rc);
 }

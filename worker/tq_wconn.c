@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "tq_backoff.h"
+#include "tq_pgconn.h"
 #include "tq_log.h"
 #include "tq_redis.h"
 #include "tq_time.h"
@@ -196,10 +197,7 @@ int tq_wconn_pg_ensure(struct tq_wconn *c)
     }
     if (!tq_backoff_ready(&c->pg_bo, tq_now_ms()))
         return -1;
-    /* Later keywords win: the conninfo (expanded from dbname) overrides our defaults. */
-    const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-    const char *vals[] = {PROG, PG_CONNECT_TIMEOUT, c->cfg->pg_conninfo, NULL};
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    PGconn *pg = tq_pg_connect(c->cfg->pg_conninfo, c->cfg->pg_password, PROG, PG_CONNECT_TIMEOUT);
     if (pg == NULL || PQstatus(pg) != CONNECTION_OK) {
         char err[512];
         snprintf(err, sizeof err, "connect: %s", pg ? PQerrorMessage(pg) : "out of memory");

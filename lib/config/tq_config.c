@@ -26,6 +26,7 @@
 #include <libconfig.h>
 
 #include "tq_log.h"
+#include "tq_secret.h"
 #include "tq_wire.h"
 
 #define PATH_MAX_LEN 128
@@ -745,7 +746,10 @@ static int load_root(struct loader *ld, const config_setting_t *root, struct tq_
                                        /* Redis Cluster */
                                        "redis_cluster_nodes",
                                        /* crash-safe cache */
-                                       "cache_fsync", NULL};
+                                       "cache_fsync",
+                                       /* secrets (load_secrets) */
+                                       "redis_user", "redis_password_file", "pg_password_file",
+                                       NULL};
     char *listen = NULL;
     int rc = -1;
 
@@ -843,6 +847,62 @@ static int apply_env(struct loader *ld, struct tq_config *cfg)
     return 0;
 }
 
+/* ---- secrets: redis_user, redis_password_file, pg_password_file (tq_config.h) ----------- */
+
+/* The password for *out: the variable pwvar itself when set, else the file named by the
+ * variable filevar, else by the key filekey of the file. Empty variables are ignored. */
+static int load_password(struct loader *ld, const config_setting_t *root, const char *pwvar,
+                         const char *filevar, const char *filekey, char **out)
+{
+    char *path = NULL, why[600];
+    const char *v = pwvar ? getenv(pwvar) : NULL;
+    int rc = -1;
+
+    if (v != NULL && v[0] != '\0') {
+        *out = strdup(v);
+        if (*out == NULL)
+            snprintf(ld->err, ld->errsize, "%s: out of memory", pwvar);
+        return *out == NULL ? -1 : 0;
+    }
+    if (get_string(ld, root, "", filekey, &path) != 0)
+        goto cleanup;
+    const char *f = getenv(filevar);
+    int from_env = f != NULL && f[0] != '\0';
+    if (!from_env && path == NULL) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (tq_secret_read_file(from_env ? f : path, out, why, sizeof why) != 0) {
+        if (from_env)
+            snprintf(ld->err, ld->errsize, "%s: %s", filevar, why);
+        else
+            fail(ld, config_setting_get_member(root, filekey), filekey, "%s", why);
+        goto cleanup;
+    }
+    rc = 0;
+cleanup:
+    free(path);
+    return rc;
+}
+
+static int load_secrets(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
+{
+    if (get_string(ld, root, "", "redis_user", &cfg->redis_user) != 0 ||
+        env_string(ld, "TQ_REDIS_USER", &cfg->redis_user) != 0)
+        return -1;
+    if (cfg->redis_user != NULL && !sentinel_master_ok(cfg->redis_user)) {
+        snprintf(ld->err, ld->errsize, "%s: redis_user: must be 1..128 characters, no blanks",
+                 ld->name);
+        return -1;
+    }
+    if (load_password(ld, root, "TQ_REDIS_PASSWORD", "TQ_REDIS_PASSWORD_FILE",
+                      "redis_password_file", &cfg->redis_password) != 0 ||
+        load_password(ld, root, NULL, "TQ_PG_PASSWORD_FILE", "pg_password_file",
+                      &cfg->pg_password) != 0)
+        return -1;
+    return 0;
+}
+
 /* Checks what may come from the file or the environment. */
 static int validate_final(struct loader *ld, const config_setting_t *root, struct tq_config *cfg)
 {
@@ -867,10 +927,12 @@ static int validate_final(struct loader *ld, const config_setting_t *root, struc
     if (tq_redis_url_parse(cfg->redis_url, &host, &port, &password, &db) != 0) {
         const config_setting_t *s = config_setting_get_member(root, "redis_url");
         if (getenv("TQ_REDIS_URL") && getenv("TQ_REDIS_URL")[0])
-            snprintf(ld->err, ld->errsize,
-                     "TQ_REDIS_URL: must be redis://[:password@]host[:port][/db] or host:port");
+            snprintf(
+                ld->err, ld->errsize,
+                "TQ_REDIS_URL: must be redis://[[user]:password@]host[:port][/db] or host:port");
         else
-            fail(ld, s, "redis_url", "must be redis://[:password@]host[:port][/db] or host:port");
+            fail(ld, s, "redis_url",
+                 "must be redis://[[user]:password@]host[:port][/db] or host:port");
         return -1;
     }
     free(host);
@@ -987,7 +1049,7 @@ static struct tq_config *load(const char *text, const char *name, char *err, siz
     }
     const config_setting_t *root = config_root_setting(&lc);
     if (load_root(&ld, root, cfg) != 0 || apply_env(&ld, cfg) != 0 ||
-        validate_final(&ld, root, cfg) != 0) {
+        load_secrets(&ld, root, cfg) != 0 || validate_final(&ld, root, cfg) != 0) {
         tq_config_free(cfg);
         cfg = NULL;
     }
@@ -1027,6 +1089,9 @@ void tq_config_free(struct tq_config *cfg)
     hostports_free(&cfg->redis_cluster_nodes, &cfg->nredis_cluster_nodes);
     free(cfg->redis_sentinel_master);
     free(cfg->pg_conninfo);
+    free(cfg->redis_user);
+    tq_secret_free(cfg->redis_password);
+    tq_secret_free(cfg->pg_password);
     free(cfg->cache_dir);
     free(cfg->listen_host);
     free(cfg->worker_id);
@@ -1051,6 +1116,7 @@ struct tq_redis_target tq_config_redis_target(const struct tq_config *cfg)
 {
     struct tq_redis_target t = {cfg->redis_url,           cfg->redis_sentinels,
                                 cfg->nredis_sentinels,    cfg->redis_sentinel_master,
-                                cfg->redis_cluster_nodes, cfg->nredis_cluster_nodes};
+                                cfg->redis_cluster_nodes, cfg->nredis_cluster_nodes,
+                                cfg->redis_user,          cfg->redis_password};
     return t;
 }

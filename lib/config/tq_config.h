@@ -2,7 +2,8 @@
  * plus environment overrides for what differs per host:
  *   TQ_REDIS_URL, TQ_PG_CONNINFO, TQ_CACHE_DIR, TQ_LISTEN, TQ_WORKER_ID, TQ_LOG_LEVEL,
  *   TQ_REDIS_SENTINELS ("host:port,host:port,..."), TQ_REDIS_SENTINEL_MASTER,
- *   TQ_REDIS_CLUSTER_NODES ("host:port,host:port,...")
+ *   TQ_REDIS_CLUSTER_NODES ("host:port,host:port,..."),
+ *   TQ_REDIS_USER, TQ_REDIS_PASSWORD, TQ_REDIS_PASSWORD_FILE, TQ_PG_PASSWORD_FILE (Secrets)
  *
  * Example:
  *   redis_url   = "redis://127.0.0.1:6379/0";
@@ -44,6 +45,17 @@
  * Redis Cluster: with redis_cluster_nodes (a few "seed" nodes of the cluster), every program
  * asks them which master holds the slot of the {tq} hash tag and connects there; redis_url
  * gives the password only (its db must be 0).
+ *
+ * Secrets: a password is best kept out of the config file and of every command line.
+ *   redis_user = "tileq";                          # Redis ACL user (TQ_REDIS_USER)
+ *   redis_password_file = "/etc/tileq/redis.pw";   # first line (TQ_REDIS_PASSWORD_FILE)
+ *   pg_password_file = "/etc/tileq/pg.pw";         # first line (TQ_PG_PASSWORD_FILE)
+ * TQ_REDIS_PASSWORD (the password itself) wins over a password file, which wins over a
+ * password in redis_url; a user in redis_url ("redis://user:pw@host") is the ACL user when
+ * redis_user is not set. pg_password_file's password wins over one in pg_conninfo; without
+ * it libpq's own ways work as always (PGPASSWORD, PGPASSFILE, ~/.pgpass, passfile=).
+ * Password files are read once at load; their content is never printed, and conninfo
+ * strings and Redis URLs are printed redacted (tq_secret.h).
  *
  * With no tileset configured, every table in geometry_columns is published as a one-layer
  * tileset (tq_discover.h fills cfg->tilesets at start).
@@ -142,6 +154,11 @@ struct tq_config {
     /* crash-safe cache: fsync each tile file before its rename and each directory that
      * received tiles once per batch (tq_cache.h); default 1 */
     int cache_fsync;
+    /* Secrets (issue 16 item 3; see "Secrets" above): never on a command line, never
+     * printed. */
+    char *redis_user;     /* an ACL user; NULL: redis_url's, else "default" */
+    char *redis_password; /* NULL: redis_url's (if any) */
+    char *pg_password;    /* NULL: libpq's own (conninfo, PGPASSWORD, ~/.pgpass) */
     size_t ntilesets;
     struct tq_tileset_config *tilesets;
 };

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "tq_queue.h" /* TQ_QUEUE_PREFIX: the {tq} hash tag */
+#include "tq_secret.h"
 
 static struct timeval ms_tv(int ms)
 {
@@ -280,15 +281,18 @@ enum tq_redis_redirect tq_redis_redirect_parse(const char *msg, unsigned *slot, 
     return kind;
 }
 
-/* AUTH with password (NULL: none) on c. 0, or -1 with err. */
-static int auth(redisContext *c, const char *password, char *err, size_t errsize)
+/* AUTH with user (NULL: "default") and password (NULL: none) on c. 0, or -1 with err. */
+static int auth(redisContext *c, const char *user, const char *password, char *err, size_t errsize)
 {
     redisReply *r;
     int rc = -1;
 
     if (password == NULL)
         return 0;
-    r = redisCommand(c, "AUTH %s", password);
+    if (user != NULL)
+        r = redisCommand(c, "AUTH %s %s", user, password);
+    else
+        r = redisCommand(c, "AUTH %s", password);
     if (r == NULL || r->type == REDIS_REPLY_ERROR)
         reply_error(c, r, "AUTH", err, errsize);
     else
@@ -304,9 +308,10 @@ static unsigned tq_slot(void)
     return tq_redis_key_slot(TQ_QUEUE_PREFIX, strlen(TQ_QUEUE_PREFIX));
 }
 
-/* CLUSTER SLOTS of the seeds, one after the other, with password (or NULL). */
-static int cluster_resolve(const struct tq_redis_target *t, const char *password, int connect_ms,
-                           char *host, size_t hostsize, int *port, char *err, size_t errsize)
+/* CLUSTER SLOTS of the seeds, one after the other, with user and password (or NULL). */
+static int cluster_resolve(const struct tq_redis_target *t, const char *user, const char *password,
+                           int connect_ms, char *host, size_t hostsize, int *port, char *err,
+                           size_t errsize)
 {
     char why[300], last[400] = "none configured";
 
@@ -317,7 +322,7 @@ static int cluster_resolve(const struct tq_redis_target *t, const char *password
             continue;
         redisReply *r = NULL;
         int ok = -1;
-        if (auth(c, password, why, sizeof why) == 0) {
+        if (auth(c, user, password, why, sizeof why) == 0) {
             r = redisCommand(c, "CLUSTER SLOTS");
             ok = tq_redis_cluster_slot_owner(r, tq_slot(), s->host, host, hostsize, port, why,
                                              sizeof why);
@@ -338,16 +343,17 @@ static int cluster_resolve(const struct tq_redis_target *t, const char *password
 int tq_redis_cluster_resolve(const struct tq_redis_target *t, int connect_ms, char *host,
                              size_t hostsize, int *port, char *err, size_t errsize)
 {
-    char *urlhost = NULL, *password = NULL;
-    int urlport = 0, db = 0, rc = -1;
+    char *user = NULL, *password = NULL, shown[512];
+    int rc = -1;
 
-    if (tq_redis_url_parse(t->url, &urlhost, &urlport, &password, &db) != 0) {
-        snprintf(err, errsize, "bad Redis URL '%s'", t->url ? t->url : "");
+    if (tq_redis_credentials(t, &user, &password) != 0) {
+        snprintf(err, errsize, "bad Redis URL '%s'",
+                 tq_secret_redact_url(t->url, shown, sizeof shown));
         goto cleanup;
     }
-    rc = cluster_resolve(t, password, connect_ms, host, hostsize, port, err, errsize);
+    rc = cluster_resolve(t, user, password, connect_ms, host, hostsize, port, err, errsize);
 cleanup:
-    free(urlhost);
+    free(user);
     free(password);
     return rc;
 }
@@ -389,14 +395,16 @@ static int cluster_probe(redisContext *c, char *host, size_t hostsize, int *port
 redisContext *tq_redis_connect(const struct tq_redis_target *t, int connect_ms, int command_ms,
                                struct tq_redis_addr *addr, char *err, size_t errsize)
 {
-    char *urlhost = NULL, *password = NULL;
-    char host[256];
+    char *urlhost = NULL, *password = NULL, *user = NULL, *urlpassword = NULL;
+    char host[256], shown[512];
     int port = 0, db = 0, ok = 0, hops = 0;
     redisContext *c = NULL;
     redisReply *r = NULL;
 
-    if (tq_redis_url_parse(t->url, &urlhost, &port, &password, &db) != 0) {
-        snprintf(err, errsize, "bad Redis URL '%s'", t->url ? t->url : "");
+    if (tq_redis_url_parse(t->url, &urlhost, &port, &urlpassword, &db) != 0 ||
+        tq_redis_credentials(t, &user, &password) != 0) {
+        snprintf(err, errsize, "bad Redis URL '%s'",
+                 tq_secret_redact_url(t->url, shown, sizeof shown));
         goto cleanup;
     }
     if (t->ncluster_nodes > 0 && db != 0) {
@@ -407,7 +415,8 @@ redisContext *tq_redis_connect(const struct tq_redis_target *t, int connect_ms, 
         if (tq_redis_sentinel_resolve(t, connect_ms, host, sizeof host, &port, err, errsize) != 0)
             goto cleanup;
     } else if (t->ncluster_nodes > 0) {
-        if (cluster_resolve(t, password, connect_ms, host, sizeof host, &port, err, errsize) != 0)
+        if (cluster_resolve(t, user, password, connect_ms, host, sizeof host, &port, err,
+                            errsize) != 0)
             goto cleanup;
     } else {
         snprintf(host, sizeof host, "%s", urlhost);
@@ -416,7 +425,7 @@ again:
     c = connect_with(host, port, connect_ms, command_ms, err, errsize);
     if (c == NULL)
         goto cleanup;
-    if (auth(c, password, err, errsize) != 0)
+    if (auth(c, user, password, err, errsize) != 0)
         goto cleanup;
     if (t->nsentinels > 0) {
         char why[200];
@@ -469,6 +478,8 @@ cleanup:
         c = NULL;
     }
     free(urlhost);
+    free(urlpassword);
+    free(user);
     free(password);
     return c;
 }
@@ -509,10 +520,12 @@ static char *percent_decode(const char *s, size_t len)
     return out;
 }
 
-int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db)
+/* tq_redis_url_parse, with the URL's user into *user when user is not NULL (malloc'd, NULL
+ * when none or "default"). */
+static int url_parse(const char *url, char **host, int *port, char **user, char **password, int *db)
 {
     const char *p, *hostpart, *hostend, *slash, *at;
-    char *h = NULL, *pw = NULL;
+    char *h = NULL, *pw = NULL, *u = NULL;
     long portv = 6379, dbv = 0;
     int rc = -1;
 
@@ -532,12 +545,16 @@ int tq_redis_url_parse(const char *url, char **host, int *port, char **password,
                 at = q;
         }
         if (at != NULL) {
-            /* userinfo: ":password", or "user:password" with user "default" or empty */
+            /* userinfo: ":password", or "user:password" (an ACL user; "default" is
+             * Redis's own, the same as none) */
             const char *colon = memchr(p, ':', (size_t)(at - p));
             if (colon == NULL)
                 goto cleanup;
-            if (colon != p && !((size_t)(colon - p) == 7 && strncmp(p, "default", 7) == 0))
-                goto cleanup;
+            if (colon != p && !((size_t)(colon - p) == 7 && strncmp(p, "default", 7) == 0)) {
+                u = percent_decode(p, (size_t)(colon - p));
+                if (u == NULL)
+                    goto cleanup;
+            }
             pw = percent_decode(colon + 1, (size_t)(at - colon - 1));
             if (pw == NULL)
                 goto cleanup;
@@ -612,11 +629,53 @@ int tq_redis_url_parse(const char *url, char **host, int *port, char **password,
     *password = pw;
     *port = (int)portv;
     *db = (int)dbv;
+    if (user != NULL) {
+        *user = u;
+        u = NULL;
+    }
     h = NULL;
     pw = NULL;
     rc = 0;
 cleanup:
     free(h);
+    free(pw);
+    free(u);
+    return rc;
+}
+
+int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db)
+{
+    return url_parse(url, host, port, NULL, password, db);
+}
+
+int tq_redis_credentials(const struct tq_redis_target *t, char **user, char **password)
+{
+    char *host = NULL, *u = NULL, *pw = NULL;
+    int port, db, rc = -1;
+
+    *user = NULL;
+    *password = NULL;
+    if (url_parse(t->url, &host, &port, &u, &pw, &db) != 0)
+        goto cleanup;
+    if (t->user != NULL) {
+        free(u);
+        u = strdup(t->user);
+        if (u == NULL)
+            goto cleanup;
+    }
+    if (t->password != NULL) {
+        free(pw);
+        pw = strdup(t->password);
+        if (pw == NULL)
+            goto cleanup;
+    }
+    *user = u;
+    *password = pw;
+    u = pw = NULL;
+    rc = 0;
+cleanup:
+    free(host);
+    free(u);
     free(pw);
     return rc;
 }

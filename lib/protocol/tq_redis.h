@@ -14,7 +14,9 @@
  *     the node to use. That node is then asked about the slot (EXISTS on a {tq} key): a MOVED
  *     answer (a seed's view was stale) is followed, up to TQ_REDIS_MAX_REDIRECTS times.
  *     redis_url gives only the password (db must be 0: a cluster has no other).
- * Then AUTH (when redis_url has a password) and SELECT (db != 0).
+ * Then AUTH (when there is a password: tq_redis_credentials; with an ACL user other than
+ * "default", AUTH user password) and SELECT (db != 0). No message ever holds the password
+ * (a bad URL is shown through tq_secret_redact_url).
  *
  * After a failover the old master refuses writes (READONLY), a restarting one answers LOADING,
  * a replica cut from its master MASTERDOWN, a master with min-replicas-to-write and too few
@@ -50,11 +52,23 @@ struct tq_redis_target {
     /* Redis Cluster (ncluster_nodes > 0, never with sentinels): seed nodes; see above. */
     const struct tq_hostport *cluster_nodes;
     size_t ncluster_nodes;
+    /* Credentials (issue 16): an ACL user (NULL: the one in url, else "default") and a
+     * password (NULL: the one in url, else none) given apart from url, e.g. read from a
+     * password file or the environment (tq_config.h). AUTH user password when there is a
+     * user, AUTH password otherwise. */
+    const char *user;
+    const char *password;
 };
 
-/* Parses "redis://[:password@]host[:port][/db]" or "host:port". Returns 0, or -1.
- * *host and *password are malloc'd (password NULL when absent); the caller frees. */
+/* Parses "redis://[[user]:password@]host[:port][/db]" or "host:port" (user and password
+ * percent-decoded). Returns 0, or -1. *host and *password are malloc'd (password NULL when
+ * absent); the caller frees. */
 int tq_redis_url_parse(const char *url, char **host, int *port, char **password, int *db);
+
+/* The user (NULL: none in the URL, or "default") and password (NULL: none) a target
+ * authenticates with: target->user / ->password where set, else url's. Both malloc'd; the
+ * caller frees. 0, or -1 (bad url, out of memory). */
+int tq_redis_credentials(const struct tq_redis_target *target, char **user, char **password);
 
 /* Where a connect went (for logs). */
 struct tq_redis_addr {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "tq_backoff.h"
+#include "tq_pgconn.h"
 #include "tq_log.h"
 #include "tq_tile.h"
 #include "tq_tileset.h"
@@ -237,9 +238,7 @@ int tq_discover_at_start(struct tq_config *cfg, const char *prog, volatile sig_a
         return 0;
     tq_backoff_init(&bo, 1000, 30000);
     for (;;) {
-        const char *keys[] = {"fallback_application_name", "connect_timeout", "dbname", NULL};
-        const char *vals[] = {prog, "10", cfg->pg_conninfo, NULL};
-        PGconn *pg = PQconnectdbParams(keys, vals, 1);
+        PGconn *pg = tq_pg_connect(cfg->pg_conninfo, cfg->pg_password, prog, "10");
         int n = -1;
 
         if (pg && PQstatus(pg) == CONNECTION_OK)

@@ -13,9 +13,10 @@
 #include "tq_config.h"
 
 static const char *const env_vars[] = {
-    "TQ_REDIS_URL",          "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
-    "TQ_WORKER_ID",          "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER",
-    "TQ_REDIS_CLUSTER_NODES"};
+    "TQ_REDIS_URL",           "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
+    "TQ_WORKER_ID",           "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER",
+    "TQ_REDIS_CLUSTER_NODES", "TQ_REDIS_USER",  "TQ_REDIS_PASSWORD",  "TQ_REDIS_PASSWORD_FILE",
+    "TQ_PG_PASSWORD_FILE"};
 
 static int clear_env(void **state)
 {
@@ -247,7 +248,7 @@ static void test_validation_messages(void **state)
     expect_error(BASE "log_level = \"loud\";",
                  "tileq.conf:4: log_level: must be debug, info, warn or error");
     expect_error("pg_conninfo = \"x\";\ncache_dir = \"/c\";\nredis_url = \"http://x\";\n",
-                 "tileq.conf:3: redis_url: must be redis://[:password@]host[:port][/db] or "
+                 "tileq.conf:3: redis_url: must be redis://[[user]:password@]host[:port][/db] or "
                  "host:port");
     expect_error("redis_url = \"h:1\";\npg_conninfo = \"x\";\n",
                  "tileq.conf: cache_dir: required (in the file or as TQ_CACHE_DIR)");
@@ -332,7 +333,8 @@ static void test_env_overrides(void **state)
     expect_error(BASE, "TQ_LOG_LEVEL: must be debug, info, warn or error");
     setenv("TQ_LOG_LEVEL", "", 1); /* empty = unset */
     setenv("TQ_REDIS_URL", "ftp://x", 1);
-    expect_error(BASE, "TQ_REDIS_URL: must be redis://[:password@]host[:port][/db] or host:port");
+    expect_error(BASE,
+                 "TQ_REDIS_URL: must be redis://[[user]:password@]host[:port][/db] or host:port");
     clear_env(NULL);
 }
 
@@ -570,7 +572,6 @@ static void test_redis_url(void **state)
                          "redis://h/x",
                          "redis://h/1/2",
                          "redis://user@h",
-                         "redis://alice:pw@h",
                          "redis://:bad%zz@h",
                          "redis://:nul%00@h",
                          "redis://[::1",
@@ -648,6 +649,113 @@ static void test_coord_keys(void **state)
                  "tileq.conf:4: http.read_deadline: unknown key");
 }
 
+/* Secrets (issue 16 item 3): password files, the environment, ACL users, and no password in
+ * any message. */
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void test_secrets(void **state)
+{
+    char err[512], dir[] = "/tmp/tq-secret-test-XXXXXX", rpw[128], ppw[128], text[1024];
+    struct tq_config *cfg;
+    char *user, *pw;
+    (void)state;
+
+    assert_non_null(mkdtemp(dir));
+    snprintf(rpw, sizeof rpw, "%s/redis.pw", dir);
+    snprintf(ppw, sizeof ppw, "%s/pg.pw", dir);
+    write_file(rpw, "r3dis-s3cret\n");
+    write_file(ppw, "pg s3cret'\\\r\nsecond line ignored\n");
+
+    /* the files, named in the config */
+    snprintf(text, sizeof text,
+             BASE "redis_user = \"tileq\";\nredis_password_file = \"%s\";\n"
+                  "pg_password_file = \"%s\";\n",
+             rpw, ppw);
+    cfg = load(text, err, sizeof err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->redis_user, "tileq");
+    assert_string_equal(cfg->redis_password, "r3dis-s3cret");
+    assert_string_equal(cfg->pg_password, "pg s3cret'\\");
+    struct tq_redis_target t = tq_config_redis_target(cfg);
+    assert_int_equal(tq_redis_credentials(&t, &user, &pw), 0);
+    assert_string_equal(user, "tileq");
+    assert_string_equal(pw, "r3dis-s3cret");
+    free(user);
+    free(pw);
+    tq_config_free(cfg);
+
+    /* the environment wins: TQ_REDIS_PASSWORD over every file, the variables' files over
+     * the config's */
+    setenv("TQ_REDIS_PASSWORD", "from-env", 1);
+    setenv("TQ_PG_PASSWORD_FILE", rpw, 1);
+    setenv("TQ_REDIS_USER", "envuser", 1);
+    cfg = load(text, err, sizeof err);
+    assert_non_null(cfg);
+    assert_string_equal(cfg->redis_password, "from-env");
+    assert_string_equal(cfg->pg_password, "r3dis-s3cret");
+    assert_string_equal(cfg->redis_user, "envuser");
+    tq_config_free(cfg);
+    unsetenv("TQ_REDIS_PASSWORD");
+    unsetenv("TQ_PG_PASSWORD_FILE");
+    unsetenv("TQ_REDIS_USER");
+
+    /* none: the URL's user and password */
+    cfg = load("redis_url = \"redis://alice:p%40ss@127.0.0.1:6379/0\";\n"
+               "pg_conninfo = \"dbname=tileq\";\ncache_dir = \"/tmp/x\";\n",
+               err, sizeof err);
+    assert_non_null(cfg);
+    assert_null(cfg->redis_password);
+    assert_null(cfg->pg_password);
+    t = tq_config_redis_target(cfg);
+    assert_int_equal(tq_redis_credentials(&t, &user, &pw), 0);
+    assert_string_equal(user, "alice");
+    assert_string_equal(pw, "p@ss");
+    free(user);
+    free(pw);
+    tq_config_free(cfg);
+    /* "default" is Redis's own user: the same as none (AUTH password) */
+    struct tq_redis_target d = {.url = "redis://default:x@h"};
+    assert_int_equal(tq_redis_credentials(&d, &user, &pw), 0);
+    assert_null(user);
+    assert_string_equal(pw, "x");
+    free(pw);
+
+    /* a bad file: the message names it, never its content */
+    snprintf(text, sizeof text, BASE "redis_password_file = \"%s/missing\";\n", dir);
+    assert_null(load(text, err, sizeof err));
+    assert_non_null(strstr(err, "redis_password_file"));
+    assert_non_null(strstr(err, "missing"));
+    write_file(rpw, "\nr3dis-s3cret\n");
+    snprintf(text, sizeof text, BASE "redis_password_file = \"%s\";\n", rpw);
+    assert_null(load(text, err, sizeof err));
+    assert_non_null(strstr(err, "the first line is empty"));
+    assert_null(strstr(err, "s3cret"));
+    setenv("TQ_PG_PASSWORD_FILE", dir, 1); /* a directory */
+    assert_null(load(BASE, err, sizeof err));
+    assert_non_null(strstr(err, "TQ_PG_PASSWORD_FILE: password file"));
+    unsetenv("TQ_PG_PASSWORD_FILE");
+    expect_error(BASE "redis_user = \"a b\";\n",
+                 "tileq.conf: redis_user: must be 1..128 characters, no blanks");
+    expect_error(BASE "worker_id = \"host a\";\n",
+                 "tileq.conf:4: worker_id: must be 1..255 bytes of printable ASCII without blanks");
+    expect_error(BASE "worker_id = \"host\\na\";\n",
+                 "tileq.conf:4: worker_id: must be 1..255 bytes of printable ASCII without blanks");
+    setenv("TQ_REDIS_URL", "redis://u:s3cret@h:99999", 1);
+    assert_null(load(BASE, err, sizeof err));
+    assert_null(strstr(err, "s3cret"));
+    unsetenv("TQ_REDIS_URL");
+
+    unlink(rpw);
+    unlink(ppw);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -662,6 +770,7 @@ int main(void)
         cmocka_unit_test_setup(test_sentinels, clear_env),
         cmocka_unit_test_setup(test_cluster_nodes, clear_env),
         cmocka_unit_test_setup(test_cache_fsync, clear_env),
+        cmocka_unit_test_setup(test_secrets, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
