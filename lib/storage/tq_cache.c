@@ -2,8 +2,8 @@
  *
  * A tile write, with fsync on:
  *   mkdir -p {z}/{x} (fsync the parent of each directory created)
- *   -> write .tmp.<host>.<pid>.<random> (tq_cache_tmp.h) -> fsync it (not an empty marker: no data)
- * -> close
+ *   -> write .tmp.<host>.<pid>.<random> (a unique name: tq_cache_tmp.h)
+ *   -> fsync it (not an empty marker: no data) -> close
  *   -> rename over {y}.mvt|.empty
  *   -> unlink the other form
  * and, once per batch, tq_cache_sync_metatile / tq_cache_sync_tile: fsync each {z}/{x}.
