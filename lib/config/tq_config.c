@@ -900,6 +900,23 @@ static int load_secrets(struct loader *ld, const config_setting_t *root, struct 
         load_password(ld, root, NULL, "TQ_PG_PASSWORD_FILE", "pg_password_file",
                       &cfg->pg_password) != 0)
         return -1;
+    /* An ACL user authenticates with a password; without one tileq would not AUTH at all
+     * and connect as "default" instead: say so rather than fail later with NOAUTH. */
+    if (cfg->redis_user != NULL && cfg->redis_password == NULL) {
+        char *host = NULL, *pw = NULL;
+        int port, db;
+        int parsed = tq_redis_url_parse(cfg->redis_url, &host, &port, &pw, &db) == 0;
+        int has = pw != NULL;
+        free(host);
+        tq_secret_free(pw);
+        if (parsed && !has) { /* (a bad URL is validate_final's to report) */
+            snprintf(ld->err, ld->errsize,
+                     "%s: redis_user: needs a password (redis_password_file, TQ_REDIS_PASSWORD, "
+                     "TQ_REDIS_PASSWORD_FILE or redis_url's)",
+                     ld->name);
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -740,6 +740,14 @@ static void test_secrets(void **state)
     assert_null(load(BASE, err, sizeof err));
     assert_non_null(strstr(err, "TQ_PG_PASSWORD_FILE: password file"));
     unsetenv("TQ_PG_PASSWORD_FILE");
+    expect_error(BASE "redis_user = \"tileq\";\n",
+                 "tileq.conf: redis_user: needs a password (redis_password_file, "
+                 "TQ_REDIS_PASSWORD, TQ_REDIS_PASSWORD_FILE or redis_url's)");
+    setenv("TQ_REDIS_PASSWORD", "x", 1);
+    cfg = load(BASE "redis_user = \"tileq\";\n", err, sizeof err);
+    assert_non_null(cfg);
+    tq_config_free(cfg);
+    unsetenv("TQ_REDIS_PASSWORD");
     expect_error(BASE "redis_user = \"a b\";\n",
                  "tileq.conf: redis_user: must be 1..128 characters, no blanks");
     expect_error(BASE "worker_id = \"host a\";\n",
