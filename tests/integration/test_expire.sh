@@ -89,16 +89,32 @@ it_check "nothing queued without --rerender" 0 "$(w_queue_busy)"
 w_cached_hex 6 $((px >> 2)) $((py >> 2)) >/dev/null || it_fail "the z6 parent (outside 7-8) was deleted"
 
 # ---- 3. a render in flight is marked and renders again ------------------------------------
+# The render blocks on a lock held by a psql session of ours, so it is surely in flight when
+# expire runs (a 2 s sleep alone can end first on a loaded machine).
 restore
+mkfifo "$IT_TMP/lock.in"
+psql -X -q -h 127.0.0.1 -p "$TQ_TEST_PG_PORT" -U tileq -d tileq <"$IT_TMP/lock.in" >/dev/null 2>&1 &
+lock_pid=$!
+exec 7>"$IT_TMP/lock.in"
+echo "BEGIN; LOCK TABLE demo.points IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600) /* tq-expire-lock */;" >&7
+for ((i = 0; i < 100; i++)); do # until the lock is held (bounded: 10 s)
+    [[ $(it_psql -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+          WHERE c.relname = 'points' AND l.mode = 'AccessExclusiveLock' AND l.granted") == 1 ]] && break
+    sleep 0.1
+done
 w_tileq warm --tileset slow --bbox 2.3,48.8,2.4,48.9 --zoom 5 >/dev/null 2>&1
 read -r sx5 sy5 < <(w_tile_of_lonlat 2.35 48.86 5)
 job="slow/5/$((sx5 - sx5 % 8))/$((sy5 - sy5 % 8))"
-for ((i = 0; i < 50; i++)); do # until a worker holds it (bounded: 10 s)
+for ((i = 0; i < 100; i++)); do # until a worker holds it (bounded: 20 s)
     [[ $(w_status_json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["leases"]))') == 1 ]] && break
     sleep 0.2
 done
 out=$(echo "5/$sx5/$sy5" | w_tileq expire --tileset slow --tiles - --min-zoom 5 --max-zoom 5)
 echo "$out"
+it_psql -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+    WHERE query LIKE '%tq-expire-lock%' AND pid <> pg_backend_pid()" >/dev/null
+exec 7>&-
+wait "$lock_pid" || true
 [[ $out == *"1 renders in flight marked"* ]] || it_fail "the running render was not marked: $out"
 for ((i = 0; i < 150; i++)); do # two renders of Q_SLEEP s each (bounded: 30 s)
     (($(q_renders "$job") >= 2)) && [[ $(w_queue_busy) == 0 ]] && break
