@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/http_struct.h> /* the request's HTTP version (major, minor) */
 
@@ -220,14 +221,21 @@ static void on_peek(evutil_socket_t fd, short what, void *arg);
 static int waiter_half_close(struct tq_waiter *w, evutil_socket_t fd)
 {
     const struct timeval again = {0, HALF_CLOSED_LOOK_MS * 1000};
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->evcon);
     int http11 = w->req->major > 1 || (w->req->major == 1 && w->req->minor >= 1);
     struct event_base *base = event_get_base(w->peek);
 
-    if (http11 && tq_peer_probe(fd) != 0)
+    /* The probe goes straight to the socket: only when evhttp has nothing queued on it
+     * (it never has while the request waits; if it had, the probe would interleave). */
+    int probe = http11 && bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(w->req);
+
+    if (probe && tq_peer_probe(fd) != 0)
         return -1;
     w->half_closed = 1;
-    evhttp_add_header(evhttp_request_get_output_headers(w->req), "Connection", "close");
-    tq_log_debug("client_half_closed", "id=%s probed=%d", w->p->id, http11);
+    if (evhttp_find_header(out, "Connection") == NULL)
+        evhttp_add_header(out, "Connection", "close");
+    tq_log_debug("client_half_closed", "id=%s probed=%d", w->p->id, probe);
     /* From now on a timer (events 0: the fd is only passed along), freed like the peek. */
     event_free(w->peek);
     w->peek = event_new(base, fd, 0, on_peek, w);
