@@ -2,7 +2,8 @@
  * plus environment overrides for what differs per host:
  *   TQ_REDIS_URL, TQ_PG_CONNINFO, TQ_CACHE_DIR, TQ_LISTEN, TQ_WORKER_ID, TQ_LOG_LEVEL,
  *   TQ_REDIS_SENTINELS ("host:port,host:port,..."), TQ_REDIS_SENTINEL_MASTER,
- *   TQ_REDIS_CLUSTER_NODES ("host:port,host:port,...")
+ *   TQ_REDIS_CLUSTER_NODES ("host:port,host:port,..."),
+ *   TQ_TRUSTED_PROXIES, TQ_METRICS_ALLOW ("10.0.0.0/8,::1"; set but empty: an empty list)
  *
  * Example:
  *   redis_url   = "redis://127.0.0.1:6379/0";
