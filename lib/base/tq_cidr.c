@@ -39,56 +39,53 @@ static void set_why(char *why, size_t size, const char *msg)
         snprintf(why, size, "%s", msg);
 }
 
+#define WHY_FORM "must be an IP address or ADDRESS/BITS"
+#define WHY_BITS "the prefix length must be a number (/0../32 or /0../128)"
+
 int tq_cidr_parse(const char *s, struct tq_cidr *out, char *why, size_t whysize)
 {
+    const char *err = NULL, *slash, *p;
     char addr[64];
-    const char *slash;
     size_t alen;
     int max, bits;
 
     if (s == NULL || *s == '\0') {
-        set_why(why, whysize, "must be an IP address or ADDRESS/BITS");
-        return -1;
+        err = WHY_FORM;
+        goto cleanup;
     }
     slash = strchr(s, '/');
     alen = slash ? (size_t)(slash - s) : strlen(s);
     if (alen == 0 || alen >= sizeof addr) {
-        set_why(why, whysize, "must be an IP address or ADDRESS/BITS");
-        return -1;
+        err = WHY_FORM;
+        goto cleanup;
     }
     memcpy(addr, s, alen);
     addr[alen] = '\0';
     if (tq_ip_parse(addr, &out->net) != 0) {
-        set_why(why, whysize, "not a numeric IPv4 or IPv6 address (no host names)");
-        return -1;
+        err = "not a numeric IPv4 or IPv6 address (no host names)";
+        goto cleanup;
     }
     /* "::ffff:10.0.0.0/104" would be an IPv4 range written as IPv6: refused, write it as
      * IPv4 (the mapped form is folded into IPv4 above, so its bits would not fit). */
     if (out->net.family == 4 && strchr(addr, ':') != NULL && slash != NULL) {
-        set_why(why, whysize, "write an IPv4 range as a.b.c.d/BITS");
-        return -1;
+        err = "write an IPv4 range as a.b.c.d/BITS";
+        goto cleanup;
     }
     max = out->net.family == 4 ? 32 : 128;
     bits = max;
     if (slash) {
-        const char *p = slash + 1;
-        if (*p < '0' || *p > '9' || strlen(p) > 3 || (p[0] == '0' && p[1] != '\0')) {
-            set_why(why, whysize, "the prefix length must be a number (/0../32 or /0../128)");
-            return -1;
+        /* 1 to 3 digits, no leading zero ("/08" is more likely a typo than 8) */
+        p = slash + 1;
+        if (*p == '\0' || strlen(p) > 3 || strspn(p, "0123456789") != strlen(p) ||
+            (p[0] == '0' && p[1] != '\0')) {
+            err = WHY_BITS;
+            goto cleanup;
         }
-        bits = 0;
-        for (; *p; p++) {
-            if (*p < '0' || *p > '9') {
-                set_why(why, whysize, "the prefix length must be a number (/0../32 or /0../128)");
-                return -1;
-            }
+        for (bits = 0; *p; p++)
             bits = bits * 10 + (*p - '0');
-        }
         if (bits > max) {
-            set_why(why, whysize,
-                    max == 32 ? "an IPv4 prefix length is 0..32"
-                              : "an IPv6 prefix length is 0..128");
-            return -1;
+            err = max == 32 ? "an IPv4 prefix length is 0..32" : "an IPv6 prefix length is 0..128";
+            goto cleanup;
         }
     }
     out->bits = bits;
@@ -97,11 +94,14 @@ int tq_cidr_parse(const char *s, struct tq_cidr *out, char *why, size_t whysize)
         int keep = bits - i * 8;
         unsigned char mask = keep >= 8 ? 0xff : keep <= 0 ? 0 : (unsigned char)(0xff << (8 - keep));
         if (out->net.bytes[i] & (unsigned char)~mask) {
-            set_why(why, whysize, "host bits are set after the prefix (e.g. write 10.0.0.0/8)");
-            return -1;
+            err = "host bits are set after the prefix (e.g. write 10.0.0.0/8)";
+            goto cleanup;
         }
     }
-    return 0;
+cleanup:
+    if (err)
+        set_why(why, whysize, err);
+    return err ? -1 : 0;
 }
 
 int tq_cidr_match(const struct tq_cidr *c, const struct tq_ip *ip)
