@@ -24,6 +24,7 @@
 
 #define TQ_STATUS_LIVE_MS 10000
 #define TQ_STATUS_LEASES_SHOWN 20
+#define TQ_STATUS_DEAD_SHOWN 10        /* newest dead-lettered jobs, with their reason */
 #define TQ_STATUS_LEASES_MAX 100000    /* leases --json lists */
 #define TQ_STATUS_COMPLETED_MAX 200000 /* completion events read for the last minute */
 
@@ -44,7 +45,8 @@ static const char DEADLETTER_USAGE[] =
     "       tileq [-c FILE] deadletter retry [--all | ID...]\n"
     "       tileq [-c FILE] deadletter purge [--all | ID...]\n"
     "\n"
-    "list: dead-lettered jobs (id, class, attempts, when, last error), oldest first.\n"
+    "list: dead-lettered jobs (id; ref, the reference id a client's 500 names; class,\n"
+    "      attempts, when, last error), oldest first.\n"
     "retry: queues them again (in their class; reason retry), then they leave the list.\n"
     "purge: forgets them.\n"
     "IDs are job ids as listed (tileset/z/mx/my).\n";
@@ -89,6 +91,10 @@ static void format_time(int64_t ms, char *buf, size_t bufsize)
 
 /* ---- status ---------------------------------------------------------------------------- */
 
+static int dead_read(redisContext *c, const char *cmd, long first, long last, int newest,
+                     json_t *arr);
+static void dead_print(const json_t *arr, const char *indent);
+
 static int status_run(const struct tq_config *cfg, redisContext *c, int json)
 {
     int rc = TQ_EXIT_FAIL;
@@ -99,7 +105,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     const struct tq_snapshot_want want = {.leases_max = TQ_STATUS_LEASES_MAX,
                                           .completed_since_ms = now - 60000,
                                           .completed_max = TQ_STATUS_COMPLETED_MAX};
-    json_t *root = NULL, *jleases = NULL, *jworkers = NULL, *jclasses = NULL;
+    json_t *root = NULL, *jleases = NULL, *jworkers = NULL, *jclasses = NULL, *jdead = NULL;
     char buf[64], buf2[64], err[512];
 
     /* One atomic read (tq_snapshot, the same as /metrics): per class queued, running
@@ -121,7 +127,11 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     jclasses = json_object();
     jleases = json_array();
     jworkers = json_array();
-    if (!root || !jclasses || !jleases || !jworkers)
+    jdead = json_array();
+    if (!root || !jclasses || !jleases || !jworkers || !jdead)
+        goto cleanup;
+    /* The newest dead jobs with their reason and reference id (what a client's 500 names). */
+    if (snap.dead > 0 && dead_read(c, "status", 0, TQ_STATUS_DEAD_SHOWN - 1, 1, jdead) != 0)
         goto cleanup;
     for (size_t i = 0; i < snap.nworkers; i++) {
         const struct tq_snapshot_worker *wk = &snap.workers[i];
@@ -158,6 +168,7 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
         json_object_set_new(root, "time_ms", json_integer(now));
         json_object_set(root, "classes", jclasses);
         json_object_set_new(root, "dead_lettered", json_integer(snap.dead));
+        json_object_set(root, "dead_newest", jdead);
         json_object_set_new(root, "renderlog_rejected", json_integer(snap.renderlog_rejected));
         json_object_set_new(root, "renders_last_minute",
                             json_pack("{s:I, s:I}", "jobs", (json_int_t)snap.ncompleted, "tiles",
@@ -179,7 +190,9 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
                snap.cls[i].oldest_enq_ms > 0
                    ? tq_cli_duration(now - snap.cls[i].oldest_enq_ms, buf, sizeof buf)
                    : "-");
-    printf("dead-lettered: %lld%s\n", snap.dead, snap.dead ? " (tileq deadletter list)" : "");
+    printf("dead-lettered: %lld%s\n", snap.dead,
+           snap.dead > TQ_STATUS_DEAD_SHOWN ? " (newest shown; tileq deadletter list)" : "");
+    dead_print(jdead, "  ");
     if (snap.renderlog_rejected > 0)
         printf("render-log entries rejected: %lld (redis-cli XRANGE %s - +)\n",
                snap.renderlog_rejected, TQ_QUEUE_RENDERLOG_REJECTED_KEY);
@@ -218,6 +231,7 @@ cleanup:
     json_decref(jleases);
     json_decref(jworkers);
     json_decref(jclasses);
+    json_decref(jdead);
     json_decref(root);
     return rc;
 }
@@ -346,32 +360,31 @@ int tq_cli_status(const char *config_path, int argc, char **argv)
 
 /* ---- deadletter ------------------------------------------------------------------------ */
 
-static int dl_list(redisContext *c, int json)
+/* Appends to arr the dead-lettered jobs ranked first..last in the dead set, oldest first
+ * (newest: newest first), as {id, ref, class, attempts, dead_ms, dead_at, last_error}:
+ * ref is the reference id a client's 500 names (tq_job_ref). 0, or -1 (said on stderr by
+ * cmd, "status" or "deadletter"). */
+static int dead_read(redisContext *c, const char *cmd, long first, long last, int newest,
+                     json_t *arr)
 {
-    int rc = TQ_EXIT_FAIL;
+    int rc = -1;
     redisReply *ids = NULL;
-    json_t *arr = NULL;
-    char when[64];
+    char when[64], ref[TQ_JOB_REF_LEN];
 
-    ids = cmd_or_fail(c, "deadletter",
-                      redisCommand(c, "ZRANGE %s 0 -1 WITHSCORES", TQ_QUEUE_DEAD_KEY));
+    ids = cmd_or_fail(c, cmd,
+                      redisCommand(c, "%s %s %ld %ld WITHSCORES", newest ? "ZREVRANGE" : "ZRANGE",
+                                   TQ_QUEUE_DEAD_KEY, first, last));
     if (ids == NULL)
         goto cleanup;
     size_t n = ids->elements / 2;
-    arr = json_array();
-    if (arr == NULL)
-        goto cleanup;
     for (size_t i = 0; i < n; i++)
         redisAppendCommand(c,
                            "HMGET %s%s " TQ_JOB_F_CLS " " TQ_JOB_F_ATTEMPTS " " TQ_JOB_F_LAST_ERROR,
                            TQ_QUEUE_JOB_KEY_PREFIX, ids->element[2 * i]->str);
-    if (!json && n > 0)
-        printf("%-28s %-11s %8s  %-20s  %s\n", "id", "class", "attempts", "dead since",
-               "last error");
     for (size_t i = 0; i < n; i++) {
         redisReply *h = NULL;
         if (redisGetReply(c, (void **)&h) != REDIS_OK || h == NULL) {
-            fprintf(stderr, "tileq deadletter: redis: %s\n", c->errstr);
+            fprintf(stderr, "tileq %s: redis: %s\n", cmd, c->errstr);
             goto cleanup;
         }
         const char *id = ids->element[2 * i]->str;
@@ -384,26 +397,59 @@ static int dl_list(redisContext *c, int json)
         long long att = ok ? reply_ll(h->element[1]) : 0;
         const char *lerr = ok ? reply_str(h->element[2]) : "";
         format_time(dead_ms, when, sizeof when);
-        if (json)
-            json_array_append_new(arr, json_pack("{s:s, s:s, s:I, s:I, s:s, s:s}", "id", id,
-                                                 "class", cname, "attempts", (json_int_t)att,
-                                                 "dead_ms", (json_int_t)dead_ms, "dead_at", when,
-                                                 "last_error", lerr));
-        else
-            printf("%-28s %-11s %8lld  %-20s  %s\n", id, cname, att, when, lerr);
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:I, s:I, s:s, s:s}", "id", id, "ref",
+                                             tq_job_ref(id, ref), "class", cname, "attempts",
+                                             (json_int_t)att, "dead_ms", (json_int_t)dead_ms,
+                                             "dead_at", when, "last_error", lerr));
         freeReplyObject(h);
     }
+    rc = 0;
+cleanup:
+    if (ids)
+        freeReplyObject(ids);
+    return rc;
+}
+
+/* Prints the dead jobs of arr (dead_read's) as a table, each line indented by indent. */
+static void dead_print(const json_t *arr, const char *indent)
+{
+    size_t i;
+    const json_t *d;
+
+    if (json_array_size(arr) > 0)
+        printf("%s%-28s %-8s %-11s %8s  %-20s  %s\n", indent, "id", "ref", "class", "attempts",
+               "dead since", "last error");
+    json_array_foreach(arr, i, d)
+    {
+        printf("%s%-28s %-8s %-11s %8lld  %-20s  %s\n", indent,
+               json_string_value(json_object_get(d, "id")),
+               json_string_value(json_object_get(d, "ref")),
+               json_string_value(json_object_get(d, "class")),
+               (long long)json_integer_value(json_object_get(d, "attempts")),
+               json_string_value(json_object_get(d, "dead_at")),
+               json_string_value(json_object_get(d, "last_error")));
+    }
+}
+
+static int dl_list(redisContext *c, int json)
+{
+    int rc = TQ_EXIT_FAIL;
+    json_t *arr = json_array();
+    size_t n;
+
+    if (arr == NULL || dead_read(c, "deadletter", 0, -1, 0, arr) != 0)
+        goto cleanup;
+    n = json_array_size(arr);
     if (json) {
         json_dumpf(arr, stdout, JSON_INDENT(2));
         printf("\n");
     } else {
+        dead_print(arr, "");
         printf("%zu dead-lettered job%s\n", n, n == 1 ? "" : "s");
     }
     rc = TQ_EXIT_OK;
 cleanup:
     json_decref(arr);
-    if (ids)
-        freeReplyObject(ids);
     return rc;
 }
 

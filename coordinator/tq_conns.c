@@ -67,6 +67,10 @@ static void conn_free(struct tq_conn *c)
     }
     if (c->incb)
         evbuffer_remove_cb_entry(bufferevent_get_input(c->bev), c->incb);
+    if (c->outcb)
+        evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->outcb);
+    if (c->hold_read)
+        event_free(c->hold_read);
     cs->n--;
     free(c);
     accept_resume(cs);
@@ -133,6 +137,32 @@ static void on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *i
         c->read_start_us = tq_mono_us();
 }
 
+/* From the loop, right after a reply (or part of one) went into c's output buffer, before
+ * the loop polls again: evhttp_send_reply has just enabled reading, to notice a close while
+ * it writes, and would free the connection at the client's FIN with the reply half
+ * written. Reading stays off while output is pending; evhttp turns it on again once the
+ * reply is out (next request, or the EOF that closes the connection). */
+static void on_hold_read(evutil_socket_t fd, short what, void *arg)
+{
+    struct tq_conn *c = arg;
+
+    (void)fd;
+    (void)what;
+    if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+/* Bytes went into c's output buffer (evhttp writing a reply): hold reading (on_hold_read,
+ * made active now, runs in this loop turn after the current callback returns). */
+static void on_conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+    struct tq_conn *c = arg;
+
+    (void)buf;
+    if (info->n_added > 0 && c->hold_read)
+        event_active(c->hold_read, EV_TIMEOUT, 0);
+}
+
 /* evhttp_set_bevcb: evhttp accepted a connection and asks for its bufferevent. We make it,
  * count the connection (stopping accepting at http.max_connections: the listener is
  * disabled before evhttp accepts the next one), watch its input for the read deadline, and
@@ -150,6 +180,8 @@ static struct bufferevent *on_new_bev(struct event_base *base, void *arg)
     c->cs = cs;
     c->bev = bev;
     c->incb = evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, c);
+    c->outcb = evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, c);
+    c->hold_read = event_new(base, -1, 0, on_hold_read, c);
     bufferevent_incref(bev);
     c->next = cs->adopt;
     cs->adopt = c;
@@ -336,6 +368,7 @@ void tq_conns_free(struct tq_conns *cs)
     cs->bound = NULL;
     while (cs->table && (cp = tq_map_next(cs->table, &pos, NULL, NULL)) != NULL) {
         (*cp)->incb = NULL; /* its bufferevent may be gone */
+        (*cp)->outcb = NULL;
         conn_free(*cp);
     }
     while (cs->adopt) { /* accepted in the last loop turn: we still hold its bufferevent */

@@ -4,7 +4,12 @@
  * - a request must arrive whole within http.read_deadline_seconds of its first byte, checked
  *   every DEADLINE_SCAN_MS (idle kept-alive connections keep evhttp's idle timeout);
  * - every answered request is counted for GET /metrics (tq_cmetrics.h) when its reply went
- *   out, with its status, its X-Tileq label and its time from dispatch.
+ *   out, with its status, its X-Tileq label and its time from dispatch;
+ * - a reply being written is not cut short by the client's FIN: evhttp reads while it
+ *   writes only to notice a close, and frees the connection on EOF, so a client that shut
+ *   down its write side (issue 16) lost any reply longer than one write. Reading stays off
+ *   until the reply is out (a reset still ends it: the write fails); then evhttp reads the
+ *   EOF and closes as usual.
  *
  * A connection is made by evhttp and tracked here from its bufferevent (evhttp_set_bevcb),
  * adopted under its evhttp_connection from the loop right after the accept:
@@ -39,6 +44,8 @@ struct tq_conn {
     struct evhttp_connection *evcon; /* NULL until adopted */
     struct bufferevent *bev;         /* evcon's, made by on_new_bev; NULL when not ours */
     struct evbuffer_cb_entry *incb;  /* on_conn_input on bev's input buffer */
+    struct evbuffer_cb_entry *outcb; /* on_conn_output on bev's output buffer */
+    struct event *hold_read;         /* keeps bev from reading while a reply goes out */
     struct evhttp_request *req;      /* being answered; NULL between requests */
     struct tq_waiter *w;             /* the waiter holding req, if any (tq_wait) */
     int64_t started_us;              /* monotonic time req was dispatched */

@@ -24,6 +24,7 @@
 
 #include <event2/http.h>
 
+#include "tq_access.h"
 #include "tq_cmetrics.h"
 #include "tq_conns.h"
 #include "tq_events.h"
@@ -161,6 +162,12 @@ static void handle_request(struct evhttp_request *req, void *arg)
         return;
     case TQ_TILE_PATH_NOT_TILE:
     default:
+        /* Queue state and worker names: for http.metrics_allow only (tq_access.h). */
+        if ((tq_tile_path_is(uri, "/metrics") || tq_tile_path_is(uri, "/health")) &&
+            !tq_access_private_ok(co->cfg, req)) {
+            send_text(co, req, 403, "forbidden", 0);
+            return;
+        }
         if (tq_tile_path_is(uri, "/metrics")) {
             struct tq_pending_counts n = tq_wait_counts(co->wait);
             struct tq_cmetrics_state st = {

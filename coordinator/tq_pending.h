@@ -46,6 +46,7 @@ struct tq_waiter {
     struct tq_conn *conn;            /* req's connection while watched; NULL once released */
     struct evhttp_connection *evcon; /* the same, evhttp's */
     struct event *peek;              /* watches the client socket for EOF while it waits */
+    int half_closed;                 /* its client sent FIN, and took the probe (tq_peer.h) */
     const char *label;               /* X-Tileq: "joined" (the default) or "miss" */
     struct tq_waiter *prev, *next;
 };

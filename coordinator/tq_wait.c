@@ -10,24 +10,28 @@
  *   answer and free our own objects, never the connection. */
 #include "tq_wait.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/http_struct.h> /* the request's HTTP version (major, minor) */
 
 #include "tq_cache.h"
 #include "tq_conns.h"
 #include "tq_job.h"
 #include "tq_log.h"
+#include "tq_peer.h"
 #include "tq_queue.h"
 #include "tq_redis.h"
 #include "tq_time.h"
 
 #define CMD_TIMEOUT_MS 2000
+/* A half-closed client's socket is looked at this often: the reset that answers the probe
+ * of a closed socket comes within a round trip. */
+#define HALF_CLOSED_LOOK_MS 200
 
 struct tq_wait {
     struct event_base *base;
@@ -84,6 +88,18 @@ static int answer_from_cache(struct tq_wait *wt, struct evhttp_request *req, con
     }
     free(data);
     return rc != 0;
+}
+
+/* The body of a 500 for the dead-lettered job id: a short message and its reference id
+ * (tq_job_ref). The reason (a PostgreSQL error: table, column and query text) is for the
+ * operator only: the log line, `tileq deadletter list` and `tileq status` show it with the
+ * same reference. Written into buf; returns buf. */
+static const char *dead_body(const char *id, char *buf, size_t size)
+{
+    char ref[TQ_JOB_REF_LEN];
+
+    snprintf(buf, size, "render failed (ref %s)", tq_job_ref(id, ref));
+    return buf;
 }
 
 /* ---- entries --------------------------------------------------------------------------- */
@@ -193,26 +209,70 @@ static void pending_abandon(struct tq_pending *p)
     pending_remove(p);
 }
 
+static void on_peek(evutil_socket_t fd, short what, void *arg);
+
+/* w's client sent FIN (tq_peer.h): it shut down its write side and waits for its tile, or
+ * it closed the socket. Its reply will close the connection (no next request can come);
+ * an HTTP/1.1 client gets the probe ("100 Continue"), which a closed socket answers with a
+ * reset, and the socket is looked at again every HALF_CLOSED_LOOK_MS instead of on
+ * readability (EOF stays readable). An HTTP/1.0 client cannot be probed (a 1xx is not
+ * allowed there): it is taken as half-closed and waits on, seen gone only on a reset. 0, or
+ * -1 when the probe was refused (gone). */
+static int waiter_half_close(struct tq_waiter *w, evutil_socket_t fd)
+{
+    const struct timeval again = {0, HALF_CLOSED_LOOK_MS * 1000};
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(w->evcon);
+    int http11 = w->req->major > 1 || (w->req->major == 1 && w->req->minor >= 1);
+    struct event_base *base = event_get_base(w->peek);
+
+    /* The probe goes straight to the socket: only when evhttp has nothing queued on it
+     * (it never has while the request waits; if it had, the probe would interleave). */
+    int probe = http11 && bev != NULL && evbuffer_get_length(bufferevent_get_output(bev)) == 0;
+    struct evkeyvalq *out = evhttp_request_get_output_headers(w->req);
+
+    if (probe && tq_peer_probe(fd) != 0)
+        return -1;
+    w->half_closed = 1;
+    if (evhttp_find_header(out, "Connection") == NULL)
+        evhttp_add_header(out, "Connection", "close");
+    tq_log_debug("client_half_closed", "id=%s probed=%d", w->p->id, probe);
+    /* From now on a timer (events 0: the fd is only passed along), freed like the peek. */
+    event_free(w->peek);
+    w->peek = event_new(base, fd, 0, on_peek, w);
+    if (w->peek && event_add(w->peek, &again) != 0) {
+        event_free(w->peek);
+        w->peek = NULL;
+    }
+    return 0;
+}
+
 /* libevent 2.1 stops reading a connection while its request is being answered, so a
- * client that leaves is not noticed until we write. Peek at the socket instead: EOF or an
- * error means the client is gone, and freeing the connection runs tq_wait_client_gone. Data
- * (a pipelined request) means it is still there; stop watching and leave it to evhttp. */
+ * client that leaves is not noticed until we write. Look at the socket instead (tq_peer.h):
+ * a reset or an error means the client is gone, and freeing the connection runs
+ * tq_wait_client_gone. A FIN is a half-close until a probe is answered with a reset
+ * (waiter_half_close): the client gets its tile. Data (a pipelined request) means it is
+ * still there; stop watching and leave it to evhttp. */
 static void on_peek(evutil_socket_t fd, short what, void *arg)
 {
+    const struct timeval again = {0, HALF_CLOSED_LOOK_MS * 1000};
     struct tq_waiter *w = arg;
     struct tq_pending *p = w->p;
     struct evhttp_connection *evcon = w->evcon;
-    char c;
-    ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    enum tq_peer_state st;
 
     (void)what;
-    if (n > 0 || evcon == NULL)
+    if (evcon == NULL)
         return;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        event_add(w->peek, NULL);
+    st = tq_peer_look(fd);
+    if (st == TQ_PEER_DATA)
+        return;
+    if (st == TQ_PEER_OPEN || (st == TQ_PEER_HALF_CLOSED && w->half_closed)) {
+        event_add(w->peek, w->half_closed ? &again : NULL);
         return;
     }
-    tq_log_debug("client_gone", "id=%s", p->id);
+    if (st == TQ_PEER_HALF_CLOSED && waiter_half_close(w, fd) == 0)
+        return;
+    tq_log_debug("client_gone", "id=%s how=%s", p->id, tq_peer_state_name(st));
     w->req = NULL;    /* evhttp frees it with the connection */
     waiter_finish(w); /* clears the close callback, frees this (non-persistent) event and w */
     evhttp_connection_free(evcon);
@@ -453,7 +513,7 @@ static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char 
     struct tq_pending *p = arg;
     struct tq_wait *wt = p->owner;
     enum tq_enqueue_result res;
-    char qe[256];
+    char qe[256], ref[TQ_JOB_REF_LEN], body[64];
 
     p->inflight = 0;
     if (!p->in_table || p->head == NULL || wt->stopping)
@@ -489,9 +549,9 @@ static void on_enqueue_reply(struct tq_rconn *rc, redisReply *reply, const char 
         const char *why = tq_enqueue_reply_reason(reply);
         size_t n = tq_pending_requests(p);
         tq_cmetrics_dead_answers(wt->metrics, n);
-        tq_log_info("job_dead_cooling", "id=%s requests=%zu error=%s", p->id, n,
-                    q(why, qe, sizeof qe));
-        pending_fail(p, 500, why && *why ? why : "render failed", 0);
+        tq_log_info("job_dead_cooling", "id=%s ref=%s requests=%zu error=%s", p->id,
+                    tq_job_ref(p->id, ref), n, q(why, qe, sizeof qe));
+        pending_fail(p, 500, dead_body(p->id, body, sizeof body), 0);
         break;
     }
     case TQ_ENQ_ERROR:
@@ -584,7 +644,7 @@ void tq_wait_redis_up(struct tq_wait *wt)
 void tq_wait_event(struct tq_wait *wt, const struct tq_event *ev)
 {
     struct tq_pending *p = tq_pending_find(wt->table, ev->job_id);
-    char qe[300];
+    char qe[300], ref[TQ_JOB_REF_LEN], body[64];
 
     if (p == NULL)
         return;
@@ -599,8 +659,9 @@ void tq_wait_event(struct tq_wait *wt, const struct tq_event *ev)
         pending_recheck(p, RECHECK_WAIT);
         break;
     case TQ_EV_DEAD:
-        tq_log_warn("job_dead", "id=%s error=%s", ev->job_id, q(ev->error, qe, sizeof qe));
-        pending_fail(p, 500, ev->error && *ev->error ? ev->error : "render failed", 0);
+        tq_log_warn("job_dead", "id=%s ref=%s error=%s", ev->job_id, tq_job_ref(ev->job_id, ref),
+                    q(ev->error, qe, sizeof qe));
+        pending_fail(p, 500, dead_body(ev->job_id, body, sizeof body), 0);
         break;
     default:
         break;

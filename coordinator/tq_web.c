@@ -19,6 +19,7 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
+#include "tq_access.h"
 #include "tq_http.h"
 #include "tq_log.h"
 #include "tq_queue.h"
@@ -291,13 +292,16 @@ void tq_web_send_preflight(struct tq_web *web, struct evhttp_request *req)
 static void base_url(const struct tq_web *web, struct evhttp_request *req, char *out, size_t size)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+    struct tq_proxy_view v;
     char fallback[300];
 
+    /* X-Forwarded-* count only from http.trusted_proxies (tq_access.h). */
+    tq_access_view(web->cfg, req, &v);
     snprintf(fallback, sizeof fallback, "%s:%d", web->cfg->listen_host, web->cfg->listen_port);
     if (tq_http_base_url(web->cfg->http.public_url, evhttp_find_header(in, "Host"),
-                         evhttp_find_header(in, "X-Forwarded-Proto"),
-                         evhttp_find_header(in, "X-Forwarded-Host"),
-                         evhttp_find_header(in, "X-Forwarded-Prefix"), fallback, out, size) != 0)
+                         tq_access_forwarded(&v, req, "Proto"),
+                         tq_access_forwarded(&v, req, "Host"),
+                         tq_access_forwarded(&v, req, "Prefix"), fallback, out, size) != 0)
         snprintf(out, size, "http://%s", fallback);
 }
 

@@ -467,12 +467,19 @@ tq_nginx_bin() {
 # tq_nginx_write_config TEMPLATE OUT STATE_DIR LISTEN CACHE_DIR UPSTREAM... : fills the
 # placeholders of deploy/nginx.conf.in; each UPSTREAM is host:port of a coordinator.
 # TQ_NGINX_CACHE_CONTROL and TQ_NGINX_CORS_ORIGIN override the headers nginx adds to hits
-# (default: deploy/tileq.conf.in's values).
+# (default: deploy/tileq.conf.in's values); TQ_NGINX_METRICS_ALLOW (addresses and ranges,
+# space- or comma-separated; default "127.0.0.0/8 ::1", as http.metrics_allow) the clients
+# that may GET /metrics and /health through nginx.
 tq_nginx_write_config() {
-    local tpl=$1 out=$2 state=$3 listen=$4 cache=$5 u ups="" user=""
+    local tpl=$1 out=$2 state=$3 listen=$4 cache=$5 u ups="" user="" allow="" list
     shift 5
     for u in "$@"; do
         ups+="        server $u max_fails=0;\n"
+    done
+    list=${TQ_NGINX_METRICS_ALLOW-127.0.0.0/8 ::1} # set but empty: nobody
+    for u in ${list//,/ }; do
+        [[ $u =~ ^[0-9A-Fa-f.:]+(/[0-9]{1,3})?$ ]] || tq_die "TQ_NGINX_METRICS_ALLOW: bad address '$u'"
+        allow+="            allow $u;\n"
     done
     # As root, the master drops its workers to nobody (tiles are 0644, dirs 0755).
     [[ $(id -u) -eq 0 ]] && user="user nobody nogroup;"
@@ -480,7 +487,8 @@ tq_nginx_write_config() {
     sed -e "s|@USER@|$user|g" -e "s|@STATE_DIR@|$state|g" -e "s|@LISTEN@|$listen|g" \
         -e "s|@CACHE_DIR@|$cache|g" -e "s|@UPSTREAMS@|${ups%\\n}|g" \
         -e "s|@CACHE_CONTROL@|${TQ_NGINX_CACHE_CONTROL:-public, max-age=3600}|g" \
-        -e "s|@CORS_ORIGIN@|${TQ_NGINX_CORS_ORIGIN:-*}|g" "$tpl" >"$out" ||
+        -e "s|@CORS_ORIGIN@|${TQ_NGINX_CORS_ORIGIN:-*}|g" \
+        -e "s|@METRICS_ALLOW@|${allow%\\n}|g" "$tpl" >"$out" ||
         tq_die "cannot write $out"
 }
 

@@ -10,7 +10,8 @@
  * dead_cooldown_seconds 300, hold_seconds 10, hold_max 10000,
  * cap { interactive 10000, dirty 100000, bulk 100000 }, running_cap all 0 },
  * http { cache_control "public, max-age=3600", cors_origin "*", public_url and static_dir unset,
- *        max_connections 768, read_deadline_seconds 10 },
+ *        max_connections 768, read_deadline_seconds 10, trusted_proxies none,
+ *        metrics_allow [ "127.0.0.0/8", "::1" ] },
  * tileset { minzoom 0, maxzoom 14, metatile 8, extent 4096, buffer 64, statement_timeout_ms 30000,
  *           bounds the Web Mercator world, center the middle of bounds at minzoom },
  * layer { minzoom, maxzoom: the tileset's }, redis_sentinels none. */
@@ -468,11 +469,81 @@ static int load_queue(struct loader *ld, const config_setting_t *root, struct tq
     return 0;
 }
 
+/* ---- address lists (http.trusted_proxies, http.metrics_allow; issue 16) ----------------- */
+
+/* prefix.key = [ "ADDR", "ADDR/BITS", ... ] (array or list; empty allowed: nobody), when
+ * present, replaces *l (the default). */
+static int load_cidrs(struct loader *ld, const config_setting_t *group, const char *prefix,
+                      const char *key, struct tq_cidr_list *l)
+{
+    char path[PATH_MAX_LEN], why[100];
+    const config_setting_t *s = config_setting_get_member(group, key);
+
+    if (s == NULL)
+        return 0;
+    join_path(path, sizeof path, prefix, key);
+    if (config_setting_type(s) != CONFIG_TYPE_ARRAY && config_setting_type(s) != CONFIG_TYPE_LIST) {
+        fail(ld, s, path, "must be an array of addresses [ \"10.0.0.0/8\", \"::1\", ... ]");
+        return -1;
+    }
+    tq_cidr_list_free(l);
+    for (int i = 0; i < config_setting_length(s); i++) {
+        char epath[PATH_MAX_LEN];
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        index_path(epath, sizeof epath, path, i);
+        if (config_setting_type(e) != CONFIG_TYPE_STRING) {
+            fail(ld, e, epath, "must be a string \"ADDRESS\" or \"ADDRESS/BITS\"");
+            return -1;
+        }
+        if (tq_cidr_list_add(l, config_setting_get_string(e), why, sizeof why) != 0) {
+            fail(ld, e, epath, "\"%.60s\": %s", config_setting_get_string(e), why);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The variable var="a,b/n,..." replaces *l (the file's); unset leaves it, empty (or only
+ * blanks and commas) makes it empty. */
+static int env_cidrs(struct loader *ld, const char *var, struct tq_cidr_list *l)
+{
+    const char *val = getenv(var);
+    char *copy = NULL, *save = NULL, why[100];
+    int rc = -1;
+
+    if (val == NULL)
+        return 0;
+    copy = strdup(val);
+    if (copy == NULL) {
+        snprintf(ld->err, ld->errsize, "%s: out of memory", var);
+        goto cleanup;
+    }
+    tq_cidr_list_free(l);
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tok += strspn(tok, " \t");
+        size_t len = strlen(tok);
+        while (len > 0 && (tok[len - 1] == ' ' || tok[len - 1] == '\t'))
+            tok[--len] = '\0';
+        if (len == 0)
+            continue;
+        if (tq_cidr_list_add(l, tok, why, sizeof why) != 0) {
+            snprintf(ld->err, ld->errsize, "%s: \"%.60s\": %s", var, tok, why);
+            goto cleanup;
+        }
+    }
+    rc = 0;
+cleanup:
+    free(copy);
+    return rc;
+}
+
 static int load_http(struct loader *ld, const config_setting_t *root, struct tq_http_config *h)
 {
     static const char *const keys[] = {"cache_control", "cors_origin", "public_url", "static_dir",
                                        /* coordinator: hostile clients */
-                                       "max_connections", "read_deadline_seconds", NULL};
+                                       "max_connections", "read_deadline_seconds",
+                                       /* coordinator: who may say what (issue 16) */
+                                       "trusted_proxies", "metrics_allow", NULL};
     int bad = 0;
     const config_setting_t *hs = get_group(ld, root, "", "http", &bad);
     if (bad)
@@ -487,6 +558,10 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
         /* coordinator: hostile clients */
         get_int_as_int(ld, hs, "http", "max_connections", 1, 1000000, &h->max_connections) ||
         get_int_as_int(ld, hs, "http", "read_deadline_seconds", 1, 3600, &h->read_deadline_seconds))
+        return -1;
+    /* coordinator: who may say what (issue 16) */
+    if (load_cidrs(ld, hs, "http", "trusted_proxies", &h->trusted_proxies) ||
+        load_cidrs(ld, hs, "http", "metrics_allow", &h->metrics_allow))
         return -1;
     if (h->public_url && strncmp(h->public_url, "http://", 7) != 0 &&
         strncmp(h->public_url, "https://", 8) != 0) {
@@ -837,7 +912,10 @@ static int apply_env(struct loader *ld, struct tq_config *cfg)
         env_string(ld, "TQ_CACHE_DIR", &cfg->cache_dir) ||
         env_string(ld, "TQ_WORKER_ID", &cfg->worker_id) ||
         env_string(ld, "TQ_LOG_LEVEL", &cfg->log_level) || env_sentinels(ld, cfg) ||
-        env_string(ld, "TQ_REDIS_SENTINEL_MASTER", &cfg->redis_sentinel_master))
+        env_string(ld, "TQ_REDIS_SENTINEL_MASTER", &cfg->redis_sentinel_master) ||
+        /* coordinator: who may say what (issue 16) */
+        env_cidrs(ld, "TQ_TRUSTED_PROXIES", &cfg->http.trusted_proxies) ||
+        env_cidrs(ld, "TQ_METRICS_ALLOW", &cfg->http.metrics_allow))
         return -1;
     const char *listen = getenv("TQ_LISTEN");
     if (listen && listen[0] && parse_listen(listen, &cfg->listen_host, &cfg->listen_port) != 0) {
@@ -1019,6 +1097,12 @@ static struct tq_config *config_new(const char *name)
     cfg->http.cors_origin = strdup("*");
     /* crash-safe cache */
     cfg->cache_fsync = 1;
+    /* coordinator: /metrics and /health for this host only, unless configured (issue 16) */
+    if (tq_cidr_list_add(&cfg->http.metrics_allow, "127.0.0.0/8", NULL, 0) != 0 ||
+        tq_cidr_list_add(&cfg->http.metrics_allow, "::1", NULL, 0) != 0) {
+        tq_config_free(cfg);
+        return NULL;
+    }
     if (!cfg->path || !cfg->listen_host || !cfg->log_level || !cfg->http.cache_control ||
         !cfg->http.cors_origin) {
         tq_config_free(cfg);
@@ -1117,6 +1201,8 @@ void tq_config_free(struct tq_config *cfg)
     free(cfg->http.cors_origin);
     free(cfg->http.public_url);
     free(cfg->http.static_dir);
+    tq_cidr_list_free(&cfg->http.trusted_proxies);
+    tq_cidr_list_free(&cfg->http.metrics_allow);
     free(cfg);
 }
 

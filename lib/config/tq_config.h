@@ -4,6 +4,7 @@
  *   TQ_REDIS_SENTINELS ("host:port,host:port,..."), TQ_REDIS_SENTINEL_MASTER,
  *   TQ_REDIS_CLUSTER_NODES ("host:port,host:port,..."),
  *   TQ_REDIS_USER, TQ_REDIS_PASSWORD, TQ_REDIS_PASSWORD_FILE, TQ_PG_PASSWORD_FILE (Secrets)
+ *   TQ_TRUSTED_PROXIES, TQ_METRICS_ALLOW ("10.0.0.0/8,::1"; set but empty: an empty list)
  *
  * Example:
  *   redis_url   = "redis://127.0.0.1:6379/0";
@@ -22,7 +23,9 @@
  *   http = { cache_control = "public, max-age=3600"; cors_origin = "*";
  *            public_url = "https://tiles.example.com/tq";   # optional, see below
  *            static_dir = "/usr/share/tileq/static";       # optional, see below
- *            max_connections = 768; read_deadline_seconds = 10; };
+ *            max_connections = 768; read_deadline_seconds = 10;
+ *            trusted_proxies = [ "127.0.0.1", "10.0.0.0/8" ];  # forwarded headers from these
+ *            metrics_allow = [ "127.0.0.1", "::1" ]; };        # /metrics and /health for these
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
  *                  extent = 4096; buffer = 64; statement_timeout_ms = 30000;
  *                  bounds = [ -180.0, -85.0511, 180.0, 85.0511 ];  # optional, w s e n (EPSG:4326)
@@ -67,6 +70,7 @@
 
 #include <stddef.h>
 
+#include "tq_cidr.h"
 #include "tq_job.h"
 #include "tq_redis.h"
 #include "tq_tileset.h"
@@ -127,6 +131,14 @@ struct tq_http_config {
     /* Coordinator: hostile clients (tq_conns.h). */
     int max_connections;       /* client connections at most; past it, stop accepting; 768 */
     int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
+    /* Coordinator: who may say what (issue 16). trusted_proxies: the peers whose
+     * X-Forwarded-For/-Proto/-Host/-Prefix headers count (default none: a client's own are
+     * ignored). metrics_allow: the client addresses (behind trusted proxies: the one
+     * X-Forwarded-For names) that GET /metrics and /health answer; others get 403 (default
+     * 127.0.0.0/8 and ::1). Env TQ_TRUSTED_PROXIES / TQ_METRICS_ALLOW ("a,b/n,...") replace
+     * the file's lists. */
+    struct tq_cidr_list trusted_proxies;
+    struct tq_cidr_list metrics_allow;
 };
 
 #define TQ_MAX_SENTINELS 16

@@ -492,3 +492,13 @@ cleanup:
     }
     return rc;
 }
+
+const char *tq_job_ref(const char *id, char out[TQ_JOB_REF_LEN])
+{
+    uint32_t h = 2166136261u;
+
+    for (const unsigned char *p = (const unsigned char *)(id ? id : ""); *p; p++)
+        h = (h ^ *p) * 16777619u;
+    snprintf(out, TQ_JOB_REF_LEN, "%08x", (unsigned)h);
+    return out;
+}

@@ -53,6 +53,13 @@ int tq_job_init(struct tq_job *job, const char *tileset, struct tq_tile t, uint3
 const char *tq_job_id(const struct tq_job *job, char *buf, size_t bufsize);
 
 /* Encodes job into a malloc'd buffer; the caller frees *out. Returns 0, or -1 on OOM. */
+/* The reference id of the job id (TQ_JOB_REF_LEN - 1 lowercase hex digits: FNV-1a 32 of
+ * the id) into out. A client's 500 for a dead-lettered job names it instead of the
+ * reason; the coordinator's log line, `tileq deadletter list` and `tileq status` show it
+ * next to the job and its reason, so what a user reports leads to the reason. */
+#define TQ_JOB_REF_LEN 9
+const char *tq_job_ref(const char *id, char out[TQ_JOB_REF_LEN]);
+
 int tq_job_encode(const struct tq_job *job, char **out, size_t *outlen);
 
 /* Decodes len bytes of data into job. Returns 0, or -1 with a reason in err. */

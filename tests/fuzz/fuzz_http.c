@@ -1,7 +1,8 @@
 /* fuzz_http — the header helpers of lib/web/tq_http.h. The input is split at '\n' into up to
- * eight header values (a missing one is NULL, an absent header):
+ * ten header values (a missing one is NULL, an absent header):
  *   0 Accept-Encoding  1 If-None-Match  2 Host  3 X-Forwarded-Proto  4 X-Forwarded-Host
- *   5 X-Forwarded-Prefix  6 the fallback host  7 public_url
+ *   5 X-Forwarded-Prefix  6 the fallback host  7 public_url  8 a peer address
+ *   9 X-Forwarded-For
  * and the whole input is also a gzip stream and a tile body. Properties:
  *   - tq_http_accepts_gzip is 0 or 1, and 0 unless the value names gzip or "*";
  *   - a tag from tq_http_etag is quoted, fits TQ_HTTP_ETAG_MAX, and matches itself, its weak
@@ -12,15 +13,21 @@
  *   - tq_http_base_url with no public_url always fits a 2 KB buffer and is
  *     "http[s]://" + host and path characters only (no header value can inject anything
  *     else); with a public_url it is that URL without trailing slashes; with a small buffer
- *     it fails or fits, never overflows. */
+ *     it fails or fits, never overflows;
+ *   - tq_proxy_view (lib/web/tq_proxy.h; trusted: 127.0.0.0/8, 10.0.0.0/8, fd00::/8): from a
+ *     peer that is not an address nothing is known; from an untrusted peer nothing is
+ *     forwarded and the client is the peer; behind a trusted peer, only a malformed
+ *     X-Forwarded-For hides the client, which is the peer when there is none, else an
+ *     address written in it. */
 #include "tq_fuzz.h"
 
 #include <strings.h>
 
-#include "tq_http.h"
 #include "tq_gzip.h"
+#include "tq_http.h"
+#include "tq_proxy.h"
 
-#define NFIELDS 8
+#define NFIELDS 10
 #define MAX_OUT (1u << 16)
 
 static int contains_ci(const char *hay, const char *needle)
@@ -115,6 +122,41 @@ static int url_char(unsigned char c)
            (c != '\0' && strchr("-._:[]/~%+@;=", c) != NULL);
 }
 
+static void check_proxy(const char *peer, const char *xff)
+{
+    static struct tq_cidr_list trusted;
+    struct tq_proxy_view v;
+    struct tq_ip ip;
+    char text[64];
+
+    if (trusted.n == 0) {
+        TQ_FUZZ_CHECK(tq_cidr_list_add(&trusted, "127.0.0.0/8", NULL, 0) == 0);
+        TQ_FUZZ_CHECK(tq_cidr_list_add(&trusted, "10.0.0.0/8", NULL, 0) == 0);
+        TQ_FUZZ_CHECK(tq_cidr_list_add(&trusted, "fd00::/8", NULL, 0) == 0);
+    }
+    tq_proxy_view(&trusted, peer, xff, &v);
+    TQ_FUZZ_CHECK(v.forwarded == 0 || v.forwarded == 1);
+    if (peer == NULL || tq_ip_parse(peer, &ip) != 0) {
+        TQ_FUZZ_CHECK(!v.forwarded && !v.client_known);
+        return;
+    }
+    if (!tq_cidr_list_match(&trusted, &ip)) {
+        TQ_FUZZ_CHECK(!v.forwarded && v.client_known && memcmp(&v.client, &ip, sizeof ip) == 0);
+        return;
+    }
+    TQ_FUZZ_CHECK(v.forwarded);
+    if (!v.client_known) {
+        TQ_FUZZ_CHECK(xff != NULL); /* only a malformed chain hides the client */
+    } else if (xff == NULL) {
+        TQ_FUZZ_CHECK(memcmp(&v.client, &ip, sizeof ip) == 0);
+    } else if (v.client.family == 4 && strchr(xff, ':') == NULL) {
+        /* inet_ntop's spelling of an IPv6 or mapped address need not be the entry's; a
+         * plain IPv4 entry must be there as written. */
+        tq_ip_format(&v.client, text, sizeof text);
+        TQ_FUZZ_CHECK(strstr(xff, text) != NULL);
+    }
+}
+
 static void check_base_url(char *const f[NFIELDS])
 {
     char out[2048], small[24];
@@ -166,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_etag(data, size, f[1]);
     check_gzip(data, size);
     check_base_url(f);
+    check_proxy(f[8], f[9]);
     free(copy);
     return 0;
 }

@@ -49,6 +49,11 @@ HTTP = [
     " gzip ; q=0.5 ;level=9\n",
     ",,gzip,,\n\"\"\n",
     "gzip;q=abc, deflate\nW/\"\",*\n",
+    # fields 8 and 9: a peer and X-Forwarded-For (tq_proxy_view)
+    "\n\n\n\n\n\n\n\n127.0.0.1\n198.51.100.4, 10.1.2.3",
+    "\n\n\n\n\n\n\n\n10.0.0.5\n127.0.0.1, junk, 10.0.0.1,fd00::1",
+    "\n\n\n\n\n\n\n\n::ffff:127.0.0.1\n203.0.113.7:80,,",
+    "\n\n\n\n\n\n\n\n203.0.113.9\n127.0.0.1",
 ]
 HTTP_BIN = [gzip.compress(b"hello tile", mtime=0), gzip.compress(b"", mtime=0),
             gzip.compress(b"\x1a\x02x" * 40, mtime=0)[:30]]

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Dead-lettering, on a private stack (queue/qlib.sh: own Redis, max_attempts 3, 2 coordinators,
 # 2 workers): tileset "broken" has a layer whose SQL fails at execution (division by zero).
-#  1. 20 concurrent requests for a broken tile (over both coordinators) all get 500 with the
-#     SQL error in the body, after exactly max_attempts failed renders; the job sits in
-#     {tq}:dead with its last error. Demo tiles requested meanwhile are served (200).
+#  1. 20 concurrent requests for a broken tile (over both coordinators) all get 500 with
+#     "render failed (ref R)" in the body, never the SQL error (issue 16: a client does not
+#     see table or query text), after exactly max_attempts failed renders; the job sits in
+#     {tq}:dead with its last error, and the reason is found from R: the coordinators' log
+#     (job_dead ... ref=R error=...), `tileq deadletter list` and `tileq status` show R next
+#     to the job and the SQL error. Demo tiles requested meanwhile are served (200).
 #  2. The dead-letter cool-down (queue.dead_cooldown_seconds, default 300): 12 more requests
 #     for the dead metatile (both coordinators, tiles all over it) get 500 with the reason at
 #     once and nothing is rendered (no claim in any worker log, attempts stay 3, nothing
@@ -37,9 +40,21 @@ wait "$demo_pid" || true
 it_check "broken: 20 answers" 20 "$(wc -l <"$IT_TMP/broken.txt")"
 it_check "broken: all HTTP 500" 20 "$(awk -F'|' '$2 == 500' "$IT_TMP/broken.txt" | wc -l)"
 it_check "broken: no X-Tileq on errors" 0 "$(awk -F'|' '$3 != ""' "$IT_TMP/broken.txt" | wc -l)"
-bodies_with_reason=$(grep -l 'division by zero' "$IT_TMP"/broken/*.body | wc -l)
-it_check "broken: every body gives the reason (division by zero)" 20 "$bodies_with_reason"
 echo "   body: $(head -c 200 "$IT_TMP/broken/0.body")"
+ref=$(sed -n 's/^render failed (ref \([0-9a-f]\{8\}\))$/\1/p' "$IT_TMP/broken/0.body")
+[[ -n $ref ]] || it_fail "broken: body is not 'render failed (ref R)': $(head -c 200 "$IT_TMP/broken/0.body")"
+it_check "broken: every body is 'render failed (ref $ref)'" 20 \
+    "$(grep -lx "render failed (ref $ref)" "$IT_TMP"/broken/*.body | wc -l)"
+it_check "broken: no body carries the SQL error" 0 \
+    "$(grep -l 'division by zero' "$IT_TMP"/broken/*.body | wc -l)"
+grep -qE "event=job_dead id=$job ref=$ref error=.*division by zero" "$Q_DIR"/c1.log "$Q_DIR"/c2.log ||
+    it_fail "broken: no 'job_dead id=$job ref=$ref error=...division by zero' in the coordinators' logs"
+"$TQ_BUILD_DIR/cli/tileq" -c "$Q_DIR/tileq.conf" deadletter list >"$IT_TMP/dl.txt"
+grep -E "^$job +$ref .*division by zero" "$IT_TMP/dl.txt" >/dev/null ||
+    it_fail "broken: deadletter list does not show $job with ref $ref and the reason: $(cat "$IT_TMP/dl.txt")"
+"$TQ_BUILD_DIR/cli/tileq" -c "$Q_DIR/tileq.conf" status >"$IT_TMP/status.txt"
+grep -E "^  $job +$ref .*division by zero" "$IT_TMP/status.txt" >/dev/null ||
+    it_fail "broken: tileq status does not show $job with ref $ref and the reason: $(cat "$IT_TMP/status.txt")"
 it_check "broken: failed renders logged by the workers" 3 \
     "$(cat "$Q_DIR"/w*.log | grep -c "event=job_failed job=$job " || true)"
 it_check "broken: the third failure dead-lettered it" 1 \
@@ -74,14 +89,15 @@ done
 q_parallel_get "$IT_TMP/cool" "${urls[@]}" >"$IT_TMP/cool.txt"
 it_check "cool-down: 12 answers, all HTTP 500" "12 12" \
     "$(wc -l <"$IT_TMP/cool.txt") $(awk -F'|' '$2 == 500' "$IT_TMP/cool.txt" | wc -l)"
-it_check "cool-down: every body gives the reason" 12 \
-    "$(grep -l 'division by zero' "$IT_TMP"/cool/*.body | wc -l)"
+it_check "cool-down: every body is 'render failed (ref $ref)'" 12 \
+    "$(grep -lx "render failed (ref $ref)" "$IT_TMP"/cool/*.body | wc -l)"
 it_check "cool-down: tileq_dead_answers_total counted them" 12 $(($(dead_answers) - answers_before))
 it_check "cool-down: no claim, no render (claims still 3)" 3 "$(claims)"
 it_check "cool-down: job still dead, attempts 3, nothing queued" "dead 3 0" \
     "$(q_redis HGET "{tq}:job:$job" state) $(q_redis HGET "{tq}:job:$job" attempts) \
 $(($(q_redis LLEN "{tq}:q:interactive") + $(q_redis LLEN "{tq}:q:bulk")))"
-grep -q "event=job_dead_cooling id=$job " "$Q_DIR"/c1.log "$Q_DIR"/c2.log ||
+grep -qE "event=job_dead_cooling id=$job ref=$ref .*error=.*division by zero" "$Q_DIR"/c1.log \
+    "$Q_DIR"/c2.log ||
     it_fail "cool-down: no job_dead_cooling line in the coordinators' logs"
 
 # tileq deadletter retry: at once, 3 more failed renders, and dead again
@@ -107,7 +123,9 @@ it_check "expire: dead state dropped" "" "$(q_redis HGET "{tq}:job:$job" state)"
 status=$(curl -sS --max-time 60 -o "$IT_TMP/again.body" -w '%{http_code}' \
     "$Q_URL_c1/broken/10/513/353.mvt" 2>/dev/null || true)
 it_check "after the expire: 500 after rendering again" 500 "$status"
-grep -q 'division by zero' "$IT_TMP/again.body" || it_fail "after the expire: body lacks the reason"
+it_check "after the expire: body" "render failed (ref $ref)" "$(cat "$IT_TMP/again.body")"
+[[ $(q_redis HGET "{tq}:job:$job" last_error) == *"division by zero"* ]] ||
+    it_fail "after the expire: last_error lacks the SQL error"
 it_check "after the expire: 3 more claims (9 in all)" 9 "$(claims)"
 
 # ---- 3. a malformed queue entry ---------------------------------------------------------
@@ -126,7 +144,14 @@ it_check "malformed entry: dead-lettered" dead "$(q_redis HGET "{tq}:job:$bad" s
 status=$(curl -sS --max-time 60 -o "$IT_TMP/bad.body" -w '%{http_code}' \
     "$Q_URL_c2/demo/3/4/2.mvt" 2>/dev/null || true)
 it_check "malformed entry: a request in the cool-down gets 500" 500 "$status"
-grep -q 'bad payload' "$IT_TMP/bad.body" || it_fail "malformed entry: body lacks the reason"
+bad_ref=$(sed -n 's/^render failed (ref \([0-9a-f]\{8\}\))$/\1/p' "$IT_TMP/bad.body")
+[[ -n $bad_ref ]] || it_fail "malformed entry: body: $(head -c 200 "$IT_TMP/bad.body")"
+"$TQ_BUILD_DIR/cli/tileq" -c "$Q_DIR/tileq.conf" deadletter list --json >"$IT_TMP/dl.json"
+it_check "malformed entry: deadletter list --json names its ref and reason" "$bad_ref bad payload" \
+    "$(python3 -c 'import json,sys
+d=[j for j in json.load(open(sys.argv[1])) if j["id"] == sys.argv[2]][0]
+print(d["ref"], "bad payload" if "bad payload" in d["last_error"] else d["last_error"])' \
+        "$IT_TMP/dl.json" "$bad")"
 "$TQ_BUILD_DIR/cli/tileq" -c "$Q_DIR/tileq.conf" deadletter purge "$bad" >/dev/null ||
     it_fail "deadletter purge $bad failed"
 

@@ -2,7 +2,8 @@
 # Bounded renders, on a private stack (queue/qlib.sh: own Redis, max_attempts 3, lease 2 s,
 # 2 workers, 1 coordinator): tileset "stuck" sleeps $Q_STUCK_SLEEP (30) s in its layer SQL and
 # has statement_timeout_ms = $Q_STUCK_TIMEOUT_MS (400).
-#  1. A request for one of its tiles gets 500 with PostgreSQL's statement-timeout message,
+#  1. A request for one of its tiles gets 500 "render failed (ref R)" (the coordinator logs R
+#     with PostgreSQL's statement-timeout message and the timeout; issue 16),
 #     after exactly max_attempts renders, each cancelled by PostgreSQL (job_failed lines with
 #     the reason), long before the 30 s sleep would end; the job is dead-lettered with the
 #     reason, and `tileq deadletter list` shows it; no render of it is left running in
@@ -24,10 +25,14 @@ status=$(curl -sS --max-time 60 -o "$IT_TMP/stuck.body" -w '%{http_code}' \
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "   stuck tile: HTTP $status after $ms ms: $(head -c 300 "$IT_TMP/stuck.body")"
 it_check "stuck: HTTP 500" 500 "$status"
-grep -q 'canceling statement due to statement timeout' "$IT_TMP/stuck.body" ||
-    it_fail "stuck: the body lacks PostgreSQL's statement-timeout message"
-grep -q "statement_timeout_ms $Q_STUCK_TIMEOUT_MS" "$IT_TMP/stuck.body" ||
-    it_fail "stuck: the body does not name the timeout"
+# The client gets a reference id; the reason (PostgreSQL's message, the timeout) is the
+# operator's: the coordinator's log, last_error and `tileq deadletter list` (below).
+ref=$(sed -n 's/^render failed (ref \([0-9a-f]\{8\}\))$/\1/p' "$IT_TMP/stuck.body")
+[[ -n $ref ]] || it_fail "stuck: the body is not 'render failed (ref R)'"
+grep -q 'statement timeout' "$IT_TMP/stuck.body" && it_fail "stuck: the body carries the reason"
+grep -qE "event=job_dead id=$job ref=$ref error=.*canceling statement due to statement timeout.*statement_timeout_ms $Q_STUCK_TIMEOUT_MS" \
+    "$Q_DIR"/c1.log ||
+    it_fail "stuck: the coordinator's job_dead line lacks ref $ref, PostgreSQL's message or the timeout"
 ((ms < Q_STUCK_SLEEP * 1000)) || it_fail "stuck: answered after $ms ms, not bounded by the timeout"
 it_check "stuck: 3 failed renders, each with the timeout reason" 3 \
     "$(q_wait_log "event=job_failed job=$job .*statement timeout" 3)"
@@ -41,7 +46,7 @@ it_check "stuck: job state, attempts" "dead 3" \
 [[ $(q_redis HGET "{tq}:job:$job" last_error) == *"canceling statement due to statement timeout"* ]] ||
     it_fail "stuck: last_error: $(q_redis HGET "{tq}:job:$job" last_error)"
 "$TQ_BUILD_DIR/cli/tileq" -c "$Q_DIR/tileq.conf" deadletter list | tee "$IT_TMP/dl.txt"
-grep "^$job" "$IT_TMP/dl.txt" | grep -q 'statement timeout' ||
+grep -E "^$job +$ref " "$IT_TMP/dl.txt" | grep -q 'statement timeout' ||
     it_fail "deadletter list: $job is not listed with the statement-timeout reason"
 it_check "stuck: nothing of it in the cache" 0 "$(find "$Q_DIR/cache" -path '*/stuck/*' -type f | wc -l)"
 # PostgreSQL cancelled every render: none of them still sleeps (polled: a cancel is async).

@@ -16,7 +16,7 @@ static const char *const env_vars[] = {
     "TQ_REDIS_URL",           "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
     "TQ_WORKER_ID",           "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER",
     "TQ_REDIS_CLUSTER_NODES", "TQ_REDIS_USER",  "TQ_REDIS_PASSWORD",  "TQ_REDIS_PASSWORD_FILE",
-    "TQ_PG_PASSWORD_FILE"};
+    "TQ_PG_PASSWORD_FILE",    "TQ_TRUSTED_PROXIES", "TQ_METRICS_ALLOW"};
 
 static int clear_env(void **state)
 {
@@ -762,6 +762,86 @@ static void test_secrets(void **state)
     unlink(rpw);
     unlink(ppw);
     rmdir(dir);
+/* 1 when addr is in the list l. */
+static int listed(const struct tq_cidr_list *l, const char *addr)
+{
+    struct tq_ip ip;
+    assert_int_equal(tq_ip_parse(addr, &ip), 0);
+    return tq_cidr_list_match(l, &ip);
+}
+
+/* http.trusted_proxies and http.metrics_allow (issue 16): defaults, lists, env, errors. */
+static void test_address_lists(void **state)
+{
+    char err[512];
+    struct tq_config *cfg;
+
+    (void)state;
+    cfg = load(BASE, err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->http.trusted_proxies.n, 0); /* nobody's forwarded headers count */
+    assert_false(listed(&cfg->http.trusted_proxies, "127.0.0.1"));
+    assert_true(listed(&cfg->http.metrics_allow, "127.0.0.1"));
+    assert_true(listed(&cfg->http.metrics_allow, "127.1.2.3"));
+    assert_true(listed(&cfg->http.metrics_allow, "::1"));
+    assert_false(listed(&cfg->http.metrics_allow, "10.0.0.1"));
+    tq_config_free(cfg);
+
+    cfg = load(BASE "http = { trusted_proxies = [ \"10.0.0.0/8\", \"::1\" ];\n"
+                    "         metrics_allow = ( \"192.0.2.7\" ); };\n",
+               err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->http.trusted_proxies.n, 2);
+    assert_true(listed(&cfg->http.trusted_proxies, "10.9.8.7"));
+    assert_true(listed(&cfg->http.trusted_proxies, "::1"));
+    assert_false(listed(&cfg->http.trusted_proxies, "127.0.0.1"));
+    assert_int_equal(cfg->http.metrics_allow.n, 1); /* replaces the default */
+    assert_true(listed(&cfg->http.metrics_allow, "192.0.2.7"));
+    assert_false(listed(&cfg->http.metrics_allow, "127.0.0.1"));
+    tq_config_free(cfg);
+
+    cfg = load(BASE "http = { metrics_allow = [ ]; };\n", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->http.metrics_allow.n, 0); /* empty: nobody */
+    tq_config_free(cfg);
+
+    setenv("TQ_TRUSTED_PROXIES", " 172.16.0.0/12 , fd00::/8,", 1);
+    setenv("TQ_METRICS_ALLOW", "", 1);
+    cfg = load(BASE "http = { trusted_proxies = [ \"10.0.0.0/8\" ]; };\n", err, sizeof err);
+    if (cfg == NULL)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->http.trusted_proxies.n, 2);
+    assert_true(listed(&cfg->http.trusted_proxies, "172.31.0.1"));
+    assert_true(listed(&cfg->http.trusted_proxies, "fd12::1"));
+    assert_false(listed(&cfg->http.trusted_proxies, "10.0.0.1"));
+    assert_int_equal(cfg->http.metrics_allow.n, 0);
+    tq_config_free(cfg);
+    setenv("TQ_TRUSTED_PROXIES", "10.0.0.0/8,proxy.example", 1);
+    cfg = load(BASE, err, sizeof err);
+    assert_null(cfg);
+    assert_string_equal(err, "TQ_TRUSTED_PROXIES: \"proxy.example\": not a numeric IPv4 or IPv6 "
+                             "address (no host names)");
+    unsetenv("TQ_TRUSTED_PROXIES");
+    unsetenv("TQ_METRICS_ALLOW");
+
+    expect_error(BASE "http = { trusted_proxies = \"10.0.0.0/8\"; };",
+                 "tileq.conf:4: http.trusted_proxies: must be an array of addresses "
+                 "[ \"10.0.0.0/8\", \"::1\", ... ]");
+    expect_error(BASE "http = { trusted_proxies = [ 10 ]; };",
+                 "tileq.conf:4: http.trusted_proxies.[0]: must be a string \"ADDRESS\" or "
+                 "\"ADDRESS/BITS\"");
+    expect_error(BASE "http = { trusted_proxies = [ \"10.0.0.1/8\" ]; };",
+                 "tileq.conf:4: http.trusted_proxies.[0]: \"10.0.0.1/8\": host bits are set "
+                 "after the prefix (e.g. write 10.0.0.0/8)");
+    expect_error(BASE "http = { metrics_allow = [ \"::1\", \"localhost\" ]; };",
+                 "tileq.conf:4: http.metrics_allow.[1]: \"localhost\": not a numeric IPv4 or "
+                 "IPv6 address (no host names)");
+    expect_error(BASE "http = { metrics_allow = [ \"10.0.0.0/33\" ]; };",
+                 "tileq.conf:4: http.metrics_allow.[0]: \"10.0.0.0/33\": an IPv4 prefix length "
+                 "is 0..32");
 }
 
 int main(void)
@@ -779,6 +859,7 @@ int main(void)
         cmocka_unit_test_setup(test_cluster_nodes, clear_env),
         cmocka_unit_test_setup(test_cache_fsync, clear_env),
         cmocka_unit_test_setup(test_secrets, clear_env),
+        cmocka_unit_test_setup(test_address_lists, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

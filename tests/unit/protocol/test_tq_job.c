@@ -529,6 +529,22 @@ static void test_random_bytes(void **state)
     free(valid);
 }
 
+/* The reference id a client's 500 names: 8 hex digits, FNV-1a 32 of the id, stable. */
+static void test_ref(void **state)
+{
+    char a[TQ_JOB_REF_LEN], b[TQ_JOB_REF_LEN];
+
+    (void)state;
+    assert_string_equal(tq_job_ref("", a), "811c9dc5");  /* FNV-1a 32 offset basis */
+    assert_string_equal(tq_job_ref("a", a), "e40c292c"); /* the FNV test vector */
+    assert_string_equal(tq_job_ref(NULL, a), "811c9dc5");
+    tq_job_ref("demo/10/64/44", a);
+    assert_int_equal(strlen(a), 8);
+    assert_int_equal(strspn(a, "0123456789abcdef"), 8);
+    assert_string_equal(tq_job_ref("demo/10/64/44", b), a);
+    assert_string_not_equal(tq_job_ref("demo/10/64/45", b), a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -536,7 +552,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_oversized),  cmocka_unit_test(test_fields),
         cmocka_unit_test(test_not_a_map),  cmocka_unit_test(test_random_bytes),
-        cmocka_unit_test(test_first_tile),
+        cmocka_unit_test(test_first_tile), cmocka_unit_test(test_ref),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
