@@ -64,7 +64,10 @@ enum {
     OPT_BUFFER,
     OPT_METATILE,
     OPT_FLUSH,
-    OPT_REDIS
+    OPT_REDIS,
+    OPT_THREADS,
+    OPT_PREFIX,
+    OPT_LOAD
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -139,9 +142,12 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
                                          {"metatile", required_argument, NULL, OPT_METATILE},
                                          {"flush", no_argument, NULL, OPT_FLUSH},
                                          {"redis", required_argument, NULL, OPT_REDIS},
+                                         {"threads", required_argument, NULL, OPT_THREADS},
+                                         {"prefix", required_argument, NULL, OPT_PREFIX},
+                                         {"load", required_argument, NULL, OPT_LOAD},
                                          {NULL, 0, NULL, 0}};
     struct tq_report_filter filter = {TQ_TIME_UNSET, TQ_TIME_UNSET, NULL, 0, TQ_TILE_MAX_ZOOM};
-    struct tq_pglog_options pgopt = {TQ_PGLOG_DEFAULT_BUFFER, 1};
+    struct tq_pglog_options pgopt = {TQ_PGLOG_DEFAULT_BUFFER, 1, 0, 0, NULL, 0};
     enum tq_report_format fmt = TQ_FMT_TEXT;
     const char *pg_conninfo = NULL, *redis_url = NULL, *output = NULL;
     int pglog = 0, flush = 0, rc = TQ_EXIT_FAIL, opt;
@@ -219,6 +225,12 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
         case OPT_REDIS:
             redis_url = a;
             break;
+        case OPT_THREADS:
+            if (parse_long(a, 1, TQ_PGLOG_MAX_THREADS, &v) != 0)
+                return usage_error("--threads: '%s' is not a count in 1..%d", a,
+                                   TQ_PGLOG_MAX_THREADS);
+            pgopt.threads = (int)v;
+            break;
         case ':':
             return usage_error("%s needs a value", argv[optind - 1]);
         default:
@@ -245,6 +257,10 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
 
     if (pglog) {
         size_t nfiles = (size_t)(argc - optind);
+        if (pgopt.threads == 0) { /* every core */
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            pgopt.threads = n < 1 ? 1 : n > TQ_PGLOG_MAX_THREADS ? TQ_PGLOG_MAX_THREADS : (int)n;
+        }
         pl = tq_pglog_open((const char *const *)argv + optind, nfiles, &pgopt);
         if (pl == NULL) {
             fprintf(stderr, "tileq report: out of memory\n");

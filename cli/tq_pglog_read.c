@@ -16,11 +16,34 @@ struct tq_pglog_read {
     gzFile gz;
     char in[65536];
     size_t inpos, inlen;
+    uint64_t pos;      /* file offset of in[inpos] */
+    uint64_t line_off; /* file offset of the last line returned */
     int in_eof, line_cut;
     struct tq_buf line;
 };
 
 struct tq_pglog_read *tq_pglog_read_open(const char *path, char *err, size_t errsize)
+{
+    return tq_pglog_read_open_at(path, 0, err, errsize);
+}
+
+int tq_pglog_read_is_gzip(const char *path)
+{
+    unsigned char m[2];
+    FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
+    int gz = f != NULL && fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    if (f)
+        fclose(f);
+    return gz;
+}
+
+uint64_t tq_pglog_read_offset(const struct tq_pglog_read *r)
+{
+    return r->line_off;
+}
+
+struct tq_pglog_read *tq_pglog_read_open_at(const char *path, uint64_t offset, char *err,
+                                            size_t errsize)
 {
     struct tq_pglog_read *r;
     gzFile gz;
@@ -46,6 +69,13 @@ struct tq_pglog_read *tq_pglog_read_open(const char *path, char *err, size_t err
     gzbuffer(gz, 1 << 17);
     r->path = path;
     r->gz = gz;
+    /* a plain file is read by zlib as it is (gzdirect), and gzseek is then an lseek */
+    if (offset > 0 && gzseek(gz, (z_off_t)offset, SEEK_SET) != (z_off_t)offset) {
+        snprintf(err, errsize, "%s: cannot seek to byte %llu", path, (unsigned long long)offset);
+        tq_pglog_read_close(r);
+        return NULL;
+    }
+    r->pos = offset;
     return r;
 }
 
@@ -54,6 +84,7 @@ int tq_pglog_read_line(struct tq_pglog_read *r, const char **line, int *cut, cha
 {
     tq_buf_reset(&r->line);
     r->line_cut = 0;
+    r->line_off = r->pos;
     for (;;) {
         if (r->inpos == r->inlen) {
             if (r->in_eof) {
@@ -79,12 +110,15 @@ int tq_pglog_read_line(struct tq_pglog_read *r, const char **line, int *cut, cha
         char *start = r->in + r->inpos;
         char *nl = memchr(start, '\n', r->inlen - r->inpos);
         size_t n = nl ? (size_t)(nl - start) : r->inlen - r->inpos;
-        if (r->line.len + n > TQ_PGLOG_MAX_LINE) {
-            r->line_cut = 1;
-        } else if (tq_buf_append(&r->line, start, n) != 0) {
+        size_t keep = n;
+        if (r->line.len + keep > TQ_PGLOG_MAX_LINE) { /* keep the head, skip the rest */
+            keep = TQ_PGLOG_MAX_LINE - r->line.len;
             r->line_cut = 1;
         }
+        if (keep > 0 && tq_buf_append(&r->line, start, keep) != 0)
+            r->line_cut = 1;
         r->inpos += n + (nl ? 1 : 0);
+        r->pos += n + (nl ? 1 : 0);
         if (nl) {
             /* "\r\n": the '\r' may have come with the previous read, so it is cut off the
              * text here, not before appending */

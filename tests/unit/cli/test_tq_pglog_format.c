@@ -40,7 +40,7 @@ static struct tq_pglog_format *new_format(struct seen *s, struct tq_report_input
     memset(s, 0, sizeof *s);
     memset(st, 0, sizeof *st);
     struct tq_pglog_format_sink sink = {s, on_entry, on_pending, st};
-    struct tq_pglog_format *f = tq_pglog_format_new(&sink);
+    struct tq_pglog_format *f = tq_pglog_format_new(&sink, NULL);
     assert_non_null(f);
     return f;
 }
@@ -51,9 +51,9 @@ static void test_stderr(void **state)
     struct seen s;
     struct tq_report_input st;
     struct tq_pglog_format *f = new_format(&s, &st);
-    tq_pglog_format_line(f, "2024-05-01 10:00:00 UTC [7] LOG:  statement: SELECT 1");
-    tq_pglog_format_line(f, "\tFROM t");
-    tq_pglog_format_line(f, "2024-05-01 10:00:01 UTC [8] LOG:  statement: SELECT 2");
+    tq_pglog_format_line(f, "2024-05-01 10:00:00 UTC [7] LOG:  statement: SELECT 1", 0, 0);
+    tq_pglog_format_line(f, "\tFROM t", 0, 0);
+    tq_pglog_format_line(f, "2024-05-01 10:00:01 UTC [8] LOG:  statement: SELECT 2", 0, 0);
     assert_int_equal(s.n, 1); /* the second message is still open */
     tq_pglog_format_end(f);
     assert_int_equal(s.n, 2);
@@ -69,10 +69,12 @@ static void test_csvlog(void **state)
     struct seen s;
     struct tq_report_input st;
     struct tq_pglog_format *f = new_format(&s, &st);
-    tq_pglog_format_line(f, "2024-05-01 10:00:00.000 UTC,\"app\",\"gis\",9,\"h:1\",a.1,1,"
-                            "\"SELECT\",2024-05-01 00:00:00 UTC,3/1,0,LOG,00000,\"duration: 1 ms"
-                            "  execute S_1: SELECT");
-    tq_pglog_format_line(f, "$1\",\"parameters: $1 = '1'\",,,,,,,,,\"psql\"");
+    tq_pglog_format_line(f,
+                         "2024-05-01 10:00:00.000 UTC,\"app\",\"gis\",9,\"h:1\",a.1,1,"
+                         "\"SELECT\",2024-05-01 00:00:00 UTC,3/1,0,LOG,00000,\"duration: 1 ms"
+                         "  execute S_1: SELECT",
+                         0, 0);
+    tq_pglog_format_line(f, "$1\",\"parameters: $1 = '1'\",,,,,,,,,\"psql\"", 0, 0);
     tq_pglog_format_end(f);
     assert_int_equal(s.n, 2); /* the record, then its detail field as a DETAIL entry */
     assert_int_equal(s.pid[0], 9);
@@ -88,10 +90,11 @@ static void test_syslog(void **state)
     struct seen s;
     struct tq_report_input st;
     struct tq_pglog_format *f = new_format(&s, &st);
-    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[5]: [3-1] [5] LOG:  statement: SELECT");
-    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[6]: [1-1] [6] LOG:  statement: x");
-    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[5]: [3-2] #0111 FROM t");
-    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[5]: [9-2] lost");
+    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[5]: [3-1] [5] LOG:  statement: SELECT", 0,
+                         0);
+    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[6]: [1-1] [6] LOG:  statement: x", 0, 0);
+    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[5]: [3-2] #0111 FROM t", 0, 0);
+    tq_pglog_format_line(f, "May  1 10:00:00 h postgres[5]: [9-2] lost", 0, 0);
     tq_pglog_format_end(f);
     assert_int_equal(s.n, 2);
     assert_int_equal(st.malformed, 1); /* a continuation whose first line was not seen */
