@@ -38,7 +38,7 @@ int tq_pglog_rows_csv(struct tq_buf *b, const struct tq_report_rec *rec,
         tq_report_time_format(rec->started_ms, ts, sizeof ts);
     int rc = csv_field(b, x->host, 0) | csv_field(b, rec->database, 0) |
              csv_field(b, rec->user, 0) | csv_field(b, rec->tables, 0) | csv_field(b, ts, 0);
-    rc |= tq_buf_printf(b, "%.3f,\"BOX(%.10g %.10g,%.10g %.10g)\",%d,%u,%u,%u,", rec->metatile_ms,
+    rc |= tq_buf_printf(b, "%.3f,\"BOX(%.6f %.6f,%.6f %.6f)\",%d,%u,%u,%u,", rec->metatile_ms,
                         x->bbox.xmin, x->bbox.ymin, x->bbox.xmax, x->bbox.ymax, rec->meta.z,
                         rec->meta.mx, rec->meta.my, rec->meta.w);
     rc |= csv_field(b, x->query, 1);
