@@ -1,5 +1,7 @@
-/* tq-bench-pglog-gen MB [SEED] — writes a PostgreSQL stderr log of about MB megabytes to
- * stdout, shaped like a tile stack's log (bench/pglog.sh reads it with tileq and pgbadger).
+/* tq-bench-pglog-gen MB [SEED [MODE]] — writes a PostgreSQL stderr log of about MB megabytes
+ * to stdout, shaped like a tile stack's log (bench/pglog.sh reads it with tileq and pgbadger).
+ * MODE "hostile": a log crafted against a parser's memory instead (see hostile() below);
+ * "hostile-csv": a csvlog whose records leave a quote open before megabytes of lines.
  *
  * log_line_prefix '%m [%p] user=%u,db=%d,app=%a,client=%h ' (pgbadger's --prefix takes it
  * as it is), 12 backends interleaved, and per render one of, in turn:
@@ -35,6 +37,90 @@ static const char COLUMNS[] =
 
 #define MERC 20037508.342789244
 
+/* Every 4 MB or so, one of: a 3 MB one-line statement; a 4 MB message of 40,000 continuation
+ * lines; 300 backends each holding a 64 KB statement that waits for its duration (which
+ * never comes); a query using a 512 KB parameter 20,000 times; absurd numbers (1e300 ms,
+ * ST_TileEnvelope(1e300, 0, 0)); then 1,000 ordinary renders. */
+static uint64_t hostile(uint64_t want)
+{
+    uint64_t bytes = 0;
+    static char big[3u << 20];
+    const char *pre = "2024-05-01 10:00:00.000 UTC";
+    for (unsigned round = 0; bytes < want; round++) {
+        int n = 0;
+        switch (round % 5) {
+        case 0:
+            memset(big, '7', sizeof big - 1);
+            big[sizeof big - 1] = '\0';
+            n = printf("%s [1] user=a,db=b LOG:  duration: 1 ms  statement: SELECT "
+                       "ST_TileEnvelope(5, 1, 1) FROM t WHERE a = %s\n",
+                       pre, big);
+            break;
+        case 1:
+            n = printf("%s [2] user=a,db=b LOG:  duration: 1 ms  statement: SELECT "
+                       "ST_TileEnvelope(5, 2, 2) FROM t WHERE\n",
+                       pre);
+            for (int i = 0; i < 40000; i++)
+                n += printf("\t a = 'continuation line %08d of one message, about a hundred "
+                            "bytes long .....'\n",
+                            i);
+            break;
+        case 2:
+            memset(big, 'x', 65536);
+            big[65536] = '\0';
+            for (int i = 0; i < 300; i++) /* 19 MB held: more than a reader may hold */
+                n += printf("%s [%d] user=a,db=b LOG:  execute S_1: SELECT ST_TileEnvelope(5, 3, "
+                            "3) FROM t WHERE a = '%s'\n",
+                            pre, 10000 + i, big);
+            break;
+        case 3:
+            n = printf("%s [3] user=a,db=b LOG:  duration: 1 ms  execute S_1: SELECT "
+                       "ST_TileEnvelope($1, 4, 4) FROM t WHERE a IN (",
+                       pre);
+            for (int i = 0; i < 20000; i++)
+                n += printf("$2, ");
+            n += printf("0)\n%s [3] user=a,db=b DETAIL:  parameters: $1 = '5', $2 = '", pre);
+            memset(big, 'y', 512u << 10);
+            big[512u << 10] = '\0';
+            n += printf("%s'\n", big);
+            break;
+        default:
+            n = printf("%s [4] user=a,db=b LOG:  duration: 1e300 ms  statement: SELECT "
+                       "ST_TileEnvelope(5, 5, 5)\n"
+                       "%s [4] user=a,db=b LOG:  duration: 1 ms  statement: SELECT "
+                       "ST_TileEnvelope(1e300, 0, 0)\n",
+                       pre, pre);
+        }
+        for (int i = 0; i < 1000; i++)
+            n += printf("%s [5] user=a,db=b LOG:  duration: 2 ms  statement: SELECT "
+                        "ST_TileEnvelope(8, %d, %d) FROM roads\n",
+                        pre, i % 256, i / 256);
+        bytes += (uint64_t)n;
+    }
+    return bytes;
+}
+
+/* Records that open a quote and never close it, before 2 MB of lines, then 1,000 good ones. */
+static uint64_t hostile_csv(uint64_t want)
+{
+    uint64_t bytes = 0;
+#define GOOD_CSV                                                                                   \
+    "2024-05-01 10:00:00.000 UTC,\"a\",\"b\",7,\"h:1\",a.1,1,\"SELECT\",2024-05-01 10:00:00 "      \
+    "UTC,1/1,0,LOG,00000,\"duration: 1.5 ms  statement: SELECT ST_TileEnvelope(8, %d, %d) FROM "   \
+    "pts\",,,,,,,,,\"psql\"\n"
+    while (bytes < want) {
+        int n = printf("2024-05-01 10:00:00.000 UTC,\"a\",\"b\",7,\"h:1\",a.1,1,\"SELECT\","
+                       "2024-05-01 10:00:00 UTC,1/1,0,LOG,00000,\"duration: 1 ms  statement: "
+                       "SELECT 'never closed\n");
+        for (int i = 0; i < 40000; i++)
+            n += printf("filler line %08d inside a quote that is never closed ..\n", i);
+        for (int i = 0; i < 1000; i++)
+            n += printf(GOOD_CSV, i % 256, i / 256);
+        bytes += (uint64_t)n;
+    }
+    return bytes;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -46,6 +132,12 @@ int main(int argc, char **argv)
         rng_state ^= strtoull(argv[2], NULL, 10) * 0x9E3779B97F4A7C15ull;
     static char buf[1 << 20];
     setvbuf(stdout, buf, _IOFBF, sizeof buf);
+    if (argc > 3 && (strcmp(argv[3], "hostile") == 0 || strcmp(argv[3], "hostile-csv") == 0)) {
+        uint64_t b = strcmp(argv[3], "hostile") == 0 ? hostile(want) : hostile_csv(want);
+        fflush(stdout);
+        fprintf(stderr, "bytes=%" PRIu64 "\n", b);
+        return ferror(stdout) ? 1 : 0;
+    }
 
     enum { POOL = 50000 };
     static int pz[POOL];

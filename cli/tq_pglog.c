@@ -75,8 +75,8 @@ struct parser {
     uint64_t tick;
     size_t held; /* bytes of statements held in ps */
     int open_pids;
-    int late; /* reading past the chunk's end */
-    uint64_t late_lines;
+    int late;                       /* reading past the chunk's end */
+    uint64_t late_lines, late_from; /* lines past it, offset of the last line */
     struct tq_report_input st;
     struct render *head, *tail; /* renders not yet handed to the chunk */
     size_t nout;
@@ -503,8 +503,11 @@ static void parser_end(struct parser *q)
     q->held = 0;
 }
 
-/* Past a chunk's end, it is read on at most this far (then what is open is finished) */
-#define LATE_MAX_LINES 1000000
+/* Past a chunk's end, it is read on at most this far (then what is open is finished): a
+ * backend whose statement waits for a duration that never comes must not make a reader
+ * read the rest of the file */
+#define LATE_MAX_LINES 100000
+#define LATE_MAX_BYTES (4u << 20)
 
 /* Reads one line of q's chunk. 1 read, 0 the chunk is done (parser_end done), -1 error. */
 static int parser_step(struct parser *q, char *err, size_t errsize)
@@ -523,7 +526,8 @@ static int parser_step(struct parser *q, char *err, size_t errsize)
             q->st.files++;
     }
     if (q->late && ((q->open_pids == 0 && tq_pglog_format_open_early(q->fmt) == 0) ||
-                    q->late_lines > LATE_MAX_LINES))
+                    q->late_lines > LATE_MAX_LINES ||
+                    (c->end != UINT64_MAX && q->late_from > c->end + LATE_MAX_BYTES)))
         goto done;
     int rc = tq_pglog_read_line(q->rd, &line, &cut, err, errsize);
     if (rc < 0)
@@ -532,6 +536,7 @@ static int parser_step(struct parser *q, char *err, size_t errsize)
         goto done;
     if (!q->late && tq_pglog_read_offset(q->rd) >= c->end)
         q->late = 1;
+    q->late_from = tq_pglog_read_offset(q->rd);
     if (q->late)
         q->late_lines++;
     else

@@ -90,16 +90,16 @@ static void stderr_finish(struct tq_pglog_format *f)
     if (!f->have_cur)
         return;
     f->have_cur = 0;
-    if (f->cur_cut)
+    if (f->cur_cut && !f->cur_late)
         f->st->truncated++;
     struct tq_pglog_entry e;
     tq_pglog_entry_init(&e);
     e.late = f->cur_late;
     if (tq_pglog_prefix_parse_with(f->prefix, tq_buf_str(&f->cur), &e) != 0) {
-        f->st->malformed++;
+        f->st->malformed += !e.late;
         return;
     }
-    f->st->entries++;
+    f->st->entries += !e.late; /* a late one is the next chunk's to count */
     f->sink.entry(f->sink.ctx, &e);
     if (f->cur.cap > KEEP_CAP)
         tq_buf_free(&f->cur);
@@ -170,7 +170,7 @@ static void csv_record(struct tq_pglog_format *f)
             : strcmp(sev, "DETAIL") == 0 ? TQ_PGLOG_SEV_DETAIL
                                          : TQ_PGLOG_SEV_OTHER;
     e.body = csv_field(f, 13);
-    f->st->entries++;
+    f->st->entries += !e.late; /* a late one is the next chunk's to count */
     f->sink.entry(f->sink.ctx, &e);
     const char *detail = csv_field(f, 14);
     if (*detail && e.sev == TQ_PGLOG_SEV_LOG) {
@@ -379,11 +379,11 @@ static void syslog_finish(struct tq_pglog_format *f, struct slmsg *m)
     struct tq_pglog_entry e;
     tq_pglog_entry_init(&e);
     e.late = m->late;
-    if (m->cut)
+    if (m->cut && !m->late)
         f->st->truncated++;
     if (tq_pglog_prefix_parse_with(f->prefix, tq_buf_str(&m->text), &e) != 0) {
-        f->st->skipped++; /* e.g. a message with no severity */
-        f->st->entries++;
+        f->st->skipped += !m->late; /* e.g. a message with no severity */
+        f->st->entries += !m->late;
         syslog_release(f, m);
         return;
     }
@@ -391,7 +391,7 @@ static void syslog_finish(struct tq_pglog_format *f, struct slmsg *m)
         e.time_ms = m->header_ms;
     e.pid = m->pid;
     memcpy(e.host, m->host, sizeof e.host);
-    f->st->entries++;
+    f->st->entries += !e.late; /* a late one is the next chunk's to count */
     f->sink.entry(f->sink.ctx, &e);
     syslog_release(f, m); /* after the call: e.body points into m->text */
 }
@@ -590,7 +590,7 @@ void tq_pglog_format_line(struct tq_pglog_format *f, const char *line, int late,
             return;
         f->fmt = k == TQ_PGLOG_FMT_SYSLOG ? F_SYSLOG : k == TQ_PGLOG_FMT_CSV ? F_CSV : F_STDERR;
     }
-    if (cut)
+    if (cut && !late)
         f->st->truncated++;
     switch (f->fmt) {
     case F_STDERR:
