@@ -66,8 +66,17 @@ struct chunk {
     struct tq_report_input st;
 };
 
+/* Tables found per query shape (tq_pglog_sql_shape), direct-mapped. */
+#define SHAPES 256
+struct shape {
+    uint64_t h;
+    int used;
+    char tables[512];
+};
+
 struct parser {
     struct tq_pglog *p;
+    struct shape shapes[SHAPES];
     struct chunk *c;
     struct tq_pglog_read *rd;
     struct tq_pglog_format *fmt;
@@ -202,8 +211,22 @@ static void finalize(struct parser *q, struct pidstate *s)
         if (cut)
             q->st.truncated++;
     }
-    enum tq_pglog_sql_kind k = tq_pglog_sql_query_tile_bbox(
-        sql, q->p->opt.buffer, q->p->opt.metatile, &m, tables, sizeof tables, &bbox);
+    uint64_t h = tq_pglog_sql_shape(sql);
+    struct shape *sh = &q->shapes[h % SHAPES];
+    enum tq_pglog_sql_kind k;
+    if (sh->used && sh->h == h) { /* the tables of this shape are known */
+        k = tq_pglog_sql_query_tile_bbox(sql, q->p->opt.buffer, q->p->opt.metatile, &m, NULL, 0,
+                                         &bbox);
+        memcpy(tables, sh->tables, sizeof tables);
+    } else {
+        k = tq_pglog_sql_query_tile_bbox(sql, q->p->opt.buffer, q->p->opt.metatile, &m, tables,
+                                         sizeof tables, &bbox);
+        if (k != TQ_PGLOG_SQL_NONE) {
+            sh->used = 1;
+            sh->h = h;
+            memcpy(sh->tables, tables, sizeof tables);
+        }
+    }
     if (k == TQ_PGLOG_SQL_NONE) {
         q->st.skipped++;
     } else if (k == TQ_PGLOG_SQL_OFFGRID) {

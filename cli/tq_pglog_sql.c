@@ -536,6 +536,24 @@ enum tq_pglog_sql_kind tq_pglog_sql_query_tile_bbox(const char *sql, double buff
     return k;
 }
 
+uint64_t tq_pglog_sql_shape(const char *sql)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    unsigned char prev = 0;
+    for (const unsigned char *c = (const unsigned char *)sql; *c; c++) {
+        if (*c >= '0' && *c <= '9' && !(isalnum(prev) || prev == '_' || prev == '$')) {
+            while ((*c >= '0' && *c <= '9') || *c == '.')
+                c++;
+            h = (h ^ '#') * 1099511628211ull; /* a number */
+            if (*c == '\0')
+                break;
+        }
+        h = (h ^ *c) * 1099511628211ull;
+        prev = *c;
+    }
+    return h;
+}
+
 #define MAX_PARAMS 256 /* $1..$256; higher numbers are left as they are */
 
 char *tq_pglog_sql_substitute(const char *sql, const char *detail, size_t max, int *cut)

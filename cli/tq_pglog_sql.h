@@ -40,6 +40,11 @@ enum tq_pglog_sql_kind tq_pglog_sql_query_tile_bbox(const char *sql, double buff
                                                     char *tables, size_t tablessize,
                                                     struct tq_bbox *bbox);
 
+/* A hash of sql's shape: its text without its numbers (runs of digits that do not continue
+ * a name). Queries of one shape read the same tables, so the tables found for one can be
+ * kept for the others (tq_pglog caches them: reading them costs more than anything else). */
+uint64_t tq_pglog_sql_shape(const char *sql);
+
 /* Replaces $n in sql by the values of a "parameters: $1 = '12', $2 = NULL" detail, outside
  * string literals. Numbers are substituted bare, anything else as a quoted literal. The
  * result is kept to max bytes (a query that uses a long value many times could otherwise
