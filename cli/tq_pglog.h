@@ -55,8 +55,8 @@
 
 #define TQ_PGLOG_DEFAULT_BUFFER 0.25
 
-#define TQ_PGLOG_CHUNK (8u << 20)
-#define TQ_PGLOG_MAX_QUEUED 4096
+#define TQ_PGLOG_CHUNK (2u << 20)
+#define TQ_PGLOG_MAX_QUEUED 16384
 #define TQ_PGLOG_MAX_THREADS 64
 
 struct tq_pglog_prefix; /* tq_pglog_prefix.h */
