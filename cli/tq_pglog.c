@@ -146,9 +146,7 @@ static void parser_free(struct parser *q)
     free(q->ps);
     while (q->head) {
         struct render *n = q->head->next;
-        free(q->head->tables);
-        free(q->head->query);
-        free(q->head);
+        free(q->head); /* render_free */
         q->head = n;
     }
     free(q);
@@ -175,11 +173,7 @@ static struct parser *parser_new(struct tq_pglog *p)
 
 static void render_free(struct render *r)
 {
-    if (r) {
-        free(r->tables);
-        free(r->query);
-        free(r);
-    }
+    free(r); /* its tables and query are in the same block */
 }
 
 static void copy_field(char *dst, const char *src) /* dst: 64 bytes */
@@ -232,9 +226,18 @@ static void finalize(struct parser *q, struct pidstate *s)
     } else if (k == TQ_PGLOG_SQL_OFFGRID) {
         q->st.unresolved++;
     } else {
-        struct render *r = calloc(1, sizeof *r);
-        if (r != NULL && (r->tables = strdup(tables)) != NULL &&
-            (!q->p->opt.keep_query || (r->query = strdup(sql)) != NULL)) {
+        /* one block: the render, its tables and its query (one malloc and one free per
+         * render, the free in another thread) */
+        size_t tl = strlen(tables) + 1, ql = q->p->opt.keep_query ? strlen(sql) + 1 : 0;
+        struct render *r = malloc(sizeof *r + tl + ql);
+        if (r != NULL) {
+            r->next = NULL;
+            r->i = 0;
+            r->tables = (char *)(r + 1);
+            memcpy(r->tables, tables, tl);
+            r->query = ql ? r->tables + tl : NULL;
+            if (ql)
+                memcpy(r->query, sql, ql);
             memcpy(r->db, s->db, sizeof r->db);
             memcpy(r->user, s->user, sizeof r->user);
             memcpy(r->kind, s->kind, sizeof r->kind);
@@ -257,8 +260,7 @@ static void finalize(struct parser *q, struct pidstate *s)
             q->nout++;
             q->st.render_queries++;
         } else {
-            render_free(r);
-            q->st.malformed++;
+            q->st.malformed++; /* out of memory */
         }
     }
     free(subst);
@@ -707,7 +709,7 @@ static void *worker_main(void *arg)
         int rc;
         for (;;) {
             rc = parser_step(q, err, sizeof err);
-            if (rc <= 0 || q->nout >= 64) {
+            if (rc <= 0 || q->nout >= 256) {
                 pthread_mutex_lock(&p->lock);
                 hand_over(q);
                 pthread_cond_broadcast(&p->cond);
