@@ -16,6 +16,8 @@
 #include "tq_cli.h"
 #include "tq_config.h"
 #include "tq_pglog.h"
+#include "tq_pglog_prefix.h"
+#include "tq_pglog_rows.h"
 #include "tq_queue.h"
 #include "tq_redis.h"
 #include "tq_renderlog.h"
@@ -39,7 +41,10 @@ static const char REPORT_USAGE[] =
     "  --tileset NAME         one tileset (--pglog: one database)\n"
     "  --zoom A[-B]           one zoom or a range\n"
     "  --top N                tiles and metatiles listed (default 20)\n"
-    "  --format F             text (default), csv (one row per top tile), json, html\n"
+    "  --format F             text (default), csv (one row per top tile), json, html;\n"
+    "                         --pglog also: renders (CSV, one row per render: host,\n"
+    "                         database, user, tables, timestamp, duration_ms, bbox, z, x,\n"
+    "                         y, metatile, query)\n"
     "  -o, --output FILE      write there instead of stdout\n"
     "render log:\n"
     "  -c, --config FILE      config: pg_conninfo (or TQ_PG_CONNINFO), redis_url\n"
@@ -59,7 +64,14 @@ static const char REPORT_USAGE[] =
     "  --buffer F             largest margin around a tile's bounds, as a fraction of\n"
     "                         the tile (default 0.25)\n"
     "  --metatile N           the stack renders NxN metatiles: bounds covering one count\n"
-    "                         as a render of each of its tiles (default 1)\n";
+    "                         as a render of each of its tiles (default 1)\n"
+    "  --prefix FORMAT        the server's log_line_prefix (e.g. '%t [%p]: user=%u,db=%d ';\n"
+    "                         escapes %t %m %n %p %u %d %a %h %r %l %c %v %x %e %q ...);\n"
+    "                         without it, time, pid, user and database are guessed\n"
+    "  --threads N            parsing threads (default: one per core)\n"
+    "  --load CONNINFO        load the renders (the rows of --format renders) into a table\n"
+    "                         of that PostgreSQL, created if missing, in batches\n"
+    "  --table NAME           the table for --load (default pglog_renders; SCHEMA.NAME)\n";
 
 enum {
     OPT_SINCE = 256,
@@ -76,7 +88,11 @@ enum {
     OPT_REDIS,
     OPT_PG_PASSWORD_FILE,
     OPT_REDIS_USER,
-    OPT_REDIS_PASSWORD_FILE
+    OPT_REDIS_PASSWORD_FILE,
+    OPT_THREADS,
+    OPT_PREFIX,
+    OPT_LOAD,
+    OPT_TABLE
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -181,6 +197,82 @@ cleanup:
     return rc;
 }
 
+/* --format renders / --load: one row per render, as CSV into output or into a table. */
+static int report_rows(struct tq_pglog *pl, const struct tq_report_filter *filter,
+                       const char *output, const char *load, const char *table)
+{
+    char err[1024];
+    struct tq_report_rec rec;
+    struct tq_pglog_extra x;
+    struct tq_buf line = TQ_BUF_INIT;
+    struct tq_pglog_load *l = NULL;
+    FILE *out = stdout;
+    unsigned long long n = 0;
+    int rc = TQ_EXIT_FAIL, got;
+
+    if (load != NULL && (l = tq_pglog_load_open(load, table, err, sizeof err)) == NULL) {
+        fprintf(stderr, "tileq report: --load: %s\n", err);
+        goto cleanup;
+    }
+    if (l == NULL && output != NULL && strcmp(output, "-") != 0 &&
+        (out = fopen(output, "w")) == NULL) {
+        fprintf(stderr, "tileq report: %s: %s\n", output, strerror(errno));
+        out = stdout;
+        goto cleanup;
+    }
+    if (l == NULL)
+        fputs(TQ_PGLOG_ROWS_HEADER "\n", out);
+    while ((got = tq_pglog_next(pl, &rec, err, sizeof err)) == 1) {
+        if (!rec.meta_first || !tq_pglog_rows_match(filter, &rec))
+            continue; /* one row per render: its first tile's record */
+        tq_pglog_extra(pl, &x);
+        tq_buf_reset(&line);
+        if (tq_pglog_rows_csv(&line, &rec, &x) != 0) {
+            fprintf(stderr, "tileq report: out of memory\n");
+            goto cleanup;
+        }
+        if (l != NULL) {
+            if (tq_pglog_load_row(l, line.data, line.len, err, sizeof err) != 0) {
+                fprintf(stderr, "tileq report: --load: %s\n", err);
+                goto cleanup;
+            }
+        } else {
+            fwrite(line.data, 1, line.len, out);
+        }
+        n++;
+    }
+    if (got < 0) {
+        fprintf(stderr, "tileq report: %s\n", err);
+        goto cleanup;
+    }
+    if (l != NULL) {
+        struct tq_pglog_load *lc = l;
+        l = NULL;
+        if (tq_pglog_load_close(lc, &n, err, sizeof err) != 0) {
+            fprintf(stderr, "tileq report: --load: %s\n", err);
+            goto cleanup;
+        }
+        struct tq_report_input in;
+        tq_pglog_stats(pl, &in);
+        fprintf(stderr,
+                "tileq report: %llu renders loaded into %s (%llu lines, %llu off-grid, "
+                "%llu malformed, %llu truncated)\n",
+                n, table, (unsigned long long)in.lines, (unsigned long long)in.unresolved,
+                (unsigned long long)in.malformed, (unsigned long long)in.truncated);
+    }
+    rc = TQ_EXIT_OK;
+cleanup:
+    tq_pglog_load_close(l, NULL, NULL, 0);
+    if (out != stdout && fclose(out) != 0 && rc == TQ_EXIT_OK) {
+        fprintf(stderr, "tileq report: %s: %s\n", output, strerror(errno));
+        rc = TQ_EXIT_FAIL;
+    }
+    if (out == stdout && fflush(stdout) != 0)
+        rc = TQ_EXIT_FAIL;
+    tq_buf_free(&line);
+    return rc;
+}
+
 /* A usage error inside tq_cli_report: its message, then the one exit (cleanup). */
 #define FAIL_USAGE(...)                                                                            \
     do {                                                                                           \
@@ -209,14 +301,21 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
         {"pg-password-file", required_argument, NULL, OPT_PG_PASSWORD_FILE},
         {"redis-user", required_argument, NULL, OPT_REDIS_USER},
         {"redis-password-file", required_argument, NULL, OPT_REDIS_PASSWORD_FILE},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"prefix", required_argument, NULL, OPT_PREFIX},
+        {"load", required_argument, NULL, OPT_LOAD},
+        {"table", required_argument, NULL, OPT_TABLE},
         {NULL, 0, NULL, 0}};
     struct tq_report_filter filter = {TQ_TIME_UNSET, TQ_TIME_UNSET, NULL, 0, TQ_TILE_MAX_ZOOM};
-    struct tq_pglog_options pgopt = {TQ_PGLOG_DEFAULT_BUFFER, 1};
+    struct tq_pglog_options pgopt = {TQ_PGLOG_DEFAULT_BUFFER, 1, 0, 0, NULL, 0};
     enum tq_report_format fmt = TQ_FMT_TEXT;
     const char *pg_conninfo = NULL, *redis_url = NULL, *output = NULL;
     const char *pg_pwfile = NULL, *redis_pwfile = NULL, *redis_user = NULL;
-    char *pg_arg = NULL, *redis_arg = NULL, *pg_password = NULL, *redis_password = NULL;
-    int pglog = 0, flush = 0, rc = TQ_EXIT_FAIL, opt;
+    char *pg_arg = NULL, *redis_arg = NULL, *load_arg = NULL, *pg_password = NULL,
+         *redis_password = NULL;
+    int pglog = 0, flush = 0, rows = 0, rc = TQ_EXIT_FAIL, opt;
+    const char *prefix_fmt = NULL, *load = NULL, *table = "pglog_renders";
+    struct tq_pglog_prefix *prefix = NULL;
     long top = 20;
     int64_t now = tq_now_ms();
     char err[1024];
@@ -264,8 +363,9 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
                 FAIL_USAGE("--top: '%s' is not a count (0..10000000)", a);
             break;
         case OPT_FORMAT:
-            if (tq_report_format_parse(a, &fmt) != 0)
-                FAIL_USAGE("--format: '%s' is not text, csv, json or html", a);
+            rows = strcmp(a, "renders") == 0;
+            if (!rows && tq_report_format_parse(a, &fmt) != 0)
+                FAIL_USAGE("--format: '%s' is not text, csv, json, html or renders", a);
             break;
         case OPT_PG:
             free(pg_arg);
@@ -311,6 +411,24 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
                 goto oom;
             redis_url = redis_arg;
             break;
+        case OPT_THREADS:
+            if (parse_long(a, 1, TQ_PGLOG_MAX_THREADS, &v) != 0)
+                FAIL_USAGE("--threads: '%s' is not a count in 1..%d", a, TQ_PGLOG_MAX_THREADS);
+            pgopt.threads = (int)v;
+            break;
+        case OPT_PREFIX:
+            prefix_fmt = a;
+            break;
+        case OPT_LOAD:
+            free(load_arg);
+            load_arg = take_secret_arg(optarg, "--load", "PGPASSWORD or ~/.pgpass", 0);
+            if (load_arg == NULL)
+                goto oom;
+            load = load_arg;
+            break;
+        case OPT_TABLE:
+            table = a;
+            break;
         case ':':
             FAIL_USAGE("%s needs a value", argv[optind - 1]);
         default:
@@ -326,6 +444,16 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
         FAIL_USAGE("unexpected argument '%s' (log files need --pglog)", argv[optind]);
     if (pglog && (flush || pg_conninfo))
         FAIL_USAGE("%s", "--pglog reads log files: --pg and --flush do not apply");
+    if (!pglog && (rows || load || prefix_fmt))
+        FAIL_USAGE("%s", "--format renders, --load and --prefix need --pglog");
+    if (rows && load)
+        FAIL_USAGE("%s", "--load and --format renders: one or the other");
+    if (prefix_fmt != NULL) {
+        prefix = tq_pglog_prefix_compile(prefix_fmt, err, sizeof err);
+        if (prefix == NULL)
+            FAIL_USAGE("--prefix: '%s': %s", prefix_fmt, err);
+        pgopt.prefix = prefix;
+    }
 
     if (config_path != NULL && !pglog) {
         cfg = tq_config_load(config_path, err, sizeof err);
@@ -337,9 +465,18 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
 
     if (pglog) {
         size_t nfiles = (size_t)(argc - optind);
+        if (pgopt.threads == 0) { /* every core */
+            long n = sysconf(_SC_NPROCESSORS_ONLN);
+            pgopt.threads = n < 1 ? 1 : n > TQ_PGLOG_MAX_THREADS ? TQ_PGLOG_MAX_THREADS : (int)n;
+        }
+        pgopt.keep_query = rows || load != NULL;
         pl = tq_pglog_open((const char *const *)argv + optind, nfiles, &pgopt);
         if (pl == NULL) {
             fprintf(stderr, "tileq report: out of memory\n");
+            goto cleanup;
+        }
+        if (rows || load) {
+            rc = report_rows(pl, &filter, output, load, table);
             goto cleanup;
         }
         char source[256];
@@ -446,10 +583,12 @@ cleanup:
     if (pg != NULL)
         PQfinish(pg);
     tq_pglog_close(pl);
+    tq_pglog_prefix_free(prefix);
     tq_report_free(report);
     tq_config_free(cfg);
     free(pg_arg);
     free(redis_arg);
+    free(load_arg);
     tq_secret_free(pg_password);
     tq_secret_free(redis_password);
     return rc;

@@ -25,8 +25,22 @@
  * tile is identified by (database, tables, z/x/y) so a stack that runs one query per
  * layer does not count its layers as duplicates of each other.
  *
- * Memory is bounded: lines are streamed, and per-backend state is kept for at most
- * TQ_PGLOG_MAX_PIDS backends at once (the oldest is finished early beyond that).
+ * Memory is bounded whatever the log holds: lines are streamed; a line, a message and a
+ * statement are kept up to TQ_PGLOG_MAX_LINE bytes (the rest is dropped and counted as
+ * truncated), and so is a statement with its $n parameters substituted; per-backend state
+ * is kept for at most TQ_PGLOG_MAX_PIDS backends and TQ_PGLOG_MAX_HELD bytes of statements
+ * at once (the least recently used backend is finished early beyond that); a csvlog quote
+ * left open ends its record at TQ_PGLOG_MAX_LINE bytes.
+ *
+ * Threads (options.threads): the files are read in chunks of about TQ_PGLOG_CHUNK bytes
+ * (a plain file is split at lines that start a message; a gzip file or stdin is one
+ * chunk), several chunks at once, and the records come out in the order of the log. A
+ * chunk's reader starts at its first message and, past its end, reads on only to finish
+ * the statements of backends that were open there (until each one's next statement); the
+ * next chunk's reader skips, per backend, what comes before its first statement. The only
+ * difference with one thread: a parse/bind duration logged in one chunk is not added to
+ * its execute logged in the next one. At most threads + 2 chunks are in flight, each
+ * holding at most TQ_PGLOG_MAX_QUEUED renders that are not yet consumed.
  *
  * The modules, in pipeline order: tq_pglog_read (files → lines), tq_pglog_format (lines →
  * entries per format, with tq_pglog_prefix for log_line_prefix), this one (entries →
@@ -41,9 +55,29 @@
 
 #define TQ_PGLOG_DEFAULT_BUFFER 0.25
 
+#define TQ_PGLOG_CHUNK (2u << 20)
+#define TQ_PGLOG_MAX_QUEUED 16384
+#define TQ_PGLOG_MAX_THREADS 64
+
+struct tq_pglog_prefix; /* tq_pglog_prefix.h */
+
 struct tq_pglog_options {
     double buffer;     /* default TQ_PGLOG_DEFAULT_BUFFER */
     uint32_t metatile; /* default 1 */
+    int threads;       /* parsing threads; 0 or 1: none (the caller's thread parses) */
+    int keep_query;    /* 1: tq_pglog_extra gives each record's query */
+    /* the server's log_line_prefix (tq_pglog_prefix_compile), borrowed; NULL: guessed */
+    const struct tq_pglog_prefix *prefix;
+    uint64_t chunk; /* chunk size in bytes; 0: TQ_PGLOG_CHUNK (tests use small ones) */
+};
+
+/* What a record has beyond struct tq_report_rec (tq_pglog_extra). */
+struct tq_pglog_extra {
+    const char *host;        /* syslog host, NULL when unknown */
+    const char *application; /* %a, NULL when unknown */
+    const char *client;      /* %h / %r, NULL when unknown */
+    const char *query;       /* with keep_query (parameters substituted), else NULL */
+    struct tq_bbox bbox;     /* the bounds the query asked for (EPSG:3857) */
 };
 
 struct tq_pglog;
@@ -57,6 +91,9 @@ void tq_pglog_close(struct tq_pglog *p);
  * call), 0 at the end, -1 when a file cannot be opened or read (err set). Malformed lines
  * are counted, never an error. */
 int tq_pglog_next(void *p, struct tq_report_rec *rec, char *err, size_t errsize);
+
+/* The extra fields of the record tq_pglog_next returned last (valid until the next call). */
+void tq_pglog_extra(const struct tq_pglog *p, struct tq_pglog_extra *out);
 
 /* Counters so far. */
 void tq_pglog_stats(const struct tq_pglog *p, struct tq_report_input *out);

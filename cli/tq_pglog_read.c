@@ -2,6 +2,7 @@
 #include "tq_pglog_read.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,39 +14,81 @@
 
 struct tq_pglog_read {
     const char *path; /* borrowed */
-    gzFile gz;
-    char in[65536];
+    gzFile gz;        /* gzip files and stdin; NULL for a plain file */
+    int fd;           /* a plain file: read as it is (-1 with gz) */
+    char in[1 << 17];
     size_t inpos, inlen;
+    uint64_t pos;      /* file offset of in[inpos] */
+    uint64_t line_off; /* file offset of the last line returned */
     int in_eof, line_cut;
     struct tq_buf line;
 };
 
 struct tq_pglog_read *tq_pglog_read_open(const char *path, char *err, size_t errsize)
 {
+    return tq_pglog_read_open_at(path, 0, err, errsize);
+}
+
+int tq_pglog_read_is_gzip(const char *path)
+{
+    unsigned char m[2];
+    FILE *f = strcmp(path, "-") == 0 ? NULL : fopen(path, "rb");
+    int gz = f != NULL && fread(m, 1, 2, f) == 2 && m[0] == 0x1f && m[1] == 0x8b;
+    if (f)
+        fclose(f);
+    return gz;
+}
+
+uint64_t tq_pglog_read_offset(const struct tq_pglog_read *r)
+{
+    return r->line_off;
+}
+
+struct tq_pglog_read *tq_pglog_read_open_at(const char *path, uint64_t offset, char *err,
+                                            size_t errsize)
+{
     struct tq_pglog_read *r;
-    gzFile gz;
+    gzFile gz = NULL;
+    int fd = -1;
 
     if (strcmp(path, "-") == 0) {
-        int fd = dup(0);
-        gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
-        if (gz == NULL && fd >= 0)
-            close(fd);
-    } else {
+        int in = dup(0);
+        gz = in >= 0 ? gzdopen(in, "rb") : NULL;
+        if (gz == NULL && in >= 0)
+            close(in);
+    } else if (tq_pglog_read_is_gzip(path)) {
         gz = gzopen(path, "rb");
+    } else {
+        /* a plain file is read with read(): zlib's transparent mode would copy it once
+         * more, and its gzseek reads up to the offset when nothing was read yet */
+        fd = open(path, O_RDONLY | O_CLOEXEC);
     }
-    if (gz == NULL) {
+    if (gz == NULL && fd < 0) {
         snprintf(err, errsize, "%s: %s", path, errno ? strerror(errno) : "cannot open");
         return NULL;
     }
     r = calloc(1, sizeof *r);
     if (r == NULL) {
-        gzclose(gz);
+        if (gz)
+            gzclose(gz);
+        if (fd >= 0)
+            close(fd);
         snprintf(err, errsize, "%s: out of memory", path);
         return NULL;
     }
-    gzbuffer(gz, 1 << 17);
     r->path = path;
     r->gz = gz;
+    r->fd = fd;
+    if (gz != NULL)
+        gzbuffer(gz, 1 << 17);
+    if (offset > 0 && (fd < 0 || lseek(fd, (off_t)offset, SEEK_SET) != (off_t)offset)) {
+        snprintf(err, errsize, "%s: cannot seek to byte %llu", path, (unsigned long long)offset);
+        tq_pglog_read_close(r);
+        return NULL;
+    }
+    if (fd >= 0)
+        posix_fadvise(fd, (off_t)offset, 0, POSIX_FADV_SEQUENTIAL);
+    r->pos = offset;
     return r;
 }
 
@@ -54,6 +97,7 @@ int tq_pglog_read_line(struct tq_pglog_read *r, const char **line, int *cut, cha
 {
     tq_buf_reset(&r->line);
     r->line_cut = 0;
+    r->line_off = r->pos;
     for (;;) {
         if (r->inpos == r->inlen) {
             if (r->in_eof) {
@@ -61,8 +105,16 @@ int tq_pglog_read_line(struct tq_pglog_read *r, const char **line, int *cut, cha
                     return 0;
                 goto line_done;
             }
-            int n = gzread(r->gz, r->in, sizeof r->in);
-            if (n < 0) {
+            ssize_t n;
+            if (r->fd >= 0) {
+                do
+                    n = read(r->fd, r->in, sizeof r->in);
+                while (n < 0 && errno == EINTR);
+                if (n < 0) {
+                    snprintf(err, errsize, "%s: %s", r->path, strerror(errno));
+                    return -1;
+                }
+            } else if ((n = gzread(r->gz, r->in, sizeof r->in)) < 0) {
                 int errnum;
                 const char *msg = gzerror(r->gz, &errnum);
                 snprintf(err, errsize, "%s: %s", r->path,
@@ -79,12 +131,15 @@ int tq_pglog_read_line(struct tq_pglog_read *r, const char **line, int *cut, cha
         char *start = r->in + r->inpos;
         char *nl = memchr(start, '\n', r->inlen - r->inpos);
         size_t n = nl ? (size_t)(nl - start) : r->inlen - r->inpos;
-        if (r->line.len + n > TQ_PGLOG_MAX_LINE) {
-            r->line_cut = 1;
-        } else if (tq_buf_append(&r->line, start, n) != 0) {
+        size_t keep = n;
+        if (r->line.len + keep > TQ_PGLOG_MAX_LINE) { /* keep the head, skip the rest */
+            keep = TQ_PGLOG_MAX_LINE - r->line.len;
             r->line_cut = 1;
         }
+        if (keep > 0 && tq_buf_append(&r->line, start, keep) != 0)
+            r->line_cut = 1;
         r->inpos += n + (nl ? 1 : 0);
+        r->pos += n + (nl ? 1 : 0);
         if (nl) {
             /* "\r\n": the '\r' may have come with the previous read, so it is cut off the
              * text here, not before appending */
@@ -105,6 +160,8 @@ void tq_pglog_read_close(struct tq_pglog_read *r)
         return;
     if (r->gz)
         gzclose(r->gz);
+    if (r->fd >= 0)
+        close(r->fd);
     tq_buf_free(&r->line);
     free(r);
 }

@@ -33,9 +33,23 @@ enum tq_pglog_sql_kind tq_pglog_sql_query_tile(const char *sql, double buffer, u
                                                struct tq_metatile *out, char *tables,
                                                size_t tablessize);
 
+/* As tq_pglog_sql_query_tile, and *bbox set to the bounds the query asked for: those of
+ * ST_MakeEnvelope / BOX3D as written, those of the tile for ST_TileEnvelope. */
+enum tq_pglog_sql_kind tq_pglog_sql_query_tile_bbox(const char *sql, double buffer,
+                                                    uint32_t metatile, struct tq_metatile *out,
+                                                    char *tables, size_t tablessize,
+                                                    struct tq_bbox *bbox);
+
+/* A hash of sql's shape: its text without its numbers (runs of digits that do not continue
+ * a name). Queries of one shape read the same tables, so the tables found for one can be
+ * kept for the others (tq_pglog caches them: reading them costs more than anything else). */
+uint64_t tq_pglog_sql_shape(const char *sql);
+
 /* Replaces $n in sql by the values of a "parameters: $1 = '12', $2 = NULL" detail, outside
- * string literals. Numbers are substituted bare, anything else as a quoted literal. Returns
- * a malloc'd string the caller frees, or NULL on OOM. */
-char *tq_pglog_sql_substitute(const char *sql, const char *detail);
+ * string literals. Numbers are substituted bare, anything else as a quoted literal. The
+ * result is kept to max bytes (a query that uses a long value many times could otherwise
+ * grow without end): past it, the rest of sql is dropped and *cut set to 1. Returns a
+ * malloc'd string the caller frees, or NULL on OOM. */
+char *tq_pglog_sql_substitute(const char *sql, const char *detail, size_t max, int *cut);
 
 #endif

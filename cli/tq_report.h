@@ -63,6 +63,7 @@ struct tq_report_input {
     uint64_t skipped;               /* entries that are not renders */
     uint64_t unresolved;            /* tile queries whose bounds are not on the grid */
     uint64_t malformed;             /* lines or records that could not be parsed */
+    uint64_t truncated;             /* lines, messages or statements cut at their limit */
 };
 
 enum tq_report_format { TQ_FMT_TEXT = 0, TQ_FMT_CSV, TQ_FMT_JSON, TQ_FMT_HTML };

@@ -102,11 +102,11 @@ int tq_report_html_write(struct tq_report *r, const struct tq_report_entry **tt,
     if (r->input.present)
         fprintf(out,
                 "<p>Input: %llu files, %llu lines, %llu log entries, %llu render queries, "
-                "%llu skipped (not renders), %llu off-grid, %llu malformed.</p>\n",
+                "%llu skipped (not renders), %llu off-grid, %llu malformed, %llu truncated.</p>\n",
                 (unsigned long long)r->input.files, (unsigned long long)r->input.lines,
                 (unsigned long long)r->input.entries, (unsigned long long)r->input.render_queries,
                 (unsigned long long)r->input.skipped, (unsigned long long)r->input.unresolved,
-                (unsigned long long)r->input.malformed);
+                (unsigned long long)r->input.malformed, (unsigned long long)r->input.truncated);
 
     /* Bar chart: per zoom, renders (blue) and duplicates (red) side by side. */
     uint64_t maxr = 1;

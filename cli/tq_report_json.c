@@ -106,6 +106,7 @@ int tq_report_json_write(struct tq_report *r, const struct tq_report_entry **tt,
         json_object_set_new(o, "skipped", json_integer((json_int_t)in->skipped));
         json_object_set_new(o, "off_grid", json_integer((json_int_t)in->unresolved));
         json_object_set_new(o, "malformed", json_integer((json_int_t)in->malformed));
+        json_object_set_new(o, "truncated", json_integer((json_int_t)in->truncated));
         json_object_set_new(root, "input", o);
     }
 

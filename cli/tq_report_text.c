@@ -24,13 +24,14 @@ int tq_report_text_write(struct tq_report *r, const struct tq_report_entry **tt,
                 tq_report_time_format(s.last_ms, b, sizeof b));
     if (r->input.present) {
         const struct tq_report_input *in = &r->input;
-        fprintf(out,
-                "input              %llu files, %llu lines, %llu log entries: %llu render "
-                "queries, %llu skipped (not renders), %llu off-grid, %llu malformed\n",
-                (unsigned long long)in->files, (unsigned long long)in->lines,
-                (unsigned long long)in->entries, (unsigned long long)in->render_queries,
-                (unsigned long long)in->skipped, (unsigned long long)in->unresolved,
-                (unsigned long long)in->malformed);
+        fprintf(
+            out,
+            "input              %llu files, %llu lines, %llu log entries: %llu render "
+            "queries, %llu skipped (not renders), %llu off-grid, %llu malformed, %llu truncated\n",
+            (unsigned long long)in->files, (unsigned long long)in->lines,
+            (unsigned long long)in->entries, (unsigned long long)in->render_queries,
+            (unsigned long long)in->skipped, (unsigned long long)in->unresolved,
+            (unsigned long long)in->malformed, (unsigned long long)in->truncated);
     }
     fprintf(out, "renders            %llu\n", (unsigned long long)s.renders);
     fprintf(out, "distinct tiles     %llu\n", (unsigned long long)s.tiles);

@@ -65,10 +65,19 @@ static void sanitize(char *s)
     }
 }
 
+/* "schema.table" as a log value: quoted (tq_log_quote), since a table name may hold spaces,
+ * quotes or newlines that would otherwise forge log lines or fields. Returns buf. */
+static const char *log_table(const struct entry *e, char *buf, size_t bufsize)
+{
+    char raw[300];
+    snprintf(raw, sizeof raw, "%s.%s", e->schema, e->table);
+    return tq_log_quote(raw, buf, bufsize);
+}
+
 /* Names every entry (see tq_discover.h); marks the ones that cannot be named. */
 static void name_entries(struct entry *e, size_t n)
 {
-    char q[300];
+    char q[300], qt[700], qn[300];
     for (size_t i = 0; i < n; i++) {
         int same_table = 0, other_schema = 0, len;
         for (size_t j = 0; j < n; j++) {
@@ -84,16 +93,16 @@ static void name_entries(struct entry *e, size_t n)
                        same_table ? e[i].column : "");
         sanitize(e[i].name);
         if (len <= 0 || (size_t)len >= sizeof e[i].name) {
-            tq_log_warn("discover_skip", "table=%s.%s column=%s reason=name_too_long", e[i].schema,
-                        e[i].table, tq_log_quote(e[i].column, q, sizeof q));
+            tq_log_warn("discover_skip", "table=%s column=%s reason=name_too_long",
+                        log_table(&e[i], qt, sizeof qt), tq_log_quote(e[i].column, q, sizeof q));
             e[i].skip = 1;
             continue;
         }
         for (size_t j = 0; j < i; j++) {
             if (!e[j].skip && strcmp(e[j].name, e[i].name) == 0) {
-                tq_log_warn("discover_skip", "table=%s.%s column=%s reason=duplicate_name name=%s",
-                            e[i].schema, e[i].table, tq_log_quote(e[i].column, q, sizeof q),
-                            e[i].name);
+                tq_log_warn("discover_skip", "table=%s column=%s reason=duplicate_name name=%s",
+                            log_table(&e[i], qt, sizeof qt), tq_log_quote(e[i].column, q, sizeof q),
+                            tq_log_quote(e[i].name, qn, sizeof qn));
                 e[i].skip = 1;
                 break;
             }
@@ -159,8 +168,9 @@ int tq_discover_tilesets(struct tq_config *cfg, PGconn *pg, char *err, size_t er
         e[i].srid = atoi(PQgetvalue(res, (int)i, 3));
         e[i].sql = PQgetvalue(res, (int)i, 4);
         if (e[i].srid <= 0) {
-            tq_log_warn("discover_skip", "table=%s.%s column=%s reason=unknown_srid", e[i].schema,
-                        e[i].table, e[i].column);
+            char qt[700], qc[300];
+            tq_log_warn("discover_skip", "table=%s column=%s reason=unknown_srid",
+                        log_table(&e[i], qt, sizeof qt), tq_log_quote(e[i].column, qc, sizeof qc));
             e[i].skip = 1;
         }
     }
@@ -199,8 +209,10 @@ int tq_discover_tilesets(struct tq_config *cfg, PGconn *pg, char *err, size_t er
         t->center[0] = (t->bounds[0] + t->bounds[2]) / 2;
         t->center[1] = (t->bounds[1] + t->bounds[3]) / 2;
         t->center[2] = t->minzoom;
-        tq_log_info("discovered", "tileset=%s table=%s.%s column=%s srid=%d", t->name, e[i].schema,
-                    e[i].table, e[i].column, e[i].srid);
+        char qn[300], qt[700], qc[300];
+        tq_log_info("discovered", "tileset=%s table=%s column=%s srid=%d",
+                    tq_log_quote(t->name, qn, sizeof qn), log_table(&e[i], qt, sizeof qt),
+                    tq_log_quote(e[i].column, qc, sizeof qc), e[i].srid);
     }
     if (n > TQ_MAX_TILESETS)
         tq_log_warn("discover_limit", "found=%zu published=%d", n, TQ_MAX_TILESETS);

@@ -200,7 +200,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static int fd = -1;
     static char path[64];
     struct text log = {0};
-    struct tq_pglog_options opt;
+    struct tq_pglog_options opt = {0};
 
     if (size == 0)
         return 0;

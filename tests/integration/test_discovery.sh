@@ -45,6 +45,10 @@ CREATE TABLE tqdisc.nokey (label text, geom geometry(LineString, 3857));
 INSERT INTO tqdisc.nokey VALUES
   ('a', ST_Transform(ST_SetSRID(ST_MakeLine(ST_MakePoint(2.3, 48.8), ST_MakePoint(2.4, 48.9)), 4326), 3857)),
   ('b', ST_Transform(ST_SetSRID(ST_MakeLine(ST_MakePoint(2.3, 48.9), ST_MakePoint(2.4, 48.8)), 4326), 3857));
+-- a hostile name (issue 16): a newline and a forged log line in it, geometry without SRID (so
+-- discovery skips it with a log line that names it, and the catalog is unchanged)
+CREATE TABLE tqdisc."evil
+2024-05-01T10:00:00Z level=error event=forged x=1" (geom geometry(Point));
 ANALYZE tqdisc.spots;
 ANALYZE tqdisc.nokey;
 ANALYZE demo.points;
@@ -87,6 +91,11 @@ it_check "catalog: one tileset per geometry column, ordered by schema and table"
     "$(jq -c '[.tilesets[].name]' "$IT_TMP/cat.body")"
 it_check "catalog: each has one layer named like it" "true" \
     "$(jq -c '[.tilesets[] | .layers == [.name]] | all' "$IT_TMP/cat.body")"
+# The hostile table name is quoted in the log line that skips it: no forged line.
+it_check "discovery: a table name with a newline is logged quoted" 1 \
+    "$(grep -cF 'event=discover_skip table="tqdisc.evil\n2024-05-01T10:00:00Z level=error event=forged x=1" column=geom reason=unknown_srid' "$D/coordinator.log")"
+it_check "discovery: no log line forged by a table name" 0 \
+    "$(grep -c '^2024-05-01T10:00:00Z level=error event=forged' "$D/coordinator.log" || true)"
 
 # The worker publishes the layer schemas once it has prepared the tilesets.
 for _ in $(seq 1 120); do

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -68,12 +69,130 @@ static void test_parse(void **state)
     assert_int_equal(tq_pglog_prefix_parse("no severity here", &e), -1);
 }
 
+/* Parses text (prefix + "LOG:  x") with the log_line_prefix fmt into e. */
+static int parse_with(const char *fmt, const char *text, struct tq_pglog_entry *e)
+{
+    char err[128];
+    struct tq_pglog_prefix *pf = tq_pglog_prefix_compile(fmt, err, sizeof err);
+    assert_non_null(pf);
+    tq_pglog_entry_init(e);
+    enum tq_pglog_sev sev;
+    const char *body;
+    const char *sp = tq_pglog_prefix_severity(text, &sev, &body);
+    assert_non_null(sp);
+    int rc = tq_pglog_prefix_match(pf, text, (size_t)(sp - text), e);
+    tq_pglog_prefix_free(pf);
+    return rc;
+}
+
+static void test_prefix_compile(void **state)
+{
+    (void)state;
+    char err[128];
+    assert_null(tq_pglog_prefix_compile("%t %z ", err, sizeof err));
+    assert_non_null(strstr(err, "%z"));
+    assert_null(tq_pglog_prefix_compile("no escapes", err, sizeof err));
+    assert_null(tq_pglog_prefix_compile("trailing %", err, sizeof err));
+    struct tq_pglog_prefix *pf = tq_pglog_prefix_compile("%%%t%%", err, sizeof err);
+    assert_non_null(pf);
+    tq_pglog_prefix_free(pf);
+}
+
+/* The CARTO prefix: time, user, database, application separated by spaces. */
+static void test_prefix_carto(void **state)
+{
+    (void)state;
+    struct tq_pglog_entry e;
+    assert_int_equal(
+        parse_with("%t %u %d %a ", "2024-05-01 10:00:00 UTC tiler gis my app LOG:  x", &e), 0);
+    assert_int_equal(e.time_ms, 1714557600000LL);
+    assert_string_equal(e.user, "tiler");
+    assert_string_equal(e.db, "gis");
+    assert_string_equal(e.app, "my app");
+    /* empty fields (a background process) */
+    assert_int_equal(parse_with("%t %u %d %a ", "2024-05-01 10:00:00 UTC    LOG:  x", &e), 0);
+    assert_string_equal(e.user, "");
+    assert_string_equal(e.db, "");
+}
+
+static void test_prefix_pgbadger_default(void **state)
+{
+    (void)state;
+    struct tq_pglog_entry e;
+    assert_int_equal(parse_with("%t [%p]: [%l-1] user=%u,db=%d,app=%a,client=%h ",
+                                "2024-05-01 10:00:00 CEST [4242]: [3-1] user=u1,db=osm,"
+                                "app=psql,client=10.1.2.3 LOG:  x",
+                                &e),
+                     0);
+    assert_int_equal(e.pid, 4242);
+    assert_string_equal(e.user, "u1");
+    assert_string_equal(e.db, "osm");
+    assert_string_equal(e.app, "psql");
+    assert_string_equal(e.client, "10.1.2.3");
+    assert_true(e.time_ms != TQ_TIME_UNSET);
+}
+
+static void test_prefix_escapes(void **state)
+{
+    (void)state;
+    struct tq_pglog_entry e;
+    /* %m (ms), %r (host and port), %c %v %x %e %l %n %Q %b %i and padding */
+    assert_int_equal(parse_with("%m %r %c %v %x %e %l|%-8u|%10d|%b|%i ",
+                                "2024-05-01 10:00:00.250 UTC 10.0.0.7(51234) 6630f2a0.1f4 3/17 "
+                                "0 00000 12|alice   |       gis|client backend|SELECT LOG:  x",
+                                &e),
+                     0);
+    assert_int_equal(e.time_ms, 1714557600250LL);
+    assert_string_equal(e.client, "10.0.0.7");
+    assert_string_equal(e.user, "alice");
+    assert_string_equal(e.db, "gis");
+    assert_int_equal(parse_with("%n [%p] %Q ", "1714557600.5 [9] -123456 LOG:  x", &e), 0);
+    assert_int_equal(e.time_ms, 1714557600500LL);
+    assert_int_equal(e.pid, 9);
+    /* %q: what follows it is absent for non-session processes */
+    assert_int_equal(parse_with("%m [%p] %q%u@%d ", "2024-05-01 10:00:00.000 UTC [5] LOG:  x", &e),
+                     0);
+    assert_int_equal(e.pid, 5);
+    assert_string_equal(e.user, "");
+    assert_int_equal(
+        parse_with("%m [%p] %q%u@%d ", "2024-05-01 10:00:00.000 UTC [5] bob@maps LOG:  x", &e), 0);
+    assert_string_equal(e.user, "bob");
+    assert_string_equal(e.db, "maps");
+    /* a prefix that does not match */
+    assert_int_equal(parse_with("[%p] %u ", "2024-05-01 10:00:00 UTC [5] LOG:  x", &e), -1);
+    assert_int_equal(parse_with("%t [%p] ", "2024-05-01 10:00:00 UTC [abc] LOG:  x", &e), -1);
+}
+
+/* Without a match the guess is used; with one, the prefix wins over the guess. */
+static void test_parse_with(void **state)
+{
+    (void)state;
+    char err[128];
+    struct tq_pglog_prefix *pf = tq_pglog_prefix_compile("%t %u %d ", err, sizeof err);
+    assert_non_null(pf);
+    struct tq_pglog_entry e;
+    tq_pglog_entry_init(&e);
+    assert_int_equal(
+        tq_pglog_prefix_parse_with(pf, "2024-05-01 10:00:00 UTC osm gis LOG:  statement: x", &e),
+        0);
+    assert_string_equal(e.user, "osm");
+    assert_string_equal(e.db, "gis");
+    assert_string_equal(e.body, "statement: x");
+    tq_pglog_entry_init(&e);
+    assert_int_equal(tq_pglog_prefix_parse_with(pf, "[7] a@b LOG:  statement: x", &e), 0);
+    assert_string_equal(e.user, "a");
+    assert_int_equal(e.pid, 7);
+    assert_int_equal(tq_pglog_prefix_parse_with(pf, "no severity", &e), -1);
+    tq_pglog_prefix_free(pf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_severity),
-        cmocka_unit_test(test_time),
-        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_severity),       cmocka_unit_test(test_time),
+        cmocka_unit_test(test_parse),          cmocka_unit_test(test_prefix_compile),
+        cmocka_unit_test(test_prefix_carto),   cmocka_unit_test(test_prefix_pgbadger_default),
+        cmocka_unit_test(test_prefix_escapes), cmocka_unit_test(test_parse_with),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,23 +144,52 @@ static void test_query_tile(void **state)
 static void test_substitute(void **state)
 {
     (void)state;
+    int cut = 0;
     char *q = tq_pglog_sql_substitute("SELECT $1, '$2', $2, $3, $10 FROM t WHERE a$1 = $4",
-                                      "parameters: $1 = '12', $2 = 'it''s', $3 = NULL, $4 = '1e3'");
+                                      "parameters: $1 = '12', $2 = 'it''s', $3 = NULL, $4 = '1e3'",
+                                      1000, &cut);
     assert_non_null(q);
     assert_string_equal(q, "SELECT 12, '$2', 'it''s', NULL, $10 FROM t WHERE a$1 = 1e3");
+    assert_int_equal(cut, 0);
     free(q);
-    q = tq_pglog_sql_substitute("SELECT $1", "parameters: nonsense");
+    q = tq_pglog_sql_substitute("SELECT $1", "parameters: nonsense", 1000, &cut);
     assert_non_null(q);
     assert_string_equal(q, "SELECT $1");
+    free(q);
+}
+
+/* A value used many times cannot grow the query past the bound: it is cut and counted. */
+static void test_substitute_bounded(void **state)
+{
+    (void)state;
+    char sql[4096] = "SELECT ST_TileEnvelope(1, 0, 0)";
+    for (int i = 0; i < 500; i++)
+        strcat(sql, ", $1");
+    char detail[1100] = "parameters: $1 = '";
+    memset(detail + strlen(detail), 'x', 1000);
+    strcat(detail, "'");
+    int cut = 0;
+    char *q = tq_pglog_sql_substitute(sql, detail, 10000, &cut);
+    assert_non_null(q);
+    assert_int_equal(cut, 1);
+    assert_int_equal(strlen(q), 10000);
+    assert_int_equal(strncmp(q, "SELECT ST_TileEnvelope(1, 0, 0), 'xxx", 37), 0);
+    free(q);
+    cut = 0;
+    q = tq_pglog_sql_substitute("SELECT $1, $1", "parameters: $1 = 'ab'", 7, &cut);
+    assert_non_null(q);
+    assert_string_equal(q, "SELECT ");
+    assert_int_equal(cut, 1);
     free(q);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bbox_exact),    cmocka_unit_test(test_bbox_buffer),
-        cmocka_unit_test(test_bbox_metatile), cmocka_unit_test(test_bbox_offgrid),
-        cmocka_unit_test(test_query_tile),    cmocka_unit_test(test_substitute),
+        cmocka_unit_test(test_bbox_exact),         cmocka_unit_test(test_bbox_buffer),
+        cmocka_unit_test(test_bbox_metatile),      cmocka_unit_test(test_bbox_offgrid),
+        cmocka_unit_test(test_query_tile),         cmocka_unit_test(test_substitute),
+        cmocka_unit_test(test_substitute_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
