@@ -35,6 +35,7 @@ struct tq_renderer {
     size_t n;
     struct ts_state *ts;
     int timeout_ms; /* statement_timeout last SET on the connection; -1 unknown (new one) */
+    int jit;        /* jit last SET on the connection: 0 off, 1 on, -1 unknown (new one) */
 };
 
 void tq_render_result_clear(struct tq_render_result *r)
@@ -94,6 +95,7 @@ struct tq_renderer *tq_render_new(const struct tq_config *cfg)
     r->cfg = cfg;
     r->n = cfg->ntilesets;
     r->timeout_ms = -1;
+    r->jit = -1;
     r->ts = calloc(r->n ? r->n : 1, sizeof *r->ts);
     if (r->ts == NULL) {
         free(r);
@@ -121,6 +123,7 @@ void tq_render_free(struct tq_renderer *r)
 void tq_render_reset(struct tq_renderer *r)
 {
     r->timeout_ms = -1;
+    r->jit = -1;
     for (size_t i = 0; i < r->n; i++) {
         r->ts[i].prepared = 0;
         r->ts[i].prepared1 = 0;
@@ -445,10 +448,7 @@ cleanup:
 }
 
 /* The session settings of the render statements, set with them after every (re)connect.
- * No JIT: their estimated cost is high (every row times a few PostGIS calls), so PostgreSQL
- * would compile and optimize them with LLVM on every execution, which took longer than
- * running them (~0.5-1 s on the 100,000-point benchmark tile); the work is in PostGIS
- * functions JIT cannot speed up. Custom plans always: a generic plan keeps
+ * JIT off to begin with: set_jit decides it per render. Custom plans always: a generic plan keeps
  * ST_TileEnvelope($1, …) and the envelope parameters as expressions evaluated per row
  * instead of constants folded once, and picks its scan without knowing the bbox.
  * TQ_RENDER_OK, or TQ_RENDER_CONN_ERROR when the connection broke (another failure shows
@@ -460,6 +460,36 @@ static enum tq_render_status set_session(PGconn *pg, char *err, size_t errsize)
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
         st = TQ_RENDER_CONN_ERROR;
         pg_error(pg, res, "SET jit", err, errsize);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* JIT for this render (SET only when it changes on the connection: one round trip, ~0.1 ms
+ * on a LAN, when a job switches between the two kinds). What it costs decides:
+ * - a metatile statement: off. Its plan holds the expressions of every sub-tile, so LLVM's
+ *   compile and optimization of it (PostgreSQL JITs every execution whose estimated cost is
+ *   over jit_above_cost, and a render's estimate always is) took longer than running it:
+ *   0.5-1 s on the 100,000-point benchmark tile, for a query of ~300 ms;
+ * - a one-tile statement (a tileset of metatile 1, or a job's first tile rendered alone):
+ *   on, leaving the rest to PostgreSQL's thresholds (jit_above_cost and the inline/optimize
+ *   ones): its plan is small, the compile costs a few ms, and on a large tile it pays
+ *   (bench/cold_tile.sh: the 100,000-point tile's query ~10% faster with JIT than without).
+ * TQ_RENDER_OK, or as tq_render_set_timeout. */
+static enum tq_render_status set_jit(struct tq_renderer *r, PGconn *pg, int on, char *err,
+                                     size_t errsize)
+{
+    enum tq_render_status st = TQ_RENDER_OK;
+
+    if (r->jit == on)
+        return TQ_RENDER_OK;
+    PGresult *res = PQexec(pg, on ? "SET jit = on" : "SET jit = off");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_error(pg, res, "SET jit", err, errsize);
+        st = failed(pg);
+        r->jit = -1;
+    } else {
+        r->jit = on;
     }
     PQclear(res);
     return st;
@@ -788,6 +818,8 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
 
     /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
     st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
+    if (st == TQ_RENDER_OK)
+        st = set_jit(r, pg, ts->metatile == 1 || one, err, errsize);
     if (st != TQ_RENDER_OK)
         return st;
     out->started_ms = tq_now_ms();

@@ -471,7 +471,8 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
 {
     static const char *const keys[] = {"cache_control", "cors_origin", "public_url", "static_dir",
                                        /* coordinator: hostile clients */
-                                       "max_connections", "read_deadline_seconds", NULL};
+                                       "max_connections", "read_deadline_seconds", "processes",
+                                       NULL};
     int bad = 0;
     const config_setting_t *hs = get_group(ld, root, "", "http", &bad);
     if (bad)
@@ -485,7 +486,9 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
         get_string(ld, hs, "http", "static_dir", &h->static_dir) ||
         /* coordinator: hostile clients */
         get_int_as_int(ld, hs, "http", "max_connections", 1, 1000000, &h->max_connections) ||
-        get_int_as_int(ld, hs, "http", "read_deadline_seconds", 1, 3600, &h->read_deadline_seconds))
+        get_int_as_int(ld, hs, "http", "read_deadline_seconds", 1, 3600,
+                       &h->read_deadline_seconds) ||
+        get_int_as_int(ld, hs, "http", "processes", 1, 256, &h->processes))
         return -1;
     if (h->public_url && strncmp(h->public_url, "http://", 7) != 0 &&
         strncmp(h->public_url, "https://", 8) != 0) {
@@ -926,6 +929,7 @@ static struct tq_config *config_new(const char *name)
     cfg->queue.hold_max = 10000;
     cfg->http.max_connections = 768;
     cfg->http.read_deadline_seconds = 10;
+    cfg->http.processes = 1;
     cfg->http.cache_control = strdup("public, max-age=3600");
     cfg->http.cors_origin = strdup("*");
     /* crash-safe cache */

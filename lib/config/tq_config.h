@@ -21,7 +21,8 @@
  *   http = { cache_control = "public, max-age=3600"; cors_origin = "*";
  *            public_url = "https://tiles.example.com/tq";   # optional, see below
  *            static_dir = "/usr/share/tileq/static";       # optional, see below
- *            max_connections = 768; read_deadline_seconds = 10; };
+ *            max_connections = 768; read_deadline_seconds = 10;
+ *            processes = 1; };   # coordinator processes sharing the port (SO_REUSEPORT)
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
  *                  extent = 4096; buffer = 64; statement_timeout_ms = 30000;
  *                  bounds = [ -180.0, -85.0511, 180.0, 85.0511 ];  # optional, w s e n (EPSG:4326)
@@ -115,6 +116,8 @@ struct tq_http_config {
     /* Coordinator: hostile clients (tq_conns.h). */
     int max_connections;       /* client connections at most; past it, stop accepting; 768 */
     int read_deadline_seconds; /* a whole request must arrive within it (first byte on), 10 */
+    /* Coordinator: processes serving the listen port (SO_REUSEPORT), 1..256, default 1. */
+    int processes;
 };
 
 #define TQ_MAX_SENTINELS 16
