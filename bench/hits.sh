@@ -13,6 +13,9 @@
 # `wrk -t1 -c$CONNS -d${DURATION}s` (installed from Debian when missing): req/s of each run,
 # the median per configuration, and the ratios of the medians:
 #   - coordinator gzip ÷ nginx identity (aim: >= 0.9), nginx gzip ÷ nginx identity (>= 0.9);
+#   - the same against nginx sending a plain file as it is (sendfile, no gunzip): the tile's
+#     plain bytes as a legacy {y}.mvt at PLAIN_TILE (a tile no render touches here), the
+#     static-file speed of the old uncompressed cache;
 #   - 2 processes ÷ 1, identity and gzip.
 # Every configuration's answer is checked first (status 200, X-Tileq hit, Content-Encoding as
 # asked, the body the stored file or its inflation); wrk's non-2xx count must be 0.
@@ -23,11 +26,14 @@ ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-8}
 CONNS=${CONNS:-32}
 TILE=${TILE:-10/518/352}
+PLAIN_TILE=${PLAIN_TILE:-10/600/352}
 
-command -v wrk >/dev/null 2>&1 || {
-    echo "installing wrk (Debian package)..."
-    TQ_APT_PACKAGES=(wrk) tq_install_packages
+install_wrk() {
+    command -v wrk >/dev/null 2>&1 && return 0
+    local TQ_APT_PACKAGES=(wrk)
+    tq_install_packages
 }
+install_wrk
 tq_install_nginx
 b_build
 b_services
@@ -75,11 +81,18 @@ for ((i = 0; i < 100; i++)); do [[ -s $stored ]] && break; sleep 0.1; done
 gzip -dc <"$stored" >"$B_DIR/plain.ref"
 echo "tile $TILE: $(stat -c %s "$B_DIR/plain.ref") bytes, stored gzip $(stat -c %s "$stored") bytes"
 
+mkdir -p "$B_DIR/cache/demo/${PLAIN_TILE%/*}"
+cp "$B_DIR/plain.ref" "$B_DIR/cache/demo/$PLAIN_TILE.mvt"
+chmod 644 "$B_DIR/cache/demo/$PLAIN_TILE.mvt"
+
+# path_of CONFIG: the tile's path for that configuration.
+path_of() { [[ $1 == nginx_plainfile ]] && echo "/demo/$PLAIN_TILE.mvt" || echo "$path"; }
+
 # check NAME URL ENC: one answer of the configuration, as it must be.
 check() {
     local name=$1 url=$2 enc=$3 h=() want
     [[ $enc == gzip ]] && h=(-H 'Accept-Encoding: gzip')
-    curl -s -D "$B_DIR/$name.h" -o "$B_DIR/$name.b" "${h[@]}" "$url$path"
+    curl -s -D "$B_DIR/$name.h" -o "$B_DIR/$name.b" "${h[@]}" "$url$(path_of "$name")"
     grep -qi '^x-tileq: hit' "$B_DIR/$name.h" || tq_die "$name: not a hit: $(head -1 "$B_DIR/$name.h")"
     if [[ $enc == gzip ]]; then
         grep -qi '^content-encoding: gzip' "$B_DIR/$name.h" || tq_die "$name: not gzip"
@@ -91,7 +104,7 @@ check() {
     cmp -s "$want" "$B_DIR/$name.b" || tq_die "$name: body differs from $want"
 }
 
-CONFIGS=(nginx_identity nginx_gzip c1_identity c1_gzip c2_identity c2_gzip)
+CONFIGS=(nginx_plainfile nginx_identity nginx_gzip c1_identity c1_gzip c2_identity c2_gzip)
 url_of() { case $1 in nginx_*) echo "$NG" ;; c1_*) echo "$C1" ;; c2_*) echo "$C2" ;; esac; }
 enc_of() { [[ $1 == *_gzip ]] && echo gzip || echo identity; }
 for c in "${CONFIGS[@]}"; do check "$c" "$(url_of "$c")" "$(enc_of "$c")"; done
@@ -101,7 +114,7 @@ echo "answers checked: 200 hit, the stored bytes to gzip clients, the inflated t
 run() {
     local c=$1 h=() out rps non2xx
     [[ $(enc_of "$c") == gzip ]] && h=(-H 'Accept-Encoding: gzip')
-    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${h[@]}" "$(url_of "$c")$path")
+    out=$(wrk -t1 -c"$CONNS" -d"${DURATION}s" "${h[@]}" "$(url_of "$c")$(path_of "$c")")
     rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
     non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' <<<"$out")
     [[ -z $non2xx ]] || tq_die "$c: $non2xx non-2xx answers"
@@ -131,6 +144,11 @@ echo "ratios of the medians:"
 echo "  coordinator x1 gzip / nginx identity:  $(b_div "${med[c1_gzip]}" "${med[nginx_identity]}")   (aim >= 0.9)"
 echo "  coordinator x2 gzip / nginx identity:  $(b_div "${med[c2_gzip]}" "${med[nginx_identity]}")   (aim >= 0.9)"
 echo "  nginx gzip / nginx identity:           $(b_div "${med[nginx_gzip]}" "${med[nginx_identity]}")   (aim >= 0.9)"
+med[nginx_plainfile]=$(b_median <"$B_DIR/nginx_plainfile.rps")
+echo "  nginx, a plain file as it is (legacy .mvt, identity): $(printf '%.0f' "${med[nginx_plainfile]}") req/s"
+echo "  coordinator x1 gzip / nginx plain file: $(b_div "${med[c1_gzip]}" "${med[nginx_plainfile]}")"
+echo "  coordinator x2 gzip / nginx plain file: $(b_div "${med[c2_gzip]}" "${med[nginx_plainfile]}")"
+echo "  nginx gzip / nginx plain file:          $(b_div "${med[nginx_gzip]}" "${med[nginx_plainfile]}")"
 echo "  coordinator gzip / identity (x1):      $(b_div "${med[c1_gzip]}" "${med[c1_identity]}")"
 echo "  coordinator x2 / x1, identity:         $(b_div "${med[c2_identity]}" "${med[c1_identity]}")"
 echo "  coordinator x2 / x1, gzip:             $(b_div "${med[c2_gzip]}" "${med[c1_gzip]}")"
