@@ -88,11 +88,11 @@ log_ms() {
 }
 
 # cold NAME: one cold fetch of NAME/16/0/0, then one hit of it; prints
-# "total_ms queue_ms sql_ms write_ms hit_ms": the cold answer's time (curl's time_total), from
+# "total_ms queue_ms sql_ms write_ms hit_ms rest_ms": the cold answer's time (curl's time_total), from
 # just before curl to the worker's job_claimed (enqueue, claim), the worker's SQL and cache
 # write of the requested tile (job_partial with metatile 8, job_done with metatile 1), and a
 # hit of the same tile right after (connect, cache read, send: what the cold answer also does
-# once the tile is written).
+# once the tile is written), and what is left of the total (this run's).
 cold() {
     local name=$1 out code xq secs i t0 claimed line sql write hit
     # An interactive job answers its first tile before it renders the rest of the metatile:
@@ -123,7 +123,8 @@ cold() {
     sql=$(sed -n 's/.* sql_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     write=$(sed -n 's/.* write_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     awk -v s="$secs" -v q="$(($(log_ms "$claimed") - t0))" -v sql="$sql" -v w="$write" -v h="$hit" \
-        'BEGIN { printf "%.1f %.1f %s %s %.1f\n", s * 1000, q, sql, w, h * 1000 }'
+        'BEGIN { printf "%.1f %.1f %s %s %.1f %.1f\n", s * 1000, q, sql, w, h * 1000,
+                 s * 1000 - q - sql - w - h * 1000 }'
 }
 
 declare -A med
@@ -142,6 +143,7 @@ for mode in $FSYNC; do
         med[$name.$mode.sql]=$(col_median "$f" 3)
         med[$name.$mode.write]=$(col_median "$f" 4)
         med[$name.$mode.hit]=$(col_median "$f" 5)
+        med[$name.$mode.rest]=$(col_median "$f" 6)
     done
 done
 
@@ -159,17 +161,15 @@ echo "  aim: ratio <= 1.10"
 echo
 echo "where the time goes (medians, ms): queue = request start to the worker's claim (enqueue,"
 echo "claim); SQL and write = the worker's, of the requested tile; read+send = a hit of the tile"
-echo "right after (connect, cache read, send); rest = total - those (ack, completion event,"
-echo "the coordinator's wake-up):"
+echo "right after (connect, cache read, send); rest = total - those, per run (ack, completion"
+echo "event, the coordinator's wake-up); each column is its own median, so they need not add up:"
 printf '  %-16s %8s %8s %8s %8s %10s %8s %8s\n' "" total queue SQL write read+send rest "SQL/raw"
 for mode in $FSYNC; do
     for name in mt1 mt8; do
         printf '  %-16s %8.1f %8.1f %8.1f %8.1f %10.1f %8.1f %8s\n' "$name fsync $mode" \
             "${med[$name.$mode]}" "${med[$name.$mode.queue]}" "${med[$name.$mode.sql]}" \
             "${med[$name.$mode.write]}" "${med[$name.$mode.hit]}" \
-            "$(awk -v t="${med[$name.$mode]}" -v q="${med[$name.$mode.queue]}" \
-                -v s="${med[$name.$mode.sql]}" -v w="${med[$name.$mode.write]}" \
-                -v h="${med[$name.$mode.hit]}" 'BEGIN { print t - q - s - w - h }')" \
+            "${med[$name.$mode.rest]}" \
             "$(b_div "${med[$name.$mode.sql]}" "$raw_ms")"
     done
 done

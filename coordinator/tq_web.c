@@ -213,8 +213,9 @@ void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char
         goto cleanup;
     }
     /* The usual hit: stored gzip, client accepts gzip: the stored bytes as they are. */
-    if (gz && !tile->gzip) { /* a legacy plain tile: compress (tq_gzip, as the worker does) */
-        if (tq_gzip_compress(tile->data, tile->len, &conv, &body_len) != 0) {
+    if (gz && !tile->gzip) { /* a legacy plain tile: compress as the worker does */
+        if (tq_gzip_compress_level(tile->data, tile->len, TQ_CACHE_GZIP_LEVEL, &conv, &body_len) !=
+            0) {
             tq_log_error("tile_gzip_failed", "bytes=%zu", tile->len);
             gz = 0;
             body_len = tile->len;

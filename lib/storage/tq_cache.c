@@ -1,7 +1,7 @@
 /* tq_cache — see tq_cache.h.
  *
  * A tile write, with fsync on:
- *   gzip the plain MVT (tq_gzip_compress; not an empty tile, not bytes that are gzip already)
+ *   gzip the plain MVT (TQ_CACHE_GZIP_LEVEL; not an empty tile, not bytes that are gzip already)
  *   -> mkdir -p {z}/{x} (fsync the parent of each directory created)
  *   -> write .tmp.<host>.<pid>.<random> -> fsync it (not an empty marker: no data) -> close
  *   -> rename over {y}.mvt.gz|.empty
@@ -174,7 +174,7 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
     }
     if (len > 0 && !tq_gzip_is(data, len)) {
         size_t gzlen;
-        if (tq_gzip_compress(data, len, &gz, &gzlen) != 0) {
+        if (tq_gzip_compress_level(data, len, TQ_CACHE_GZIP_LEVEL, &gz, &gzlen) != 0) {
             snprintf(err, errsize, "gzip of a %zu-byte tile failed", len);
             goto cleanup;
         }
