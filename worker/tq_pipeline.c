@@ -182,8 +182,9 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
                     result, first->sql_ms, res->sql_ms);
     else
         tq_log_info("job_done",
-                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s", c->id,
-                    c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result);
+                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s jit=%d",
+                    c->id, c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result,
+                    res->jit);
 cleanup:
     free(entries);
 }
@@ -218,8 +219,8 @@ static int job_first_tile(struct tq_worker *w, const struct tq_claimed *c, struc
             return 1;
         }
     }
-    tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f write_ms=%.1f", c->id,
-                t->tile.z, t->tile.x, t->tile.y, t->len, res->sql_ms, write_ms);
+    tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f write_ms=%.1f jit=%d",
+                c->id, t->tile.z, t->tile.x, t->tile.y, t->len, res->sql_ms, write_ms, res->jit);
     int sent = tq_queue_partial(tq_wconn_redis(w->conn), c->id, c->token, err, sizeof err);
     if (sent < 0) {
         tq_log_warn("partial_not_sent", "job=%s error=%s", c->id, tq_log_quote(err, q, sizeof q));

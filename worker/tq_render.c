@@ -28,7 +28,13 @@ struct ts_state {
     char stmt1[32]; /* metatile > 1: the one-tile (contract) form, for a job's first tile */
     int prepared1;
     json_t *schema; /* the layers' fields as last described (tq_tilejson.h), owned */
+    /* The last one-tile render's SQL time at each zoom (0: none yet), for set_jit. */
+    float one_ms[TQ_TILE_MAX_ZOOM + 1];
 };
+
+/* A one-tile render gets JIT when the last one at its tileset and zoom took at least this
+ * long (see want_jit). */
+#define JIT_MIN_MS 100.0f
 
 struct tq_renderer {
     const struct tq_config *cfg; /* borrowed */
@@ -465,17 +471,24 @@ static enum tq_render_status set_session(PGconn *pg, char *err, size_t errsize)
     return st;
 }
 
-/* JIT for this render (SET only when it changes on the connection: one round trip, ~0.1 ms
- * on a LAN, when a job switches between the two kinds). What it costs decides:
- * - a metatile statement: off. Its plan holds the expressions of every sub-tile, so LLVM's
+/* Whether this render gets JIT, from what it costs:
+ * - a metatile statement: never. Its plan holds the expressions of every sub-tile, so LLVM's
  *   compile and optimization of it (PostgreSQL JITs every execution whose estimated cost is
- *   over jit_above_cost, and a render's estimate always is) took longer than running it:
- *   0.5-1 s on the 100,000-point benchmark tile, for a query of ~300 ms;
+ *   over jit_above_cost, and a render's estimate is high: every row times PostGIS calls) took
+ *   longer than running it: 0.5-1 s on the 100,000-point benchmark tile, for a ~300 ms query;
  * - a one-tile statement (a tileset of metatile 1, or a job's first tile rendered alone):
- *   on, leaving the rest to PostgreSQL's thresholds (jit_above_cost and the inline/optimize
- *   ones): its plan is small, the compile costs a few ms, and on a large tile it pays
- *   (bench/cold_tile.sh: the 100,000-point tile's query ~10% faster with JIT than without).
- * TQ_RENDER_OK, or as tq_render_set_timeout. */
+ *   when the last one-tile render of that tileset at that zoom took JIT_MIN_MS or more. A
+ *   slow tile is where JIT pays (bench/cold_tile.sh: the 100,000-point tile's query ~10%
+ *   faster with it, compile included); on a tile of a few ms the compile would cost more
+ *   than the whole query. The first render at a zoom goes without. */
+static int want_jit(const struct ts_state *s, int single, int z)
+{
+    return single && z >= 0 && z <= TQ_TILE_MAX_ZOOM && s->one_ms[z] >= JIT_MIN_MS;
+}
+
+/* Sets JIT for this render (only when it changes on the connection: one round trip, ~0.1 ms
+ * on a LAN, when a job switches between the two kinds). TQ_RENDER_OK, or as
+ * tq_render_set_timeout. */
 static enum tq_render_status set_jit(struct tq_renderer *r, PGconn *pg, int on, char *err,
                                      size_t errsize)
 {
@@ -817,11 +830,13 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     tq_render_params(ts, m, skip, &params);
 
     /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
+    int single = ts->metatile == 1 || one;
     st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
     if (st == TQ_RENDER_OK)
-        st = set_jit(r, pg, ts->metatile == 1 || one, err, errsize);
+        st = set_jit(r, pg, want_jit(s, single, m->z), err, errsize);
     if (st != TQ_RENDER_OK)
         return st;
+    out->jit = r->jit == 1;
     out->started_ms = tq_now_ms();
     double t0 = tq_mono_ms();
     if (!PQsendQueryPrepared(pg, stmt, TQ_RENDER_NPARAMS, params.values, NULL, NULL, 1)) {
@@ -836,6 +851,8 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
         PQclear(extra);
     out->sql_ms = tq_mono_ms() - t0;
+    if (single && m->z >= 0 && m->z <= TQ_TILE_MAX_ZOOM)
+        s->one_ms[m->z] = (float)out->sql_ms;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_error(pg, res, "render", err, errsize);
         st = failed(pg);
