@@ -94,7 +94,7 @@ log_ms() {
 # hit of the same tile right after (connect, cache read, send: what the cold answer also does
 # once the tile is written), and what is left of the total (this run's).
 cold() {
-    local name=$1 out code xq secs i t0 claimed line sql write hit
+    local name=$1 out code xq secs i t0 claimed line sql write hit jit
     # An interactive job answers its first tile before it renders the rest of the metatile:
     # let the previous run's job finish first (a request now would wait for it).
     for ((i = 0; i < 600; i++)); do
@@ -122,9 +122,10 @@ cold() {
     fi
     sql=$(sed -n 's/.* sql_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     write=$(sed -n 's/.* write_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    jit=$(sed -n 's/.* jit=\([01]\).*/\1/p' <<<"$line")
     awk -v s="$secs" -v q="$(($(log_ms "$claimed") - t0))" -v sql="$sql" -v w="$write" -v h="$hit" \
-        'BEGIN { printf "%.1f %.1f %s %s %.1f %.1f\n", s * 1000, q, sql, w, h * 1000,
-                 s * 1000 - q - sql - w - h * 1000 }'
+        -v j="${jit:-0}" 'BEGIN { printf "%.1f %.1f %s %s %.1f %.1f %d\n", s * 1000, q, sql, w,
+                 h * 1000, s * 1000 - q - sql - w - h * 1000, j }'
 }
 
 declare -A med
@@ -144,6 +145,7 @@ for mode in $FSYNC; do
         med[$name.$mode.write]=$(col_median "$f" 4)
         med[$name.$mode.hit]=$(col_median "$f" 5)
         med[$name.$mode.rest]=$(col_median "$f" 6)
+        med[$name.$mode.jit]=$(awk '$7 == 1 { n++ } END { print n + 0 }' "$f")
     done
 done
 
@@ -163,14 +165,15 @@ echo "where the time goes (medians, ms): queue = request start to the worker's c
 echo "claim); SQL and write = the worker's, of the requested tile; read+send = a hit of the tile"
 echo "right after (connect, cache read, send); rest = total - those, per run (ack, completion"
 echo "event, the coordinator's wake-up); each column is its own median, so they need not add up:"
-printf '  %-16s %8s %8s %8s %8s %10s %8s %8s\n' "" total queue SQL write read+send rest "SQL/raw"
+printf '  %-16s %8s %8s %8s %8s %10s %8s %8s %6s\n' "" total queue SQL write read+send rest \
+    "SQL/raw" "JIT"
 for mode in $FSYNC; do
     for name in mt1 mt8; do
-        printf '  %-16s %8.1f %8.1f %8.1f %8.1f %10.1f %8.1f %8s\n' "$name fsync $mode" \
+        printf '  %-16s %8.1f %8.1f %8.1f %8.1f %10.1f %8.1f %8s %3s/%s\n' "$name fsync $mode" \
             "${med[$name.$mode]}" "${med[$name.$mode.queue]}" "${med[$name.$mode.sql]}" \
             "${med[$name.$mode.write]}" "${med[$name.$mode.hit]}" \
             "${med[$name.$mode.rest]}" \
-            "$(b_div "${med[$name.$mode.sql]}" "$raw_ms")"
+            "$(b_div "${med[$name.$mode.sql]}" "$raw_ms")" "${med[$name.$mode.jit]}" "$RUNS"
     done
 done
 if [[ $FSYNC == "on off" ]]; then
