@@ -176,10 +176,10 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
     if (first)
         tq_log_info("job_done",
                     "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s "
-                    "first_sql_ms=%.1f rest_sql_ms=%.1f",
+                    "first_sql_ms=%.1f rest_sql_ms=%.1f jit=%d",
                     c->id, c->attempt, res->ntiles + first->ntiles,
                     res->total_bytes + first->total_bytes, res->sql_ms + first->sql_ms, write_ms,
-                    result, first->sql_ms, res->sql_ms);
+                    result, first->sql_ms, res->sql_ms, res->jit);
     else
         tq_log_info("job_done",
                     "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s jit=%d",
