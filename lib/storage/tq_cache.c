@@ -363,8 +363,9 @@ static int remove_broken(const char *path, const struct stat *seen)
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-/* A file that passed tq_cache_check, by identity (zeroed before filling: tq_map compares
- * bytes), and what the check found. */
+/* A file that passed tq_cache_check, by identity: these fields (zeroed before filling:
+ * tq_map compares bytes) followed by the path, so an inode number reused by another tile's
+ * file is another key; and what the check found. */
 struct checked_key {
     uint64_t dev, ino, size;
     int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
@@ -375,10 +376,19 @@ struct checked_val {
     uint32_t plain_crc;
 };
 
-static struct tq_map *g_checked; /* checked_key -> checked_val; NULL until the first check */
+static struct tq_map *g_checked; /* checked_key + path -> checked_val; NULL until the first */
 
-static void checked_key_of(const struct stat *st, struct checked_key *k)
+#define CHECKED_KEY_MAX (sizeof(struct checked_key) + 4096)
+
+/* Writes the key of the file at path (identity in st) into buf (CHECKED_KEY_MAX bytes).
+ * Returns its length, or 0 when the path does not fit (not remembered then). */
+static size_t checked_key_of(const char *path, const struct stat *st, unsigned char *buf)
 {
+    struct checked_key kk, *k = &kk;
+    size_t plen = strlen(path);
+
+    if (sizeof kk + plen > CHECKED_KEY_MAX)
+        return 0;
     memset(k, 0, sizeof *k);
     k->dev = (uint64_t)st->st_dev;
     k->ino = (uint64_t)st->st_ino;
@@ -387,36 +397,41 @@ static void checked_key_of(const struct stat *st, struct checked_key *k)
     k->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
     k->ctime_s = (int64_t)st->st_ctim.tv_sec;
     k->ctime_ns = (int64_t)st->st_ctim.tv_nsec;
+    memcpy(buf, k, sizeof *k);
+    memcpy(buf + sizeof *k, path, plen);
+    return sizeof *k + plen;
 }
 
 /* Remembers a checked file. Out of memory only costs a check next time. */
-static void checked_put(const struct checked_key *k, size_t plain_len, uint32_t crc)
+static void checked_put(const unsigned char *key, size_t klen, size_t plain_len, uint32_t crc)
 {
+    if (klen == 0)
+        return;
     if (g_checked == NULL)
-        g_checked = tq_map_new(sizeof *k, sizeof(struct checked_val));
+        g_checked = tq_map_new(0, sizeof(struct checked_val));
     if (g_checked == NULL)
         return;
     if (tq_map_count(g_checked) >= TQ_CACHE_CHECKED_MAX)
         tq_map_clear(g_checked); /* bounded: the hot tiles come back at once */
-    struct checked_val *v = tq_map_put(g_checked, k, sizeof *k, NULL);
+    struct checked_val *v = tq_map_put(g_checked, key, klen, NULL);
     if (v) {
         v->plain_len = plain_len;
         v->plain_crc = crc;
     }
 }
 
-/* Checks the bytes read from a file (identity in st) and finds the plain length and CRC:
- * from the table when this file was checked before, else by tq_cache_check's walk.
+/* Checks the bytes read from the file at path (identity in st) and finds the plain length
+ * and CRC: from the table when this file was checked before, else by tq_cache_check's walk.
  * NULL when whole (*plain_len, *crc set), else why not. */
-static const char *check_read(const struct stat *st, const char *data, size_t len, int gzip,
-                              size_t *plain_len, uint32_t *crc)
+static const char *check_read(const char *path, const struct stat *st, const char *data, size_t len,
+                              int gzip, size_t *plain_len, uint32_t *crc)
 {
-    struct checked_key k;
+    unsigned char key[CHECKED_KEY_MAX];
+    size_t klen = checked_key_of(path, st, key);
     const struct checked_val *v;
     const char *why;
 
-    checked_key_of(st, &k);
-    if (g_checked && (v = tq_map_get(g_checked, &k, sizeof k)) != NULL) {
+    if (g_checked && klen && (v = tq_map_get(g_checked, key, klen)) != NULL) {
         *plain_len = (size_t)v->plain_len;
         *crc = v->plain_crc;
         return NULL;
@@ -432,7 +447,7 @@ static const char *check_read(const struct stat *st, const char *data, size_t le
         *crc = why ? 0 : (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)data, (uInt)len);
     }
     if (why == NULL)
-        checked_put(&k, *plain_len, *crc);
+        checked_put(key, klen, *plain_len, *crc);
     return why;
 }
 
@@ -514,7 +529,7 @@ int tq_cache_read_tile(const char *cache_dir, const char *tileset, struct tq_til
     }
     /* The bytes decide (a legacy .mvt may hold gzip, a .mvt.gz that is not gzip is broken). */
     int gzip = tq_gzip_is(buf, got) || (got > 0 && strcmp(path + strlen(path) - 3, ".gz") == 0);
-    const char *why = check_read(&st, buf, got, gzip, &out->plain_len, &out->plain_crc);
+    const char *why = check_read(path, &st, buf, got, gzip, &out->plain_len, &out->plain_crc);
     if (why != NULL) {
         char qp[600], qw[100];
         int removed = remove_broken(path, &st);

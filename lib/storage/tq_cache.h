@@ -23,8 +23,8 @@
  * Never served broken: tq_cache_read checks what it reads (tq_cache_check) and treats a
  * zero-length or truncated file as not cached, removing it (only when the name still points
  * at the file it read), so the tile is rendered again. A file that passed the check is
- * remembered by its identity (device, inode, size, mtime, ctime: a rename() puts a new inode
- * at the name, any write changes mtime), so a hit on it again is not inflated a second time
+ * remembered by its path and identity (device, inode, size, mtime, ctime: a rename() puts a new
+ * inode at the name, any write changes mtime), so a hit on it again is not inflated a second time
  * (a per-process table of at most TQ_CACHE_CHECKED_MAX files, emptied when full). */
 #ifndef TQ_CACHE_H
 #define TQ_CACHE_H
