@@ -16,9 +16,9 @@
 #         has rendered that tile alone (the "partial" event), before the other 63.
 # The mtN runs are made once per FSYNC mode (the config's cache_fsync, the worker restarted in
 # between): "on" fsyncs each tile before its rename and each directory once per batch.
-# Prints the medians and the ratios median(mtN) / median(raw) (aim: <= 1.10), and
-# fsync on / off. Last, tq-bench-tilecheck: what the broken-tile check of every cache hit
-# costs on this tile.
+# Prints the medians and the ratios median(mtN) / median(raw) (aim: <= 1.10), where the time
+# goes (queue, SQL, write, read+send, the rest; see cold()), and fsync on / off. Last,
+# tq-bench-tilecheck: what the broken-tile check of a cache hit costs on this tile.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -58,8 +58,9 @@ bbox="ST_Expand($env, (2 * 20037508.342789244::float8 / 2 ^ 16) * 64 / 4096)"
 layer=${LAYER_SQL//'!BBOX!'/$bbox}
 RAW_SQL="SELECT COALESCE((SELECT ST_AsMVT(q, 'points', 4096, 'geom') FROM (SELECT ST_AsMVTGeom(l.geom, $env, 4096, 64, true) AS geom, l.id FROM ($layer) l WHERE l.geom && $bbox) q), ''::bytea)"
 
-# The reference is the faster of PostgreSQL's defaults and JIT off (the worker turns JIT off on
-# its connection; a reference slowed by JIT compiling would flatter the ratio).
+# The reference is the faster of PostgreSQL's defaults and JIT off (the worker decides JIT per
+# render: on for a one-tile statement, off for a metatile one; a reference slowed by JIT
+# compiling would flatter the ratio).
 raw_ms=""
 for opts in "" " options='-c jit=off'"; do
     "$BUILD/bench/tq-bench-sql" "$B_CONNINFO$opts" "$WARMUP" "$RAW_SQL" >/dev/null
@@ -72,9 +73,28 @@ for opts in "" " options='-c jit=off'"; do
     fi
 done
 
-# cold NAME: one cold fetch of NAME/16/0/0; prints seconds.
+# wait_job NAME: until NAME/16/0/0's job is gone (finished), bounded.
+wait_job() {
+    local i
+    for ((i = 0; i < 600; i++)); do
+        [[ $(b_redis EXISTS "{tq}:job:$1/16/0/0") == 0 ]] && return 0
+        sleep 0.1
+    done
+}
+
+# log_ms TS: a log line's ts= (UTC ISO-8601 with ms) as epoch milliseconds.
+log_ms() {
+    date -u -d "$1" +%s%3N
+}
+
+# cold NAME: one cold fetch of NAME/16/0/0, then one hit of it; prints
+# "total_ms queue_ms sql_ms write_ms hit_ms rest_ms": the cold answer's time (curl's time_total), from
+# just before curl to the worker's job_claimed (enqueue, claim), the worker's SQL and cache
+# write of the requested tile (job_partial with metatile 8, job_done with metatile 1), and a
+# hit of the same tile right after (connect, cache read, send: what the cold answer also does
+# once the tile is written), and what is left of the total (this run's).
 cold() {
-    local name=$1 out code xq secs i
+    local name=$1 out code xq secs i t0 claimed line sql write hit jit
     # An interactive job answers its first tile before it renders the rest of the metatile:
     # let the previous run's job finish first (a request now would wait for it).
     for ((i = 0; i < 600; i++)); do
@@ -83,6 +103,7 @@ cold() {
     done
     rm -rf "${B_DIR:?}/cache/$name/16"
     b_redis DEL "{tq}:done:$name/16/0/0" >/dev/null
+    t0=$(date +%s%3N)
     out=$(curl -sS -o "$B_DIR/tile.mvt" -D "$B_DIR/tile.headers" --max-time 120 \
         -w '%{http_code} %{time_total}' "$B_URL/$name/16/0/0.mvt")
     read -r code secs <<<"$out"
@@ -90,28 +111,41 @@ cold() {
     [[ $code == 200 && $xq == miss ]] || tq_die "$name/16/0/0: status $code, X-Tileq '$xq'"
     [[ $(stat -c %s "$B_DIR/tile.mvt") == "$raw_bytes" ]] ||
         tq_die "$name/16/0/0: $(stat -c %s "$B_DIR/tile.mvt") bytes, the raw query gives $raw_bytes"
-    echo "$secs"
+    hit=$(curl -sS -o /dev/null -w '%{time_total}' "$B_URL/$name/16/0/0.mvt")
+    wait_job "$name"
+    claimed=$(grep "event=job_claimed job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n 1 |
+        sed -n 's/^ts=\([^ ]*\) .*/\1/p')
+    if [[ $name == mt1 ]]; then
+        line=$(grep "event=job_done job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n 1)
+    else
+        line=$(grep "event=job_partial job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n 1)
+    fi
+    sql=$(sed -n 's/.* sql_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    write=$(sed -n 's/.* write_ms=\([0-9.]*\).*/\1/p' <<<"$line")
+    jit=$(sed -n 's/.* jit=\([01]\).*/\1/p' <<<"$line")
+    awk -v s="$secs" -v q="$(($(log_ms "$claimed") - t0))" -v sql="$sql" -v w="$write" -v h="$hit" \
+        -v j="${jit:-0}" 'BEGIN { printf "%.1f %.1f %s %s %.1f %.1f %d\n", s * 1000, q, sql, w,
+                 h * 1000, s * 1000 - q - sql - w - h * 1000, j }'
 }
 
 declare -A med
+col_median() { # FILE COLUMN
+    awk -v c="$2" '{ print $c }' "$1" | b_median
+}
 for mode in $FSYNC; do
     b_set_fsync "$mode"
     for name in mt1 mt8; do
         for ((i = 0; i < WARMUP; i++)); do cold "$name" >/dev/null; done
-        : >"$B_DIR/$name.times"
-        for ((i = 0; i < RUNS; i++)); do cold "$name" >>"$B_DIR/$name.times"; done
-        med[$name.$mode]=$(awk '{ print $1 * 1000 }' "$B_DIR/$name.times" | b_median)
-        # The worker's own SQL time for the requested tile (job_done sql_ms; first_sql_ms when
-        # the job rendered that tile alone first and answered it before the rest), for reading
-        # the overhead.
-        for ((i = 0; i < 600; i++)); do
-            [[ $(b_redis EXISTS "{tq}:job:$name/16/0/0") == 0 ]] && break
-            sleep 0.1
-        done
-        med[$name.$mode.sql]=$(grep "event=job_done job=$name/16/0/0 " "$B_DIR/w1.log" |
-            tail -n "$RUNS" |
-            sed -n -e 's/.* first_sql_ms=\([0-9.]*\).*/\1/p;t' -e 's/.* sql_ms=\([0-9.]*\).*/\1/p' |
-            b_median)
+        : >"$B_DIR/$name.$mode.times"
+        for ((i = 0; i < RUNS; i++)); do cold "$name" >>"$B_DIR/$name.$mode.times"; done
+        f=$B_DIR/$name.$mode.times
+        med[$name.$mode]=$(col_median "$f" 1)
+        med[$name.$mode.queue]=$(col_median "$f" 2)
+        med[$name.$mode.sql]=$(col_median "$f" 3)
+        med[$name.$mode.write]=$(col_median "$f" 4)
+        med[$name.$mode.hit]=$(col_median "$f" 5)
+        med[$name.$mode.rest]=$(col_median "$f" 6)
+        med[$name.$mode.jit]=$(awk '$7 == 1 { n++ } END { print n + 0 }' "$f")
     done
 done
 
@@ -120,12 +154,28 @@ echo "cold tile z16/0/0, 100,000 points, tile $raw_bytes bytes; $RUNS runs each 
 printf '  %-34s %9.1f ms\n' "raw ST_AsMVT query (libpq)" "$raw_ms"
 for mode in $FSYNC; do
     for name in mt1 mt8; do
-        printf '  %-34s %9.1f ms   (worker SQL %.1f ms)   ratio %s\n' \
+        printf '  %-34s %9.1f ms   ratio %s\n' \
             "through the coordinator, $name, fsync $mode" "${med[$name.$mode]}" \
-            "${med[$name.$mode.sql]}" "$(b_div "${med[$name.$mode]}" "$raw_ms")"
+            "$(b_div "${med[$name.$mode]}" "$raw_ms")"
     done
 done
 echo "  aim: ratio <= 1.10"
+echo
+echo "where the time goes (medians, ms): queue = request start to the worker's claim (enqueue,"
+echo "claim); SQL and write = the worker's, of the requested tile; read+send = a hit of the tile"
+echo "right after (connect, cache read, send); rest = total - those, per run (ack, completion"
+echo "event, the coordinator's wake-up); each column is its own median, so they need not add up:"
+printf '  %-16s %8s %8s %8s %8s %10s %8s %8s %6s\n' "" total queue SQL write read+send rest \
+    "SQL/raw" "JIT"
+for mode in $FSYNC; do
+    for name in mt1 mt8; do
+        printf '  %-16s %8.1f %8.1f %8.1f %8.1f %10.1f %8.1f %8s %3s/%s\n' "$name fsync $mode" \
+            "${med[$name.$mode]}" "${med[$name.$mode.queue]}" "${med[$name.$mode.sql]}" \
+            "${med[$name.$mode.write]}" "${med[$name.$mode.hit]}" \
+            "${med[$name.$mode.rest]}" \
+            "$(b_div "${med[$name.$mode.sql]}" "$raw_ms")" "${med[$name.$mode.jit]}" "$RUNS"
+    done
+done
 if [[ $FSYNC == "on off" ]]; then
     for name in mt1 mt8; do
         printf '  %s: fsync on / off %s (%+.1f ms)\n' "$name" \

@@ -1,11 +1,14 @@
 /* tq-bench-tilecheck — what checking a tile costs on every cache hit (tq_cache_check), next
- * to the rest of the hit (tq_cache_read: open, fstat, read, check). For the benchmarks.
+ * to the rest of the hit (tq_cache_read: open, fstat, read; the check of a file is remembered
+ * after its first read, so a hit on a file read before does not check it again). For the
+ * benchmarks.
  *
  *   tq-bench-tilecheck N FILE...
  *
  * For each FILE (a tile as the cache holds it): the median over 15 batches of N calls of
  * tq_cache_check on the plain bytes and on their gzip encoding, and of tq_cache_read of the
- * tile written into a temp cache; prints one line per file, ns per call and per KiB. */
+ * tile written into a temp cache (gzip, as the worker writes it); prints one line per file, ns
+ * per call and per KiB. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +87,7 @@ int main(int argc, char **argv)
     }
     tq_cache_set_fsync(0);
     printf("%-40s %9s %12s %9s %12s %12s\n", "tile", "bytes", "check ns", "ns/KiB", "gzip check",
-           "read+check");
+           "read (hit)");
     for (int i = 2; i < argc; i++) {
         size_t len, gzlen;
         unsigned char *data = slurp(argv[i], &len), *gz = NULL;

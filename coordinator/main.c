@@ -12,6 +12,7 @@
 #include "tq_discover.h"
 #include "tq_log.h"
 #include "tq_main.h"
+#include "tq_procs.h"
 
 #define PROG "tileq-coordinator"
 /* Upper bound on a graceful shutdown: requests still waiting for a render then get 503. */
@@ -64,34 +65,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     tq_coord_drain(app->co, SHUTDOWN_GRACE_S, on_drained, app);
 }
 
-int main(int argc, char **argv)
+/* One coordinator: its event loop until drained. Returns the exit status. */
+static int serve(void *arg)
 {
-    const char *config_path = NULL;
-    struct tq_config *cfg = NULL;
+    struct tq_config *cfg = arg;
     struct app app;
     struct event *sigterm = NULL, *sigint = NULL;
     char err[512];
     int rc = 1;
 
     memset(&app, 0, sizeof app);
-    cfg = tq_main_load_config(argc, argv, PROG, usage, &config_path, &rc);
-    if (cfg == NULL)
-        return rc;
-    rc = 1;
-    signal(SIGPIPE, SIG_IGN);
-    if (cfg->ntilesets == 0) {
-        /* No tileset configured: publish every geometry column (tq_discover.h); blocks,
-         * retrying while PostgreSQL is down. The only time the coordinator talks to it. */
-        signal(SIGTERM, on_signal_discovery);
-        signal(SIGINT, on_signal_discovery);
-        int n = tq_discover_at_start(cfg, PROG, &g_stop_discovery, err, sizeof err);
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        if (n < 0) {
-            fprintf(stderr, "%s: %s\n", PROG, err);
-            goto cleanup;
-        }
-    }
     app.base = event_base_new();
     if (app.base == NULL) {
         fprintf(stderr, "%s: event_base_new failed\n", PROG);
@@ -109,9 +92,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: cannot install signal handlers\n", PROG);
         goto cleanup;
     }
-    tq_log_info("start", "config=%s pid=%ld", config_path, (long)getpid());
+    tq_log_info("start", "config=%s pid=%ld", cfg->path, (long)getpid());
     if (event_base_dispatch(app.base) < 0) {
-        tq_log_error("loop_failed", "config=%s", config_path);
+        tq_log_error("loop_failed", "config=%s", cfg->path);
         goto cleanup;
     }
     tq_log_info("exit", "status=0");
@@ -124,6 +107,45 @@ cleanup:
     tq_coord_free(app.co);
     if (app.base)
         event_base_free(app.base);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_path = NULL;
+    struct tq_config *cfg = NULL;
+    char err[512];
+    int rc = 1;
+
+    cfg = tq_main_load_config(argc, argv, PROG, usage, &config_path, &rc);
+    if (cfg == NULL)
+        return rc;
+    rc = 1;
+    signal(SIGPIPE, SIG_IGN);
+    if (cfg->http.processes > 1 && cfg->listen_port == 0) {
+        fprintf(stderr,
+                "%s: http.processes = %d needs a fixed listen port (with port 0 each process "
+                "would get a port of its own)\n",
+                PROG, cfg->http.processes);
+        rc = 2;
+        goto cleanup;
+    }
+    if (cfg->ntilesets == 0) {
+        /* No tileset configured: publish every geometry column (tq_discover.h); blocks,
+         * retrying while PostgreSQL is down. The only time the coordinator talks to it. */
+        signal(SIGTERM, on_signal_discovery);
+        signal(SIGINT, on_signal_discovery);
+        int n = tq_discover_at_start(cfg, PROG, &g_stop_discovery, err, sizeof err);
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        if (n < 0) {
+            fprintf(stderr, "%s: %s\n", PROG, err);
+            goto cleanup;
+        }
+    }
+    /* Every core: http.processes copies of serve() on the one port (tq_procs.h). */
+    rc = cfg->http.processes > 1 ? tq_procs_run(cfg->http.processes, serve, cfg) : serve(cfg);
+cleanup:
     tq_config_free(cfg);
     return rc;
 }

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 
 #include <event2/http.h>
+#include <event2/listener.h>
 
 #include "tq_access.h"
 #include "tq_cmetrics.h"
@@ -283,6 +284,39 @@ void tq_coord_drain(struct tq_coord *co, int grace_seconds, void (*done)(void *a
 
 /* ---- lifecycle ------------------------------------------------------------------------- */
 
+/* Binds the listen address with SO_REUSEPORT (http.processes > 1: every process of the
+ * coordinator binds the same port, and the kernel spreads new connections over them) and
+ * hands the socket to evhttp. NULL with errno set when it cannot. */
+static struct evhttp_bound_socket *bind_reuseport(struct event_base *base, struct evhttp *http,
+                                                  const char *host, int port)
+{
+    struct evutil_addrinfo hints, *ai = NULL;
+    struct evconnlistener *l;
+    struct evhttp_bound_socket *bound = NULL;
+    char service[16];
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_ADDRCONFIG;
+    snprintf(service, sizeof service, "%d", port);
+    if (evutil_getaddrinfo(host && host[0] ? host : NULL, service, &hints, &ai) != 0 || !ai) {
+        errno = EADDRNOTAVAIL;
+        return NULL;
+    }
+    l = evconnlistener_new_bind(base, NULL, NULL,
+                                LEV_OPT_REUSEABLE | LEV_OPT_REUSEABLE_PORT | LEV_OPT_CLOSE_ON_EXEC |
+                                    LEV_OPT_CLOSE_ON_FREE,
+                                -1, ai->ai_addr, (int)ai->ai_addrlen);
+    if (l != NULL) {
+        bound = evhttp_bind_listener(http, l); /* owns l from here */
+        if (bound == NULL)
+            evconnlistener_free(l);
+    }
+    evutil_freeaddrinfo(ai);
+    return bound;
+}
+
 static int bound_port(struct evhttp_bound_socket *bound)
 {
     struct sockaddr_storage ss;
@@ -346,7 +380,9 @@ struct tq_coord *tq_coord_new(struct event_base *base, const struct tq_config *c
         snprintf(err, errsize, "out of memory");
         goto cleanup;
     }
-    co->bound = evhttp_bind_socket_with_handle(co->http, cfg->listen_host, cfg->listen_port);
+    co->bound = cfg->http.processes > 1
+                    ? bind_reuseport(base, co->http, cfg->listen_host, cfg->listen_port)
+                    : evhttp_bind_socket_with_handle(co->http, cfg->listen_host, cfg->listen_port);
     if (co->bound == NULL) {
         snprintf(err, errsize, "cannot listen on %s:%d: %s", cfg->listen_host, cfg->listen_port,
                  strerror(errno));

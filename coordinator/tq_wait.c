@@ -72,21 +72,20 @@ static void waiter_release_conn(struct tq_waiter *w);
 static int answer_from_cache(struct tq_wait *wt, struct evhttp_request *req, const char *tileset,
                              struct tq_tile t, const char *label, struct tq_waiter *w)
 {
-    char *data = NULL;
-    size_t len = 0;
+    struct tq_cache_tile tile;
     char err[256], qe[300];
-    int rc = tq_cache_read(wt->cfg->cache_dir, tileset, t, &data, &len, err, sizeof err);
+    int rc = tq_cache_read_tile(wt->cfg->cache_dir, tileset, t, &tile, err, sizeof err);
 
     if (rc != 0 && w)
         waiter_release_conn(w);
     if (rc == 1)
-        tq_web_send_tile(wt->web, req, label, data, len);
+        tq_web_send_tile(wt->web, req, label, &tile);
     else if (rc < 0) {
         tq_log_error("cache_read_failed", "tileset=%s z=%d x=%" PRIu32 " y=%" PRIu32 " error=%s",
                      tileset, t.z, t.x, t.y, q(err, qe, sizeof qe));
         send_text(wt, req, 500, label, "cache read failed", 0);
     }
-    free(data);
+    free(tile.data);
     return rc != 0;
 }
 

@@ -187,29 +187,20 @@ static void send_json(struct tq_web *web, struct evhttp_request *req, json_t *do
 }
 
 void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char *label,
-                      const char *data, size_t len)
+                      const struct tq_cache_tile *tile)
 {
     struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-    unsigned char *plain_buf = NULL, *gz_buf = NULL;
-    const void *plain = data, *body = data;
-    size_t plain_len = len, body_len = len;
-    int stored_gz = tq_gzip_is(data, len);
+    unsigned char *conv = NULL; /* the other encoding, when the client wants that one */
+    const void *body = tile->data;
+    size_t body_len = tile->len;
     int gz = tq_http_accepts_gzip(evhttp_find_header(in, "Accept-Encoding"));
     char etag[TQ_HTTP_ETAG_MAX];
     int code;
 
-    if (stored_gz) {
-        if (tq_gzip_decompress(data, len, MAX_PLAIN_TILE, &plain_buf, &plain_len) != 0) {
-            tq_log_error("tile_gunzip_failed", "bytes=%zu", len);
-            send_error(web, req, 500, "cached tile is not valid gzip", 0);
-            goto cleanup;
-        }
-        plain = plain_buf;
-    }
-    if (plain_len == 0)
+    if (tile->plain_len == 0)
         gz = 0; /* 204: no body to encode */
-    tq_http_etag(plain, plain_len, gz, etag);
+    tq_http_etag(tile->plain_len, tile->plain_crc, gz, etag);
     tq_web_add_cors(web, req);
     evhttp_add_header(h, "Access-Control-Expose-Headers", "ETag, X-Tileq");
     evhttp_add_header(h, "Content-Type", MVT_CONTENT_TYPE);
@@ -222,22 +213,27 @@ void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char
         evhttp_send_reply(req, 304, "Not Modified", NULL);
         goto cleanup;
     }
-    if (gz) {
-        if (!stored_gz) {
-            if (tq_gzip_compress(plain, plain_len, &gz_buf, &body_len) != 0) {
-                tq_log_error("tile_gzip_failed", "bytes=%zu", plain_len);
-                gz = 0;
-            }
-            body = gz_buf;
+    /* The usual hit: stored gzip, client accepts gzip: the stored bytes as they are. */
+    if (gz && !tile->gzip) { /* a legacy plain tile: compress as the worker does */
+        if (tq_gzip_compress_level(tile->data, tile->len, TQ_CACHE_GZIP_LEVEL, &conv, &body_len) !=
+            0) {
+            tq_log_error("tile_gzip_failed", "bytes=%zu", tile->len);
+            gz = 0;
+            body_len = tile->len;
+        } else {
+            body = conv;
         }
+    } else if (!gz && tile->gzip) { /* a client without gzip: inflate */
+        if (tq_gzip_decompress(tile->data, tile->len, MAX_PLAIN_TILE, &conv, &body_len) != 0) {
+            tq_log_error("tile_gunzip_failed", "bytes=%zu", tile->len);
+            send_error(web, req, 500, "cached tile is not valid gzip", 0);
+            goto cleanup;
+        }
+        body = conv;
     }
-    if (gz) {
+    if (gz)
         evhttp_add_header(h, "Content-Encoding", "gzip");
-    } else {
-        body = plain;
-        body_len = plain_len;
-    }
-    code = plain_len ? 200 : 204;
+    code = tile->plain_len ? 200 : 204;
     if (code == 200) {
         /* evhttp leaves it out of HEAD replies; a HEAD must show the GET's length. */
         char cl[32];
@@ -246,15 +242,14 @@ void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char
     }
     {
         struct evbuffer *buf = evbuffer_new();
-        if (buf && body_len > 0)
+        if (buf && code == 200 && body_len > 0)
             evbuffer_add(buf, body, body_len);
         evhttp_send_reply(req, code, NULL, buf);
         if (buf)
             evbuffer_free(buf);
     }
 cleanup:
-    free(plain_buf);
-    free(gz_buf);
+    free(conv);
 }
 
 /* Keeps a header value only when it is a plain comma-separated token list. */

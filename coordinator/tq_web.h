@@ -28,6 +28,7 @@
 
 #include <event2/http.h>
 
+#include "tq_cache.h"
 #include "tq_config.h"
 #include "tq_rconn.h"
 
@@ -46,11 +47,14 @@ void tq_web_free(struct tq_web *web);
 /* Adds the CORS header every response carries. */
 void tq_web_add_cors(const struct tq_web *web, struct evhttp_request *req);
 
-/* Answers req with a tile (200; 204 when len is 0; 304 when If-None-Match matches), label
- * going into X-Tileq (may be NULL). data[0..len) is the cached tile (plain MVT or gzip),
- * borrowed. Gives req back to evhttp. */
+/* Answers req with a tile (200; 204 when it is empty; 304 when If-None-Match matches), label
+ * going into X-Tileq (may be NULL). tile is as read from the cache (gzip, or plain from a
+ * legacy cache), borrowed: its stored bytes are sent as they are when the client accepts
+ * that encoding, else inflated or compressed for it. The ETag comes from the tile's plain
+ * length and CRC-32 (tq_http_etag), so it is the same whichever form the cache holds.
+ * Gives req back to evhttp. */
 void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char *label,
-                      const char *data, size_t len);
+                      const struct tq_cache_tile *tile);
 
 /* Answers req with code and the plain-text body "reason\n" (Cache-Control: no-store), label
  * in X-Tileq when not NULL, Retry-After when retry_after > 0. Gives req back to evhttp. */

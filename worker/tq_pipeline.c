@@ -176,14 +176,15 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
     if (first)
         tq_log_info("job_done",
                     "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s "
-                    "first_sql_ms=%.1f rest_sql_ms=%.1f",
+                    "first_sql_ms=%.1f rest_sql_ms=%.1f jit=%d",
                     c->id, c->attempt, res->ntiles + first->ntiles,
                     res->total_bytes + first->total_bytes, res->sql_ms + first->sql_ms, write_ms,
-                    result, first->sql_ms, res->sql_ms);
+                    result, first->sql_ms, res->sql_ms, res->jit);
     else
         tq_log_info("job_done",
-                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s", c->id,
-                    c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result);
+                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s jit=%d",
+                    c->id, c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result,
+                    res->jit);
 cleanup:
     free(entries);
 }
@@ -201,8 +202,10 @@ static int job_first_tile(struct tq_worker *w, const struct tq_claimed *c, struc
     const struct tq_rendered_tile *t = &res->tiles[0];
     struct tq_renderlog_entry e;
 
+    double t0 = tq_mono_ms();
     if (job_write_tiles(w, c, lease, &p->job, t, 1) != 0)
         return -1;
+    double write_ms = tq_mono_ms() - t0;
     if (tq_wconn_redis_ensure(w->conn) != 0) {
         tq_log_warn("partial_not_sent", "job=%s error=redis_unavailable", c->id);
         return 1;
@@ -216,8 +219,8 @@ static int job_first_tile(struct tq_worker *w, const struct tq_claimed *c, struc
             return 1;
         }
     }
-    tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f", c->id, t->tile.z,
-                t->tile.x, t->tile.y, t->len, res->sql_ms);
+    tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f write_ms=%.1f jit=%d",
+                c->id, t->tile.z, t->tile.x, t->tile.y, t->len, res->sql_ms, write_ms, res->jit);
     int sent = tq_queue_partial(tq_wconn_redis(w->conn), c->id, c->token, err, sizeof err);
     if (sent < 0) {
         tq_log_warn("partial_not_sent", "job=%s error=%s", c->id, tq_log_quote(err, q, sizeof q));

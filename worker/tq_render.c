@@ -28,13 +28,20 @@ struct ts_state {
     char stmt1[32]; /* metatile > 1: the one-tile (contract) form, for a job's first tile */
     int prepared1;
     json_t *schema; /* the layers' fields as last described (tq_tilejson.h), owned */
+    /* The last one-tile render's SQL time at each zoom (0: none yet), for set_jit. */
+    float one_ms[TQ_TILE_MAX_ZOOM + 1];
 };
+
+/* A one-tile render gets JIT when the last one at its tileset and zoom took at least this
+ * long (see want_jit). */
+#define JIT_MIN_MS 100.0f
 
 struct tq_renderer {
     const struct tq_config *cfg; /* borrowed */
     size_t n;
     struct ts_state *ts;
     int timeout_ms; /* statement_timeout last SET on the connection; -1 unknown (new one) */
+    int jit;        /* jit last SET on the connection: 0 off, 1 on, -1 unknown (new one) */
 };
 
 void tq_render_result_clear(struct tq_render_result *r)
@@ -94,6 +101,7 @@ struct tq_renderer *tq_render_new(const struct tq_config *cfg)
     r->cfg = cfg;
     r->n = cfg->ntilesets;
     r->timeout_ms = -1;
+    r->jit = -1;
     r->ts = calloc(r->n ? r->n : 1, sizeof *r->ts);
     if (r->ts == NULL) {
         free(r);
@@ -121,6 +129,7 @@ void tq_render_free(struct tq_renderer *r)
 void tq_render_reset(struct tq_renderer *r)
 {
     r->timeout_ms = -1;
+    r->jit = -1;
     for (size_t i = 0; i < r->n; i++) {
         r->ts[i].prepared = 0;
         r->ts[i].prepared1 = 0;
@@ -445,10 +454,7 @@ cleanup:
 }
 
 /* The session settings of the render statements, set with them after every (re)connect.
- * No JIT: their estimated cost is high (every row times a few PostGIS calls), so PostgreSQL
- * would compile and optimize them with LLVM on every execution, which took longer than
- * running them (~0.5-1 s on the 100,000-point benchmark tile); the work is in PostGIS
- * functions JIT cannot speed up. Custom plans always: a generic plan keeps
+ * JIT off to begin with: set_jit decides it per render. Custom plans always: a generic plan keeps
  * ST_TileEnvelope($1, …) and the envelope parameters as expressions evaluated per row
  * instead of constants folded once, and picks its scan without knowing the bbox.
  * TQ_RENDER_OK, or TQ_RENDER_CONN_ERROR when the connection broke (another failure shows
@@ -460,6 +466,43 @@ static enum tq_render_status set_session(PGconn *pg, char *err, size_t errsize)
     if (PQresultStatus(res) != PGRES_COMMAND_OK && PQstatus(pg) == CONNECTION_BAD) {
         st = TQ_RENDER_CONN_ERROR;
         pg_error(pg, res, "SET jit", err, errsize);
+    }
+    PQclear(res);
+    return st;
+}
+
+/* Whether this render gets JIT, from what it costs:
+ * - a metatile statement: never. Its plan holds the expressions of every sub-tile, so LLVM's
+ *   compile and optimization of it (PostgreSQL JITs every execution whose estimated cost is
+ *   over jit_above_cost, and a render's estimate is high: every row times PostGIS calls) took
+ *   longer than running it: 0.5-1 s on the 100,000-point benchmark tile, for a ~300 ms query;
+ * - a one-tile statement (a tileset of metatile 1, or a job's first tile rendered alone):
+ *   when the last one-tile render of that tileset at that zoom took JIT_MIN_MS or more. A
+ *   slow tile is where JIT pays (bench/cold_tile.sh: the 100,000-point tile's query ~10%
+ *   faster with it, compile included); on a tile of a few ms the compile would cost more
+ *   than the whole query. The first render at a zoom goes without. */
+static int want_jit(const struct ts_state *s, int single, int z)
+{
+    return single && z >= 0 && z <= TQ_TILE_MAX_ZOOM && s->one_ms[z] >= JIT_MIN_MS;
+}
+
+/* Sets JIT for this render (only when it changes on the connection: one round trip, ~0.1 ms
+ * on a LAN, when a job switches between the two kinds). TQ_RENDER_OK, or as
+ * tq_render_set_timeout. */
+static enum tq_render_status set_jit(struct tq_renderer *r, PGconn *pg, int on, char *err,
+                                     size_t errsize)
+{
+    enum tq_render_status st = TQ_RENDER_OK;
+
+    if (r->jit == on)
+        return TQ_RENDER_OK;
+    PGresult *res = PQexec(pg, on ? "SET jit = on" : "SET jit = off");
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        pg_error(pg, res, "SET jit", err, errsize);
+        st = failed(pg);
+        r->jit = -1;
+    } else {
+        r->jit = on;
     }
     PQclear(res);
     return st;
@@ -787,9 +830,13 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     tq_render_params(ts, m, skip, &params);
 
     /* Bounded renders: PostgreSQL cancels a render statement past the tileset's timeout. */
+    int single = ts->metatile == 1 || one;
     st = tq_render_set_timeout(r, pg, ts->statement_timeout_ms, err, errsize);
+    if (st == TQ_RENDER_OK)
+        st = set_jit(r, pg, want_jit(s, single, m->z), err, errsize);
     if (st != TQ_RENDER_OK)
         return st;
+    out->jit = r->jit == 1;
     out->started_ms = tq_now_ms();
     double t0 = tq_mono_ms();
     if (!PQsendQueryPrepared(pg, stmt, TQ_RENDER_NPARAMS, params.values, NULL, NULL, 1)) {
@@ -804,6 +851,8 @@ static enum tq_render_status render(struct tq_renderer *r, PGconn *pg, const cha
     for (PGresult *extra; (extra = PQgetResult(pg)) != NULL;)
         PQclear(extra);
     out->sql_ms = tq_mono_ms() - t0;
+    if (single && m->z >= 0 && m->z <= TQ_TILE_MAX_ZOOM)
+        s->one_ms[m->z] = (float)out->sql_ms;
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         pg_error(pg, res, "render", err, errsize);
         st = failed(pg);

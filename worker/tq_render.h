@@ -81,6 +81,7 @@ struct tq_render_result {
     size_t total_bytes;
     int64_t started_ms; /* unix ms when the query was sent */
     double sql_ms;      /* send to last result */
+    int jit;            /* the render ran with jit = on (decided per render, tq_render.c) */
     PGresult *res;      /* owns the tile bytes */
 };
 

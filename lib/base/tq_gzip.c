@@ -17,6 +17,12 @@ int tq_gzip_is(const void *data, size_t len)
 
 int tq_gzip_compress(const void *in, size_t len, unsigned char **out, size_t *outlen)
 {
+    return tq_gzip_compress_level(in, len, 6, out, outlen);
+}
+
+int tq_gzip_compress_level(const void *in, size_t len, int level, unsigned char **out,
+                           size_t *outlen)
+{
     z_stream zs;
     unsigned char *buf = NULL;
     int rc = -1, inited = 0;
@@ -25,7 +31,8 @@ int tq_gzip_compress(const void *in, size_t len, unsigned char **out, size_t *ou
     *out = NULL;
     *outlen = 0;
     memset(&zs, 0, sizeof zs);
-    if (deflateInit2(&zs, 6, Z_DEFLATED, GZIP_WINDOW_BITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (level < 0 || level > 9 ||
+        deflateInit2(&zs, level, Z_DEFLATED, GZIP_WINDOW_BITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         goto cleanup;
     inited = 1;
     bound = deflateBound(&zs, (uLong)len) + 32;

@@ -8,9 +8,14 @@
 /* 1 when data starts with the gzip magic bytes. */
 int tq_gzip_is(const void *data, size_t len);
 
-/* gzip-encodes in[0..len) into a malloc'd buffer the caller frees. Returns 0, or -1 (OOM,
- * zlib error). */
+/* gzip-encodes in[0..len) into a malloc'd buffer the caller frees, at zlib level 6. Returns
+ * 0, or -1 (OOM, zlib error). */
 int tq_gzip_compress(const void *in, size_t len, unsigned char **out, size_t *outlen);
+
+/* The same at zlib level 0..9 (1: fastest that compresses). The output is deterministic for
+ * given bytes and level (no name, mtime 0), so two processes make the same member. */
+int tq_gzip_compress_level(const void *in, size_t len, int level, unsigned char **out,
+                           size_t *outlen);
 
 /* Decodes a gzip stream (one member) into a malloc'd buffer the caller frees, refusing
  * output larger than max_out. Returns 0, or -1 (corrupt, too large, OOM). */

@@ -541,7 +541,7 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
 {
     static const char *const keys[] = {"cache_control", "cors_origin", "public_url", "static_dir",
                                        /* coordinator: hostile clients */
-                                       "max_connections", "read_deadline_seconds",
+                                       "max_connections", "read_deadline_seconds", "processes",
                                        /* coordinator: who may say what (issue 16) */
                                        "trusted_proxies", "metrics_allow", NULL};
     int bad = 0;
@@ -557,7 +557,9 @@ static int load_http(struct loader *ld, const config_setting_t *root, struct tq_
         get_string(ld, hs, "http", "static_dir", &h->static_dir) ||
         /* coordinator: hostile clients */
         get_int_as_int(ld, hs, "http", "max_connections", 1, 1000000, &h->max_connections) ||
-        get_int_as_int(ld, hs, "http", "read_deadline_seconds", 1, 3600, &h->read_deadline_seconds))
+        get_int_as_int(ld, hs, "http", "read_deadline_seconds", 1, 3600,
+                       &h->read_deadline_seconds) ||
+        get_int_as_int(ld, hs, "http", "processes", 1, 256, &h->processes))
         return -1;
     /* coordinator: who may say what (issue 16) */
     if (load_cidrs(ld, hs, "http", "trusted_proxies", &h->trusted_proxies) ||
@@ -1093,6 +1095,7 @@ static struct tq_config *config_new(const char *name)
     cfg->queue.hold_max = 10000;
     cfg->http.max_connections = 768;
     cfg->http.read_deadline_seconds = 10;
+    cfg->http.processes = 1;
     cfg->http.cache_control = strdup("public, max-age=3600");
     cfg->http.cors_origin = strdup("*");
     /* crash-safe cache */

@@ -24,6 +24,7 @@
  *            public_url = "https://tiles.example.com/tq";   # optional, see below
  *            static_dir = "/usr/share/tileq/static";       # optional, see below
  *            max_connections = 768; read_deadline_seconds = 10;
+ *            processes = 1;   # coordinator processes sharing the port (SO_REUSEPORT)
  *            trusted_proxies = [ "127.0.0.1", "10.0.0.0/8" ];  # forwarded headers from these
  *            metrics_allow = [ "127.0.0.1", "::1" ]; };        # /metrics and /health for these
  *   tilesets = ( { name = "demo"; minzoom = 0; maxzoom = 14; metatile = 8;
@@ -139,6 +140,8 @@ struct tq_http_config {
      * the file's lists. */
     struct tq_cidr_list trusted_proxies;
     struct tq_cidr_list metrics_allow;
+    /* Coordinator: processes serving the listen port (SO_REUSEPORT), 1..256, default 1. */
+    int processes;
 };
 
 #define TQ_MAX_SENTINELS 16

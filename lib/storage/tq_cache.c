@@ -1,15 +1,22 @@
 /* tq_cache — see tq_cache.h.
  *
  * A tile write, with fsync on:
- *   mkdir -p {z}/{x} (fsync the parent of each directory created)
+ *   gzip the plain MVT (TQ_CACHE_GZIP_LEVEL; not an empty tile, not bytes that are gzip already)
+ *   -> mkdir -p {z}/{x} (fsync the parent of each directory created)
  *   -> write .tmp.<host>.<pid>.<random> (a unique name: tq_cache_tmp.h)
  *   -> fsync it (not an empty marker: no data) -> close
- *   -> rename over {y}.mvt|.empty
- *   -> unlink the other form
+ *   -> rename over {y}.mvt.gz|.empty
+ *   -> unlink the other forms ({y}.empty|.mvt.gz, and the legacy {y}.mvt)
  * and, once per batch, tq_cache_sync_metatile / tq_cache_sync_tile: fsync each {z}/{x}.
- * A tile read: open {y}.mvt (else {y}.empty: empty tile) -> read -> tq_cache_check
+ * A tile read: open {y}.mvt.gz (else the legacy {y}.mvt, else {y}.empty: empty tile) -> read
+ *   -> checked before (same device, inode, size, mtime, ctime)? take its length and CRC
+ *   -> else tq_cache_check (inflating a gzip member yields its length and CRC; a plain file's
+ *      CRC is computed) and remember the file
  *   -> broken: rename it aside, unlink it if it is the file we read (else put it back).
- * Not thread-safe: the fsync switch and counter are per process. */
+ * Order of the forms: a write renames the new form in before it unlinks the old ones, so a
+ * reader meanwhile finds the new tile or the old one, never none.
+ * Not thread-safe: the fsync switch, the counter and the checked-files table are per
+ * process. */
 #include "tq_cache.h"
 
 #include <errno.h>
@@ -26,10 +33,15 @@
 #include "tq_cache_tmp.h"
 #include "tq_gzip.h"
 #include "tq_log.h"
+#include "tq_map.h"
 
 /* Names drawn before a write gives up on EEXIST (64 random bits each: a second draw already
  * means someone planted names on purpose). */
 #define TMP_NAME_TRIES 8
+
+#define SUFFIX_GZ ".mvt.gz"
+#define SUFFIX_PLAIN ".mvt" /* the legacy form: plain MVT */
+#define SUFFIX_EMPTY ".empty"
 
 static int g_fsync = 1;
 static unsigned long g_fsyncs;
@@ -77,7 +89,7 @@ static int path_with_suffix(const char *cache_dir, const char *tileset, struct t
 int tq_cache_path(const char *cache_dir, const char *tileset, struct tq_tile t, char *buf,
                   size_t bufsize)
 {
-    return path_with_suffix(cache_dir, tileset, t, ".mvt", buf, bufsize);
+    return path_with_suffix(cache_dir, tileset, t, SUFFIX_GZ, buf, bufsize);
 }
 
 /* unlink() that treats "not there" as success. */
@@ -153,14 +165,26 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
                           const void *data, size_t len, tq_cache_fence_fn fence, void *fence_arg,
                           char *err, size_t errsize)
 {
-    char path[4096], other[4096], tmp[4200];
+    char path[4096], other[4096], legacy[4096], tmp[4200];
+    unsigned char *gz = NULL;
     int fd = -1, rc = -1, created = 0;
 
-    if (path_with_suffix(cache_dir, tileset, t, len ? ".mvt" : ".empty", path, sizeof path) != 0 ||
-        path_with_suffix(cache_dir, tileset, t, len ? ".empty" : ".mvt", other, sizeof other) !=
-            0) {
+    if (path_with_suffix(cache_dir, tileset, t, len ? SUFFIX_GZ : SUFFIX_EMPTY, path,
+                         sizeof path) != 0 ||
+        path_with_suffix(cache_dir, tileset, t, len ? SUFFIX_EMPTY : SUFFIX_GZ, other,
+                         sizeof other) != 0 ||
+        path_with_suffix(cache_dir, tileset, t, SUFFIX_PLAIN, legacy, sizeof legacy) != 0) {
         snprintf(err, errsize, "cache path too long");
         goto cleanup;
+    }
+    if (len > 0 && !tq_gzip_is(data, len)) {
+        size_t gzlen;
+        if (tq_gzip_compress_level(data, len, TQ_CACHE_GZIP_LEVEL, &gz, &gzlen) != 0) {
+            snprintf(err, errsize, "gzip of a %zu-byte tile failed", len);
+            goto cleanup;
+        }
+        data = gz;
+        len = gzlen;
     }
     if (make_parent_dirs(path) != 0) {
         snprintf(err, errsize, "mkdir for %s: %s", path, strerror(errno));
@@ -209,10 +233,11 @@ int tq_cache_write_fenced(const char *cache_dir, const char *tileset, struct tq_
         goto cleanup;
     }
     created = 0; /* it is the tile now */
-    /* The tile changed between empty and not: drop the old form (the new one is in place, so a
-     * reader sees the new tile, or for a moment both, never neither). */
-    if (unlink_if_present(other) != 0) {
-        snprintf(err, errsize, "unlink %s: %s", other, strerror(errno));
+    /* The tile changed between empty and not, or was in the legacy form: drop the old forms
+     * (the new one is in place, so a reader sees the new tile, or for a moment both, never
+     * neither). */
+    if (unlink_if_present(other) != 0 || unlink_if_present(legacy) != 0) {
+        snprintf(err, errsize, "unlink the old form of %s: %s", path, strerror(errno));
         goto cleanup;
     }
     rc = 0;
@@ -221,6 +246,7 @@ cleanup:
         close(fd);
     if (rc != 0 && created)
         unlink(tmp);
+    free(gz);
     return rc;
 }
 
@@ -286,8 +312,9 @@ static int pb_walk(const unsigned char *p, const unsigned char *end, uint64_t la
 }
 
 /* 0 when data is one complete gzip member (zlib checks the header, the deflate stream and
- * the trailer's CRC-32 and length) and nothing follows it, else -1. */
-static int gzip_complete(const unsigned char *data, size_t len)
+ * the trailer's CRC-32 and length) and nothing follows it, else -1. On 0, the inflated
+ * length and CRC-32 go into *plain_len and *crc when those are not NULL. */
+static int gzip_complete(const unsigned char *data, size_t len, size_t *plain_len, uint32_t *crc)
 {
     unsigned char scratch[16384];
     z_stream zs;
@@ -304,6 +331,10 @@ static int gzip_complete(const unsigned char *data, size_t len)
         zrc = inflate(&zs, Z_NO_FLUSH);
     } while (zrc == Z_OK);
     int ok = zrc == Z_STREAM_END && zs.avail_in == 0;
+    if (ok && plain_len)
+        *plain_len = zs.total_out;
+    if (ok && crc)
+        *crc = (uint32_t)zs.adler; /* with a gzip wrapper, zlib keeps the CRC-32 there */
     inflateEnd(&zs);
     return ok ? 0 : -1;
 }
@@ -316,7 +347,7 @@ const char *tq_cache_check(const void *data, size_t len)
     if (len == 0)
         return "zero-length tile file";
     if (tq_gzip_is(p, len))
-        return gzip_complete(p, len) == 0 ? NULL : "incomplete gzip member";
+        return gzip_complete(p, len, NULL, NULL) == 0 ? NULL : "incomplete gzip member";
     return pb_walk(p, p + len, MVT_TILE_LAYERS) == 0 ? NULL : "truncated or malformed MVT";
 }
 
@@ -346,40 +377,148 @@ static int remove_broken(const char *path, const struct stat *seen)
 
 /* ---- reading ---------------------------------------------------------------------------- */
 
-int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, char **data,
-                  size_t *len, char *err, size_t errsize)
+/* A file that passed tq_cache_check, by identity: these fields (zeroed before filling:
+ * tq_map compares bytes) followed by the path, so an inode number reused by another tile's
+ * file is another key; and what the check found. */
+struct checked_key {
+    uint64_t dev, ino, size;
+    int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+};
+
+struct checked_val {
+    uint64_t plain_len;
+    uint32_t plain_crc;
+};
+
+static struct tq_map *g_checked; /* checked_key + path -> checked_val; NULL until the first */
+
+#define CHECKED_KEY_MAX (sizeof(struct checked_key) + 4096)
+
+/* Writes the key of the file at path (identity in st) into buf (CHECKED_KEY_MAX bytes).
+ * Returns its length, or 0 when the path does not fit (not remembered then). */
+static size_t checked_key_of(const char *path, const struct stat *st, unsigned char *buf)
+{
+    struct checked_key kk, *k = &kk;
+    size_t plen = strlen(path);
+
+    if (sizeof kk + plen > CHECKED_KEY_MAX)
+        return 0;
+    memset(k, 0, sizeof *k);
+    k->dev = (uint64_t)st->st_dev;
+    k->ino = (uint64_t)st->st_ino;
+    k->size = (uint64_t)st->st_size;
+    k->mtime_s = (int64_t)st->st_mtim.tv_sec;
+    k->mtime_ns = (int64_t)st->st_mtim.tv_nsec;
+    k->ctime_s = (int64_t)st->st_ctim.tv_sec;
+    k->ctime_ns = (int64_t)st->st_ctim.tv_nsec;
+    memcpy(buf, k, sizeof *k);
+    memcpy(buf + sizeof *k, path, plen);
+    return sizeof *k + plen;
+}
+
+/* Remembers a checked file. Out of memory only costs a check next time. */
+static void checked_put(const unsigned char *key, size_t klen, size_t plain_len, uint32_t crc)
+{
+    if (klen == 0)
+        return;
+    if (g_checked == NULL)
+        g_checked = tq_map_new(0, sizeof(struct checked_val));
+    if (g_checked == NULL)
+        return;
+    if (tq_map_count(g_checked) >= TQ_CACHE_CHECKED_MAX)
+        tq_map_clear(g_checked); /* bounded: the hot tiles come back at once */
+    struct checked_val *v = tq_map_put(g_checked, key, klen, NULL);
+    if (v) {
+        v->plain_len = plain_len;
+        v->plain_crc = crc;
+    }
+}
+
+/* Checks the bytes read from the file at path (identity in st) and finds the plain length
+ * and CRC: from the table when this file was checked before, else by tq_cache_check's walk.
+ * NULL when whole (*plain_len, *crc set), else why not. */
+static const char *check_read(const char *path, const struct stat *st, const char *data, size_t len,
+                              int gzip, size_t *plain_len, uint32_t *crc)
+{
+    unsigned char key[CHECKED_KEY_MAX];
+    size_t klen = checked_key_of(path, st, key);
+    const struct checked_val *v;
+    const char *why;
+
+    if (g_checked && klen && (v = tq_map_get(g_checked, key, klen)) != NULL) {
+        *plain_len = (size_t)v->plain_len;
+        *crc = v->plain_crc;
+        return NULL;
+    }
+    if (gzip) {
+        why = len == 0 ? "zero-length tile file"
+              : gzip_complete((const unsigned char *)data, len, plain_len, crc) == 0
+                  ? NULL
+                  : "incomplete gzip member";
+    } else {
+        why = tq_cache_check(data, len);
+        *plain_len = len;
+        *crc = why ? 0 : (uint32_t)crc32(crc32(0L, Z_NULL, 0), (const Bytef *)data, (uInt)len);
+    }
+    if (why == NULL)
+        checked_put(key, klen, *plain_len, *crc);
+    return why;
+}
+
+/* Opens the first form of tile t there is: .mvt.gz (*gzip = 1), the legacy .mvt (*gzip = 0,
+ * though its bytes may be gzip too: they decide), into path. Returns the fd, -2 when neither
+ * is there (*empty = 1 when the .empty marker is), -1 error (errno set). */
+static int open_tile(const char *cache_dir, const char *tileset, struct tq_tile t, char *path,
+                     size_t pathsize, int *empty)
+{
+    static const char *const suffixes[] = {SUFFIX_GZ, SUFFIX_PLAIN};
+    *empty = 0;
+    for (size_t i = 0; i < 2; i++) {
+        if (path_with_suffix(cache_dir, tileset, t, suffixes[i], path, pathsize) != 0) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0 || (errno != ENOENT && errno != ENOTDIR))
+            return fd;
+    }
+    if (path_with_suffix(cache_dir, tileset, t, SUFFIX_EMPTY, path, pathsize) != 0) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    *empty = access(path, F_OK) == 0;
+    return -2;
+}
+
+int tq_cache_read_tile(const char *cache_dir, const char *tileset, struct tq_tile t,
+                       struct tq_cache_tile *out, char *err, size_t errsize)
 {
     char path[4096];
     struct stat st;
-    int fd = -1, rc = -1;
+    int fd, empty, rc = -1;
     char *buf = NULL;
 
-    *data = NULL;
-    *len = 0;
-    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0) {
-        snprintf(err, errsize, "cache path too long");
-        goto cleanup;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
-        char empty[4096];
-        if (path_with_suffix(cache_dir, tileset, t, ".empty", empty, sizeof empty) == 0 &&
-            access(empty, F_OK) == 0) {
-            *data = malloc(1);
-            if (*data == NULL) {
-                snprintf(err, errsize, "out of memory");
-                goto cleanup;
-            }
-            rc = 1;
+    memset(out, 0, sizeof *out);
+    fd = open_tile(cache_dir, tileset, t, path, sizeof path, &empty);
+    if (fd == -2 && empty) {
+        out->data = malloc(1);
+        if (out->data == NULL) {
+            snprintf(err, errsize, "out of memory");
             goto cleanup;
         }
+        out->plain_crc = 0; /* CRC-32 of nothing */
+        rc = 1;
+        goto cleanup;
+    }
+    if (fd == -2) {
+        rc = 0;
+        goto cleanup;
     }
     if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-            rc = 0;
-        } else {
+        if (errno == ENAMETOOLONG)
+            snprintf(err, errsize, "cache path too long");
+        else
             snprintf(err, errsize, "open %s: %s", path, strerror(errno));
-        }
         goto cleanup;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -402,7 +541,9 @@ int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, 
         }
         got += (size_t)n;
     }
-    const char *why = tq_cache_check(buf, got);
+    /* The bytes decide (a legacy .mvt may hold gzip, a .mvt.gz that is not gzip is broken). */
+    int gzip = tq_gzip_is(buf, got) || (got > 0 && strcmp(path + strlen(path) - 3, ".gz") == 0);
+    const char *why = check_read(path, &st, buf, got, gzip, &out->plain_len, &out->plain_crc);
     if (why != NULL) {
         char qp[600], qw[100];
         int removed = remove_broken(path, &st);
@@ -412,8 +553,9 @@ int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, 
         rc = 0;
         goto cleanup;
     }
-    *data = buf;
-    *len = got;
+    out->data = buf;
+    out->len = got;
+    out->gzip = gzip;
     buf = NULL;
     rc = 1;
 cleanup:
@@ -423,14 +565,30 @@ cleanup:
     return rc;
 }
 
+int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, char **data,
+                  size_t *len, char *err, size_t errsize)
+{
+    struct tq_cache_tile tile;
+    int rc = tq_cache_read_tile(cache_dir, tileset, t, &tile, err, errsize);
+    *data = tile.data;
+    *len = tile.len;
+    return rc;
+}
+
 int tq_cache_exists(const char *cache_dir, const char *tileset, struct tq_tile t)
 {
-    char path[4096], empty[4096];
+    static const char *const suffixes[] = {SUFFIX_GZ, SUFFIX_PLAIN, SUFFIX_EMPTY};
+    char path[4096];
     struct stat st;
-    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0 ||
-        path_with_suffix(cache_dir, tileset, t, ".empty", empty, sizeof empty) != 0)
-        return 0;
-    return (stat(path, &st) == 0 && st.st_size > 0) || access(empty, F_OK) == 0;
+
+    for (size_t i = 0; i < 3; i++) {
+        if (path_with_suffix(cache_dir, tileset, t, suffixes[i], path, sizeof path) != 0)
+            return 0;
+        /* a zero-length tile file is broken, not cached; the marker is zero-length */
+        if (stat(path, &st) == 0 && (st.st_size > 0 || i == 2))
+            return 1;
+    }
+    return 0;
 }
 
 /* ---- durability of a batch ---------------------------------------------------------------- */
@@ -466,18 +624,17 @@ int tq_cache_sync_tile(const char *cache_dir, const char *tileset, struct tq_til
 
 int tq_cache_remove(const char *cache_dir, const char *tileset, struct tq_tile t)
 {
-    char path[4096], empty[4096];
+    static const char *const suffixes[] = {SUFFIX_GZ, SUFFIX_PLAIN, SUFFIX_EMPTY};
+    char path[4096];
     int removed = 0;
-    if (tq_cache_path(cache_dir, tileset, t, path, sizeof path) != 0 ||
-        path_with_suffix(cache_dir, tileset, t, ".empty", empty, sizeof empty) != 0)
-        return -1;
-    if (unlink(path) == 0)
-        removed = 1;
-    else if (errno != ENOENT && errno != ENOTDIR)
-        return -1;
-    if (unlink(empty) == 0)
-        removed = 1;
-    else if (errno != ENOENT && errno != ENOTDIR)
-        return -1;
+
+    for (size_t i = 0; i < 3; i++) {
+        if (path_with_suffix(cache_dir, tileset, t, suffixes[i], path, sizeof path) != 0)
+            return -1;
+        if (unlink(path) == 0)
+            removed = 1;
+        else if (errno != ENOENT && errno != ENOTDIR)
+            return -1;
+    }
     return removed;
 }

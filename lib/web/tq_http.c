@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,18 +102,10 @@ int tq_http_accepts_gzip(const char *ae)
     return q_gzip > 0 && q_gzip >= q_identity;
 }
 
-static uint64_t fnv1a64(const unsigned char *p, size_t len)
+void tq_http_etag(size_t plain_len, uint32_t plain_crc, int gzip, char *out)
 {
-    uint64_t h = 14695981039346656037ull;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-void tq_http_etag(const void *data, size_t len, int gzip, char *out)
-{
-    snprintf(out, TQ_HTTP_ETAG_MAX, "\"%zx-%016llx%s\"", len,
-             (unsigned long long)fnv1a64(data, data ? len : 0), gzip ? "-gz" : "");
+    snprintf(out, TQ_HTTP_ETAG_MAX, "\"%zx-%08" PRIx32 "%s\"", plain_len, plain_crc,
+             gzip ? "-gz" : "");
 }
 
 /* The tag's opaque part without quotes and without the "-gz" suffix. */

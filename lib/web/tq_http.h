@@ -5,6 +5,7 @@
 #define TQ_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* 1 when a response may be sent gzip-encoded to a client that sent this Accept-Encoding
  * value (NULL = header absent), 0 for identity. RFC 9110 §12.5.3: codings are matched
@@ -16,11 +17,13 @@ int tq_http_accepts_gzip(const char *accept_encoding);
 /* Length of a tag written by tq_http_etag, with quotes and NUL. */
 #define TQ_HTTP_ETAG_MAX 48
 
-/* Writes a strong entity tag for a representation of the plain bytes data[0..len) into out
- * (at least TQ_HTTP_ETAG_MAX bytes): "\"<len hex>-<64-bit FNV-1a hex>\"", with "-gz" before
- * the closing quote when the representation is gzip-encoded (a strong tag names one
- * representation). */
-void tq_http_etag(const void *data, size_t len, int gzip, char *out);
+/* Writes a strong entity tag for a representation of a tile whose plain (uncompressed) bytes
+ * are plain_len long with CRC-32 plain_crc into out (at least TQ_HTTP_ETAG_MAX bytes):
+ * "\"<plain_len hex>-<crc 8 hex>\"", with "-gz" before the closing quote when the
+ * representation is gzip-encoded (a strong tag names one representation). Both numbers are in
+ * a gzip member's trailer: a tile stored gzip-compressed gets its tag without being inflated,
+ * and the same tile stored plain (a legacy cache) gets the same tag. */
+void tq_http_etag(size_t plain_len, uint32_t plain_crc, int gzip, char *out);
 
 /* 1 when if_none_match (the header value, may be NULL) matches etag (as written by
  * tq_http_etag): "*", or any listed tag, weak or not (If-None-Match uses the weak

@@ -4,7 +4,8 @@
 //  - the header: spec version 3, clustered, gzip directories and tiles, MVT, the zooms;
 //  - the metadata: vector_layers naming the demo layers;
 //  - every tile of TILES_FILE ("z x y" lines): byte-equal to the cached tile after
-//    decompression ({y}.mvt, plain or gzip), absent for a cached empty tile ({y}.empty).
+//    decompression ({y}.mvt.gz, or a legacy {y}.mvt, plain or gzip), absent for a cached
+//    empty tile ({y}.empty).
 // Modules from $TQ_BROWSER_MODULES/node_modules. Exit status 0 when everything matched.
 "use strict";
 const fs = require("fs");
@@ -73,11 +74,12 @@ function fail(msg) {
       else empty++;
       continue;
     }
-    if (!fs.existsSync(base + ".mvt")) {
+    const file = [base + ".mvt.gz", base + ".mvt"].find((f) => fs.existsSync(f));
+    if (file === undefined) {
       fail(`${z}/${x}/${y}: not in the cache`);
       continue;
     }
-    let want = fs.readFileSync(base + ".mvt");
+    let want = fs.readFileSync(file);
     if (want[0] === 0x1f && want[1] === 0x8b) want = zlib.gunzipSync(want);
     if (got === undefined) {
       fail(`${z}/${x}/${y}: missing from the archive`);

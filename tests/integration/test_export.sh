@@ -76,7 +76,7 @@ it_check "export run again after the kill: exit status" 0 "$rc"
 ls "$Q_DIR"/demo.pmtiles.* 2>/dev/null && it_fail "temp files left next to the archive"
 w_wait_idle 60
 
-nfiles=$(find "$Q_DIR/cache/demo" -type f \( -name '*.mvt' -o -name '*.empty' \) | wc -l)
+nfiles=$(find "$Q_DIR/cache/demo" -type f \( -name '*.mvt.gz' -o -name '*.mvt' -o -name '*.empty' \) | wc -l)
 rows=$(q_wait_renderlog "true" "$nfiles")
 dups=$(q_rl_count "(tileset, z, x, y) IN (SELECT tileset, z, x, y FROM tileq.render_log
         WHERE worker LIKE '$Q_ID-%' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1)")
@@ -153,7 +153,8 @@ db = sqlite3.connect(sys.argv[1])
 bad = n = 0
 for z, x, row, data in db.execute("SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles"):
     y = (1 << z) - 1 - row
-    want = open(os.path.join(sys.argv[2], str(z), str(x), "%d.mvt" % y), "rb").read()
+    base = os.path.join(sys.argv[2], str(z), str(x), str(y))
+    want = open(base + ".mvt.gz" if os.path.exists(base + ".mvt.gz") else base + ".mvt", "rb").read()
     if want[:2] == b"\x1f\x8b":
         want = gzip.decompress(want)
     n += 1

@@ -10,7 +10,10 @@
 #  2. The 64 tiles of the metatile, requested at once while the job still runs: all 200 or
 #     204, each equal to the rendering contract's SQL; one job for the metatile in all (one
 #     job_claimed, one job_done).
-#  3. The render log has each of the 64 tiles exactly once; the first tile's row is the one
+#  3. JIT per render: the first tile's one-tile render (the first at z10) and the metatile
+#     render ran without JIT (jit=0); a tile of another metatile at z10, rendered after that
+#     slow one-tile render, with it (jit=1).
+#  4. The render log has each of the 64 tiles exactly once; the first tile's row is the one
 #     rendered alone (its duration is its own query's time).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -81,7 +84,34 @@ it_check "one job for the metatile: done once" 1 "$(q_renders "$job")"
 it_check "the job's done line counts the 64 tiles" 1 \
     "$(grep -c "event=job_done job=$job attempt=1 tiles=64 .*first_sql_ms=" "$Q_DIR/w1.log" || true)"
 
-# ---- 3. the render log ----------------------------------------------------------------------
+# ---- 3. JIT per render, from what it costs ----------------------------------------------------
+# The first one-tile render at z10 went without JIT (nothing known yet); it took Q_SLEEP
+# seconds (>= 100 ms), so the next one-tile render at z10 gets it; metatile renders never.
+it_check "JIT: the first tile, first one-tile render at z10: jit=0" 1 \
+    "$(grep -c "event=job_partial job=$job tile=10/$fx/$fy .* jit=0" "$Q_DIR/w1.log" || true)"
+it_check "JIT: the rest of the metatile (a metatile statement): jit=0" 1 \
+    "$(grep -c "event=job_done job=$job attempt=1 tiles=64 .* jit=0" "$Q_DIR/w1.log" || true)"
+gx="" gy=""
+for ((y = 352; y < 360; y++)); do
+    for ((x = 520; x < 528; x++)); do
+        if [[ -n $(it_psql -c "$(q_contract_slow 10 $x $y)") ]]; then
+            gx=$x gy=$y
+            break 2
+        fi
+    done
+done
+if [[ -n $gx ]]; then
+    job2=slow/10/520/352
+    it_check "JIT: a tile of another metatile at z10: 200" 200 \
+        "$(curl -sS --max-time 60 -o /dev/null -w '%{http_code}' "$Q_URL_c1/slow/10/$gx/$gy.mvt")"
+    it_check "JIT: its one-tile render, after a slow one at z10: jit=1" 1 \
+        "$(grep -c "event=job_partial job=$job2 tile=10/$gx/$gy .* jit=1" "$Q_DIR/w1.log" || true)"
+    q_wait_log "event=job_done job=$job2 " 1 >/dev/null
+else
+    it_fail "no tile of slow/10/520..527/352..359 has data by the contract; pick another metatile"
+fi
+
+# ---- 4. the render log ----------------------------------------------------------------------
 it_check "render log: 64 rows for $job" 64 "$(q_wait_renderlog "job_id = '$job'" 64)"
 q_alive_check w1 c1
 q_finish

@@ -134,22 +134,26 @@ etag_gz=$(it_header gz1 ETag)
 [[ $etag_gz != "$etag" && -n $etag_gz ]] && echo "ok: the gzip representation has its own ETag" ||
     it_fail "gzip ETag '$etag_gz' vs plain '$etag'"
 
-# Whatever the cache holds: a tile stored gzip-compressed is served plain or gzip too.
+# Whatever the cache holds: a legacy cache's plain .mvt is served plain or gzip too, with the
+# ETags of the stored (.mvt.gz) form.
 GZ_TILE=/demo/9/259/176.mvt
 it_fetch $GZ_TILE gzt_plain >/dev/null
+it_fetch $GZ_TILE gzt_gz -H 'Accept-Encoding: gzip' >/dev/null
 f=$TQ_TEST_CACHE_DIR/demo/9/259/176.mvt
-if [[ -s $f ]]; then
-    orig_hex=$(it_hex "$f")
-    gzip -c <"$f" >"$f.tmp.test" && mv "$f.tmp.test" "$f"
+if [[ -s $f.gz ]]; then
+    orig_hex=$(it_hex "$IT_TMP/gzt_plain.body")
+    gzip -dc <"$f.gz" >"$f.tmp.test" && mv "$f.tmp.test" "$f" && mv "$f.gz" "$f.gz.test"
     it_fetch $GZ_TILE gzt_a >/dev/null
-    it_check "gzip-stored tile, plain client: plain bytes" "$orig_hex" "$(it_hex "$IT_TMP/gzt_a.body")"
-    it_check "gzip-stored tile, plain client: no Content-Encoding" "" "$(it_header gzt_a Content-Encoding)"
-    it_check "gzip-stored tile, plain client: same ETag as when stored plain" \
+    it_check "legacy plain tile, plain client: plain bytes" "$orig_hex" "$(it_hex "$IT_TMP/gzt_a.body")"
+    it_check "legacy plain tile, plain client: no Content-Encoding" "" "$(it_header gzt_a Content-Encoding)"
+    it_check "legacy plain tile, plain client: same ETag as when stored gzip" \
         "$(it_header gzt_plain ETag)" "$(it_header gzt_a ETag)"
     it_fetch $GZ_TILE gzt_b -H 'Accept-Encoding: gzip' >/dev/null
-    gunzip -c <"$IT_TMP/gzt_b.body" >"$IT_TMP/gzt_b.dec" 2>/dev/null || it_fail "gzip-stored tile: body not gzip"
-    it_check "gzip-stored tile, gzip client: decodes to the tile" "$orig_hex" "$(it_hex "$IT_TMP/gzt_b.dec")"
-    gunzip -c <"$f" >"$f.tmp.test" && mv "$f.tmp.test" "$f"
+    gunzip -c <"$IT_TMP/gzt_b.body" >"$IT_TMP/gzt_b.dec" 2>/dev/null || it_fail "legacy plain tile: body not gzip"
+    it_check "legacy plain tile, gzip client: decodes to the tile" "$orig_hex" "$(it_hex "$IT_TMP/gzt_b.dec")"
+    it_check "legacy plain tile, gzip client: same ETag as when stored gzip" \
+        "$(it_header gzt_gz ETag)" "$(it_header gzt_b ETag)"
+    mv "$f.gz.test" "$f.gz" && rm "$f"
 else
     it_fail "$GZ_TILE was not cached as a non-empty tile"
 fi

@@ -25,7 +25,7 @@ xq=$(it_header cold X-Tileq)
 [[ $xq == miss || $xq == joined ]] || it_fail "$path cold: X-Tileq '$xq', expected miss|joined"
 it_check "$path cold: Content-Type" application/vnd.mapbox-vector-tile "$(it_header cold Content-Type)"
 it_check "$path cold: reached a coordinator once" $((ups_before + 1)) "$(ng_upstream_count)"
-[[ -s $NG_CACHE/demo/$Z/$X/$Y.mvt ]] || it_fail "$path cold: not in the cache after the render"
+[[ -s $NG_CACHE/demo/$Z/$X/$Y.mvt.gz ]] || it_fail "$path cold: not in the cache after the render"
 
 # Rendered once (render log: this cluster's Redis stream and what its workers flushed to
 # PostgreSQL), and nothing left in the queue.

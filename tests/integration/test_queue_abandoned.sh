@@ -40,7 +40,7 @@ it_check "the kept job rendered as interactive" 1 \
 it_check "the abandoned job rendered as bulk" 1 \
     "$(q_wait_log "event=job_claimed job=$gone attempt=1 class=bulk " 1)"
 it_check "the abandoned job finished" 1 "$(q_wait_log "event=job_done job=$gone .*ack=ok" 1)"
-[[ -f $Q_DIR/cache/demo/10/515/355.mvt || -f $Q_DIR/cache/demo/10/515/355.empty ]] ||
+[[ -f $Q_DIR/cache/demo/10/515/355.mvt.gz || -f $Q_DIR/cache/demo/10/515/355.empty ]] ||
     it_fail "the abandoned job's tile is not in the cache"
 q_alive_check c1 w1
 q_finish

@@ -42,7 +42,7 @@ it_check "the cached tiles are untouched since w2 wrote them" "$mtimes_before" \
     "$(find "$Q_DIR/cache/slow" -type f -printf '%p %T@\n' | sort | md5sum)"
 expected=$(it_psql -c "$(q_contract_slow 10 515 355)")
 tile=$Q_DIR/cache/slow/10/515/355
-if [[ -f $tile.mvt ]]; then got=$(it_hex "$tile.mvt"); elif [[ -f $tile.empty ]]; then got=""; else got=missing; fi
+if [[ -f $tile.mvt.gz ]]; then got=$(gzip -dc <"$tile.mvt.gz" | od -An -v -tx1 | tr -d ' \n'); elif [[ -f $tile.empty ]]; then got=""; else got=missing; fi
 it_check "a cached tile equals the contract SQL's" "$expected" "$got"
 it_check "the job left the queue" "" "$(q_redis HGET "{tq}:job:$job" state)"
 q_alive_check w1 w2

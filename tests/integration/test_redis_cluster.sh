@@ -188,7 +188,7 @@ out=$("$TILEQ" -c "$Q_DIR/tileq.conf" warm --tileset demo --bbox 2.2,48.8,2.5,48
     --wait 2>"$IT_TMP/warm.err") || rc=$?
 echo "   warm: $out"
 it_check "warm --wait: exit status" 0 "$rc"
-[[ -f $Q_DIR/cache/demo/9/259/176.mvt ]] && echo "ok: warm: demo/9/259/176 cached" ||
+[[ -f $Q_DIR/cache/demo/9/259/176.mvt.gz ]] && echo "ok: warm: demo/9/259/176 cached" ||
     it_fail "warm: demo/9/259/176 not cached"
 c_check "before the move"
 # /metrics reads the queue with one script on the slot's master.

@@ -86,7 +86,7 @@ echo "metatiles skipped as cached on the second run: $cached_skipped"
 ((cached_skipped > 0)) || it_fail "the second run found nothing cached"
 w_wait_idle 60
 
-nfiles=$(find "$Q_DIR/cache/demo" -type f \( -name '*.mvt' -o -name '*.empty' \) | wc -l)
+nfiles=$(find "$Q_DIR/cache/demo" -type f \( -name '*.mvt.gz' -o -name '*.mvt' -o -name '*.empty' \) | wc -l)
 rows=$(q_wait_renderlog "true" "$nfiles")
 dups=$(q_rl_count "(tileset, z, x, y) IN (SELECT tileset, z, x, y FROM tileq.render_log
         WHERE worker LIKE '$Q_ID-%' GROUP BY 1, 2, 3, 4 HAVING count(*) > 1)")

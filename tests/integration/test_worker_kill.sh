@@ -85,7 +85,7 @@ case " $renderers" in
 *" ${NG_WORKER_IDS[2]} "* | *" ${NG_WORKER_IDS[3]} "*) echo "ok: $victim_job rendered by: $renderers" ;;
 *) it_fail "$victim_job not rendered by worker 2 or 3 (render log: '$renderers')" ;;
 esac
-[[ -f $NG_CACHE/demo/$z/$mx/$my.mvt || -f $NG_CACHE/demo/$z/$mx/$my.empty ]] ||
+[[ -f $NG_CACHE/demo/$z/$mx/$my.mvt.gz || -f $NG_CACHE/demo/$z/$mx/$my.empty ]] ||
     it_fail "$victim_job: its top-left tile is not in the cache"
 grep -q 'reaped' "$NG_DIR"/worker2.log "$NG_DIR"/worker3.log ||
     it_fail "no surviving worker logged reaping the expired lease"

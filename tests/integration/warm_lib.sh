@@ -34,7 +34,9 @@ w_tile_of_lonlat() {
 
 w_cached_hex() {
     local base=$Q_DIR/cache/demo/$1/$2/$3
-    if [[ -f $base.mvt ]]; then
+    if [[ -f $base.mvt.gz ]]; then
+        gzip -dc <"$base.mvt.gz" | od -An -v -tx1 | tr -d ' \n'
+    elif [[ -f $base.mvt ]]; then
         it_hex "$base.mvt"
     elif [[ -f $base.empty ]]; then
         echo ""

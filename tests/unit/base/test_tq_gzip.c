@@ -24,6 +24,27 @@ static void test_gzip_round_trip(void **state)
             x = x * 1103515245u + 12345u;
             in[i] = (unsigned char)((i % 7 == 0) ? (x >> 24) : 'a' + i % 3);
         }
+        for (int level = 0; level <= 9; level += 3) { /* 0 (stored), 3, 6, 9; 1 below */
+            unsigned char *g = NULL, *o = NULL;
+            size_t glen = 0, olen = 0;
+            assert_int_equal(tq_gzip_compress_level(in, n, level, &g, &glen), 0);
+            assert_int_equal(tq_gzip_decompress(g, glen, n, &o, &olen), 0);
+            assert_int_equal(olen, n);
+            assert_memory_equal(o, in, n);
+            free(g);
+            free(o);
+        }
+        {
+            /* deterministic: the same bytes twice */
+            unsigned char *g1 = NULL, *g2 = NULL;
+            size_t l1 = 0, l2 = 0;
+            assert_int_equal(tq_gzip_compress_level(in, n, 1, &g1, &l1), 0);
+            assert_int_equal(tq_gzip_compress_level(in, n, 1, &g2, &l2), 0);
+            assert_int_equal(l1, l2);
+            assert_memory_equal(g1, g2, l1);
+            free(g1);
+            free(g2);
+        }
         assert_int_equal(tq_gzip_compress(in, n, &gz, &gzlen), 0);
         assert_true(tq_gzip_is(gz, gzlen));
         assert_int_equal(tq_gzip_decompress(gz, gzlen, n + 10, &out, &outlen), 0);
@@ -42,6 +63,13 @@ static void test_gzip_round_trip(void **state)
         }
         free(gz);
         free(in);
+    }
+    {
+        unsigned char *g = NULL;
+        size_t glen = 0;
+        assert_int_equal(tq_gzip_compress_level("x", 1, 10, &g, &glen), -1);
+        assert_int_equal(tq_gzip_compress_level("x", 1, -1, &g, &glen), -1);
+        assert_null(g);
     }
     assert_false(tq_gzip_is("\x1a\x02", 2)); /* an MVT starts with a layer (field 3) */
     assert_false(tq_gzip_is("\x1f", 1));

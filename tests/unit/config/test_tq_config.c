@@ -624,10 +624,11 @@ static void test_coord_keys(void **state)
     assert_int_equal(cfg->queue.hold_max, 10000);
     assert_int_equal(cfg->http.max_connections, 768);
     assert_int_equal(cfg->http.read_deadline_seconds, 10);
+    assert_int_equal(cfg->http.processes, 1);
     tq_config_free(cfg);
 
     cfg = load(BASE "queue = { hold_seconds = 0; hold_max = 5; };\n"
-                    "http = { max_connections = 3; read_deadline_seconds = 7; };\n",
+                    "http = { max_connections = 3; read_deadline_seconds = 7; processes = 2; };\n",
                err, sizeof err);
     if (cfg == NULL)
         fail_msg("%s", err);
@@ -635,7 +636,11 @@ static void test_coord_keys(void **state)
     assert_int_equal(cfg->queue.hold_max, 5);
     assert_int_equal(cfg->http.max_connections, 3);
     assert_int_equal(cfg->http.read_deadline_seconds, 7);
+    assert_int_equal(cfg->http.processes, 2);
     tq_config_free(cfg);
+    expect_error(BASE "http = { processes = 0; };", "tileq.conf:4: http.processes: must be 1..256");
+    expect_error(BASE "http = { processes = 257; };",
+                 "tileq.conf:4: http.processes: must be 1..256");
 
     expect_error(BASE "queue = { hold_seconds = -1; };",
                  "tileq.conf:4: queue.hold_seconds: must be 0..3600");

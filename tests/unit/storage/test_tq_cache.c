@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "tq_cache.h"
 #include "tq_gzip.h"
@@ -49,15 +50,40 @@ static int drop_root(void **state)
     return remove_tree(root);
 }
 
+/* tq_cache_read, inflated when the cache holds gzip (what tq_cache_write stores): the plain
+ * tile in *data (malloc'd), as the writer gave it. */
+static int read_plain(const char *dir, const char *ts, struct tq_tile t, char **data, size_t *len)
+{
+    char err[256];
+    char *raw = NULL;
+    size_t rawlen = 0;
+    int rc = tq_cache_read(dir, ts, t, &raw, &rawlen, err, sizeof err);
+    if (rc == 1 && tq_gzip_is(raw, rawlen)) {
+        unsigned char *plain = NULL;
+        assert_int_equal(tq_gzip_decompress(raw, rawlen, 1u << 24, &plain, len), 0);
+        free(raw);
+        *data = (char *)plain;
+        return rc;
+    }
+    *data = raw;
+    *len = rawlen;
+    return rc;
+}
+
+static uint32_t crc_of(const void *data, size_t len)
+{
+    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), data, (uInt)len);
+}
+
 static void test_path(void **state)
 {
     char buf[128];
     struct tq_tile t = {14, 8190, 5447};
     assert_int_equal(tq_cache_path("/c", "demo", t, buf, sizeof buf), 0);
-    assert_string_equal(buf, "/c/demo/14/8190/5447.mvt");
+    assert_string_equal(buf, "/c/demo/14/8190/5447.mvt.gz");
     char small[10];
     assert_int_equal(tq_cache_path("/c", "demo", t, small, sizeof small), -1);
-    char exact[sizeof "/c/demo/14/8190/5447.mvt"];
+    char exact[sizeof "/c/demo/14/8190/5447.mvt.gz"];
     assert_int_equal(tq_cache_path("/c", "demo", t, exact, sizeof exact), 0);
     assert_int_equal(tq_cache_path("/c", "demo", t, exact, sizeof exact - 1), -1);
 }
@@ -79,7 +105,7 @@ static void test_write_read_remove(void **state)
     assert_int_equal(tq_cache_write(root, "demo", t, payload, sizeof payload - 1, err, sizeof err),
                      0);
     assert_int_equal(tq_cache_exists(root, "demo", t), 1);
-    assert_int_equal(tq_cache_read(root, "demo", t, &data, &len, err, sizeof err), 1);
+    assert_int_equal(read_plain(root, "demo", t, &data, &len), 1);
     assert_int_equal(len, sizeof payload - 1);
     assert_memory_equal(data, payload, len);
     free(data);
@@ -90,6 +116,16 @@ static void test_write_read_remove(void **state)
     assert_int_equal(stat(path, &st), 0);
     assert_true(S_ISREG(st.st_mode));
 
+    /* stored gzip-compressed; the read says so, with the plain length and CRC */
+    struct tq_cache_tile tile;
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &tile, err, sizeof err), 1);
+    assert_int_equal(tile.gzip, 1);
+    assert_true(tq_gzip_is(tile.data, tile.len));
+    assert_int_equal(tile.len, (size_t)st.st_size);
+    assert_int_equal(tile.plain_len, sizeof payload - 1);
+    assert_int_equal(tile.plain_crc, crc_of(payload, sizeof payload - 1));
+    free(tile.data);
+
     /* overwrite with different content: one layer with one big feature (field 2) */
     char big[100000];
     for (size_t i = 0; i < sizeof big; i++)
@@ -99,7 +135,7 @@ static void test_write_read_remove(void **state)
     assert_int_equal(99992, 0x6 << 14 | 0x0d << 7 | 0x18); /* feature length */
     memcpy(big, head, sizeof head);
     assert_int_equal(tq_cache_write(root, "demo", t, big, sizeof big, err, sizeof err), 0);
-    assert_int_equal(tq_cache_read(root, "demo", t, &data, &len, err, sizeof err), 1);
+    assert_int_equal(read_plain(root, "demo", t, &data, &len), 1);
     assert_int_equal(len, sizeof big);
     assert_memory_equal(data, big, len);
     free(data);
@@ -127,7 +163,7 @@ static void test_empty_tile(void **state)
     assert_non_null(data); /* non-NULL even for an empty tile */
     assert_int_equal(len, 0);
     free(data);
-    /* stored as a zero-byte .empty marker, not as .mvt (nginx tests for it to answer 204) */
+    /* stored as a zero-byte .empty marker, not as .mvt.gz (nginx tests for it to answer 204) */
     char path[512], marker[512];
     struct stat st;
     tq_cache_path(root, "demo", t, path, sizeof path);
@@ -136,7 +172,7 @@ static void test_empty_tile(void **state)
     assert_int_equal(st.st_size, 0);
     assert_int_not_equal(stat(path, &st), 0);
 
-    /* the tile gains features: the marker goes, the .mvt comes; and back again */
+    /* the tile gains features: the marker goes, the .mvt.gz comes; and back again */
     assert_int_equal(tq_cache_write(root, "demo", t, "abc", 3, err, sizeof err), 0);
     assert_int_not_equal(stat(marker, &st), 0);
     assert_int_equal(stat(path, &st), 0);
@@ -235,7 +271,7 @@ static void test_write_fenced(void **state)
     assert_int_equal(
         tq_cache_write_fenced(root, "demo", t, v2, 4, count_fence, NULL, err, sizeof err), 1);
     assert_int_equal(fence_calls, 2);
-    assert_int_equal(tq_cache_read(root, "demo", t, &data, &len, err, sizeof err), 1);
+    assert_int_equal(read_plain(root, "demo", t, &data, &len), 1);
     assert_int_equal(len, 4);
     assert_memory_equal(data, v1, 4);
     free(data);
@@ -432,7 +468,7 @@ static void test_read_broken(void **state)
 
     assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
     assert_int_equal(tq_cache_write(root, "demo", u, tile, len, err, sizeof err), 0);
-    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 1);
+    assert_int_equal(read_plain(root, "demo", t, &data, &got), 1);
     assert_int_equal(got, len);
     assert_memory_equal(data, tile, len);
     free(data);
@@ -447,15 +483,23 @@ static void test_read_broken(void **state)
     struct stat st;
     assert_int_not_equal(lstat(path, &st), 0);
 
-    /* truncated by one byte */
-    write_file(path, tile, len - 1);
+    /* truncated by one byte (the gzip member), and plain MVT under the .gz name */
+    unsigned char *gz = NULL;
+    size_t gzlen = 0;
+    assert_int_equal(tq_gzip_compress(tile, len, &gz, &gzlen), 0);
+    write_file(path, gz, gzlen - 1);
+    assert_int_equal(tq_cache_exists(root, "demo", t), 1); /* (exists does not read) */
+    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 0);
+    assert_null(data);
+    assert_int_not_equal(lstat(path, &st), 0);
+    write_file(path, tile, len);
     assert_int_equal(tq_cache_exists(root, "demo", t), 1); /* (exists does not read) */
     assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 0);
     assert_null(data);
     assert_int_not_equal(lstat(path, &st), 0);
 
     /* the neighbour is untouched, and nothing was left aside in the directory */
-    assert_int_equal(tq_cache_read(root, "demo", u, &data, &got, err, sizeof err), 1);
+    assert_int_equal(read_plain(root, "demo", u, &data, &got), 1);
     assert_int_equal(got, len);
     free(data);
     char dir[512];
@@ -467,9 +511,110 @@ static void test_read_broken(void **state)
 
     /* a rewrite after that is served */
     assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
-    assert_int_equal(tq_cache_read(root, "demo", t, &data, &got, err, sizeof err), 1);
+    assert_int_equal(read_plain(root, "demo", t, &data, &got), 1);
     assert_int_equal(got, len);
     free(data);
+
+    /* checked once, remembered: a file put in its place (a new inode), or changed in
+     * place to another size, is checked again */
+    struct tq_cache_tile ct;
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    free(ct.data);
+    char aside[600];
+    snprintf(aside, sizeof aside, "%s.test", path);
+    write_file(aside, gz, gzlen - 3);
+    assert_int_equal(rename(aside, path), 0);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 0);
+    assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    free(ct.data);
+    write_file(path, gz, gzlen / 2);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 0);
+    free(gz);
+    free(tile);
+}
+
+/* ---- the legacy form ------------------------------------------------------------------- */
+
+/* A cache written before tiles were compressed holds plain {y}.mvt: read as it is (with the
+ * same plain length and CRC as the gzip form would give), counted as cached, replaced by
+ * the next write, removed by tq_cache_remove, like every other form. */
+static void test_legacy_plain(void **state)
+{
+    size_t len;
+    unsigned char *tile = read_data_file(real_tiles[1], &len);
+    char err[256], legacy[512], gzpath[512], marker[512], dir[512];
+    struct tq_tile t = {3, 4, 2};
+    struct tq_cache_tile ct;
+    struct stat st;
+
+    snprintf(dir, sizeof dir, "%s/demo", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(dir, sizeof dir, "%s/demo/3", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(dir, sizeof dir, "%s/demo/3/4", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(legacy, sizeof legacy, "%s/demo/3/4/2.mvt", root);
+    snprintf(marker, sizeof marker, "%s/demo/3/4/2.empty", root);
+    tq_cache_path(root, "demo", t, gzpath, sizeof gzpath);
+    write_file(legacy, tile, len);
+
+    assert_int_equal(tq_cache_exists(root, "demo", t), 1);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    assert_int_equal(ct.gzip, 0);
+    assert_int_equal(ct.len, len);
+    assert_memory_equal(ct.data, tile, len);
+    assert_int_equal(ct.plain_len, len);
+    assert_int_equal(ct.plain_crc, crc_of(tile, len));
+    free(ct.data);
+    /* again (remembered as checked): the same answer */
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    assert_int_equal(ct.plain_crc, crc_of(tile, len));
+    free(ct.data);
+
+    /* the next write stores .mvt.gz and drops the legacy file; same length and CRC */
+    assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
+    assert_int_not_equal(stat(legacy, &st), 0);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    assert_int_equal(ct.gzip, 1);
+    assert_int_equal(ct.plain_len, len);
+    assert_int_equal(ct.plain_crc, crc_of(tile, len));
+    free(ct.data);
+
+    /* a legacy .mvt holding gzip bytes is read as gzip */
+    unsigned char *gz = NULL;
+    size_t gzlen;
+    assert_int_equal(tq_gzip_compress(tile, len, &gz, &gzlen), 0);
+    assert_int_equal(unlink(gzpath), 0);
+    write_file(legacy, gz, gzlen);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    assert_int_equal(ct.gzip, 1);
+    assert_int_equal(ct.plain_crc, crc_of(tile, len));
+    free(ct.data);
+
+    /* a broken legacy file is not served, and is removed */
+    write_file(legacy, tile, len - 1);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 0);
+    assert_int_not_equal(stat(legacy, &st), 0);
+
+    /* remove takes every form away */
+    write_file(legacy, tile, len);
+    write_file(gzpath, gz, gzlen);
+    write_file(marker, "", 0);
+    assert_int_equal(tq_cache_remove(root, "demo", t), 1);
+    assert_int_not_equal(stat(legacy, &st), 0);
+    assert_int_not_equal(stat(gzpath, &st), 0);
+    assert_int_not_equal(stat(marker, &st), 0);
+    assert_int_equal(tq_cache_exists(root, "demo", t), 0);
+    /* an empty tile's write drops a legacy file too */
+    write_file(legacy, tile, len);
+    assert_int_equal(tq_cache_write(root, "demo", t, NULL, 0, err, sizeof err), 0);
+    assert_int_not_equal(stat(legacy, &st), 0);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
+    assert_int_equal(ct.len, 0);
+    assert_int_equal(ct.plain_len, 0);
+    free(ct.data);
+    free(gz);
     free(tile);
 }
 
@@ -551,6 +696,7 @@ int main(void)
         cmocka_unit_test(test_check_gzip),
         cmocka_unit_test(test_check_wire),
         cmocka_unit_test_setup_teardown(test_read_broken, make_root, drop_root),
+        cmocka_unit_test_setup_teardown(test_legacy_plain, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_fsync_counts, make_root, drop_root),
         cmocka_unit_test_setup_teardown(test_fsync_error, make_root, drop_root),
     };

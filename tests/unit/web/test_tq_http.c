@@ -60,20 +60,26 @@ static void test_etag(void **state)
     char a[TQ_HTTP_ETAG_MAX], b[TQ_HTTP_ETAG_MAX], agz[TQ_HTTP_ETAG_MAX], e[TQ_HTTP_ETAG_MAX];
     (void)state;
 
-    tq_http_etag("hello", 5, 0, a);
-    tq_http_etag("hellp", 5, 0, b);
-    tq_http_etag("hello", 5, 1, agz);
-    tq_http_etag(NULL, 0, 0, e);
+    tq_http_etag(5, 0x3610a686, 0, a); /* CRC-32 of "hello" */
+    tq_http_etag(5, 0x3610a687, 0, b);
+    tq_http_etag(5, 0x3610a686, 1, agz);
+    tq_http_etag(0, 0, 0, e);
     assert_true(a[0] == '"' && a[strlen(a) - 1] == '"'); /* strong: no W/ */
     assert_string_not_equal(a, b);
     assert_string_not_equal(a, agz);
     assert_int_equal(strncmp(a, agz, strlen(a) - 1), 0); /* same base, "-gz" suffix */
     assert_string_equal(agz + strlen(agz) - 4, "-gz\"");
-    assert_string_equal(e, "\"0-cbf29ce484222325\""); /* FNV-1a 64 offset basis */
+    assert_string_equal(a, "\"5-3610a686\"");
+    assert_string_equal(e, "\"0-00000000\"");
     {
-        char again[TQ_HTTP_ETAG_MAX];
-        tq_http_etag("hello", 5, 0, again);
-        assert_string_equal(a, again);
+        char other_len[TQ_HTTP_ETAG_MAX];
+        tq_http_etag(6, 0x3610a686, 0, other_len);
+        assert_string_not_equal(a, other_len);
+        /* the largest length still fits, with its quotes, "-gz" and NUL */
+        char big[TQ_HTTP_ETAG_MAX];
+        tq_http_etag((size_t)-1, 0xffffffffu, 1, big);
+        assert_int_equal(big[strlen(big) - 1], '"');
+        assert_string_equal(big + strlen(big) - 4, "-gz\"");
     }
 
     assert_int_equal(tq_http_etag_match(NULL, a), 0);
