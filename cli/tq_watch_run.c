@@ -421,3 +421,27 @@ cleanup:
     tq_watch_zoomset_free(w.zs);
     return status;
 }
+
+int tq_watch_figures_read(redisContext *c, struct tq_watch_figures *f)
+{
+    redisReply *r = redisCommand(c,
+                                 "HMGET %s " TQ_WATCH_F_BACKLOG " " TQ_WATCH_F_OLDEST_MS
+                                 " " TQ_WATCH_F_LAST_ID " " TQ_WATCH_F_UPDATED_MS,
+                                 TQ_WATCH_KEY);
+    int rc = -1;
+    memset(f, 0, sizeof *f);
+    if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+        goto cleanup;
+    rc = 0;
+    if (r->element[0]->type != REDIS_REPLY_STRING)
+        goto cleanup; /* none */
+    long long *v[4] = {&f->backlog, &f->oldest_ms, &f->last_id, &f->updated_ms};
+    for (int i = 0; i < 4; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            *v[i] = atoll(r->element[i]->str);
+    rc = 1;
+cleanup:
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}

@@ -29,6 +29,8 @@
 #ifndef TQ_WATCH_RUN_H
 #define TQ_WATCH_RUN_H
 
+#include <hiredis/hiredis.h>
+
 #include "tq_config.h"
 
 struct tq_watch_run_opts {
@@ -41,5 +43,13 @@ struct tq_watch_run_opts {
 /* Runs until SIGTERM/SIGINT (or, with once, until the backlog is empty). cfg is borrowed.
  * Returns the exit status (0 on a signal; 1 when it cannot start: nothing installed). */
 int tq_watch_run(const struct tq_config *cfg, const struct tq_watch_run_opts *o);
+
+/* The figures the watcher last wrote into Redis (TQ_WATCH_KEY): backlog, oldest change's age
+ * (ms), last id consumed, when written (unix ms). 1 read, 0 none (no watcher ran within
+ * TQ_WATCH_TTL_MS), -1 Redis error. For `tileq status`. */
+struct tq_watch_figures {
+    long long backlog, oldest_ms, last_id, updated_ms;
+};
+int tq_watch_figures_read(redisContext *c, struct tq_watch_figures *f);
 
 #endif
