@@ -208,6 +208,7 @@ static long batch(struct watcher *w)
     PGresult *r = NULL;
     long n = -1;
     long long first = 0, last = 0;
+    int replanned = 0;
     int64_t t0 = tq_now_ms();
 
     snprintf(limit, sizeof limit, "%ld", w->o->batch);
@@ -244,6 +245,18 @@ static long batch(struct watcher *w)
         if (age > oldest_age)
             oldest_age = age;
         const struct tq_watch_table *t = tq_watch_plan_table(&w->plan, relid);
+        if (t == NULL && !replanned) {
+            /* A table installed after this watcher started: find the tables again. */
+            struct tq_watch_plan plan;
+            if (tq_watch_plan_find(w->pg, w->cfg, &plan, w->err, sizeof w->err) != 0)
+                goto cleanup;
+            tq_watch_plan_free(&w->plan);
+            w->plan = plan;
+            replanned = 1;
+            tq_log_info("watch_tables", "tables=%zu reason=\"a change of table %u\"", plan.n,
+                        relid);
+            t = tq_watch_plan_table(&w->plan, relid);
+        }
         if (t == NULL)
             continue; /* no tileset reads it (any more): consumed, nothing to expire */
         if (add_box(w, t, r, i, 3, everywhere) != 0 || (!everywhere && add_box(w, t, r, i, 7, 0)))
@@ -388,13 +401,15 @@ int tq_watch_run(const struct tq_config *cfg, const struct tq_watch_run_opts *o)
             if (n < 0)
                 break;
             tq_backoff_ok(&bo);
-            if (n >= o->batch)
-                continue; /* more pending: no wait */
-            if (tq_now_ms() - last_publish >= 1000 || n > 0) {
+            /* The figures: after a batch that ended the backlog, and every second meanwhile
+             * (also while full batches follow one another). */
+            if ((n > 0 && n < o->batch) || tq_now_ms() - last_publish >= 1000) {
                 if (publish(&w) != 0)
                     break;
                 last_publish = tq_now_ms();
             }
+            if (n >= o->batch)
+                continue; /* more pending: no wait */
             if (n == 0 && o->once) {
                 status = TQ_EXIT_OK;
                 goto cleanup;

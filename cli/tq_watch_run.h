@@ -9,6 +9,9 @@
  * lease would add a second clock and a fencing problem for something the database that
  * holds the changes already answers.
  *
+ * Which tileset reads which table is found at start, and again when a change of a table not
+ * known then arrives (installed since).
+ *
  * The loop: wait for a NOTIFY (or 1 s, in case one was missed while reconnecting); read up
  * to --batch changes in id order; per table, per tileset that reads it and zoom it reads it
  * at, each old and new extent becomes a tile range (with the tileset's buffer,
