@@ -20,6 +20,7 @@ static void usage(FILE *out)
           "  status       queued/running jobs per class, leases, workers, renders per minute\n"
           "  deadletter   list|retry|purge failed jobs\n"
           "  report       duplicate-render report from tileq's render log or PostgreSQL logs\n"
+          "  watch        install|uninstall|status|run: tiles follow the data in PostgreSQL\n"
           "  export       warm an area, then write it into a PMTiles or MBTiles archive\n"
           "  (tileq COMMAND --help for each command's options)\n"
           "\n"
@@ -67,6 +68,8 @@ int main(int argc, char **argv)
         return tq_cli_status(config, argc - i, argv + i);
     if (strcmp(cmd, "export") == 0)
         return tq_cli_export(config, argc - i, argv + i);
+    if (strcmp(cmd, "watch") == 0)
+        return tq_cli_watch(config, argc - i, argv + i);
     if (strcmp(cmd, "deadletter") == 0)
         return tq_cli_deadletter(config, argc - i, argv + i);
     fprintf(stderr, "tileq: unknown command '%s'\n", cmd);

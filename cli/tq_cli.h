@@ -10,6 +10,9 @@
 /* tileq report: see tq_cli_report.c (and `tileq report --help`). */
 int tq_cli_report(const char *config_path, int argc, char **argv);
 
+/* tileq watch install|uninstall|status|run: see tq_cli_watch.c (and --help). */
+int tq_cli_watch(const char *config_path, int argc, char **argv);
+
 /* tileq warm / expire: see tq_cli_warm.c, tq_cli_expire.c (and --help). */
 int tq_cli_warm(const char *config_path, int argc, char **argv);
 int tq_cli_expire(const char *config_path, int argc, char **argv);

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "tq_cli.h"
+#include "tq_watch_run.h"
 #include "tq_cliutil.h"
 #include "tq_queue.h"
 #include "tq_queue_check.h"
@@ -164,8 +165,22 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
         json_object_set_new(jclasses, tq_job_class_name((enum tq_job_class)i), o);
     }
 
+    /* Tiles follow the data: the watcher's figures, when one runs (tq_watch_run.h). */
+    struct tq_watch_figures wf;
+    int have_wf = tq_watch_figures_read(c, &wf);
+    if (have_wf < 0) {
+        fprintf(stderr, "tileq status: Redis: %s\n", c->err ? c->errstr : "HMGET failed");
+        goto cleanup;
+    }
+
     if (json) {
         json_object_set_new(root, "time_ms", json_integer(now));
+        if (have_wf)
+            json_object_set_new(root, "changes",
+                                json_pack("{s:I, s:I, s:I, s:I}", "backlog", (json_int_t)wf.backlog,
+                                          "oldest_ms", (json_int_t)wf.oldest_ms, "last_id",
+                                          (json_int_t)wf.last_id, "figures_age_ms",
+                                          (json_int_t)(now - wf.updated_ms)));
         json_object_set(root, "classes", jclasses);
         json_object_set_new(root, "dead_lettered", json_integer(snap.dead));
         json_object_set(root, "dead_newest", jdead);
@@ -196,6 +211,10 @@ static int status_run(const struct tq_config *cfg, redisContext *c, int json)
     if (snap.renderlog_rejected > 0)
         printf("render-log entries rejected: %lld (redis-cli XRANGE %s - +)\n",
                snap.renderlog_rejected, TQ_QUEUE_RENDERLOG_REJECTED_KEY);
+    if (have_wf)
+        printf("changes: backlog %lld, oldest %s (tileq watch run, %s ago)\n", wf.backlog,
+               wf.backlog ? tq_cli_duration(wf.oldest_ms, buf, sizeof buf) : "-",
+               tq_cli_duration(now - wf.updated_ms, buf2, sizeof buf2));
     printf("renders, last minute: %lld tiles (%zu jobs)\n", tiles_min, snap.ncompleted);
     printf("workers: %ld live of %zu\n", live, snap.nworkers);
     for (size_t i = 0; i < json_array_size(jworkers); i++) {

@@ -228,6 +228,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     }
 
     r->renders++;
+    r->change_renders += rec->reason != NULL && strcmp(rec->reason, "change") == 0;
     r->render_ms += dur;
     r->zrenders[t->z]++;
     r->zms[t->z] += dur;
@@ -275,6 +276,7 @@ void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *ou
     out->tiles = tq_map_count(r->tiles);
     out->duplicates = r->renders - out->tiles;
     out->metatile_renders = r->meta_renders;
+    out->change_renders = r->change_renders;
     out->render_ms = r->render_ms;
     double first = 0;
     size_t pos = 0;

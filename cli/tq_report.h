@@ -13,6 +13,7 @@
  *   render seconds     sum of the records' durations (a tile's share of its metatile's time)
  *   duplicate seconds  render seconds minus, for every tile, the duration of its first render
  *   share              duplicate seconds / render seconds
+ *   change renders     records with reason "change" (re-renders a data change required)
  * A metatile render is counted once, on the record flagged meta_first.
  *
  * Files: tq_report.c (aggregation, ranking), tq_report_write.c and one writer per format
@@ -33,7 +34,8 @@ struct tq_report_rec {
     const char *tables;   /* pglog: tables the query read, comma-separated; else NULL */
     const char *database; /* pglog */
     const char *user;     /* pglog */
-    const char *reason;   /* render log: request|warm|expire|retry; pglog: statement kind */
+    const char *reason;   /* render log: request|warm|expire|retry|change; pglog:
+                           * statement kind */
     struct tq_tile tile;
     struct tq_metatile meta; /* the metatile rendered with it; w = h = 0: size unknown;
                               * z != tile.z (e.g. all zero): the tile alone */
@@ -70,6 +72,10 @@ enum tq_report_format { TQ_FMT_TEXT = 0, TQ_FMT_CSV, TQ_FMT_JSON, TQ_FMT_HTML };
 
 struct tq_report_summary {
     uint64_t renders, tiles, duplicates, metatile_renders;
+    /* Renders with reason "change": queued by `tileq watch run` after a data change, so a
+     * tile's re-render the data required (told apart from waste; part of duplicates when the
+     * tile was rendered before in the window). */
+    uint64_t change_renders;
     double render_ms, duplicate_ms, share;
     int64_t first_ms, last_ms; /* TQ_TIME_UNSET when empty */
 };

@@ -48,6 +48,7 @@ struct tq_report {
     int nreasons;
     struct tq_map *tiles, *metas; /* tq_report_key → tq_report_entry */
     uint64_t renders, meta_renders;
+    uint64_t change_renders; /* records with reason "change" (tileq watch) */
     double render_ms;
     int64_t first_ms, last_ms;
     uint64_t zrenders[TQ_REPORT_NZOOM];

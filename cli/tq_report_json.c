@@ -85,6 +85,7 @@ int tq_report_json_write(struct tq_report *r, const struct tq_report_entry **tt,
     json_object_set_new(sum, "tiles", json_integer((json_int_t)s.tiles));
     json_object_set_new(sum, "duplicates", json_integer((json_int_t)s.duplicates));
     json_object_set_new(sum, "metatile_renders", json_integer((json_int_t)s.metatile_renders));
+    json_object_set_new(sum, "change_renders", json_integer((json_int_t)s.change_renders));
     json_object_set_new(sum, "render_seconds", json_real(s.render_ms / 1000));
     json_object_set_new(sum, "duplicate_seconds", json_real(s.duplicate_ms / 1000));
     json_object_set_new(sum, "duplicate_share", json_real(s.share));

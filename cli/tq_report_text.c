@@ -36,6 +36,10 @@ int tq_report_text_write(struct tq_report *r, const struct tq_report_entry **tt,
     fprintf(out, "renders            %llu\n", (unsigned long long)s.renders);
     fprintf(out, "distinct tiles     %llu\n", (unsigned long long)s.tiles);
     fprintf(out, "duplicate renders  %llu\n", (unsigned long long)s.duplicates);
+    if (s.change_renders > 0)
+        fprintf(out,
+                "change renders     %llu (after a data change, tileq watch: required, not waste)\n",
+                (unsigned long long)s.change_renders);
     fprintf(out, "metatile renders   %llu\n", (unsigned long long)s.metatile_renders);
     fprintf(out, "render seconds     %.3f\n", s.render_ms / 1000);
     fprintf(out, "duplicate seconds  %.3f (%.1f%% of render time)\n", s.duplicate_ms / 1000,

@@ -17,6 +17,7 @@
 #include "tq_log.h"
 #include "tq_metrics.h"
 #include "tq_snapshot.h"
+#include "tq_time.h"
 #include "tq_wfigures.h"
 #include "tq_time.h"
 
@@ -32,6 +33,7 @@ struct tq_cmetrics {
     struct tq_metric_family *held, *hold_out, *connections, *cut_off; /* Redis away, clients */
     struct tq_metric_family *w_renders, *w_tiles, *w_sql, *w_failures, *w_duration;
     struct tq_metric_family *rl_rejected;
+    struct tq_metric_family *watch_backlog, *watch_oldest, *watch_figures_age; /* tileq watch */
 };
 
 struct scrape {
@@ -136,6 +138,16 @@ struct tq_cmetrics *tq_cmetrics_new(void)
            "malformed: the length of the stream " TQ_QUEUE_RENDERLOG_REJECTED_KEY
            " (each entry holds the reason).",
            0, NULL, 0, NULL);
+    FAMILY(watch_backlog, TQ_METRIC_GAUGE, "tileq_watch_backlog",
+           "Changes recorded by the triggers of tileq watch and not consumed yet (rows of "
+           "tileq.changes), as the watcher last wrote it (absent when no watcher runs).",
+           0, NULL, 0, NULL);
+    FAMILY(watch_oldest, TQ_METRIC_GAUGE, "tileq_watch_backlog_oldest_seconds",
+           "Age of the oldest change not consumed yet (0 when none), as the watcher last wrote "
+           "it.",
+           0, NULL, 0, NULL);
+    FAMILY(watch_figures_age, TQ_METRIC_GAUGE, "tileq_watch_figures_age_seconds",
+           "How old the watcher's figures are (it writes them every second).", 0, NULL, 0, NULL);
 #undef FAMILY
     /* Series that are 0 until something happens are shown from the start. */
     const char *hows[] = {"timeout", "full"};
@@ -232,9 +244,10 @@ static void add_worker(struct tq_cmetrics *cm, const char *id, const redisReply 
 /* Rebuilds the Redis-backed families from the snapshot (NULL: Redis did not answer). */
 static void apply_scrape(struct tq_cmetrics *cm, const struct tq_snapshot *snap)
 {
-    struct tq_metric_family *rebuilt[] = {cm->queue_jobs, cm->dead_jobs,  cm->workers,
-                                          cm->w_renders,  cm->w_tiles,    cm->w_sql,
-                                          cm->w_failures, cm->w_duration, cm->rl_rejected};
+    struct tq_metric_family *rebuilt[] = {
+        cm->queue_jobs,  cm->dead_jobs,     cm->workers,      cm->w_renders,
+        cm->w_tiles,     cm->w_sql,         cm->w_failures,   cm->w_duration,
+        cm->rl_rejected, cm->watch_backlog, cm->watch_oldest, cm->watch_figures_age};
 
     for (size_t i = 0; i < sizeof rebuilt / sizeof rebuilt[0]; i++)
         tq_metric_family_reset(rebuilt[i]);
@@ -255,6 +268,12 @@ static void apply_scrape(struct tq_cmetrics *cm, const struct tq_snapshot *snap)
         add_worker(cm, snap->figures[i].worker, snap->figures[i].hash);
     tq_metric_set(tq_metric_get(cm->workers, NULL), (double)snap->nfigures);
     tq_metric_set(tq_metric_get(cm->rl_rejected, NULL), (double)snap->renderlog_rejected);
+    if (snap->watch_present) {
+        tq_metric_set(tq_metric_get(cm->watch_backlog, NULL), (double)snap->watch_backlog);
+        tq_metric_set(tq_metric_get(cm->watch_oldest, NULL), (double)snap->watch_oldest_ms / 1000);
+        tq_metric_set(tq_metric_get(cm->watch_figures_age, NULL),
+                      (double)(tq_now_ms() - snap->watch_updated_ms) / 1000);
+    }
 }
 
 /* Renders the registry into req's reply; gives req back to evhttp. */

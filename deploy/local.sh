@@ -5,7 +5,8 @@
 #   (apt-get), builds (Release) into build/, creates a throwaway PostgreSQL+PostGIS cluster
 #   (run as an unprivileged user when we are root) and loads the demo data (sql/*.sql), starts
 #   Redis (AOF, appendfsync everysec: appendonlydir/ in the state dir), writes the config,
-#   starts N coordinators (default 1) and M workers (default 2) in the background, waits until
+#   starts N coordinators (default 1), M workers (default 2) and the watcher (`tileq watch
+#   install`, then `tileq watch run`: tiles follow the data) in the background, waits until
 #   every coordinator answers /ready (Redis reached, layer schemas published), checks that
 #   every endpoint serves the TileJSON and that the sample tile renders, and then prints one
 #   line per endpoint, a sample tile URL and the config file (usable as `tileq -c FILE ...`).
@@ -45,7 +46,7 @@ do_down() {
         return 0
     fi
     tq_nginx_stop "$STATE/nginx"
-    for f in "$STATE"/coordinator*.pid "$STATE"/worker*.pid; do
+    for f in "$STATE"/coordinator*.pid "$STATE"/worker*.pid "$STATE"/watch.pid; do
         [[ -e $f ]] && tq_stop_pidfile "$f" 30
     done
     tq_redis_stop "$STATE"
@@ -137,6 +138,12 @@ do_up() {
         TQ_WORKER_ID="$(uname -n)-local-worker-$i" tq_start_bg "$STATE/worker$i.pid" \
             "$STATE/worker$i.log" "$BUILD/worker/tileq-worker" -c "$conf"
     done
+    # Tiles follow the data: the triggers on the tables the tilesets read, and the watcher.
+    "$BUILD/cli/tileq" -c "$conf" watch install >"$STATE/watch-install.log" 2>&1 || {
+        cat "$STATE/watch-install.log" >&2
+        tq_die "tileq watch install failed"
+    }
+    tq_start_bg "$STATE/watch.pid" "$STATE/watch.log" "$BUILD/cli/tileq" -c "$conf" watch run
     for ((i = 1; i <= ncoord; i++)); do
         port=${ports[i - 1]}
         TQ_LISTEN="127.0.0.1:$port" tq_start_bg "$STATE/coordinator$i.pid" \
@@ -148,6 +155,10 @@ do_up() {
         tq_wait_http "http://127.0.0.1:${ports[i - 1]}/ready" 60 "$STATE/coordinator$i.pid" \
             "$STATE/coordinator$i.log"
     done
+    tq_alive "$(cat "$STATE/watch.pid")" || {
+        tail -n 30 "$STATE/watch.log" >&2
+        tq_die "tileq watch run exited"
+    }
     for ((i = 1; i <= nwork; i++)); do
         tq_alive "$(cat "$STATE/worker$i.pid")" || {
             tail -n 30 "$STATE/worker$i.log" >&2

@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS tileq.render_log (
     metatile    text NOT NULL,             -- "z/mx/my", the metatile's top-left tile
     job_id      text NOT NULL,             -- "tileset/z/mx/my"
     attempt     integer NOT NULL,
-    reason      text NOT NULL,             -- request | warm | expire | retry
+    reason      text NOT NULL,             -- request | warm | expire | retry | change
     worker      text NOT NULL,
     started     timestamptz NOT NULL,      -- when the metatile's SQL started
     duration_ms double precision NOT NULL, -- this tile's share of the metatile's SQL time

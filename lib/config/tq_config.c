@@ -328,13 +328,52 @@ static int load_bounds(struct loader *ld, const config_setting_t *tss, const cha
     return 0;
 }
 
+/* The tileset's optional watch list: a non-empty array of non-empty strings (table names). */
+static int load_watch(struct loader *ld, const config_setting_t *tss, const char *prefix,
+                      struct tq_tileset_config *ts)
+{
+    char path[PATH_MAX_LEN];
+    const config_setting_t *s = config_setting_get_member(tss, "watch");
+    if (s == NULL)
+        return 0;
+    join_path(path, sizeof path, prefix, "watch");
+    int n = config_setting_length(s);
+    if ((config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+         config_setting_type(s) != CONFIG_TYPE_LIST) ||
+        n < 1) {
+        fail(ld, s, path, "must be a non-empty array of table names [ \"schema.table\", ... ]");
+        return -1;
+    }
+    ts->watch = calloc((size_t)n, sizeof *ts->watch);
+    if (ts->watch == NULL) {
+        fail(ld, s, path, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const char *v =
+            config_setting_type(e) == CONFIG_TYPE_STRING ? config_setting_get_string(e) : NULL;
+        if (v == NULL || *v == '\0' || strlen(v) > 255) {
+            fail(ld, e, path, "element %d: must be a table name (a string of 1..255 bytes)", i);
+            return -1;
+        }
+        ts->watch[i] = strdup(v);
+        if (ts->watch[i] == NULL) {
+            fail(ld, s, path, "out of memory");
+            return -1;
+        }
+        ts->nwatch = (size_t)i + 1;
+    }
+    return 0;
+}
+
 static int load_tileset(struct loader *ld, const config_setting_t *tss, const char *prefix,
                         struct tq_tileset_config *ts)
 {
-    static const char *const keys[] = {
-        "name",   "minzoom", "maxzoom", "metatile", "extent",
-        "buffer", "layers",  "bounds",  "center",   "statement_timeout_ms",
-        NULL};
+    static const char *const keys[] = {"name", "minzoom", "maxzoom", "metatile", "extent", "buffer",
+                                       "layers", "bounds", "center", "statement_timeout_ms",
+                                       /* tiles follow the data */
+                                       "watch", NULL};
     char path[PATH_MAX_LEN];
     long long v;
 
@@ -375,7 +414,7 @@ static int load_tileset(struct loader *ld, const config_setting_t *tss, const ch
              ts->extent);
         return -1;
     }
-    if (load_bounds(ld, tss, prefix, ts) != 0)
+    if (load_bounds(ld, tss, prefix, ts) != 0 || load_watch(ld, tss, prefix, ts) != 0)
         return -1;
 
     join_path(path, sizeof path, prefix, "layers");
@@ -1185,6 +1224,9 @@ void tq_config_free(struct tq_config *cfg)
         }
         free(ts->layers);
         free(ts->name);
+        for (size_t j = 0; j < ts->nwatch; j++)
+            free(ts->watch[j]);
+        free(ts->watch);
     }
     free(cfg->tilesets);
     free(cfg->path);

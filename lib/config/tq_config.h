@@ -101,6 +101,11 @@ struct tq_tileset_config {
      * past it fails with PostgreSQL's message and counts as a failed attempt; the worker's
      * lease is capped at (timeout x render statements of the job) + a margin. */
     int statement_timeout_ms;
+    /* Tiles follow the data (issue 11): the tables (\"schema.table\" or \"table\") whose
+     * changes expire this tileset's tiles, when set (`watch = [ "demo.points" ];`); unset
+     * (nwatch 0): `tileq watch install` finds them from the layers' SQL (tq_watch_sql.h). */
+    size_t nwatch;
+    char **watch;
 };
 
 /* 30 s: a hundred times what the heaviest metatile of the demo and benchmark data takes

@@ -8,7 +8,7 @@
  *   "my"  uint  same for y
  *   "n"   uint  metatile size, 1..64
  *   "cls" str   "interactive" | "dirty" | "bulk"
- *   "why" str   "request" | "warm" | "expire" | "retry"
+ *   "why" str   "request" | "warm" | "expire" | "retry" | "change"
  *   "at"  int   enqueue time, unix ms
  *   "fx"  uint  optional (with "fy"): the first requester's tile x, inside the metatile
  *   "fy"  uint  optional (with "fx"): its y
@@ -28,7 +28,7 @@
 
 static const char *const class_names[TQ_CLASS_COUNT] = {TQ_CLASS_NAME_INTERACTIVE,
                                                         TQ_CLASS_NAME_DIRTY, TQ_CLASS_NAME_BULK};
-static const char *const reason_names[] = {"request", "warm", "expire", "retry"};
+static const char *const reason_names[] = {"request", "warm", "expire", "retry", "change"};
 #define TQ_REASON_COUNT (sizeof reason_names / sizeof reason_names[0])
 
 const char *tq_job_class_name(enum tq_job_class c)

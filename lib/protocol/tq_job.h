@@ -26,7 +26,14 @@
 enum tq_job_class { TQ_CLASS_INTERACTIVE = 0, TQ_CLASS_DIRTY = 1, TQ_CLASS_BULK = 2 };
 #define TQ_CLASS_COUNT 3
 
-enum tq_job_reason { TQ_REASON_REQUEST = 0, TQ_REASON_WARM, TQ_REASON_EXPIRE, TQ_REASON_RETRY };
+/* change: queued by `tileq watch run` after a data change (issue 11). */
+enum tq_job_reason {
+    TQ_REASON_REQUEST = 0,
+    TQ_REASON_WARM,
+    TQ_REASON_EXPIRE,
+    TQ_REASON_RETRY,
+    TQ_REASON_CHANGE
+};
 
 struct tq_job {
     char tileset[TQ_TILESET_NAME_MAX];

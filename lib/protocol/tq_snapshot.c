@@ -10,7 +10,8 @@
  * ARGV: leases_max figures_since_ms figures_max completed_since_ms completed_max
  * Read-only. Returns {classes, counts, workers, leases, figures, completed}:
  *   classes   {llen, runcount, head's enq_ms or false} per class, highest first
- *   counts    {zcard dead, zcard running, xlen renderlog:rejected}
+ *   counts    {zcard dead, zcard running, xlen renderlog:rejected,
+ *              the watcher's backlog, oldest_ms, updated_ms (HMGET watch; nil without one)}
  *   workers   HGETALL workers
  *   leases    {id, deadline, cls, worker, started_ms, attempts} (hash fields false if gone)
  *   figures   {worker, HGETALL wmetrics:<worker>} of the index entries since the time
@@ -29,6 +30,9 @@ const char TQ_LUA_SNAPSHOT[] =
     "end\n"
     "local counts = {redis.call('ZCARD', KEYS[6]), redis.call('ZCARD', KEYS[5]),\n"
     "                redis.call('XLEN', KEYS[9])}\n"
+    "local wf = redis.call('HMGET', KEYS[11], '" TQ_WATCH_F_BACKLOG "', '" TQ_WATCH_F_OLDEST_MS
+    "', '" TQ_WATCH_F_UPDATED_MS "')\n"
+    "for i = 1, 3 do counts[3 + i] = wf[i] or '' end\n"
     "local leases = {}\n"
     "if lmax > 0 then\n"
     "  local r = redis.call('ZRANGE', KEYS[5], 0, lmax - 1, 'WITHSCORES')\n"
@@ -104,8 +108,9 @@ int tq_snapshot_parse(const redisReply *r, struct tq_snapshot *out, char *err, s
         return -1;
     }
     if (!is_array(r, 6) || !is_array(r->element[0], TQ_CLASS_COUNT) ||
-        !is_array(r->element[1], 3) || !is_array(r->element[2], 0) || !is_array(r->element[3], 0) ||
-        !is_array(r->element[4], 0) || !is_array(r->element[5], 0))
+        !(is_array(r->element[1], 3) || is_array(r->element[1], 6)) ||
+        !is_array(r->element[2], 0) || !is_array(r->element[3], 0) || !is_array(r->element[4], 0) ||
+        !is_array(r->element[5], 0))
         goto odd;
     for (int c = 0; c < TQ_CLASS_COUNT; c++) {
         const redisReply *cl = r->element[0]->element[c];
@@ -118,6 +123,13 @@ int tq_snapshot_parse(const redisReply *r, struct tq_snapshot *out, char *err, s
     out->dead = number(r->element[1]->element[0]);
     out->running_leases = number(r->element[1]->element[1]);
     out->renderlog_rejected = number(r->element[1]->element[2]);
+    if (r->element[1]->elements == 6 && r->element[1]->element[3]->type == REDIS_REPLY_STRING &&
+        r->element[1]->element[3]->len > 0) {
+        out->watch_present = 1;
+        out->watch_backlog = number(r->element[1]->element[3]);
+        out->watch_oldest_ms = number(r->element[1]->element[4]);
+        out->watch_updated_ms = number(r->element[1]->element[5]);
+    }
 
     const redisReply *w = r->element[2], *l = r->element[3], *f = r->element[4], *d = r->element[5];
     out->workers = table(w->elements / 2, sizeof *out->workers);

@@ -54,6 +54,9 @@ struct tq_snapshot {
     long long dead;               /* ZCARD dead */
     long long running_leases;     /* ZCARD running */
     long long renderlog_rejected; /* XLEN renderlog:rejected */
+    /* Tiles follow the data: the watcher's figures (TQ_WATCH_KEY), when one ran lately. */
+    int watch_present;
+    long long watch_backlog, watch_oldest_ms, watch_updated_ms;
     struct tq_snapshot_worker *workers;
     size_t nworkers;
     struct tq_snapshot_lease *leases; /* the first leases_max, earliest deadline first */
@@ -78,13 +81,14 @@ extern const char TQ_LUA_SNAPSHOT[];
 
 /* The snapshot as a hiredis format, for sync and async callers alike:
  *   KEYS q:interactive q:dirty q:bulk runcount running dead workers wmetrics
- *        renderlog:rejected events
+ *        renderlog:rejected events watch
  *   ARGV leases_max figures_since_ms figures_max completed_since_ms completed_max
  * arguments: TQ_LUA_SNAPSHOT, then the five of struct tq_snapshot_want as long long. */
 #define TQ_SNAPSHOT_FMT                                                                            \
-    "EVAL %s 10 " TQ_QUEUE_CLASS_KEYS " " TQ_QUEUE_RUNCOUNT_KEY " " TQ_QUEUE_RUNNING_KEY           \
+    "EVAL %s 11 " TQ_QUEUE_CLASS_KEYS " " TQ_QUEUE_RUNCOUNT_KEY " " TQ_QUEUE_RUNNING_KEY           \
     " " TQ_QUEUE_DEAD_KEY " " TQ_QUEUE_WORKERS_KEY " " TQ_WMETRICS_INDEX_KEY                       \
-    " " TQ_QUEUE_RENDERLOG_REJECTED_KEY " " TQ_QUEUE_EVENTS_KEY " %lld %lld %lld %lld %lld"
+    " " TQ_QUEUE_RENDERLOG_REJECTED_KEY " " TQ_QUEUE_EVENTS_KEY " " TQ_WATCH_KEY                   \
+    " %lld %lld %lld %lld %lld"
 
 /* Parses the script's reply r into out (the caller clears it with tq_snapshot_clear, also
  * after an error; out borrows r). Returns 0, or -1 with err set (error or odd reply, out of

@@ -107,6 +107,16 @@
 #define TQ_WMETRICS_INDEX_KEY TQ_QUEUE_PREFIX "wmetrics"
 #define TQ_WMETRICS_KEY_PREFIX TQ_QUEUE_PREFIX "wmetrics:"
 #define TQ_SCHEMA_KEY TQ_QUEUE_PREFIX "schema"
+/* Tiles follow the data (issue 11): `tileq watch run` writes its figures here after each
+ * batch and every second (a hash with a TTL, so a dead watcher's figures go): the change
+ * backlog in PostgreSQL (rows of tileq.changes), the age of its oldest row, the last change
+ * id consumed and when it was written. `tileq status` and /metrics read it. */
+#define TQ_WATCH_KEY TQ_QUEUE_PREFIX "watch"
+#define TQ_WATCH_F_BACKLOG "backlog"
+#define TQ_WATCH_F_OLDEST_MS "oldest_ms"
+#define TQ_WATCH_F_LAST_ID "last_id"
+#define TQ_WATCH_F_UPDATED_MS "updated_ms"
+#define TQ_WATCH_TTL_MS 30000
 
 #define TQ_QUEUE_DONE_TTL_MS 10000 /* life of a done:<id> marker */
 #define TQ_WMETRICS_TTL_MS 60000   /* life of a worker's figures (and of its index entry) */

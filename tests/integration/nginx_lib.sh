@@ -52,6 +52,8 @@ ng_up() {
     tq_write_config "$TQ_SOURCE_DIR/deploy/tileq.conf.in" "$NG_CONF" "$NG_REDIS_PORT" \
         "$TQ_TEST_PG_PORT" "$NG_CACHE" "${NG_COORD_PORTS[1]}"
     sed -i -e "s/lease_seconds = [0-9]*;/lease_seconds = $lease;/" "$NG_CONF"
+    # NG_CONF_APPEND (optional): more top-level settings for this cluster's config.
+    [[ -z ${NG_CONF_APPEND:-} ]] || printf '%s\n' "$NG_CONF_APPEND" >>"$NG_CONF"
 
     for ((i = 1; i <= nwork; i++)); do
         NG_WORKER_IDS[i]=ng-$NG_TEST-${NG_DIR##*.}-worker-$i

@@ -75,6 +75,23 @@ static void test_duplicates(void **state)
     tq_report_free(r);
 }
 
+/* Renders with reason change (tileq watch) are counted apart, and named in the text. */
+static void test_change_renders(void **state)
+{
+    (void)state;
+    struct tq_report *r = sample(NULL);
+    struct tq_report_summary s;
+    tq_report_summarize(r, &s);
+    assert_int_equal(s.change_renders, 0);
+    struct tq_report_rec c = rec("demo", 3, 4, 2, 4000, 8, "change");
+    assert_int_equal(tq_report_add(r, &c), 1);
+    tq_report_summarize(r, &s);
+    assert_int_equal(s.renders, 6);
+    assert_int_equal(s.change_renders, 1);
+    assert_int_equal(s.duplicates, 3);
+    tq_report_free(r);
+}
+
 static void test_filters(void **state)
 {
     struct tq_report_filter f = {1500, 3000, "demo", 0, 30};
@@ -213,9 +230,10 @@ static void test_pg_columns(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_duplicates),    cmocka_unit_test(test_filters),
-        cmocka_unit_test(test_metatiles),     cmocka_unit_test(test_json),
-        cmocka_unit_test(test_csv_text_html), cmocka_unit_test(test_pg_columns),
+        cmocka_unit_test(test_duplicates), cmocka_unit_test(test_change_renders),
+        cmocka_unit_test(test_filters),    cmocka_unit_test(test_metatiles),
+        cmocka_unit_test(test_json),       cmocka_unit_test(test_csv_text_html),
+        cmocka_unit_test(test_pg_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

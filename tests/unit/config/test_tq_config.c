@@ -613,6 +613,34 @@ static void test_cache_fsync(void **state)
     assert_string_equal(err, "tileq.conf:4: cache_fsync: must be true or false");
 }
 
+/* Tiles follow the data: a tileset's watch list. */
+static void test_watch_list(void **state)
+{
+    (void)state;
+    char err[256];
+    struct tq_config *cfg = load(BASE DEMO_TILESET, err, sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->tilesets[0].nwatch, 0);
+    assert_null(cfg->tilesets[0].watch);
+    tq_config_free(cfg);
+    cfg = load(BASE TS_HEAD "watch = [ \"demo.points\", \"results\" ];\n" LAYER_OK " } );", err,
+               sizeof err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->tilesets[0].nwatch, 2);
+    assert_string_equal(cfg->tilesets[0].watch[0], "demo.points");
+    assert_string_equal(cfg->tilesets[0].watch[1], "results");
+    tq_config_free(cfg);
+    expect_error(BASE TS_HEAD "watch = [ ];\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].watch: must be a non-empty array of table names "
+                 "[ \"schema.table\", ... ]");
+    expect_error(BASE TS_HEAD "watch = \"demo.points\";\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].watch: must be a non-empty array of table names "
+                 "[ \"schema.table\", ... ]");
+    expect_error(BASE TS_HEAD "watch = ( \"\" );\n" LAYER_OK " } );",
+                 "tileq.conf:5: tilesets.[0].watch: element 0: must be a table name (a string "
+                 "of 1..255 bytes)");
+}
+
 /* The coordinator's keys: holding misses while Redis is away, hostile clients. */
 static void test_coord_keys(void **state)
 {
@@ -854,6 +882,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_full_example, clear_env),
         cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup(test_watch_list, clear_env),
         cmocka_unit_test_setup(test_coord_keys, clear_env),
         cmocka_unit_test_setup(test_validation_messages, clear_env),
         cmocka_unit_test_setup(test_syntax_error, clear_env),

@@ -26,11 +26,12 @@ static void test_names(void **state)
     assert_int_equal(tq_job_class_parse("urgent", &c), -1);
     assert_int_equal(tq_job_class_parse("", &c), -1);
     assert_int_equal(tq_job_class_parse(NULL, &c), -1);
-    for (int i = TQ_REASON_REQUEST; i <= TQ_REASON_RETRY; i++) {
+    for (int i = TQ_REASON_REQUEST; i <= TQ_REASON_CHANGE; i++) {
         assert_int_equal(tq_job_reason_parse(tq_job_reason_name((enum tq_job_reason)i), &r), 0);
         assert_int_equal(r, i);
     }
     assert_string_equal(tq_job_reason_name(TQ_REASON_EXPIRE), "expire");
+    assert_string_equal(tq_job_reason_name(TQ_REASON_CHANGE), "change");
     assert_int_equal(tq_job_reason_parse("bored", &r), -1);
 }
 
@@ -106,6 +107,7 @@ static void test_roundtrip(void **state)
     roundtrip("A-b_9", t14, 64, TQ_CLASS_BULK, TQ_REASON_WARM, -5);
     roundtrip("n", t30, 1, TQ_CLASS_BULK, TQ_REASON_RETRY, INT64_MAX);
     roundtrip("n", t30, 3, TQ_CLASS_BULK, TQ_REASON_RETRY, INT64_MIN);
+    roundtrip("n", t30, 2, TQ_CLASS_DIRTY, TQ_REASON_CHANGE, 1);
 }
 
 /* A valid encoding to mutate. Caller frees. */
