@@ -12,11 +12,14 @@
 
 #include "tq_config.h"
 
-static const char *const env_vars[] = {
-    "TQ_REDIS_URL",           "TQ_PG_CONNINFO", "TQ_CACHE_DIR",       "TQ_LISTEN",
-    "TQ_WORKER_ID",           "TQ_LOG_LEVEL",   "TQ_REDIS_SENTINELS", "TQ_REDIS_SENTINEL_MASTER",
-    "TQ_REDIS_CLUSTER_NODES", "TQ_REDIS_USER",  "TQ_REDIS_PASSWORD",  "TQ_REDIS_PASSWORD_FILE",
-    "TQ_PG_PASSWORD_FILE",    "TQ_TRUSTED_PROXIES", "TQ_METRICS_ALLOW"};
+static const char *const env_vars[] = {"TQ_REDIS_URL",           "TQ_PG_CONNINFO",
+                                       "TQ_CACHE_DIR",           "TQ_LISTEN",
+                                       "TQ_WORKER_ID",           "TQ_LOG_LEVEL",
+                                       "TQ_REDIS_SENTINELS",     "TQ_REDIS_SENTINEL_MASTER",
+                                       "TQ_REDIS_CLUSTER_NODES", "TQ_REDIS_USER",
+                                       "TQ_REDIS_PASSWORD",      "TQ_REDIS_PASSWORD_FILE",
+                                       "TQ_PG_PASSWORD_FILE",    "TQ_TRUSTED_PROXIES",
+                                       "TQ_METRICS_ALLOW"};
 
 static int clear_env(void **state)
 {
@@ -795,6 +798,8 @@ static void test_secrets(void **state)
     unlink(rpw);
     unlink(ppw);
     rmdir(dir);
+}
+
 /* 1 when addr is in the list l. */
 static int listed(const struct tq_cidr_list *l, const char *addr)
 {
