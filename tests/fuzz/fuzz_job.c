@@ -82,7 +82,7 @@ static void check_init(const uint8_t *data, size_t size)
         return;
     int z = (int)(take_u32(&p, &n) % (TQ_TILE_MAX_ZOOM + 2)); /* 31 is invalid */
     uint32_t x = take_u32(&p, &n), y = take_u32(&p, &n);
-    uint32_t meta = p[0] % 70, cls = p[1] % 4, why = p[2] % 5;
+    uint32_t meta = p[0] % 70, cls = p[1] % 4, why = p[2] % (TQ_REASON_CHANGE + 2);
     size_t namelen = p[3] % (TQ_TILESET_NAME_MAX + 1);
     int64_t at = (int64_t)take_u32(&p, &n);
     if (p[0] & 1) /* size >= 17: p[0] is the 17th byte */
@@ -91,7 +91,7 @@ static void check_init(const uint8_t *data, size_t size)
         name[i] = alphabet[(i < n ? p[i] : i) % (sizeof alphabet - 1)];
     name[namelen] = '\0';
     int ok = namelen > 0 && namelen < TQ_TILESET_NAME_MAX && meta >= 1 && meta <= 64 &&
-             tq_tile_valid(z, x, y) == 0 && cls < TQ_CLASS_COUNT && why < 4;
+             tq_tile_valid(z, x, y) == 0 && cls < TQ_CLASS_COUNT && why <= TQ_REASON_CHANGE;
     int rc = tq_job_init(&j, name, (struct tq_tile){z, x, y}, meta, (enum tq_job_class)cls,
                          (enum tq_job_reason)why, at);
     TQ_FUZZ_CHECK(rc == (ok ? 0 : -1));
