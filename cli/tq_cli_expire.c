@@ -54,7 +54,7 @@ int tq_cli_expire(const char *config_path, int argc, char **argv)
     c = tq_cli_redis_connect("expire", a.cfg);
     if (c == NULL)
         goto cleanup;
-    e = tq_expire_new(a.cfg, c);
+    e = tq_expire_new(a.cfg, c, TQ_REASON_EXPIRE);
     if (e == NULL) {
         fprintf(stderr, "tileq expire: out of memory\n");
         goto cleanup;

@@ -19,6 +19,7 @@
 struct tq_expire {
     const struct tq_config *cfg;
     redisContext *c;
+    enum tq_job_reason reason; /* of the re-render of a render in flight it marks */
     /* job ids "tileset/z/mx/my" of the affected metatiles -> tiles deleted in them (owned) */
     struct tq_map *metatiles;
     struct tq_map *deleted; /* single tiles "tileset/z/x/y" already deleted (a set, owned) */
@@ -26,13 +27,15 @@ struct tq_expire {
     char err[512];
 };
 
-struct tq_expire *tq_expire_new(const struct tq_config *cfg, redisContext *c)
+struct tq_expire *tq_expire_new(const struct tq_config *cfg, redisContext *c,
+                                enum tq_job_reason reason)
 {
     struct tq_expire *e = calloc(1, sizeof *e);
     if (e == NULL)
         return NULL;
     e->cfg = cfg;
     e->c = c;
+    e->reason = reason;
     e->metatiles = tq_map_new(0, sizeof(long long));
     e->deleted = tq_map_new(0, 0);
     if (e->metatiles == NULL || e->deleted == NULL) {
@@ -84,7 +87,8 @@ static long long *metatile_entry(struct tq_expire *e, const struct tq_tileset_co
         return NULL;
     }
     if (added) {
-        int mk = tq_queue_expire_mark(e->c, id, state, sizeof state, e->err, sizeof e->err);
+        int mk =
+            tq_queue_expire_mark(e->c, id, e->reason, state, sizeof state, e->err, sizeof e->err);
         if (mk < 0) {
             tq_map_str_remove(e->metatiles, id, NULL);
             return NULL;

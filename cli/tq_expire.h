@@ -39,8 +39,10 @@ struct tq_expire_stats {
 };
 
 /* A new expiry over cfg (borrowed, must outlive it) through Redis connection c (borrowed).
- * NULL on OOM. */
-struct tq_expire *tq_expire_new(const struct tq_config *cfg, redisContext *c);
+ * reason: what a render in flight it marks carries when it renders again (expire for
+ * `tileq expire`, change for the watcher). NULL on OOM. */
+struct tq_expire *tq_expire_new(const struct tq_config *cfg, redisContext *c,
+                                enum tq_job_reason reason);
 void tq_expire_free(struct tq_expire *e);
 
 /* Forgets the affected metatiles and deleted tiles (and the figures), for the next batch. */

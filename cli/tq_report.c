@@ -72,6 +72,7 @@ static struct tq_report_entry *table_get(struct tq_map *t, const struct tq_repor
         s->k = *k;
         s->first_ms = INT64_MAX;
         s->last_ms = INT64_MIN;
+        s->plain_first_ms = INT64_MAX;
     }
     return s;
 }
@@ -139,14 +140,38 @@ static uint32_t reason_bit(struct tq_report *r, const char *reason)
     return 1u << 31;
 }
 
-static void entry_time(struct tq_report_entry *s, int64_t started, double dur)
+/* Counts one render of dur ms started at started into s; change: its reason is "change". */
+static void entry_render(struct tq_report_entry *s, int64_t started, double dur, int change)
 {
-    if (started < s->first_ms) {
+    s->renders++;
+    s->total_ms += dur;
+    if (dur > s->max_ms)
+        s->max_ms = dur;
+    if (started < s->first_ms)
         s->first_ms = started;
-        s->first_dur_ms = dur;
-    }
     if (started > s->last_ms)
         s->last_ms = started;
+    if (change) {
+        s->changes++;
+        s->change_ms += dur;
+    } else if (started < s->plain_first_ms) {
+        s->plain_first_ms = started;
+        s->plain_first_dur_ms = dur;
+    }
+}
+
+uint64_t tq_report_entry_duplicates(const struct tq_report_entry *e)
+{
+    uint64_t plain = e->renders - e->changes;
+    return plain > 0 ? plain - 1 : 0;
+}
+
+double tq_report_entry_duplicate_ms(const struct tq_report_entry *e)
+{
+    if (e->renders == e->changes)
+        return 0;
+    double ms = e->total_ms - e->change_ms - e->plain_first_dur_ms;
+    return ms > 0 ? ms : 0;
 }
 
 int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
@@ -175,6 +200,9 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     if (k.tileset == UINT32_MAX || k.tables == UINT32_MAX || db == UINT32_MAX || user == UINT32_MAX)
         return -1;
     uint32_t rbit = reason_bit(r, rec->reason);
+    /* A render a data change required (tileq watch) is never a duplicate. PostgreSQL log
+     * records carry the statement kind there, never "change": all count as before. */
+    int change = rec->reason != NULL && strcmp(rec->reason, "change") == 0;
     double dur = isfinite(rec->duration_ms) && rec->duration_ms > 0 ? rec->duration_ms : 0;
 
     k.z = (int8_t)t->z;
@@ -183,12 +211,8 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     struct tq_report_entry *s = table_get(r->tiles, &k);
     if (s == NULL)
         return -1;
-    s->renders++;
+    entry_render(s, rec->started_ms, dur, change);
     s->tiles++;
-    s->total_ms += dur;
-    if (dur > s->max_ms)
-        s->max_ms = dur;
-    entry_time(s, rec->started_ms, dur);
     s->reasons |= rbit;
     if (db)
         s->database = db;
@@ -219,16 +243,12 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
         ms->user = user;
     if (rec->meta_first) {
         double mdur = isfinite(rec->metatile_ms) && rec->metatile_ms > 0 ? rec->metatile_ms : dur;
-        ms->renders++;
-        ms->total_ms += mdur;
-        if (mdur > ms->max_ms)
-            ms->max_ms = mdur;
-        entry_time(ms, rec->started_ms, mdur);
+        entry_render(ms, rec->started_ms, mdur, change);
         r->meta_renders++;
     }
 
     r->renders++;
-    r->change_renders += rec->reason != NULL && strcmp(rec->reason, "change") == 0;
+    r->change_renders += (uint64_t)change;
     r->render_ms += dur;
     r->zrenders[t->z]++;
     r->zms[t->z] += dur;
@@ -274,18 +294,15 @@ void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *ou
     memset(out, 0, sizeof *out);
     out->renders = r->renders;
     out->tiles = tq_map_count(r->tiles);
-    out->duplicates = r->renders - out->tiles;
     out->metatile_renders = r->meta_renders;
     out->change_renders = r->change_renders;
     out->render_ms = r->render_ms;
-    double first = 0;
     size_t pos = 0;
     const struct tq_report_entry *e;
-    while ((e = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL)
-        first += e->first_dur_ms;
-    out->duplicate_ms = r->render_ms - first;
-    if (out->duplicate_ms < 0)
-        out->duplicate_ms = 0;
+    while ((e = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL) {
+        out->duplicates += tq_report_entry_duplicates(e);
+        out->duplicate_ms += tq_report_entry_duplicate_ms(e);
+    }
     out->share = r->render_ms > 0 ? out->duplicate_ms / r->render_ms : 0;
     out->first_ms = r->renders ? r->first_ms : TQ_TIME_UNSET;
     out->last_ms = r->renders ? r->last_ms : TQ_TIME_UNSET;
@@ -298,17 +315,15 @@ void tq_report_zoom_stats(const struct tq_report *r, int z, struct tq_report_zoo
         return;
     out->renders = r->zrenders[z];
     out->render_ms = r->zms[z];
-    double first = 0;
     size_t pos = 0;
     const struct tq_report_entry *s;
     while ((s = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL) {
         if (s->k.z == z) {
             out->tiles++;
-            first += s->first_dur_ms;
+            out->duplicates += tq_report_entry_duplicates(s);
+            out->duplicate_ms += tq_report_entry_duplicate_ms(s);
         }
     }
-    out->duplicates = out->renders - out->tiles;
-    out->duplicate_ms = out->render_ms - first > 0 ? out->render_ms - first : 0;
 }
 
 uint64_t tq_report_tile_renders(const struct tq_report *r, const char *tileset, const char *tables,
@@ -329,10 +344,17 @@ uint64_t tq_report_tile_renders(const struct tq_report *r, const char *tileset, 
 
 /* ---------------------------------------------------------------- ranking */
 
-/* 1 when a ranks before b: more renders, more time, then by key. */
+/* 1 when a ranks before b: more duplicates, more duplicate time, more renders, more time,
+ * then by key. Duplicates first: a tile re-rendered for data changes is not waste. */
 static int ranks_before(const struct tq_report *r, const struct tq_report_entry *a,
                         const struct tq_report_entry *b)
 {
+    uint64_t da = tq_report_entry_duplicates(a), db = tq_report_entry_duplicates(b);
+    if (da != db)
+        return da > db;
+    double ma = tq_report_entry_duplicate_ms(a), mb = tq_report_entry_duplicate_ms(b);
+    if (ma != mb)
+        return ma > mb;
     if (a->renders != b->renders)
         return a->renders > b->renders;
     if (a->total_ms != b->total_ms)

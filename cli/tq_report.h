@@ -9,12 +9,18 @@
  * Definitions (the same for every source and format):
  *   renders            records counted (after filters); one record = one tile rendered
  *   tiles              distinct tiles (tileset, tables, z, x, y)
- *   duplicates         renders - tiles
- *   render seconds     sum of the records' durations (a tile's share of its metatile's time)
- *   duplicate seconds  render seconds minus, for every tile, the duration of its first render
- *   share              duplicate seconds / render seconds
  *   change renders     records with reason "change" (re-renders a data change required)
- * A metatile render is counted once, on the record flagged meta_first.
+ *   duplicates         per tile, max(0, (renders - change renders) - 1): a change render
+ *                      is never a duplicate; summed per zoom and overall (without change
+ *                      renders: renders - tiles)
+ *   render seconds     sum of the records' durations (a tile's share of its metatile's time)
+ *   duplicate seconds  per tile, the time of its renders not for a change minus its first
+ *                      such render's; summed
+ *   share              duplicate seconds / render seconds
+ * A metatile render is counted once, on the record flagged meta_first; its duplicates the
+ * same way. The top tiles and metatiles rank by duplicates, then duplicate time, renders.
+ * PostgreSQL log records have no reason "change" (the statement kind is there): for them
+ * duplicates are renders - tiles.
  *
  * Files: tq_report.c (aggregation, ranking), tq_report_write.c and one writer per format
  * (tq_report_text.c, _csv, _json, _html) over tq_report_internal.h, tq_report_time.c. */
@@ -73,8 +79,7 @@ enum tq_report_format { TQ_FMT_TEXT = 0, TQ_FMT_CSV, TQ_FMT_JSON, TQ_FMT_HTML };
 struct tq_report_summary {
     uint64_t renders, tiles, duplicates, metatile_renders;
     /* Renders with reason "change": queued by `tileq watch run` after a data change, so a
-     * tile's re-render the data required (told apart from waste; part of duplicates when the
-     * tile was rendered before in the window). */
+     * tile's re-render the data required: never counted in duplicates. */
     uint64_t change_renders;
     double render_ms, duplicate_ms, share;
     int64_t first_ms, last_ms; /* TQ_TIME_UNSET when empty */

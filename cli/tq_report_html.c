@@ -32,7 +32,8 @@ static void html_rows(struct tq_report *r, const struct tq_report_entry **v, siz
 {
     char a[64], b[64], reasons[256];
     int pg = !meta && tq_report_pg_columns(r);
-    fputs("<table><tr><th>tileset</th><th>tile</th><th>renders</th><th>total ms</th>"
+    fputs("<table><tr><th>tileset</th><th>tile</th><th>renders</th><th>duplicates</th><th>total "
+          "ms</th>"
           "<th>mean ms</th><th>max ms</th><th>first</th><th>last</th><th>reasons</th>",
           out);
     if (pg)
@@ -46,10 +47,10 @@ static void html_rows(struct tq_report *r, const struct tq_report_entry **v, siz
         if (meta && e->k.w)
             fprintf(out, " (%ux%u)", e->k.w, e->k.h);
         fprintf(out,
-                "</td><td class=n>%llu</td><td class=n>%.1f</td><td class=n>%.1f</td>"
-                "<td class=n>%.1f</td><td>%s</td><td>%s</td><td>",
-                (unsigned long long)e->renders, e->total_ms,
-                e->renders ? e->total_ms / (double)e->renders : 0.0, e->max_ms,
+                "</td><td class=n>%llu</td><td class=n>%llu</td><td class=n>%.1f</td>"
+                "<td class=n>%.1f</td><td class=n>%.1f</td><td>%s</td><td>%s</td><td>",
+                (unsigned long long)e->renders, (unsigned long long)tq_report_entry_duplicates(e),
+                e->total_ms, e->renders ? e->total_ms / (double)e->renders : 0.0, e->max_ms,
                 tq_report_time_format(e->first_ms, a, sizeof a),
                 tq_report_time_format(e->last_ms, b, sizeof b));
         html_esc(out, tq_report_reasons(r, e->reasons, reasons, sizeof reasons));
@@ -177,9 +178,9 @@ int tq_report_html_write(struct tq_report *r, const struct tq_report_entry **tt,
                 (unsigned long long)zs.duplicates, zs.render_ms / 1000, zs.duplicate_ms / 1000);
     }
     fputs("</table>\n", out);
-    fprintf(out, "<h2>Top %zu tiles by renders</h2>\n", nt);
+    fprintf(out, "<h2>Top %zu tiles by duplicates</h2>\n", nt);
     html_rows(r, tt, nt, 0, out);
-    fprintf(out, "<h2>Top %zu metatiles by renders</h2>\n", nm);
+    fprintf(out, "<h2>Top %zu metatiles by duplicates</h2>\n", nm);
     html_rows(r, mt, nm, 1, out);
     fputs("</body></html>\n", out);
     return 0;

@@ -35,8 +35,16 @@ struct tq_report_entry {
     uint32_t reasons;        /* bit i = reason id i+1 */
     uint64_t renders;
     uint64_t tiles; /* metatiles: tile records seen */
-    double total_ms, max_ms, first_dur_ms;
+    double total_ms, max_ms;
     int64_t first_ms, last_ms;
+    /* Renders with reason "change" and their time: required by a data change, so never
+     * duplicates (tq_report_entry_duplicates). */
+    uint64_t changes;
+    double change_ms;
+    /* The first render not for a change (INT64_MAX: none yet) and its time: the one render
+     * of the others that is not a duplicate. */
+    int64_t plain_first_ms;
+    double plain_first_dur_ms;
 };
 
 struct tq_report {
@@ -56,7 +64,15 @@ struct tq_report {
     struct tq_report_input input;
 };
 
-/* The top n entries of t, best first (more renders, more time, then by key), in a malloc'd
+/* Duplicates of an entry: its renders not for a change, less one (0 when none);
+ * max(0, (renders - changes) - 1). */
+uint64_t tq_report_entry_duplicates(const struct tq_report_entry *e);
+/* The time of those duplicates: the time of the renders not for a change, less the first
+ * one's. */
+double tq_report_entry_duplicate_ms(const struct tq_report_entry *e);
+
+/* The top n entries of t, best first (more duplicates, more duplicate time, more renders,
+ * more time, then by key), in a malloc'd
  * array the caller frees (*count set); NULL on OOM or when empty. */
 const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
                                              size_t n, size_t *count);

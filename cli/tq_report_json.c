@@ -37,7 +37,9 @@ static json_t *json_stat(const struct tq_report *r, const struct tq_report_entry
         json_object_set_new(o, "tile_renders", json_integer((json_int_t)e->tiles));
     }
     json_object_set_new(o, "renders", json_integer((json_int_t)e->renders));
-    json_object_set_new(o, "duplicates", json_integer(e->renders ? (json_int_t)e->renders - 1 : 0));
+    json_object_set_new(o, "duplicates", json_integer((json_int_t)tq_report_entry_duplicates(e)));
+    json_object_set_new(o, "change_renders", json_integer((json_int_t)e->changes));
+    json_object_set_new(o, "duplicate_ms", json_real(tq_report_entry_duplicate_ms(e)));
     json_object_set_new(o, "total_ms", json_real(e->total_ms));
     json_object_set_new(o, "mean_ms", json_real(e->renders ? e->total_ms / (double)e->renders : 0));
     json_object_set_new(o, "max_ms", json_real(e->max_ms));

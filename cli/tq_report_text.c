@@ -68,22 +68,23 @@ int tq_report_text_write(struct tq_report *r, const struct tq_report_entry **tt,
             if (l > w)
                 w = l;
         }
-        fprintf(out, "\ntop %zu %s by renders\n", n, pass ? "metatiles" : "tiles");
-        fprintf(out, "%-*s %-20s %8s %11s %10s %10s  %-24s %-24s %s\n", w, "tileset",
-                pass ? "z/x/y (w x h)" : "z/x/y", "renders", "total_ms", "mean_ms", "max_ms",
-                "first", "last",
+        fprintf(out, "\ntop %zu %s by duplicates\n", n, pass ? "metatiles" : "tiles");
+        fprintf(out, "%-*s %-20s %8s %8s %11s %10s %10s  %-24s %-24s %s\n", w, "tileset",
+                pass ? "z/x/y (w x h)" : "z/x/y", "renders", "dups", "total_ms", "mean_ms",
+                "max_ms", "first", "last",
                 tq_report_pg_columns(r) ? "reasons / database user tables" : "reasons");
         for (size_t i = 0; i < n; i++) {
             const struct tq_report_entry *e = v[i];
-            char tile[64], cnt[32];
+            char tile[64], cnt[32], dups[32];
             if (pass && e->k.w)
                 snprintf(tile, sizeof tile, "%d/%u/%u (%ux%u)", e->k.z, e->k.x, e->k.y, e->k.w,
                          e->k.h);
             else
                 snprintf(tile, sizeof tile, "%d/%u/%u", e->k.z, e->k.x, e->k.y);
             fmt_count(e->renders, cnt, sizeof cnt);
-            fprintf(out, "%-*s %-20s %8s %11.1f %10.1f %10.1f  %-24s %-24s %s", w,
-                    tq_report_str(r, e->k.tileset, "-"), tile, cnt, e->total_ms,
+            fmt_count(tq_report_entry_duplicates(e), dups, sizeof dups);
+            fprintf(out, "%-*s %-20s %8s %8s %11.1f %10.1f %10.1f  %-24s %-24s %s", w,
+                    tq_report_str(r, e->k.tileset, "-"), tile, cnt, dups, e->total_ms,
                     e->renders ? e->total_ms / (double)e->renders : 0.0, e->max_ms,
                     tq_report_time_format(e->first_ms, a, sizeof a),
                     tq_report_time_format(e->last_ms, b, sizeof b),

@@ -119,7 +119,7 @@ static int connect_all(struct watcher *w)
     w->c = tq_redis_connect(&target, 5000, 0, NULL, w->err, sizeof w->err);
     if (w->c == NULL)
         return -1;
-    w->e = tq_expire_new(w->cfg, w->c);
+    w->e = tq_expire_new(w->cfg, w->c, TQ_REASON_CHANGE);
     if (w->e == NULL) {
         snprintf(w->err, sizeof w->err, "out of memory");
         return -1;

@@ -17,6 +17,11 @@ int tq_jobplan_make(struct tq_jobplan *p, const struct tq_config *cfg, const str
         snprintf(why, whysize, "bad payload: %s", err);
         return -1;
     }
+    /* A render again after an expire or a change hit the job mid-render carries the reason
+     * of that ask, not the first render's (an unknown name keeps the payload's). */
+    enum tq_job_reason rerun;
+    if (c->rerun_why[0] != '\0' && tq_job_reason_parse(c->rerun_why, &rerun) == 0)
+        job->reason = rerun;
     const struct tq_tileset_config *ts = tq_config_tileset(cfg, job->tileset);
     if (ts == NULL) {
         snprintf(why, whysize, "unknown tileset %s", job->tileset);

@@ -42,8 +42,14 @@ const char TQ_LUA_ENQUEUE[] = LUA_COMMON
     "  return 'coalesced'\n"
     "elseif st == '" TQ_STATE_RUNNING "' then\n"
     "  held()\n"
-    "  if mode == 'expire' then redis.call('HSET', jk, '" TQ_JOB_F_RERUN
-    "', 1) return 'rerun' end\n"
+    "  if mode == 'expire' then\n"
+    /* the rerun render carries this ask's reason: the payload's "why" (tq_job.h) */
+    "    local ok, j = pcall(cmsgpack.unpack, payload)\n"
+    "    local why = 'expire'\n"
+    "    if ok and type(j) == 'table' and type(j.why) == 'string' then why = j.why end\n"
+    "    redis.call('HSET', jk, '" TQ_JOB_F_RERUN "', 1, '" TQ_JOB_F_RERUN_WHY "', why)\n"
+    "    return 'rerun'\n"
+    "  end\n"
     "  return 'running'\n"
     "elseif st == '" TQ_STATE_DEAD "' and mode ~= 'retry' then\n"
     "  local since = now_ms() - tonumber(redis.call('HGET', jk, '" TQ_JOB_F_DEAD_MS "') or '0')\n"
@@ -87,9 +93,9 @@ const char TQ_LUA_CLAIM_PICK[] =
  * grow across a restart that lost the data (unless it handed out more than 1000 tokens per
  * ms since the last such start). Stored with %d (Lua would print a 16-digit number as
  * 1.7e+15). Returns
- * {id, payload, attempt, class, token}, or "again" when id is no longer the head (another
- * worker took it), the class reached its cap meanwhile, or the id was left over (its hash
- * not queued: a promotion race or a purge; it is dropped). */
+ * {id, payload, attempt, class, token, rerun_why ("" none; the field is dropped)}, or "again" when
+ * id is no longer the head (another worker took it), the class reached its cap meanwhile, or the id
+ * was left over (its hash not queued: a promotion race or a purge; it is dropped). */
 const char TQ_LUA_CLAIM[] = LUA_COMMON
     "local jk, id, cls = KEYS[1], ARGV[1], tonumber(ARGV[2])\n"
     "local lease, w, cap = tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])\n"
@@ -108,10 +114,11 @@ const char TQ_LUA_CLAIM[] = LUA_COMMON
     "', w, '" TQ_JOB_F_TOKEN "', tok, '" TQ_JOB_F_LEASE_UNTIL "', "
     "now+lease,\n"
     "           '" TQ_JOB_F_STARTED_MS "', now, '" TQ_JOB_F_RERUN "', 0, '" TQ_JOB_F_CLS "', cls)\n"
-    "redis.call('HDEL', jk, '" TQ_JOB_F_LEASE_CAP "')\n"
+    "local why = redis.call('HGET', jk, '" TQ_JOB_F_RERUN_WHY "') or ''\n"
+    "redis.call('HDEL', jk, '" TQ_JOB_F_LEASE_CAP "', '" TQ_JOB_F_RERUN_WHY "')\n"
     "redis.call('ZADD', KEYS[3], now+lease, id)\n"
     "redis.call('HINCRBY', KEYS[4], cls, 1)\n"
-    "return {id, redis.call('HGET', jk, '" TQ_JOB_F_PAYLOAD "'), att, cls, tonumber(tok)}\n";
+    "return {id, redis.call('HGET', jk, '" TQ_JOB_F_PAYLOAD "'), att, cls, tonumber(tok), why}\n";
 
 /* KEYS: job running   ARGV: id token lease_ms budget_ms
  * Returns the lease left in ms after extending it (capped at started_ms + budget_ms when
@@ -214,14 +221,15 @@ const char TQ_LUA_REAP[] = LUA_COMMON
     "end\n"
     "return 1\n";
 
-/* KEYS: job done dead   ARGV: id
+/* KEYS: job done dead   ARGV: id reason (the rerun render's, TQ_JOB_F_RERUN_WHY)
  * Returns the state before: running (now marked rerun) | queued | dead (dropped) | none. */
 const char TQ_LUA_EXPIRE_MARK[] =
     "local jk = KEYS[1]\n"
     "redis.call('DEL', KEYS[2])\n"
     "local st = redis.call('HGET', jk, '" TQ_JOB_F_STATE "')\n"
     "if not st then return 'none' end\n"
-    "if st == '" TQ_STATE_RUNNING "' then redis.call('HSET', jk, '" TQ_JOB_F_RERUN "', 1)\n"
+    "if st == '" TQ_STATE_RUNNING "' then\n"
+    "  redis.call('HSET', jk, '" TQ_JOB_F_RERUN "', 1, '" TQ_JOB_F_RERUN_WHY "', ARGV[2])\n"
     "elseif st == '" TQ_STATE_DEAD "' then\n"
     "  redis.call('DEL', jk)\n"
     "  redis.call('ZREM', KEYS[3], ARGV[1])\n"
@@ -371,9 +379,9 @@ void tq_claimed_clear(struct tq_claimed *c)
 static int claimed_from_reply(redisContext *c, const redisReply *r, struct tq_claimed *out,
                               char *err, size_t errsize)
 {
-    if (r->elements != 5 || r->element[0]->type != REDIS_REPLY_STRING ||
+    if (r->elements != 6 || r->element[0]->type != REDIS_REPLY_STRING ||
         r->element[2]->type != REDIS_REPLY_INTEGER || r->element[3]->type != REDIS_REPLY_INTEGER ||
-        r->element[4]->type != REDIS_REPLY_INTEGER)
+        r->element[4]->type != REDIS_REPLY_INTEGER || r->element[5]->type != REDIS_REPLY_STRING)
         return reply_error(c, r, err, errsize);
     snprintf(out->id, sizeof out->id, "%s", r->element[0]->str);
     if (r->element[1]->type == REDIS_REPLY_STRING) {
@@ -389,6 +397,7 @@ static int claimed_from_reply(redisContext *c, const redisReply *r, struct tq_cl
     out->attempt = (int)r->element[2]->integer;
     out->cls = (enum tq_job_class)r->element[3]->integer;
     out->token = r->element[4]->integer;
+    snprintf(out->rerun_why, sizeof out->rerun_why, "%s", r->element[5]->str);
     return 0;
 }
 
@@ -570,13 +579,14 @@ cleanup:
     return n;
 }
 
-int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t statesize, char *err,
-                         size_t errsize)
+int tq_queue_expire_mark(redisContext *c, const char *id, enum tq_job_reason reason, char *state,
+                         size_t statesize, char *err, size_t errsize)
 {
     struct tq_job_keys k;
     tq_queue_job_keys(id, &k);
-    redisReply *r = command_checked(c, 0, err, errsize, "EVAL %s 3 %s %s " TQ_QUEUE_DEAD_KEY " %s",
-                                    TQ_LUA_EXPIRE_MARK, k.job, k.done, id);
+    redisReply *r =
+        command_checked(c, 0, err, errsize, "EVAL %s 3 %s %s " TQ_QUEUE_DEAD_KEY " %s %s",
+                        TQ_LUA_EXPIRE_MARK, k.job, k.done, id, tq_job_reason_name(reason));
     if (r == NULL)
         return -1;
     if (state)

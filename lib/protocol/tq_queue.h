@@ -124,6 +124,9 @@ struct tq_claimed {
     int attempt;
     enum tq_job_class cls;
     long long token; /* the fencing token of this claim */
+    /* The reason the ask that marked the job rerun gave (TQ_JOB_F_RERUN_WHY), "" when none:
+     * this render is that re-render and carries that reason, not the payload's. */
+    char rerun_why[16];
 };
 void tq_claimed_clear(struct tq_claimed *c);
 
@@ -163,11 +166,11 @@ int tq_queue_reap(redisContext *c, int max_attempts, int limit, char *err, size_
 /* Expiry of a metatile (tileq expire), before its tiles are deleted: a render in flight is
  * marked to run again when it ends (its data may predate the change), the done marker is
  * dropped so no request or warm trusts it, and a dead-lettered job is dropped (its
- * cool-down ends: the next request renders it). Writes the job's state before ("running",
- * "queued", "dead" or "none") into state. 1 when a running job was marked, 0 otherwise,
- * -1 error (err set). */
-int tq_queue_expire_mark(redisContext *c, const char *id, char *state, size_t statesize, char *err,
-                         size_t errsize);
+ * cool-down ends: the next request renders it). The render again carries reason (expire,
+ * change). Writes the job's state before ("running", "queued", "dead" or "none") into
+ * state. 1 when a running job was marked, 0 otherwise, -1 error (err set). */
+int tq_queue_expire_mark(redisContext *c, const char *id, enum tq_job_reason reason, char *state,
+                         size_t statesize, char *err, size_t errsize);
 
 /* Deletes a dead-lettered job (its hash and its entry in the dead set). 1 purged, 0 not
  * dead-lettered (a stale dead entry is dropped), -1 error (err set). */

@@ -38,7 +38,7 @@
  *    enqueue(interactive) on  │ │ │ tq_queue_ack(fail, │  │ │                     + event ok
  *    a lower class:           │ │ │ attempts<max)      │  │ └─tq_queue_ack(ok), rerun=1
  *    "promoted" ──────────────┘ │ ├────────────────────┘  │  (an expire hit mid-render)
- *    tq_queue_release, no       │ │ tq_queue_reap          │  ─▶ queued
+ *    tq_queue_release, no       │ │ tq_queue_reap          │  ─▶ queued (keeps rerun_why)
  *    holder left, interactive:  │ │ (lease expired, <max)  │
  *    moved to bulk, "demoted" ──┘ └────────────────────────┤ tq_queue_ack(fail, attempts>=max),
  *                                                          │ tq_queue_ack(dead) (malformed),
@@ -51,6 +51,11 @@
  *                                                          │ tq_queue_expire_mark (drops it:
  *                                                          ▼ the next request is "new")
  *                                                        queued (attempts 0)
+ *
+ * A render again (rerun): tq_queue_expire_mark (tileq expire, the watcher) or an ENQUEUE in
+ * mode expire on a running job sets rerun=1 and rerun_why = the asker's reason; the ack
+ * re-queues the job with rerun_why kept, and the next claim returns it and drops it, so the
+ * re-render's render-log rows carry "expire" or "change", not the first render's reason.
  *
  * Invariants, as the scripts keep them. tq_queue_check verifies exactly these (one enum
  * tq_invariant each, its text is the macro below) against one atomic snapshot of a live
@@ -149,10 +154,16 @@
 #define TQ_JOB_F_LEASE_CAP "lease_cap"     /* started_ms + budget: no heartbeat goes past it */
 #define TQ_JOB_F_STARTED_MS "started_ms"   /* time of the last claim */
 #define TQ_JOB_F_RERUN "rerun"             /* 1: an expire hit it mid-render, render again */
-#define TQ_JOB_F_LAST_ERROR "last_error"   /* why the last attempt failed */
-#define TQ_JOB_F_ENQ_MS "enq_ms"           /* time it was queued anew */
-#define TQ_JOB_F_DEAD_MS "dead_ms"         /* time it was dead-lettered (= score in dead) */
-#define TQ_JOB_F_HOLDERS "holders"         /* coordinators with a pending entry for it */
+/* The reason ("expire", "change", ...) of the ask that marked a running job rerun:
+ * tq_queue_expire_mark's, or the payload's of an ENQUEUE in mode expire (the latest ask
+ * wins). It outlives the ack that re-queues the job; the next claim hands it to the worker
+ * (the render carries it instead of the payload's reason, unless it is a retry) and drops
+ * it. Absent otherwise; a new job starts without it. */
+#define TQ_JOB_F_RERUN_WHY "rerun_why"
+#define TQ_JOB_F_LAST_ERROR "last_error" /* why the last attempt failed */
+#define TQ_JOB_F_ENQ_MS "enq_ms"         /* time it was queued anew */
+#define TQ_JOB_F_DEAD_MS "dead_ms"       /* time it was dead-lettered (= score in dead) */
+#define TQ_JOB_F_HOLDERS "holders"       /* coordinators with a pending entry for it */
 
 #define TQ_STATE_QUEUED "queued"
 #define TQ_STATE_RUNNING "running"

@@ -80,6 +80,8 @@ static long long integer_of(redisContext *c, const char *cmd)
     return v;
 }
 
+static void hget_str(redisContext *c, const char *key, const char *field, char *out, size_t size);
+
 static void test_enqueue_dedups_and_promotes(void **state)
 {
     redisContext *c = connect_test_db();
@@ -102,9 +104,16 @@ static void test_enqueue_dedups_and_promotes(void **state)
     struct tq_job decoded;
     assert_int_equal(tq_job_decode(cl.payload, cl.payload_len, &decoded, err, sizeof err), 0);
     assert_int_equal(decoded.meta.mx, 0);
+    assert_string_equal(cl.rerun_why, ""); /* a first render: the payload's reason */
 
     assert_int_equal(ENQ(c, inter, 0, TQ_ENQ_MODE_REQUEST), TQ_ENQ_RUNNING);
-    assert_int_equal(ENQ(c, inter, 0, TQ_ENQ_MODE_EXPIRE), TQ_ENQ_RERUN);
+    /* the ask that marks it carries reason change (the watcher's): the render again has it */
+    struct tq_job change = inter;
+    change.reason = TQ_REASON_CHANGE;
+    assert_int_equal(ENQ(c, change, 0, TQ_ENQ_MODE_EXPIRE), TQ_ENQ_RERUN);
+    char why[32];
+    hget_str(c, "{tq}:job:demo/10/0/0", TQ_JOB_F_RERUN_WHY, why, sizeof why);
+    assert_string_equal(why, "change");
 
     char res[32];
     /* an expire landed mid-render: the ack re-queues the job instead of finishing it */
@@ -113,6 +122,22 @@ static void test_enqueue_dedups_and_promotes(void **state)
     assert_string_equal(res, "requeued");
     tq_claimed_clear(&cl);
     assert_int_equal(tq_queue_claim(c, "w1", 10000, no_caps, 0, &cl, err, sizeof err), 1);
+    assert_int_equal(cl.attempt, 1);
+    assert_string_equal(cl.rerun_why, "change");
+    hget_str(c, "{tq}:job:demo/10/0/0", TQ_JOB_F_RERUN_WHY, why, sizeof why);
+    assert_string_equal(why, "(nil)"); /* handed out once */
+    /* tileq expire marks it again mid-render: this time the reason is expire */
+    char before[32];
+    assert_int_equal(tq_queue_expire_mark(c, "demo/10/0/0", TQ_REASON_EXPIRE, before, sizeof before,
+                                          err, sizeof err),
+                     1);
+    assert_string_equal(before, "running");
+    assert_int_equal(
+        tq_queue_ack(c, cl.id, cl.token, TQ_ACK_OK, NULL, 3, res, sizeof res, err, sizeof err), 0);
+    assert_string_equal(res, "requeued");
+    tq_claimed_clear(&cl);
+    assert_int_equal(tq_queue_claim(c, "w1", 10000, no_caps, 0, &cl, err, sizeof err), 1);
+    assert_string_equal(cl.rerun_why, "expire");
     assert_int_equal(
         tq_queue_ack(c, cl.id, cl.token, TQ_ACK_OK, NULL, 3, res, sizeof res, err, sizeof err), 0);
     assert_string_equal(res, "ok");
@@ -121,7 +146,7 @@ static void test_enqueue_dedups_and_promotes(void **state)
     assert_int_equal(ENQ(c, inter, 0, TQ_ENQ_MODE_REQUEST), TQ_ENQ_DONE);
     /* ...unless the tile is gone again (expired since): a refresh renders it */
     assert_int_equal(ENQ(c, inter, 0, TQ_ENQ_MODE_REFRESH), TQ_ENQ_NEW);
-    assert_int_equal(integer_of(c, "XLEN {tq}:events"), 2);
+    assert_int_equal(integer_of(c, "XLEN {tq}:events"), 3);
     assert_invariants_hold(c);
     redisFree(c);
 }
@@ -439,7 +464,8 @@ static void test_dead_cooldown(void **state)
     /* an expire of its tiles ends the cool-down: the next request renders */
     kill_job(c, "boom");
     char before[32];
-    assert_int_equal(tq_queue_expire_mark(c, "demo/10/0/0", before, sizeof before, err, sizeof err),
+    assert_int_equal(tq_queue_expire_mark(c, "demo/10/0/0", TQ_REASON_EXPIRE, before, sizeof before,
+                                          err, sizeof err),
                      0);
     assert_string_equal(before, "dead");
     assert_int_equal(integer_of(c, "ZCARD {tq}:dead"), 0);

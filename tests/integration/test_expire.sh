@@ -121,6 +121,15 @@ for ((i = 0; i < 150; i++)); do # two renders of Q_SLEEP s each (bounded: 30 s)
     sleep 0.2
 done
 it_check "render in flight during expire: rendered again" 2 "$(q_renders "$job")"
+# The render again carries the reason of the expire that marked it, not the warm's.
+reasons=""
+for ((i = 0; i < 150; i++)); do # workers move the render log every ~2 s (bounded: 30 s)
+    reasons=$(it_psql -c "SELECT string_agg(DISTINCT reason, ',' ORDER BY reason)
+        FROM tileq.render_log WHERE job_id = '$job' AND worker LIKE '$Q_ID-%'")
+    [[ $reasons == expire,warm ]] && break
+    sleep 0.2
+done
+it_check "render in flight during expire: the render again has reason expire" expire,warm "$reasons"
 
 q_finish
 it_done

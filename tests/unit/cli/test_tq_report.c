@@ -88,7 +88,129 @@ static void test_change_renders(void **state)
     tq_report_summarize(r, &s);
     assert_int_equal(s.renders, 6);
     assert_int_equal(s.change_renders, 1);
+    assert_int_equal(s.duplicates, 2); /* a change render is never a duplicate */
+    assert_true(s.duplicate_ms > 49.99 && s.duplicate_ms < 50.01);
+    tq_report_free(r);
+}
+
+static int near(double a, double b)
+{
+    return a > b - 0.001 && a < b + 0.001;
+}
+
+/* The top list of a JSON report, as "z/x/y:renders:duplicates:duplicate_ms" lines. */
+static void json_top(const char *json, const char *key, char *buf, size_t n)
+{
+    json_error_t jerr;
+    json_t *root = json_loads(json, 0, &jerr);
+    assert_non_null(root);
+    json_t *top = json_object_get(root, key);
+    size_t len = 0, i;
+    json_t *e;
+    buf[0] = '\0';
+    json_array_foreach(top, i, e)
+    {
+        len += (size_t)snprintf(buf + len, n - len, "%lld/%lld/%lld:%lld:%lld:%.0f\n",
+                                json_integer_value(json_object_get(e, "z")),
+                                json_integer_value(json_object_get(e, "x")),
+                                json_integer_value(json_object_get(e, "y")),
+                                json_integer_value(json_object_get(e, "renders")),
+                                json_integer_value(json_object_get(e, "duplicates")),
+                                json_real_value(json_object_get(e, "duplicate_ms")));
+        assert_true(len < n);
+    }
+    json_decref(root);
+}
+
+static char *render(struct tq_report *r, enum tq_report_format f, size_t top);
+
+/* A known mix: a render with reason change is never a duplicate, and the duplicate time is
+ * that of the renders not for a change after the first of them. */
+static void test_change_not_duplicate(void **state)
+{
+    (void)state;
+    struct tq_report *r = tq_report_new(NULL, "test");
+    struct tq_report_rec v[] = {
+        /* 6/10/10: warm, change, change, request: 1 duplicate of 5 ms */
+        rec("demo", 6, 10, 10, 1000, 10, "warm"),
+        rec("demo", 6, 10, 10, 2000, 20, "change"),
+        rec("demo", 6, 10, 10, 3000, 40, "change"),
+        rec("demo", 6, 10, 10, 4000, 5, "request"),
+        /* 6/11/10: change only: no duplicate */
+        rec("demo", 6, 11, 10, 1500, 7, "change"),
+        /* 6/12/10: change, then requests at 600 (4 ms) and 700 (6 ms), read out of order:
+         * 1 duplicate of 6 ms */
+        rec("demo", 6, 12, 10, 700, 6, "request"),
+        rec("demo", 6, 12, 10, 500, 3, "change"),
+        rec("demo", 6, 12, 10, 600, 4, "request"),
+        /* 7/1/1: two requests: 1 duplicate of 9 ms */
+        rec("demo", 7, 1, 1, 100, 2, "request"),
+        rec("demo", 7, 1, 1, 200, 9, "request"),
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+        assert_int_equal(tq_report_add(r, &v[i]), 1);
+    struct tq_report_summary s;
+    tq_report_summarize(r, &s);
+    assert_int_equal(s.renders, 10);
+    assert_int_equal(s.tiles, 4);
+    assert_int_equal(s.change_renders, 4);
     assert_int_equal(s.duplicates, 3);
+    assert_true(near(s.render_ms, 106));
+    assert_true(near(s.duplicate_ms, 20)); /* 5 + 6 + 9 */
+    assert_true(near(s.share, 20.0 / 106));
+
+    struct tq_report_zoom z;
+    tq_report_zoom_stats(r, 6, &z);
+    assert_int_equal(z.renders, 8);
+    assert_int_equal(z.tiles, 3);
+    assert_int_equal(z.duplicates, 2);
+    assert_true(near(z.duplicate_ms, 11));
+    tq_report_zoom_stats(r, 7, &z);
+    assert_int_equal(z.renders, 2);
+    assert_int_equal(z.duplicates, 1);
+    assert_true(near(z.duplicate_ms, 9));
+
+    /* Ranked by duplicates, then their time: the tile with the most renders (mostly for
+     * changes) is not first, the change-only tile last. */
+    char *js = render(r, TQ_FMT_JSON, 10), top[512];
+    json_top(js, "top_tiles", top, sizeof top);
+    assert_string_equal(top, "7/1/1:2:1:9\n6/12/10:3:1:6\n6/10/10:4:1:5\n6/11/10:1:0:0\n");
+    free(js);
+    char *csv = render(r, TQ_FMT_CSV, 10);
+    assert_non_null(strstr(csv, "\ndemo,6,10,10,4,1,75.000,18.750,40.000,"));
+    assert_non_null(strstr(csv, "\ndemo,6,11,10,1,0,7.000,"));
+    free(csv);
+    char *txt = render(r, TQ_FMT_TEXT, 10);
+    assert_non_null(strstr(txt, "duplicate renders  3\n"));
+    assert_non_null(strstr(txt, "change renders     4 "));
+    free(txt);
+    tq_report_free(r);
+
+    /* Metatiles (2x1 at 6/20/10): warm, change, request; the metatile took 10, 30, 12 ms. */
+    r = tq_report_new(NULL, "test");
+    const char *reasons[] = {"warm", "change", "request"};
+    const double mms[] = {10, 30, 12};
+    for (int k = 0; k < 3; k++)
+        for (uint32_t i = 0; i < 2; i++) {
+            struct tq_report_rec x =
+                rec("demo", 6, 20 + i, 10, 1000 * (k + 1), mms[k] / 2, reasons[k]);
+            x.meta.mx = 20;
+            x.meta.my = 10;
+            x.meta.w = 2;
+            x.meta.h = 1;
+            x.meta_first = i == 0;
+            x.metatile_ms = mms[k];
+            assert_int_equal(tq_report_add(r, &x), 1);
+        }
+    tq_report_summarize(r, &s);
+    assert_int_equal(s.renders, 6);
+    assert_int_equal(s.metatile_renders, 3);
+    assert_int_equal(s.duplicates, 2); /* one per tile: the request */
+    assert_true(near(s.duplicate_ms, 12));
+    js = render(r, TQ_FMT_JSON, 10);
+    json_top(js, "top_metatiles", top, sizeof top);
+    assert_string_equal(top, "6/20/10:3:1:12\n");
+    free(js);
     tq_report_free(r);
 }
 
@@ -233,7 +355,7 @@ int main(void)
         cmocka_unit_test(test_duplicates), cmocka_unit_test(test_change_renders),
         cmocka_unit_test(test_filters),    cmocka_unit_test(test_metatiles),
         cmocka_unit_test(test_json),       cmocka_unit_test(test_csv_text_html),
-        cmocka_unit_test(test_pg_columns),
+        cmocka_unit_test(test_pg_columns), cmocka_unit_test(test_change_not_duplicate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
