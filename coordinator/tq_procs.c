@@ -116,18 +116,22 @@ int tq_procs_run(int n, tq_procs_child_fn fn, void *arg)
                 if (kids[i].pid != pid)
                     continue;
                 int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-                int early = tq_now_ms() - kids[i].started_ms < START_GRACE_MS;
+                /* Failed at start: it exited by itself with an error (cannot listen, ...)
+                 * soon after the first start, so a new one would fail the same way. A
+                 * signal (a crash, an OOM kill, an operator's kill) is not that: restart. */
+                int start_failure = first_round && !ok && WIFEXITED(status) &&
+                                    tq_now_ms() - kids[i].started_ms < START_GRACE_MS;
                 kids[i].pid = 0;
                 running--;
                 if (stopping) {
                     failed |= !ok;
                     break;
                 }
-                tq_log_warn(
-                    "coordinator_process_exited", "process=%d pid=%ld status=%d%s", i, (long)pid,
-                    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-                    first_round && early ? " action=stop (failed at start)" : " action=restart");
-                if (first_round && early) {
+                tq_log_warn("coordinator_process_exited", "process=%d pid=%ld status=%d%s", i,
+                            (long)pid,
+                            WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
+                            start_failure ? " action=stop (failed at start)" : " action=restart");
+                if (start_failure) {
                     failed = stopping = 1;
                     signal_all(kids, n, SIGTERM);
                 } else {

@@ -3,7 +3,8 @@
 # Redis, workers and cache):
 # - two processes listen on the one port (two listening sockets, SO_REUSEPORT) under a parent;
 #   tiles are answered, by both of them (each one's read bytes grow under 40 new connections);
-# - a process killed (SIGKILL) is logged and forked again; requests are answered meanwhile;
+# - a process killed (SIGKILL), right after the start or later, is logged and forked again;
+#   requests are answered meanwhile;
 # - SIGTERM to the parent stops them all, exit status 0, no process left;
 # - a port another program holds (without SO_REUSEPORT): the processes cannot bind, and the
 #   parent exits 1 at once instead of restarting them forever.
@@ -53,6 +54,15 @@ wait_for "two processes" two_children
 wait_for "two listening sockets on port $PORT" two_listening
 it_check "listening sockets on port $PORT (SO_REUSEPORT)" 2 "$(listening)"
 it_check "processes logged event=listening" 2 "$(grep -c 'event=listening' "$LOG" || true)"
+
+# A process killed right after the start (within the parent's 2 s start grace): a crash, not a
+# start failure (those exit with an error by themselves), so it is forked again.
+read -r e1 _ <<<"$(children)"
+kill -KILL "$e1"
+restarted_early() { grep -q "event=coordinator_process_exited .*pid=$e1 .*action=restart" "$LOG" &&
+    two_children && [[ " $(children) " != *" $e1 "* ]] && two_listening; }
+wait_for "a process killed at start: logged and forked again" restarted_early &&
+    echo "ok: a process killed at start was forked again ($(children))"
 
 # A tile (cached through the fixture's coordinator first), then 40 new connections.
 P=/demo/9/259/176.mvt
