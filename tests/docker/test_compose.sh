@@ -84,9 +84,9 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 export TQ_NGINX_PORT=$port TQ_NGINX_BIND=127.0.0.1 TQ_IMAGE_PREFIX=tileq
 cfg=$("${DC[@]}" config)
 services=$("${DC[@]}" config --services | sort | tr '\n' ' ')
-it_check "services" "coordinator-1 coordinator-2 nginx postgis redis worker " "$services"
-it_check "healthchecks on every service" 6 "$(grep -c '^    healthcheck:' <<<"$cfg" || true)"
-it_check "4 services share the cache volume" 4 "$(grep -c 'tile-cache:/var/cache/tileq' <<<"$cfg" || true)"
+it_check "services" "coordinator-1 coordinator-2 nginx postgis redis watcher worker " "$services"
+it_check "healthchecks on every service" 7 "$(grep -c '^    healthcheck:' <<<"$cfg" || true)"
+it_check "5 services share the cache volume" 5 "$(grep -c 'tile-cache:/var/cache/tileq' <<<"$cfg" || true)"
 for f in "$SRC"/deploy/docker/*.sh; do
     sh -n "$f" || it_fail "$(basename "$f") does not parse"
 done
@@ -154,6 +154,34 @@ for zxy in "10 518 352" "12 2073 1409" "6 32 21"; do
             "$(it_hex "$IT_TMP/t.body")"
     done
 done
+
+# ---- tiles follow the data (the watcher service) ---------------------------------------------
+# The cached 10/518/352 after an UPDATE of the places in it: fresh through nginx (bounded: 30 s).
+W=$("${DC[@]}" ps -q watcher)
+for ((i = 0; i < 300; i++)); do
+    [[ $(docker inspect -f '{{.State.Health.Status}}' "$W") == healthy ]] && break
+    sleep 0.1
+done
+it_check "watcher healthy" healthy "$(docker inspect -f '{{.State.Health.Status}}' "$W")"
+before=$(dc_psql -c "$(it_contract_sql 10 518 352)")
+changed=$(dc_psql -c "WITH u AS (UPDATE demo.points SET name = name || ' (changed)'
+    WHERE geom && ST_TileEnvelope(10, 518, 352) AND minzoom <= 10 RETURNING 1)
+    SELECT count(*) FROM u")
+want=$(dc_psql -c "$(it_contract_sql 10 518 352)")
+((changed > 0)) && [[ $want != "$before" ]] ||
+    it_fail "the UPDATE changed no place of 10/518/352 ($changed rows): the test area is wrong"
+t0=$(now)
+fresh=no
+for ((i = 0; i < 300; i++)); do
+    code=$(it_fetch_url "$NG/demo/10/518/352.mvt" t)
+    if [[ $code == 200 && $(it_hex "$IT_TMP/t.body") == "$want" ]]; then
+        fresh=yes
+        break
+    fi
+    sleep 0.1
+done
+echo "10/518/352 fresh through nginx $(secs "$t0") s after the UPDATE's commit"
+it_check "after an UPDATE: the cached tile is the contract's bytes over the new data" yes "$fresh"
 
 # ---- herd --------------------------------------------------------------------------------------
 # renders Z X Y: render-log entries of demo Z/X/Y still in Redis's stream plus those already
