@@ -99,19 +99,19 @@ static char *slurp(const char *path)
 static char *slurp_plain(const char *path)
 {
     static char buf[256];
-    unsigned char *plain = NULL;
+    unsigned char raw[256], *plain = NULL;
     size_t n = 0;
-    char *raw = slurp(path);
-    if (raw == NULL)
-        return NULL;
     FILE *f = fopen(path, "r");
-    unsigned char gz[256];
-    size_t len = f ? fread(gz, 1, sizeof gz, f) : 0;
-    if (f)
-        fclose(f);
-    if (!tq_gzip_is(gz, len))
-        return raw;
-    if (tq_gzip_decompress(gz, len, sizeof buf - 1, &plain, &n) != 0)
+    if (f == NULL)
+        return NULL;
+    size_t len = fread(raw, 1, sizeof raw - 1, f);
+    fclose(f);
+    if (!tq_gzip_is(raw, len)) {
+        memcpy(buf, raw, len);
+        buf[len] = '\0';
+        return buf;
+    }
+    if (tq_gzip_decompress(raw, len, sizeof buf - 1, &plain, &n) != 0)
         return NULL;
     memcpy(buf, plain, n);
     buf[n] = '\0';
