@@ -86,6 +86,7 @@ static int answer_from_cache(struct tq_wait *wt, struct evhttp_request *req, con
         send_text(wt, req, 500, label, "cache read failed", 0);
     }
     free(tile.data);
+    free(tile.plain);
     return rc != 0;
 }
 

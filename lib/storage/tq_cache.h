@@ -72,7 +72,13 @@ struct tq_cache_tile {
     int gzip;           /* data is one gzip member (else plain MVT: a legacy .mvt file) */
     size_t plain_len;   /* the plain MVT's length (the gzip trailer's, for gzip) */
     uint32_t plain_crc; /* CRC-32 of the plain MVT bytes (the gzip trailer's, for gzip) */
+    /* The plain MVT bytes (plain_len of them) when this read inflated a gzip file to check
+     * it (the first read of each file does), malloc'd, the caller frees; else NULL. */
+    unsigned char *plain;
 };
+
+/* The largest plain tile a gzip file may inflate to (a bigger one is broken). */
+#define TQ_CACHE_MAX_PLAIN (64u * 1024 * 1024)
 
 /* Reads tile t: {y}.mvt.gz, else the legacy {y}.mvt, else {y}.empty. Returns 1 read (*out
  * filled), 0 not cached, -1 error (err set); *out is zeroed first. A file that fails

@@ -50,6 +50,15 @@ static int drop_root(void **state)
     return remove_tree(root);
 }
 
+static void write_file(const char *path, const void *data, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    if (len)
+        assert_int_equal(fwrite(data, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+}
+
 /* tq_cache_read, inflated when the cache holds gzip (what tq_cache_write stores): the plain
  * tile in *data (malloc'd), as the writer gave it. */
 static int read_plain(const char *dir, const char *ts, struct tq_tile t, char **data, size_t *len)
@@ -123,6 +132,26 @@ static void test_write_read_remove(void **state)
     assert_true(tq_gzip_is(tile.data, tile.len));
     assert_int_equal(tile.len, (size_t)st.st_size);
     assert_int_equal(tile.plain_len, sizeof payload - 1);
+    assert_int_equal(tile.plain_crc, crc_of(payload, sizeof payload - 1));
+    /* this process wrote it: remembered as checked, not inflated, no plain bytes */
+    assert_null(tile.plain);
+    /* the same bytes as a file this process has not seen (a new inode: another writer's,
+     * the coordinator's case): checked by inflating it, and the plain bytes come with it */
+    char copy[600];
+    snprintf(copy, sizeof copy, "%s.copy", path);
+    write_file(copy, tile.data, tile.len);
+    assert_int_equal(rename(copy, path), 0);
+    free(tile.data);
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &tile, err, sizeof err), 1);
+    assert_non_null(tile.plain);
+    assert_memory_equal(tile.plain, payload, sizeof payload - 1);
+    assert_int_equal(tile.plain_len, sizeof payload - 1);
+    assert_int_equal(tile.plain_crc, crc_of(payload, sizeof payload - 1));
+    free(tile.data);
+    free(tile.plain);
+    /* read again: remembered now, no plain */
+    assert_int_equal(tq_cache_read_tile(root, "demo", t, &tile, err, sizeof err), 1);
+    assert_null(tile.plain);
     assert_int_equal(tile.plain_crc, crc_of(payload, sizeof payload - 1));
     free(tile.data);
 
@@ -446,15 +475,6 @@ static void test_check_wire(void **state)
 
 /* ---- reading a broken file ---------------------------------------------------------------- */
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    if (len)
-        assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
-}
-
 /* A zero-length or truncated .mvt is a miss (0) and is removed; the other tiles of the
  * directory stay; an .empty marker stays a valid empty tile. */
 static void test_read_broken(void **state)
@@ -520,6 +540,7 @@ static void test_read_broken(void **state)
     struct tq_cache_tile ct;
     assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
     free(ct.data);
+    free(ct.plain);
     char aside[600];
     snprintf(aside, sizeof aside, "%s.test", path);
     write_file(aside, gz, gzlen - 3);
@@ -528,6 +549,7 @@ static void test_read_broken(void **state)
     assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
     assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
     free(ct.data);
+    free(ct.plain);
     write_file(path, gz, gzlen / 2);
     assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 0);
     free(gz);
@@ -567,10 +589,12 @@ static void test_legacy_plain(void **state)
     assert_int_equal(ct.plain_len, len);
     assert_int_equal(ct.plain_crc, crc_of(tile, len));
     free(ct.data);
+    free(ct.plain);
     /* again (remembered as checked): the same answer */
     assert_int_equal(tq_cache_read_tile(root, "demo", t, &ct, err, sizeof err), 1);
     assert_int_equal(ct.plain_crc, crc_of(tile, len));
     free(ct.data);
+    free(ct.plain);
 
     /* the next write stores .mvt.gz and drops the legacy file; same length and CRC */
     assert_int_equal(tq_cache_write(root, "demo", t, tile, len, err, sizeof err), 0);
@@ -580,6 +604,7 @@ static void test_legacy_plain(void **state)
     assert_int_equal(ct.plain_len, len);
     assert_int_equal(ct.plain_crc, crc_of(tile, len));
     free(ct.data);
+    free(ct.plain);
 
     /* a legacy .mvt holding gzip bytes is read as gzip */
     unsigned char *gz = NULL;
@@ -591,6 +616,7 @@ static void test_legacy_plain(void **state)
     assert_int_equal(ct.gzip, 1);
     assert_int_equal(ct.plain_crc, crc_of(tile, len));
     free(ct.data);
+    free(ct.plain);
 
     /* a broken legacy file is not served, and is removed */
     write_file(legacy, tile, len - 1);
@@ -614,6 +640,7 @@ static void test_legacy_plain(void **state)
     assert_int_equal(ct.len, 0);
     assert_int_equal(ct.plain_len, 0);
     free(ct.data);
+    free(ct.plain);
     free(gz);
     free(tile);
 }
