@@ -82,19 +82,16 @@ wait_job() {
     done
 }
 
-# log_ms TS: a log line's ts= (UTC ISO-8601 with ms) as epoch milliseconds.
-log_ms() {
-    date -u -d "$1" +%s%3N
-}
-
 # cold NAME: one cold fetch of NAME/16/0/0, then one hit of it; prints
-# "total_ms queue_ms sql_ms write_ms hit_ms rest_ms": the cold answer's time (curl's time_total), from
-# just before curl to the worker's job_claimed (enqueue, claim), the worker's SQL and cache
-# write of the requested tile (job_partial with metatile 8, job_done with metatile 1), and a
-# hit of the same tile right after (connect, cache read, send: what the cold answer also does
-# once the tile is written), and what is left of the total (this run's).
+# "total_ms queue_ms sql_ms write_ms hit_ms rest_ms": the cold answer's time (curl's time_total),
+# the job's time in the queue (job_claimed's queued_ms: from the coordinator creating the job
+# to the worker's claim, one host's clock), the worker's SQL and cache write of the requested
+# tile (job_partial with metatile 8, job_done with metatile 1), and a hit of the same tile right
+# after (connect, cache read, send: what the cold answer also does once the tile is written),
+# and what is left of the total (this run's: the request up to the enqueue, the completion
+# event and the coordinator's wake-up).
 cold() {
-    local name=$1 out code xq secs i t0 claimed line sql write hit jit
+    local name=$1 out code xq secs i queued line sql write hit jit
     # An interactive job answers its first tile before it renders the rest of the metatile:
     # let the previous run's job finish first (a request now would wait for it).
     for ((i = 0; i < 600; i++)); do
@@ -103,7 +100,6 @@ cold() {
     done
     rm -rf "${B_DIR:?}/cache/$name/16"
     b_redis DEL "{tq}:done:$name/16/0/0" >/dev/null
-    t0=$(date +%s%3N)
     out=$(curl -sS -o "$B_DIR/tile.mvt" -D "$B_DIR/tile.headers" --max-time 120 \
         -w '%{http_code} %{time_total}' "$B_URL/$name/16/0/0.mvt")
     read -r code secs <<<"$out"
@@ -113,8 +109,8 @@ cold() {
         tq_die "$name/16/0/0: $(stat -c %s "$B_DIR/tile.mvt") bytes, the raw query gives $raw_bytes"
     hit=$(curl -sS -o /dev/null -w '%{time_total}' "$B_URL/$name/16/0/0.mvt")
     wait_job "$name"
-    claimed=$(grep "event=job_claimed job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n 1 |
-        sed -n 's/^ts=\([^ ]*\) .*/\1/p')
+    queued=$(grep "event=job_claimed job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n 1 |
+        sed -n 's/.* queued_ms=\([0-9-]*\).*/\1/p')
     if [[ $name == mt1 ]]; then
         line=$(grep "event=job_done job=$name/16/0/0 " "$B_DIR/w1.log" | tail -n 1)
     else
@@ -123,7 +119,7 @@ cold() {
     sql=$(sed -n 's/.* sql_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     write=$(sed -n 's/.* write_ms=\([0-9.]*\).*/\1/p' <<<"$line")
     jit=$(sed -n 's/.* jit=\([01]\).*/\1/p' <<<"$line")
-    awk -v s="$secs" -v q="$(($(log_ms "$claimed") - t0))" -v sql="$sql" -v w="$write" -v h="$hit" \
+    awk -v s="$secs" -v q="$queued" -v sql="$sql" -v w="$write" -v h="$hit" \
         -v j="${jit:-0}" 'BEGIN { printf "%.1f %.1f %s %s %.1f %.1f %d\n", s * 1000, q, sql, w,
                  h * 1000, s * 1000 - q - sql - w - h * 1000, j }'
 }
@@ -161,10 +157,11 @@ for mode in $FSYNC; do
 done
 echo "  aim: ratio <= 1.10"
 echo
-echo "where the time goes (medians, ms): queue = request start to the worker's claim (enqueue,"
-echo "claim); SQL and write = the worker's, of the requested tile; read+send = a hit of the tile"
-echo "right after (connect, cache read, send); rest = total - those, per run (ack, completion"
-echo "event, the coordinator's wake-up); each column is its own median, so they need not add up:"
+echo "where the time goes (medians, ms): queue = the job's creation by the coordinator to the"
+echo "worker's claim; SQL and write = the worker's, of the requested tile; read+send = a hit of the"
+echo "tile right after (connect, cache read, send); rest = total - those, per run (the request up to"
+echo "the enqueue, the completion event, the coordinator's wake-up); each column is its own median,"
+echo "so they need not add up:"
 printf '  %-16s %8s %8s %8s %8s %10s %8s %8s %6s\n' "" total queue SQL write read+send rest \
     "SQL/raw" "JIT"
 for mode in $FSYNC; do

@@ -97,11 +97,11 @@ static int write_fence_check(void *arg)
     return 0;
 }
 
-/* Writes a batch of the job's tiles into the cache, each renamed only after the fencing
- * check (tq_lease_guard, right before the rename), and logs how many were renamed into it
- * (tiles_written, with the claim's token). Returns 0 when all were written, 1 when the lease
- * was lost (the rest is not written; the job is dropped, not acked), -1 when a write failed
- * (acked fail). */
+/* Writes a batch of the job's tiles into the cache, each fsynced and renamed only after the
+ * fencing check (tq_lease_guard, right before the rename), and logs how many were renamed
+ * into it (tiles_written, with the claim's token). The directories' fsync is job_sync_dirs's,
+ * before the ack. Returns 0 when all were written, 1 when the lease was lost (the rest is not
+ * written; the job is dropped, not acked), -1 when a write failed (acked fail). */
 static int job_write_tiles(struct tq_worker *w, const struct tq_claimed *c, struct tq_lease *lease,
                            const struct tq_job *job, const struct tq_rendered_tile *tiles,
                            uint32_t n)
@@ -125,15 +125,6 @@ static int job_write_tiles(struct tq_worker *w, const struct tq_claimed *c, stru
             written++;
         }
     }
-    /* Durable before announced: the directories that received the batch, once each. */
-    if (rc == 0 && written > 0 &&
-        (n == 1
-             ? tq_cache_sync_tile(w->cfg->cache_dir, job->tileset, tiles[0].tile, err, sizeof err)
-             : tq_cache_sync_metatile(w->cfg->cache_dir, job->tileset, &job->meta, err,
-                                      sizeof err)) != 0) {
-        snprintf(msg, sizeof msg, "cache sync: %s", err);
-        rc = -1;
-    }
     /* renamed_ms: the last rename happened at or after it; done_ms: every rename of the batch
      * happened before it. Together they order batches of different workers (the fault test's
      * stale-write check) even when a process is stopped between a rename and this line. */
@@ -147,9 +138,51 @@ static int job_write_tiles(struct tq_worker *w, const struct tq_claimed *c, stru
     return rc;
 }
 
+/* Durable before acked: fsyncs the directories that received the job's tiles, once each (the
+ * whole metatile's columns, so the first tile's too). Each tile was fsynced before its rename
+ * (a name never points at data not on disk); what this adds is the renames themselves. The
+ * waiters may have been answered before it (the partial event): were the host to crash
+ * before it, a rename could be lost, but the job is not acked yet, so it is claimed again and
+ * rendered again: a tile can go missing for a while, never be wrong. Returns 0, or -1 (acked
+ * fail). */
+static int job_sync_dirs(struct tq_worker *w, const struct tq_claimed *c, const struct tq_job *job,
+                         const struct tq_rendered_tile *tiles, uint32_t n)
+{
+    char err[512], msg[600];
+    int rc =
+        tq_metatile_count(&job->meta) <= 1 && n == 1
+            ? tq_cache_sync_tile(w->cfg->cache_dir, job->tileset, tiles[0].tile, err, sizeof err)
+            : tq_cache_sync_metatile(w->cfg->cache_dir, job->tileset, &job->meta, err, sizeof err);
+    if (rc != 0) {
+        snprintf(msg, sizeof msg, "cache sync: %s", err);
+        tq_wstats_fail(&w->stats, TQ_WFAIL_WRITE);
+        job_fail(w, c, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* Sends the partial event: the tiles renamed so far are in the cache, the waiters for those
+ * are answered now. A lost or refused event is logged only: the waiters get the tile with the
+ * "ok" event then. */
+static void job_announce(struct tq_worker *w, const struct tq_claimed *c)
+{
+    char err[512], q[600];
+    int sent = tq_queue_partial(tq_wconn_redis(w->conn), c->id, c->token, err, sizeof err);
+    if (sent < 0) {
+        tq_log_warn("partial_not_sent", "job=%s error=%s", c->id, tq_log_quote(err, q, sizeof q));
+        if (!tq_wconn_redis_ok(w->conn))
+            tq_wconn_redis_drop(w->conn, err);
+    } else if (sent == 0) {
+        tq_log_warn("partial_not_sent", "job=%s token=%lld error=stale_token", c->id, c->token);
+    }
+}
+
 /* Writes the tiles, logs them and acks. first (NULL: none) is the job's first tile,
  * already written and announced: its figures go into the job_done line, and its render-log
- * entry goes with the others when first_unlogged. */
+ * entry goes with the others when first_unlogged. A one-tile job somebody waits for is
+ * announced (partial event) right after its rename, before the directory's fsync: with
+ * cache_fsync that fsync is a journal commit the requester need not wait for. */
 static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct tq_lease *lease,
                        const struct tq_jobplan *p, const struct tq_render_result *res,
                        const struct tq_render_result *first, int first_unlogged)
@@ -162,6 +195,15 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
     if (job_write_tiles(w, c, lease, &p->job, res->tiles, res->ntiles) != 0)
         goto cleanup;
     double write_ms = tq_mono_ms() - t0;
+    if (first == NULL && w->cfg->cache_fsync && c->cls == TQ_CLASS_INTERACTIVE &&
+        res->ntiles == 1 && tq_wconn_redis_ensure(w->conn) == 0)
+        job_announce(w, c);
+    t0 = tq_mono_ms();
+    if (res->ntiles + (first ? 1u : 0u) > 0 &&
+        job_sync_dirs(w, c, &p->job, res->ntiles ? res->tiles : first->tiles,
+                      res->ntiles ? res->ntiles : 1) != 0)
+        goto cleanup;
+    double sync_ms = tq_mono_ms() - t0;
 
     entries = calloc(nentries, sizeof *entries);
     if (entries == NULL) {
@@ -175,16 +217,17 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
             sizeof result);
     if (first)
         tq_log_info("job_done",
-                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s "
-                    "first_sql_ms=%.1f rest_sql_ms=%.1f jit=%d",
+                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f sync_ms=%.1f "
+                    "ack=%s first_sql_ms=%.1f rest_sql_ms=%.1f jit=%d",
                     c->id, c->attempt, res->ntiles + first->ntiles,
                     res->total_bytes + first->total_bytes, res->sql_ms + first->sql_ms, write_ms,
-                    result, first->sql_ms, res->sql_ms, res->jit);
+                    sync_ms, result, first->sql_ms, res->sql_ms, res->jit);
     else
         tq_log_info("job_done",
-                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f ack=%s jit=%d",
-                    c->id, c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms, result,
-                    res->jit);
+                    "job=%s attempt=%d tiles=%u bytes=%zu sql_ms=%.1f write_ms=%.1f sync_ms=%.1f "
+                    "ack=%s jit=%d",
+                    c->id, c->attempt, res->ntiles, res->total_bytes, res->sql_ms, write_ms,
+                    sync_ms, result, res->jit);
 cleanup:
     free(entries);
 }
@@ -221,14 +264,7 @@ static int job_first_tile(struct tq_worker *w, const struct tq_claimed *c, struc
     }
     tq_log_info("job_partial", "job=%s tile=%d/%u/%u bytes=%zu sql_ms=%.1f write_ms=%.1f jit=%d",
                 c->id, t->tile.z, t->tile.x, t->tile.y, t->len, res->sql_ms, write_ms, res->jit);
-    int sent = tq_queue_partial(tq_wconn_redis(w->conn), c->id, c->token, err, sizeof err);
-    if (sent < 0) {
-        tq_log_warn("partial_not_sent", "job=%s error=%s", c->id, tq_log_quote(err, q, sizeof q));
-        if (!tq_wconn_redis_ok(w->conn))
-            tq_wconn_redis_drop(w->conn, err);
-    } else if (sent == 0) {
-        tq_log_warn("partial_not_sent", "job=%s token=%lld error=stale_token", c->id, c->token);
-    }
+    job_announce(w, c);
     return 0;
 }
 
@@ -327,9 +363,11 @@ static void job_process(struct tq_worker *w, const struct tq_claimed *c)
         job_dead(w, c, why);
         return;
     }
-    tq_log_info("job_claimed", "job=%s attempt=%d class=%s reason=%s tiles=%u token=%lld", c->id,
+    /* queued_ms: from the job's creation (the coordinator's or CLI's clock) to this claim. */
+    tq_log_info("job_claimed",
+                "job=%s attempt=%d class=%s reason=%s tiles=%u token=%lld queued_ms=%lld", c->id,
                 c->attempt, tq_job_class_name(c->cls), tq_job_reason_name(p.job.reason),
-                tq_metatile_count(&p.m), c->token);
+                tq_metatile_count(&p.m), c->token, (long long)(tq_now_ms() - p.job.enqueued_ms));
     tq_lease_start(&lease, w, c, p.budget_ms);
     if (p.split) {
         if (job_render(w, c, &lease, &p, PART_FIRST, &res1, err, sizeof err))
