@@ -2,9 +2,11 @@
  * worker) and prints "median_ms=… min_ms=… max_ms=… bytes=…" (bytes: total size of the first
  * row's first column, e.g. a tile). For the benchmarks.
  *
- *   tq-bench-sql CONNINFO N SQL
+ *   tq-bench-sql CONNINFO N SQL [SKIP]
  *
- * Each run is timed from sending the query to having the whole result (client side). */
+ * Each run is timed from sending the query to having the whole result (client side). SKIP
+ * runs (default 0) go first on the same connection, untimed: a warm connection, like the
+ * worker's. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +28,11 @@ int main(int argc, char **argv)
     double *ms = NULL;
     long bytes = -1;
 
-    if (argc != 4 || atoi(argv[2]) < 1) {
-        fprintf(stderr, "usage: %s CONNINFO N SQL\n", argv[0]);
+    if ((argc != 4 && argc != 5) || atoi(argv[2]) < 1 || (argc == 5 && atoi(argv[4]) < 0)) {
+        fprintf(stderr, "usage: %s CONNINFO N SQL [SKIP]\n", argv[0]);
         return 2;
     }
-    int n = atoi(argv[2]);
+    int n = atoi(argv[2]), skip = argc == 5 ? atoi(argv[4]) : 0;
     PGconn *pg = PQconnectdb(argv[1]);
     if (PQstatus(pg) != CONNECTION_OK) {
         fprintf(stderr, "connect: %s", PQerrorMessage(pg));
@@ -39,10 +41,11 @@ int main(int argc, char **argv)
     ms = calloc((size_t)n, sizeof *ms);
     if (ms == NULL)
         goto cleanup;
-    for (int i = 0; i < n; i++) {
+    for (int i = -skip; i < n; i++) {
         double t0 = tq_mono_ms();
         PGresult *res = PQexecParams(pg, argv[3], 0, NULL, NULL, NULL, NULL, 1);
-        ms[i] = tq_mono_ms() - t0;
+        if (i >= 0)
+            ms[i] = tq_mono_ms() - t0;
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             fprintf(stderr, "query: %s", PQerrorMessage(pg));
             PQclear(res);
