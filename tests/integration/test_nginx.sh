@@ -26,6 +26,9 @@ xq=$(it_header cold X-Tileq)
 it_check "$path cold: Content-Type" application/vnd.mapbox-vector-tile "$(it_header cold Content-Type)"
 it_check "$path cold: reached a coordinator once" $((ups_before + 1)) "$(ng_upstream_count)"
 [[ -s $NG_CACHE/demo/$Z/$X/$Y.mvt.gz ]] || it_fail "$path cold: not in the cache after the render"
+# A miss is how a tile reaches a coordinator, not an error (log_not_found off).
+it_check "$path cold: no 'No such file' line in nginx's error.log" 0 \
+    "$(grep -c 'No such file or directory' "$NG_DIR/nginx/error.log" || true)"
 
 # Rendered once (render log: this cluster's Redis stream and what its workers flushed to
 # PostgreSQL), and nothing left in the queue.
