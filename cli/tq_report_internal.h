@@ -28,24 +28,41 @@ struct tq_report_key {
     int8_t z;
 };
 
-/* The figures of one tile or metatile (k), the records counted into it. */
+/* The figures of one tile or metatile (k), the records counted into it.
+ *
+ * Durations are integer nanoseconds (a record's duration rounded once, when it is added;
+ * sums saturate at INT64_MAX, 292 years): integer sums do not depend on the order they are
+ * added in, so a report merged from several (tq_report_merge, one per parsing thread) is
+ * exactly the report of one pass, bit for bit, whatever records each part counted. Every
+ * other figure is order-independent too: counts, minimum and maximum, and the rules for
+ * ties below. */
 struct tq_report_entry {
     struct tq_report_key k;
-    uint32_t database, user; /* last seen */
-    uint32_t reasons;        /* bit i = reason id i+1 */
+    /* The database and user of the latest render (started_ms) that had either, who_ms its
+     * start; renders started at the same ms: the greater (database, user) by strcmp. */
+    uint32_t database, user;
+    uint32_t reasons; /* bit i = reason id i+1 */
     uint64_t renders;
     uint64_t tiles; /* metatiles: tile records seen */
-    double total_ms, max_ms;
+    int64_t total_ns, max_ns;
     int64_t first_ms, last_ms;
+    int64_t who_ms;
     /* Renders with reason "change" and their time: required by a data change, so never
      * duplicates (tq_report_entry_duplicates). */
     uint64_t changes;
-    double change_ms;
-    /* The first render not for a change (INT64_MAX: none yet) and its time: the one render
-     * of the others that is not a duplicate. */
+    int64_t change_ns;
+    /* The first render not for a change (when renders > changes) and its time: the one
+     * render of the others that is not a duplicate. Several started at the same ms: the
+     * longest is that one (the duplicate time is never overstated). */
     int64_t plain_first_ms;
-    double plain_first_dur_ms;
+    int64_t plain_first_ns;
 };
+
+/* Nanoseconds as milliseconds, for the writers. */
+static inline double tq_report_ms(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
 
 struct tq_report {
     struct tq_report_filter filter;
@@ -57,10 +74,10 @@ struct tq_report {
     struct tq_map *tiles, *metas; /* tq_report_key → tq_report_entry */
     uint64_t renders, meta_renders;
     uint64_t change_renders; /* records with reason "change" (tileq watch) */
-    double render_ms;
+    int64_t render_ns;
     int64_t first_ms, last_ms;
     uint64_t zrenders[TQ_REPORT_NZOOM];
-    double zms[TQ_REPORT_NZOOM];
+    int64_t zns[TQ_REPORT_NZOOM];
     struct tq_report_input input;
 };
 
@@ -68,7 +85,8 @@ struct tq_report {
  * max(0, (renders - changes) - 1). */
 uint64_t tq_report_entry_duplicates(const struct tq_report_entry *e);
 /* The time of those duplicates: the time of the renders not for a change, less the first
- * one's. */
+ * one's; in ns, and in ms. */
+int64_t tq_report_entry_duplicate_ns(const struct tq_report_entry *e);
 double tq_report_entry_duplicate_ms(const struct tq_report_entry *e);
 
 /* The top n entries of t, best first (more duplicates, more duplicate time, more renders,
@@ -77,7 +95,9 @@ double tq_report_entry_duplicate_ms(const struct tq_report_entry *e);
 const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
                                              size_t n, size_t *count);
 
-/* "request,warm": the names of the reason bits, into buf. Returns buf. */
+/* "request,warm": the names of the reason bits in alphabetical order (the order of the
+ * bits is the order the names were first seen in: not the same in every part of a merged
+ * report), into buf. Returns buf. */
 const char *tq_report_reasons(const struct tq_report *r, uint32_t bits, char *buf, size_t n);
 
 /* The interned string id, or dflt for none. */
