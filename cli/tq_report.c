@@ -62,18 +62,46 @@ static const char *intern_str(const struct tq_report_strings *in, uint32_t id)
 
 /* ---------------------------------------------------------------- tile and metatile tables */
 
-/* The entry for k in t (a map tq_report_key → tq_report_entry), inserted (zeroed but for
- * its times) when absent; NULL on OOM. */
-static struct tq_report_entry *table_get(struct tq_map *t, const struct tq_report_key *k)
+static int table_init(struct tq_report_table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->index = tq_map_new(sizeof(struct tq_report_key), sizeof(uint32_t));
+    return t->index != NULL ? 0 : -1;
+}
+
+static void table_free(struct tq_report_table *t)
+{
+    tq_map_free(t->index);
+    free(t->e);
+}
+
+/* The entry for k in t, inserted (zeroed but for its times) when absent; NULL on OOM (t
+ * unchanged). Valid until the next insert. */
+static struct tq_report_entry *table_get(struct tq_report_table *t, const struct tq_report_key *k)
 {
     int added;
-    struct tq_report_entry *s = tq_map_put(t, k, sizeof *k, &added);
-    if (s != NULL && added) {
-        s->k = *k;
-        s->first_ms = INT64_MAX;
-        s->last_ms = INT64_MIN;
-        s->plain_first_ms = INT64_MAX;
+    uint32_t *pos = tq_map_put(t->index, k, sizeof *k, &added);
+    if (pos == NULL)
+        return NULL;
+    if (!added)
+        return &t->e[*pos];
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        struct tq_report_entry *ne = ncap <= UINT32_MAX ? realloc(t->e, ncap * sizeof *ne) : NULL;
+        if (ne == NULL) {
+            tq_map_remove(t->index, k, sizeof *k, NULL);
+            return NULL;
+        }
+        t->e = ne;
+        t->cap = ncap;
     }
+    *pos = (uint32_t)t->n;
+    struct tq_report_entry *s = &t->e[t->n++];
+    memset(s, 0, sizeof *s);
+    s->k = *k;
+    s->first_ms = INT64_MAX;
+    s->last_ms = INT64_MIN;
+    s->plain_first_ms = INT64_MAX;
     return s;
 }
 
@@ -100,9 +128,8 @@ struct tq_report *tq_report_new(const struct tq_report_filter *f, const char *so
     r->first_ms = INT64_MAX;
     r->last_ms = INT64_MIN;
     r->strings.ids = tq_map_new(0, sizeof(uint32_t));
-    r->tiles = tq_map_new(sizeof(struct tq_report_key), sizeof(struct tq_report_entry));
-    r->metas = tq_map_new(sizeof(struct tq_report_key), sizeof(struct tq_report_entry));
-    if (r->strings.ids == NULL || r->tiles == NULL || r->metas == NULL) {
+    int t_ok = table_init(&r->tiles) == 0, m_ok = table_init(&r->metas) == 0;
+    if (r->strings.ids == NULL || !t_ok || !m_ok) {
         tq_report_free(r);
         return NULL;
     }
@@ -122,8 +149,8 @@ void tq_report_free(struct tq_report *r)
     free(r->strings.str);
     for (int i = 0; i < r->nreasons; i++)
         free(r->reason_names[i]);
-    tq_map_free(r->tiles);
-    tq_map_free(r->metas);
+    table_free(&r->tiles);
+    table_free(&r->metas);
     free(r->source);
     free(r);
 }
@@ -270,7 +297,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     k.z = (int8_t)t->z;
     k.x = t->x;
     k.y = t->y;
-    struct tq_report_entry *s = table_get(r->tiles, &k);
+    struct tq_report_entry *s = table_get(&r->tiles, &k);
     if (s == NULL)
         return -1;
     entry_render(s, rec->started_ms, dur, change);
@@ -291,7 +318,7 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     k.y = m.my;
     k.w = (uint16_t)m.w;
     k.h = (uint16_t)m.h;
-    struct tq_report_entry *ms = table_get(r->metas, &k);
+    struct tq_report_entry *ms = table_get(&r->metas, &k);
     if (ms == NULL)
         return -1;
     ms->tiles++;
@@ -337,12 +364,11 @@ int64_t tq_report_consume(struct tq_report *r, tq_report_next_fn next, void *src
 
 /* src's entries of table st added into dst's table dt; ids[i] = dst's id of src's string
  * i, rbits[i] = dst's bit of src's reason bit i. 0, or -1 on OOM. */
-static int merge_table(struct tq_report *dst, struct tq_map *dt, const struct tq_map *st,
-                       const uint32_t *ids, const uint32_t *rbits)
+static int merge_table(struct tq_report *dst, struct tq_report_table *dt,
+                       const struct tq_report_table *st, const uint32_t *ids, const uint32_t *rbits)
 {
-    size_t pos = 0;
-    const struct tq_report_entry *s;
-    while ((s = tq_map_next(st, &pos, NULL, NULL)) != NULL) {
+    for (size_t i = 0; i < st->n; i++) {
+        const struct tq_report_entry *s = &st->e[i];
         struct tq_report_key k;
         key_init(&k);
         k.tileset = ids[s->k.tileset];
@@ -373,9 +399,9 @@ static int merge_table(struct tq_report *dst, struct tq_map *dt, const struct tq
             d->plain_first_ms = s->plain_first_ms;
             d->plain_first_ns = s->plain_first_ns;
         }
-        for (int i = 0; i < 32; i++)
-            if (s->reasons & (1u << i))
-                d->reasons |= rbits[i];
+        for (int b = 0; b < 32; b++)
+            if (s->reasons & (1u << b))
+                d->reasons |= rbits[b];
         entry_who(dst, d, s->who_ms, ids[s->database], ids[s->user]);
     }
     return 0;
@@ -396,8 +422,8 @@ int tq_report_merge(struct tq_report *dst, const struct tq_report *src)
     }
     for (int i = 0; i < 32; i++) /* past src's names: its bit 31, "other" */
         rbits[i] = i < src->nreasons ? reason_bit(dst, src->reason_names[i]) : 1u << 31;
-    if (merge_table(dst, dst->tiles, src->tiles, ids, rbits) != 0 ||
-        merge_table(dst, dst->metas, src->metas, ids, rbits) != 0)
+    if (merge_table(dst, &dst->tiles, &src->tiles, ids, rbits) != 0 ||
+        merge_table(dst, &dst->metas, &src->metas, ids, rbits) != 0)
         goto cleanup;
     dst->renders += src->renders;
     dst->meta_renders += src->meta_renders;
@@ -447,14 +473,13 @@ void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *ou
 {
     memset(out, 0, sizeof *out);
     out->renders = r->renders;
-    out->tiles = tq_map_count(r->tiles);
+    out->tiles = r->tiles.n;
     out->metatile_renders = r->meta_renders;
     out->change_renders = r->change_renders;
     out->render_ms = tq_report_ms(r->render_ns);
-    size_t pos = 0;
-    const struct tq_report_entry *e;
     int64_t dup_ns = 0;
-    while ((e = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL) {
+    for (size_t i = 0; i < r->tiles.n; i++) {
+        const struct tq_report_entry *e = &r->tiles.e[i];
         out->duplicates += tq_report_entry_duplicates(e);
         dup_ns = add_sat(dup_ns, tq_report_entry_duplicate_ns(e));
     }
@@ -471,10 +496,9 @@ void tq_report_zoom_stats(const struct tq_report *r, int z, struct tq_report_zoo
         return;
     out->renders = r->zrenders[z];
     out->render_ms = tq_report_ms(r->zns[z]);
-    size_t pos = 0;
-    const struct tq_report_entry *s;
     int64_t dup_ns = 0;
-    while ((s = tq_map_next(r->tiles, &pos, NULL, NULL)) != NULL) {
+    for (size_t i = 0; i < r->tiles.n; i++) {
+        const struct tq_report_entry *s = &r->tiles.e[i];
         if (s->k.z == z) {
             out->tiles++;
             out->duplicates += tq_report_entry_duplicates(s);
@@ -496,8 +520,8 @@ uint64_t tq_report_tile_renders(const struct tq_report *r, const char *tileset, 
     k.z = (int8_t)t.z;
     k.x = t.x;
     k.y = t.y;
-    const struct tq_report_entry *s = tq_map_get(r->tiles, &k, sizeof k);
-    return s ? s->renders : 0;
+    const uint32_t *pos = tq_map_get(r->tiles.index, &k, sizeof k);
+    return pos ? r->tiles.e[*pos].renders : 0;
 }
 
 /* ---------------------------------------------------------------- ranking */
@@ -541,21 +565,20 @@ static int ranks_before(const struct tq_report *r, const struct tq_report_entry 
 
 /* The top n entries of t, best first, in a malloc'd array (*count set); NULL on OOM or
  * when empty. A bounded heap whose root is the worst kept entry. */
-const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
-                                             size_t n, size_t *count)
+const struct tq_report_entry **
+tq_report_top(const struct tq_report *r, const struct tq_report_table *t, size_t n, size_t *count)
 {
     *count = 0;
-    if (n > tq_map_count(t))
-        n = tq_map_count(t);
+    if (n > t->n)
+        n = t->n;
     if (n == 0)
         return NULL;
     const struct tq_report_entry **h = malloc(n * sizeof *h);
     if (h == NULL)
         return NULL;
     size_t k = 0;
-    size_t pos = 0;
-    const struct tq_report_entry *s;
-    while ((s = tq_map_next(t, &pos, NULL, NULL)) != NULL) {
+    for (size_t i = 0; i < t->n; i++) {
+        const struct tq_report_entry *s = &t->e[i];
         if (k < n) { /* sift up: parent must be worse-or-equal (ranks after) */
             size_t j = k++;
             h[j] = s;

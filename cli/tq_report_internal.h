@@ -64,6 +64,17 @@ static inline double tq_report_ms(int64_t ns)
     return (double)ns / 1e6;
 }
 
+/* The entries of the tiles or of the metatiles: a dense array, and an index from key to
+ * position. Not a tq_map of entries: its slots would hold a whole entry each (176 bytes)
+ * at a load of 35-70 %, and every doubling writes a new table; the index's slots are 64
+ * bytes and the array grows by realloc (mremap when large: no copy, only new pages are
+ * touched). Growing the tables was most of the report's time (page faults on a VM). */
+struct tq_report_table {
+    struct tq_map *index;      /* tq_report_key → uint32_t position in e */
+    struct tq_report_entry *e; /* e[0..n), entries never removed */
+    size_t n, cap;
+};
+
 struct tq_report {
     struct tq_report_filter filter;
     int has_filter;
@@ -71,7 +82,7 @@ struct tq_report {
     struct tq_report_strings strings; /* tilesets, tables, databases, users */
     char *reason_names[TQ_REPORT_MAX_REASONS];
     int nreasons;
-    struct tq_map *tiles, *metas; /* tq_report_key → tq_report_entry */
+    struct tq_report_table tiles, metas;
     uint64_t renders, meta_renders;
     uint64_t change_renders; /* records with reason "change" (tileq watch) */
     int64_t render_ns;
@@ -92,8 +103,8 @@ double tq_report_entry_duplicate_ms(const struct tq_report_entry *e);
 /* The top n entries of t, best first (more duplicates, more duplicate time, more renders,
  * more time, then by key), in a malloc'd
  * array the caller frees (*count set); NULL on OOM or when empty. */
-const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
-                                             size_t n, size_t *count);
+const struct tq_report_entry **
+tq_report_top(const struct tq_report *r, const struct tq_report_table *t, size_t n, size_t *count);
 
 /* "request,warm": the names of the reason bits in alphabetical order (the order of the
  * bits is the order the names were first seen in: not the same in every part of a merged
