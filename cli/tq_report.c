@@ -98,7 +98,7 @@ static struct tq_report_entry *table_get(struct tq_report_table *t, const struct
     *pos = (uint32_t)t->n;
     struct tq_report_entry *s = &t->e[t->n++];
     memset(s, 0, sizeof *s);
-    s->k = *k;
+    memcpy(&s->k, k, sizeof *k); /* with its zeroed padding */
     s->first_ms = INT64_MAX;
     s->last_ms = INT64_MIN;
     s->plain_first_ms = INT64_MAX;
