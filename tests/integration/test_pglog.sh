@@ -12,7 +12,12 @@
 #     uses a 600 KB parameter 20,000 times (the substitution bounded: truncated, still a
 #     render of 3/2/2); a csvlog file with a quote never closed before 1.5 MB of lines and
 #     3 records after them (read).
-#  3. a 20 MB stderr log read with 1 and 2 threads (chunks of one file): the same report.
+#  3. a 20 MB stderr log (10 chunks of 2 MB) with ties: 80 tiles rendered 3 times each,
+#     started at the same ms, with durations 1, 2, 3 ms by users ta, tb, tc in a rotating
+#     order. The whole json report is the same with 1, 2 and 3 threads (each thread
+#     aggregates its chunks, the parts are merged); its figures are those of the file read
+#     whole (gzip: one chunk); the ties follow tq_report's rules (user tc, the 3 ms render
+#     the first: 3 ms of duplicate time).
 #  4. bad usage exits 2; an unreachable PostgreSQL for --load exits 1.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -158,7 +163,14 @@ done
 
 # ---- 3. threads: a 20 MB stderr log in chunks ----------------------------------------------
 it_psql >"$IT_TMP/big.log" <<'SQL'
-SELECT CASE WHEN i % 2 = 0 THEN
+SELECT CASE WHEN i % 1000 = 500 THEN
+  (SELECT string_agg(format('2024-05-01 10:%s:00.00%s UTC [%s] user=t%s,db=gis LOG:  duration: %s.000 ms  '
+                            'statement: SELECT ST_AsMVT(q) FROM (SELECT ST_AsMVTGeom(geom, '
+                            'ST_TileEnvelope(14, %s, 1)) FROM roads) AS q',
+                            lpad((i / 2000 % 60)::text, 2, '0'), d, 4000 + k, chr(97 + (k + i / 1000) % 3),
+                            d, i / 1000), E'\n' ORDER BY k)
+   FROM (VALUES (0, 1), (1, 3), (2, 2)) v(k, d))
+WHEN i % 2 = 0 THEN
   format(E'2024-05-01 10:%s:00.000 UTC [%s] user=u,db=gis LOG:  duration: %s.5 ms  statement: SELECT ST_AsMVT(q)\n'
          || E'\tFROM (SELECT ST_AsMVTGeom(geom, ST_TileEnvelope(%s, %s, %s)) FROM roads) AS q %s',
          lpad((i / 2000 % 60)::text, 2, '0'), 3000 + i % 11, i % 97, 4 + i % 9, i % 16, (i * 7) % 16,
@@ -175,14 +187,26 @@ END
 FROM generate_series(0, 80000) i;
 SQL
 echo "stderr log: $(wc -c <"$IT_TMP/big.log") bytes"
-for t in 1 2; do
-    "$TILEQ" report --pglog --threads $t --format json "$IT_TMP/big.log" |
-        jq -c '[.summary.renders, .summary.tiles, .summary.duplicates, (.summary.render_seconds * 1000 | round), .input.lines, .input.malformed]' \
-            >"$IT_TMP/big.$t"
+for t in 1 2 3; do
+    "$TILEQ" report --pglog --threads $t --format json --top 100000 "$IT_TMP/big.log" >"$IT_TMP/big.$t.json"
 done
-cat "$IT_TMP/big.1"
-it_check "20 MB log: 2 threads (chunks) give what 1 gives" "$(cat "$IT_TMP/big.1")" "$(cat "$IT_TMP/big.2")"
-it_check "20 MB log: every render" 80001 "$(jq '.[0]' "$IT_TMP/big.1")"
+for t in 2 3; do
+    cmp -s "$IT_TMP/big.1.json" "$IT_TMP/big.$t.json" ||
+        it_fail "20 MB log: $t threads differ from 1: $(diff "$IT_TMP/big.1.json" "$IT_TMP/big.$t.json" | head -n 6)"
+    it_check "20 MB log: the json report of $t threads is that of 1" same same
+done
+FIGURES='[.summary.renders, .summary.tiles, .summary.duplicates, (.summary.render_seconds * 1000 | round),
+          .input.lines, .input.malformed, .input.skipped, .input.entries]'
+gzip -c "$IT_TMP/big.log" >"$IT_TMP/big.log.gz"
+"$TILEQ" report --pglog --format json "$IT_TMP/big.log.gz" | jq -c "$FIGURES" >"$IT_TMP/big.whole"
+cat "$IT_TMP/big.whole"
+it_check "20 MB log: in chunks, the figures of the file read whole" "$(cat "$IT_TMP/big.whole")" \
+    "$(jq -c "$FIGURES" "$IT_TMP/big.1.json")"
+it_check "20 MB log: every render" $((80001 - 80 + 3 * 80)) "$(jq '.summary.renders' "$IT_TMP/big.1.json")"
+it_check "20 MB log: 80 tiles rendered 3 times at the same ms, by tc (the greatest user), 3 ms of duplicates" \
+    "80 0" "$(jq -r '[.top_tiles[] | select(.z == 14 and .y == 1)] |
+    "\(length) \([.[] | select(.renders != 3 or .user != "tc" or .duplicate_ms != 3 or .max_ms != 3)] | length)"' \
+        "$IT_TMP/big.1.json")"
 
 # ---- 4. usage ------------------------------------------------------------------------------
 set +e
