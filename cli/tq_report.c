@@ -127,6 +127,7 @@ struct tq_report *tq_report_new(const struct tq_report_filter *f, const char *so
     }
     r->first_ms = INT64_MAX;
     r->last_ms = INT64_MIN;
+    r->last_meta_pos = UINT32_MAX;
     r->strings.ids = tq_map_new(0, sizeof(uint32_t));
     int t_ok = table_init(&r->tiles) == 0, m_ok = table_init(&r->metas) == 0;
     if (r->strings.ids == NULL || !t_ok || !m_ok) {
@@ -263,6 +264,21 @@ double tq_report_entry_duplicate_ms(const struct tq_report_entry *e)
     return tq_report_ms(tq_report_entry_duplicate_ns(e));
 }
 
+/* intern_id through r's cache of the last string in slot i (tq_report). */
+static uint32_t intern_cached(struct tq_report *r, int i, const char *s)
+{
+    if (s == NULL)
+        return 0;
+    if (r->last_str[i] != NULL && strcmp(r->last_str[i], s) == 0)
+        return r->last_id[i];
+    uint32_t id = intern_id(&r->strings, s);
+    if (id != UINT32_MAX) {
+        r->last_str[i] = intern_str(&r->strings, id);
+        r->last_id[i] = id;
+    }
+    return id;
+}
+
 int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
 {
     const struct tq_report_filter *f = &r->filter;
@@ -282,10 +298,10 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     }
     struct tq_report_key k;
     key_init(&k);
-    k.tileset = intern_id(&r->strings, rec->tileset);
-    k.tables = intern_id(&r->strings, rec->tables);
-    uint32_t db = intern_id(&r->strings, rec->database);
-    uint32_t user = intern_id(&r->strings, rec->user);
+    k.tileset = intern_cached(r, 0, rec->tileset);
+    k.tables = intern_cached(r, 1, rec->tables);
+    uint32_t db = intern_cached(r, 2, rec->database);
+    uint32_t user = intern_cached(r, 3, rec->user);
     if (k.tileset == UINT32_MAX || k.tables == UINT32_MAX || db == UINT32_MAX || user == UINT32_MAX)
         return -1;
     uint32_t rbit = reason_bit(r, rec->reason);
@@ -318,9 +334,15 @@ int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec)
     k.y = m.my;
     k.w = (uint16_t)m.w;
     k.h = (uint16_t)m.h;
-    struct tq_report_entry *ms = table_get(&r->metas, &k);
-    if (ms == NULL)
-        return -1;
+    struct tq_report_entry *ms;
+    if (r->last_meta_pos != UINT32_MAX && memcmp(&k, &r->last_meta, sizeof k) == 0) {
+        ms = &r->metas.e[r->last_meta_pos];
+    } else {
+        if ((ms = table_get(&r->metas, &k)) == NULL)
+            return -1;
+        memcpy(&r->last_meta, &k, sizeof k);
+        r->last_meta_pos = (uint32_t)(ms - r->metas.e);
+    }
     ms->tiles++;
     ms->reasons |= rbit;
     entry_who(r, ms, rec->started_ms, db, user);

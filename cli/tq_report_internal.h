@@ -83,6 +83,14 @@ struct tq_report {
     char *reason_names[TQ_REPORT_MAX_REASONS];
     int nreasons;
     struct tq_report_table tiles, metas;
+    /* The last strings interned by tq_report_add (tileset, tables, database, user: the
+     * map's copies) and their ids: a render's records repeat them, and a strcmp costs less
+     * than a lookup. The last metatile entry looked up (position in metas; UINT32_MAX:
+     * none): a metatile render's records (64 at 8x8) are one metatile. */
+    const char *last_str[4];
+    uint32_t last_id[4];
+    struct tq_report_key last_meta;
+    uint32_t last_meta_pos;
     uint64_t renders, meta_renders;
     uint64_t change_renders; /* records with reason "change" (tileq watch) */
     int64_t render_ns;
