@@ -41,20 +41,22 @@ trap '[[ ${TQ_BENCH_KEEP:-0} == 1 ]] && echo "kept $DIR" >&2 || rm -rf "$DIR"' E
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-# measure NAME CMD...: one run; appends "seconds rss_kb" to $DIR/NAME.runs
+# measure NAME CMD...: one run; appends "seconds rss_kb cpu_seconds" to $DIR/NAME.runs (CPU:
+# user + system, the figure a busy machine distorts least)
 measure() {
     local name=$1
     shift
     /usr/bin/time -v -o "$DIR/$name.time" "$@" >"$DIR/$name.out" 2>"$DIR/$name.err" ||
         tq_die "$name failed: $(tail -n 5 "$DIR/$name.err")"
-    local wall rss
+    local wall rss cpu
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n = split($2, p, ":"); s = 0;
                         for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s}' "$DIR/$name.time")
     rss=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$DIR/$name.time")
-    echo "$wall $rss" >>"$DIR/$name.runs"
-    printf '  %-14s %8.2f s  %8.1f MB/s  %7.1f MB RSS\n' "$name" "$wall" \
+    cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$DIR/$name.time")
+    echo "$wall $rss $cpu" >>"$DIR/$name.runs"
+    printf '  %-14s %8.2f s  %8.1f MB/s  %7.1f MB RSS  %6.2f s CPU\n' "$name" "$wall" \
         "$(awk -v b="$BYTES" -v s="$wall" 'BEGIN {print b / 1e6 / s}')" \
-        "$(awk -v k="$rss" 'BEGIN {print k / 1024}')"
+        "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$cpu"
 }
 
 echo "generating a ${SIZE_MB} MB log..."
@@ -91,11 +93,15 @@ rss() { awk -v k="$(med "$1" 2)" 'BEGIN {printf "%.1f", k / 1024}'; }
 echo
 echo "renders found: tileq $(sed -n 4p "$DIR/tileq.out" | awk '{print $2}'), pgbadger's queries: $(grep -m1 -E '^Number of queries' "$DIR/pgbadger.txt" || echo '?')"
 echo "medians over $RUNS runs (pgbadger: $PGB_RUNS) of a $BYTES-byte log:"
-printf '  %-22s %10s %10s\n' tool "MB/s" "RSS MB"
+printf '  %-22s %10s %10s %10s\n' tool "MB/s" "RSS MB" "CPU s"
 for n in tileq tileq_1thread pgbadger; do
-    printf '  %-22s %10s %10s\n' "$n" "$(mbs $n)" "$(rss $n)"
+    printf '  %-22s %10s %10s %10s\n' "$n" "$(mbs $n)" "$(rss $n)" "$(med $n 3)"
 done
 printf '  %-22s %10s\n' "tileq / pgbadger" "$(awk -v a="$(med pgbadger 1)" -v b="$(med tileq 1)" 'BEGIN {printf "%.1fx", a / b}')"
 printf '  %-22s %10s\n' "tileq 1 thread / pgbadger" "$(awk -v a="$(med pgbadger 1)" -v b="$(med tileq_1thread 1)" 'BEGIN {printf "%.1fx", a / b}')"
+printf '  %-22s %10s\n' "tileq / tileq 1 thread" "$(awk -v a="$(med tileq_1thread 1)" -v b="$(med tileq 1)" 'BEGIN {printf "%.2fx", a / b}')"
+# every --threads gives the same report (tq_report_merge): the last runs' outputs compared
+cmp -s "$DIR/tileq.out" "$DIR/tileq_1thread.out" && same=yes || same=NO
+printf '  %-22s %10s\n' "same report, 1 thread" "$same"
 printf '  %-22s %10s MB\n' "hostile stderr RSS" "$(rss hostile_stderr)"
 printf '  %-22s %10s MB\n' "hostile csvlog RSS" "$(rss hostile_csvlog)"

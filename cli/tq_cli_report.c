@@ -485,7 +485,8 @@ int tq_cli_report(const char *config_path, int argc, char **argv)
         report = tq_report_new(&filter, source);
         if (report == NULL)
             goto oom;
-        if (tq_report_consume(report, tq_pglog_next, pl, err, sizeof err) < 0) {
+        /* every thread aggregates (the streamed outputs above take the log's order) */
+        if (tq_pglog_report(pl, report, err, sizeof err) != 0) {
             fprintf(stderr, "tileq report: %s\n", err);
             goto cleanup;
         }

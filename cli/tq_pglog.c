@@ -628,12 +628,14 @@ static uint64_t next_start(const char *path, uint64_t off, enum tq_pglog_format_
 }
 
 /* Splits file i into chunks: a plain file of more than two chunks' size at lines that
- * start messages; anything else (gzip, stdin, small) is one chunk. */
+ * start messages; anything else (gzip, stdin, small) is one chunk. With one thread too:
+ * what is read at a chunk's boundary (tq_pglog.h) depends on the file only, never on the
+ * number of threads, so every --threads gives the same report. */
 static int plan_file(struct tq_pglog *p, size_t i)
 {
     const char *path = p->files[i];
     struct stat sb;
-    if (p->nthreads < 2 || strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
+    if (strcmp(path, "-") == 0 || stat(path, &sb) != 0 || !S_ISREG(sb.st_mode) ||
         (uint64_t)sb.st_size < 2 * p->chunk || tq_pglog_read_is_gzip(path))
         return plan_add(p, i, 0, UINT64_MAX, TQ_PGLOG_FMT_UNKNOWN);
 
@@ -848,6 +850,25 @@ void tq_pglog_extra(const struct tq_pglog *p, struct tq_pglog_extra *out)
     out->bbox = r->bbox;
 }
 
+/* Record i (of r->n: one per tile of the metatile) of render r into rec; its strings are
+ * r's. */
+static void render_rec(const struct render *r, uint32_t i, struct tq_report_rec *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    rec->tileset = r->db[0] ? r->db : "-";
+    rec->database = r->db[0] ? r->db : NULL;
+    rec->user = r->user[0] ? r->user : NULL;
+    rec->tables = r->tables;
+    rec->reason = r->kind;
+    rec->meta = r->m;
+    rec->tile = tq_metatile_tile(&r->m, i);
+    rec->meta_first = i == 0;
+    rec->started_ms = r->started_ms;
+    rec->duration_ms = r->total_ms / r->n;
+    rec->metatile_ms = r->total_ms;
+    rec->bytes = -1;
+}
+
 /* The next render of the chunk being consumed, waiting for it when threaded: 1 and *out
  * (the caller owns it), 0 when the chunk is done, -1 on its error (err set). */
 static int next_render(struct tq_pglog *p, struct render **out, char *err, size_t errsize)
@@ -899,17 +920,27 @@ static int next_render(struct tq_pglog *p, struct render **out, char *err, size_
     return rc;
 }
 
+/* Plans every file into chunks (once). 0, or -1 (err set). */
+static int plan(struct tq_pglog *p, char *err, size_t errsize)
+{
+    if (p->planned)
+        return 0;
+    p->planned = 1;
+    for (size_t i = 0; i < p->nfiles; i++) {
+        if (plan_file(p, i) != 0) {
+            snprintf(err, errsize, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int tq_pglog_next(void *self, struct tq_report_rec *rec, char *err, size_t errsize)
 {
     struct tq_pglog *p = self;
     if (!p->planned) {
-        p->planned = 1;
-        for (size_t i = 0; i < p->nfiles; i++) {
-            if (plan_file(p, i) != 0) {
-                snprintf(err, errsize, "out of memory");
-                return -1;
-            }
-        }
+        if (plan(p, err, errsize) != 0)
+            return -1;
         if (p->nthreads > 1 && start_threads(p) != 0) {
             snprintf(err, errsize, "cannot start a thread");
             return -1;
@@ -918,20 +949,7 @@ int tq_pglog_next(void *self, struct tq_report_rec *rec, char *err, size_t errsi
     for (;;) {
         struct render *r = p->emitting;
         if (r != NULL && r->i < r->n) {
-            memset(rec, 0, sizeof *rec);
-            rec->tileset = r->db[0] ? r->db : "-";
-            rec->database = r->db[0] ? r->db : NULL;
-            rec->user = r->user[0] ? r->user : NULL;
-            rec->tables = r->tables;
-            rec->reason = r->kind;
-            rec->meta = r->m;
-            rec->tile = tq_metatile_tile(&r->m, r->i);
-            rec->meta_first = r->i == 0;
-            rec->started_ms = r->started_ms;
-            rec->duration_ms = r->total_ms / r->n;
-            rec->metatile_ms = r->total_ms;
-            rec->bytes = -1;
-            r->i++;
+            render_rec(r, r->i++, rec);
             return 1;
         }
         render_free(r);
@@ -950,4 +968,149 @@ int tq_pglog_next(void *self, struct tq_report_rec *rec, char *err, size_t errsi
             pthread_mutex_unlock(&p->lock);
         }
     }
+}
+
+/* ---------------------------------------------------------------- parallel aggregation */
+
+/* One aggregating thread of tq_pglog_report: its parser, its report, what it read. */
+struct agg {
+    struct tq_pglog *p;
+    struct tq_report *r; /* the caller's report (thread 0) or its own part */
+    struct tq_report_input st;
+    size_t failed; /* the failed chunk's index, SIZE_MAX: none */
+    char err[256];
+    pthread_t thread;
+};
+
+/* Counts q's renders into r, freeing them. 0, or -1 out of memory. */
+static int agg_drain(struct parser *q, struct tq_report *r)
+{
+    struct tq_report_rec rec;
+    while (q->head != NULL) {
+        struct render *x = q->head;
+        for (uint32_t i = 0; i < x->n; i++) {
+            render_rec(x, i, &rec);
+            if (tq_report_add(r, &rec) < 0)
+                return -1;
+        }
+        q->head = x->next;
+        render_free(x);
+    }
+    q->tail = NULL;
+    q->nout = 0;
+    return 0;
+}
+
+/* Parses the chunks it takes (in order, shared with the other threads) and counts their
+ * renders into a->r. Stops every thread at its first error. */
+static void *agg_main(void *arg)
+{
+    struct agg *a = arg;
+    struct tq_pglog *p = a->p;
+    struct parser *q = parser_new(p);
+
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        size_t i = p->next_chunk;
+        int take = !p->stop && i < p->nchunks;
+        if (take)
+            p->next_chunk++;
+        if (take && q == NULL) /* this chunk fails: the others stop */
+            p->stop = 1;
+        pthread_mutex_unlock(&p->lock);
+        if (!take)
+            break;
+        if (q == NULL) {
+            a->failed = i;
+            snprintf(a->err, sizeof a->err, "out of memory");
+            break;
+        }
+        q->c = &p->chunks[i];
+        memset(&q->st, 0, sizeof q->st);
+        int rc;
+        do {
+            rc = parser_step(q, a->err, sizeof a->err);
+            if (q->head != NULL && agg_drain(q, a->r) != 0) {
+                snprintf(a->err, sizeof a->err, "out of memory");
+                rc = -1;
+            }
+        } while (rc > 0);
+        if (rc < 0) {
+            a->failed = i;
+            if (q->rd != NULL) {
+                tq_pglog_read_close(q->rd);
+                q->rd = NULL;
+                parser_end(q);
+            }
+            pthread_mutex_lock(&p->lock);
+            p->stop = 1;
+            pthread_mutex_unlock(&p->lock);
+            break;
+        }
+        add_stats(&a->st, &q->st);
+    }
+    parser_free(q);
+    return NULL;
+}
+
+int tq_pglog_report(struct tq_pglog *p, struct tq_report *r, char *err, size_t errsize)
+{
+    struct agg a[TQ_PGLOG_MAX_THREADS];
+    int n, started = 1, rc = -1;
+
+    if (p->planned) {
+        snprintf(err, errsize, "tq_pglog_report after tq_pglog_next");
+        return -1;
+    }
+    if (plan(p, err, errsize) != 0)
+        return -1;
+    /* no more threads than chunks: a part costs a report */
+    n = p->nthreads < (int)p->nchunks ? p->nthreads : (int)p->nchunks;
+    if (n < 1)
+        n = 1;
+    for (int i = 0; i < n; i++) {
+        memset(&a[i], 0, sizeof a[i]);
+        a[i].p = p;
+        a[i].failed = SIZE_MAX;
+        a[i].r = i == 0 ? r : tq_report_new_like(r);
+        if (a[i].r == NULL) {
+            n = i;
+            snprintf(err, errsize, "out of memory");
+            goto cleanup;
+        }
+    }
+    /* a thread that cannot start leaves its part empty: the others read every chunk */
+    for (; started < n; started++)
+        if (pthread_create(&a[started].thread, NULL, agg_main, &a[started]) != 0)
+            break;
+    agg_main(&a[0]); /* the caller's thread is one of them */
+    for (int i = 1; i < started; i++)
+        pthread_join(a[i].thread, NULL);
+    /* the error of the first chunk that failed: every chunk before it was read whole */
+    size_t first = SIZE_MAX;
+    for (int i = 0; i < n; i++) {
+        if (a[i].failed < first) {
+            first = a[i].failed;
+            snprintf(err, errsize, "%s", a[i].err);
+        }
+    }
+    if (first != SIZE_MAX)
+        goto cleanup;
+    for (int i = 0; i < n; i++) {
+        add_stats(&p->st, &a[i].st);
+        if (i > 0 && tq_report_merge(r, a[i].r) != 0) {
+            snprintf(err, errsize, "out of memory");
+            goto cleanup;
+        }
+        if (i > 0) { /* its memory back before the next part's merge */
+            tq_report_free(a[i].r);
+            a[i].r = NULL;
+        }
+    }
+    p->cur = p->nchunks;
+    rc = 0;
+cleanup:
+    for (int i = 1; i < n; i++)
+        tq_report_free(a[i].r);
+    return rc;
 }

@@ -32,15 +32,19 @@
  * at once (the least recently used backend is finished early beyond that); a csvlog quote
  * left open ends its record at TQ_PGLOG_MAX_LINE bytes.
  *
- * Threads (options.threads): the files are read in chunks of about TQ_PGLOG_CHUNK bytes
- * (a plain file is split at lines that start a message; a gzip file or stdin is one
- * chunk), several chunks at once, and the records come out in the order of the log. A
- * chunk's reader starts at its first message and, past its end, reads on only to finish
- * the statements of backends that were open there (until each one's next statement); the
- * next chunk's reader skips, per backend, what comes before its first statement. The only
- * difference with one thread: a parse/bind duration logged in one chunk is not added to
- * its execute logged in the next one. At most threads + 2 chunks are in flight, each
- * holding at most TQ_PGLOG_MAX_QUEUED renders that are not yet consumed.
+ * Threads (options.threads): the files are read in chunks of about TQ_PGLOG_CHUNK bytes (a
+ * plain file is split at lines that start a message; a gzip file or stdin is one chunk;
+ * with one thread too, so that the records do not depend on the number of threads), several
+ * chunks at once: tq_pglog_next gives the records in the order of the log, and
+ * tq_pglog_report counts them into a report with every thread. A chunk's reader starts at
+ * its first message and, past its end, reads on only to finish the statements of backends
+ * that were open there (until each one's next statement); the next chunk's reader skips,
+ * per backend, what comes before its first statement. What differs from reading a file
+ * whole: a parse/bind duration logged in one chunk is not added to its execute logged in
+ * the next one, and an entry of a backend with nothing open at a boundary that precedes its
+ * first statement in the next chunk (a bind's DETAIL) is not counted as skipped. In order
+ * (tq_pglog_next), at most threads + 2 chunks are in flight, each holding at most
+ * TQ_PGLOG_MAX_QUEUED renders that are not yet consumed.
  *
  * The modules, in pipeline order: tq_pglog_read (files → lines), tq_pglog_format (lines →
  * entries per format, with tq_pglog_prefix for log_line_prefix), this one (entries →
@@ -91,6 +95,14 @@ void tq_pglog_close(struct tq_pglog *p);
  * call), 0 at the end, -1 when a file cannot be opened or read (err set). Malformed lines
  * are counted, never an error. */
 int tq_pglog_next(void *p, struct tq_report_rec *rec, char *err, size_t errsize);
+
+/* Counts every record of the logs into r (instead of tq_pglog_next, on a reader that has
+ * not been read yet): each thread (the caller's one of them) parses whole chunks and counts
+ * their records into a report of its own, merged into r at the end (tq_report_merge), so
+ * nothing is serial but the merge. r is then exactly what tq_pglog_next's records, in log
+ * order, would have made it (tq_report's figures do not depend on the order of records).
+ * 0, or -1 (err set: the error of the first chunk that failed, or out of memory). */
+int tq_pglog_report(struct tq_pglog *p, struct tq_report *r, char *err, size_t errsize);
 
 /* The extra fields of the record tq_pglog_next returned last (valid until the next call). */
 void tq_pglog_extra(const struct tq_pglog *p, struct tq_pglog_extra *out);

@@ -83,7 +83,86 @@ int tq_pglog_prefix_time(const char *s, size_t maxlen, int64_t *out)
     return tq_report_time_parse(tmp, 0, out);
 }
 
-/* user and database: "user=U", "db=D" or "database=D", else the last "U@D" token */
+/* The length of the %t / %m time with its zone at s ("2024-05-01 10:00:00[.123] UTC",
+ * zone an abbreviation of 2-5 capitals or +hh[[:]mm]), 0 when s does not start with one. */
+static size_t time_zone_len(const char *s)
+{
+    static const char SHAPE[] = "dddd-dd-dd dd:dd:dd";
+    for (size_t i = 0; SHAPE[i]; i++)
+        if (SHAPE[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != SHAPE[i] && i != 10)
+            return 0;
+    if (s[10] != ' ' && s[10] != 'T')
+        return 0;
+    size_t n = 19;
+    if (s[n] == '.')
+        for (n++; isdigit((unsigned char)s[n]); n++)
+            ;
+    if (s[n++] != ' ')
+        return 0;
+    size_t z = n;
+    if (s[z] == '+' || s[z] == '-') {
+        z++;
+        while (isdigit((unsigned char)s[z]) || s[z] == ':')
+            z++;
+        return z - n >= 3 ? z : 0;
+    }
+    while (s[z] >= 'A' && s[z] <= 'Z')
+        z++;
+    return z - n >= 2 && z - n <= 5 ? z : 0;
+}
+
+/* The length of a word that can be a user or database name at s (a letter or '_', then
+ * letters, digits, '_', '$', '-', '.'), 0 for anything else: a number (%p, %l, %x), a
+ * session id (%c: hex digits and a dot), a client (%r: "host(port)"), "[unknown]". */
+static size_t name_len(const char *s)
+{
+    if (!isalpha((unsigned char)s[0]) && s[0] != '_')
+        return 0;
+    size_t n = 0, hex = 0, dots = 0;
+    while (isalnum((unsigned char)s[n]) || s[n] == '_' || s[n] == '$' || s[n] == '-' ||
+           s[n] == '.') {
+        hex += isxdigit((unsigned char)s[n]) != 0;
+        dots += s[n] == '.';
+        n++;
+    }
+    if (s[n] != ' ' || (dots == 1 && hex == n - 1))
+        return 0;
+    return n;
+}
+
+/* '%t %u %d ...' (CARTO's '%t %u %d %a '): a %t / %m time with its zone, maybe [bracketed]
+ * tokens ("[%p]", "[%l-1]:"), then two words that can be names: the user, the database.
+ * Only when the prefix has nothing else to go by (no user=, db=, @): a prefix of bare
+ * words cannot tell which is which, so this is the order CARTO's syslog logs use; another
+ * order, or an application name of two words alone ('%t %a '), needs --prefix. */
+static void guess_bare_words(const char *pre, struct tq_pglog_entry *e)
+{
+    size_t at = time_zone_len(pre);
+    if (at == 0 || pre[at] != ' ')
+        return;
+    at++;
+    while (pre[at] == '[') { /* [%p], [%l-1]: ... */
+        const char *close = strchr(pre + at, ']');
+        if (close == NULL)
+            return;
+        at = (size_t)(close - pre) + 1;
+        if (pre[at] == ':')
+            at++;
+        if (pre[at++] != ' ')
+            return;
+    }
+    size_t ul = name_len(pre + at);
+    if (ul == 0)
+        return;
+    size_t dl = name_len(pre + at + ul + 1);
+    if (dl == 0)
+        return;
+    copy_str(e->user, sizeof e->user, pre + at, ul);
+    copy_str(e->db, sizeof e->db, pre + at + ul + 1, dl);
+}
+
+/* user and database: "user=U", "db=D" or "database=D", else the last "U@D" token, else
+ * bare words after the time (guess_bare_words) */
 static void parse_user_db(const char *prefix, size_t n, struct tq_pglog_entry *e)
 {
     char pre[1024];
@@ -102,8 +181,10 @@ static void parse_user_db(const char *prefix, size_t n, struct tq_pglog_entry *e
     const char *at = NULL;
     for (const char *c = pre; (c = strchr(c, '@')) != NULL; c++)
         at = c;
-    if (at == NULL)
+    if (at == NULL) {
+        guess_bare_words(pre, e);
         return;
+    }
     const char *start = at;
     while (start > pre && !isspace((unsigned char)start[-1]) && start[-1] != ']')
         start--;

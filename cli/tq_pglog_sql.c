@@ -536,21 +536,50 @@ enum tq_pglog_sql_kind tq_pglog_sql_query_tile_bbox(const char *sql, double buff
     return k;
 }
 
+/* Bytes of w in '0'..'9'? (XOR maps them, and only them, to 0..9; then "a byte < 10",
+ * exact for whether there is one.) */
+static int word_has_digit(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t x = w ^ (ones * '0');
+    return ((x - ones * 10) & ~x & (ones * 0x80)) != 0;
+}
+
 uint64_t tq_pglog_sql_shape(const char *sql)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    /* FNV-style, 8 bytes at a time where there is no digit (a byte at a time costs a
+     * multiply per byte of a 1 KB query: a tenth of the parser's time). Words are taken
+     * from where the text after a number starts, so queries that differ only in their
+     * numbers (of any length) hash alike. */
+    const uint64_t prime = 1099511628211ull;
+    uint64_t h = 1469598103934665603ull;
+    const unsigned char *c = (const unsigned char *)sql, *end = c + strlen(sql);
     unsigned char prev = 0;
-    for (const unsigned char *c = (const unsigned char *)sql; *c; c++) {
-        if (*c >= '0' && *c <= '9' && !(isalnum(prev) || prev == '_' || prev == '$')) {
-            while ((*c >= '0' && *c <= '9') || *c == '.')
-                c++;
-            h = (h ^ '#') * 1099511628211ull; /* a number */
-            if (*c == '\0')
-                break;
+    while (c < end) {
+        if (end - c >= 8) {
+            uint64_t w;
+            memcpy(&w, c, sizeof w);
+            if (!word_has_digit(w)) {
+                h = (h ^ w) * prime;
+                h ^= h >> 32; /* the high bytes reach the low bits too */
+                prev = c[7];
+                c += 8;
+                continue;
+            }
         }
-        h = (h ^ *c) * 1099511628211ull;
-        prev = *c;
+        if (*c >= '0' && *c <= '9' && !(isalnum(prev) || prev == '_' || prev == '$')) {
+            while (c < end && ((*c >= '0' && *c <= '9') || *c == '.'))
+                c++;
+            h = (h ^ '#') * prime; /* a number */
+            prev = '#';
+            continue;
+        }
+        h = (h ^ *c) * prime;
+        prev = *c++;
     }
+    h ^= h >> 33; /* the cache's slot is h's low bits */
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
     return h;
 }
 

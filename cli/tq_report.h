@@ -15,7 +15,7 @@
  *                      renders: renders - tiles)
  *   render seconds     sum of the records' durations (a tile's share of its metatile's time)
  *   duplicate seconds  per tile, the time of its renders not for a change minus its first
- *                      such render's; summed
+ *                      such render's (of several started at the same ms, the longest); summed
  *   share              duplicate seconds / render seconds
  * A metatile render is counted once, on the record flagged meta_first; its duplicates the
  * same way. The top tiles and metatiles rank by duplicates, then duplicate time, renders.
@@ -98,6 +98,17 @@ void tq_report_free(struct tq_report *r);
 
 /* Counts one record. 1 counted, 0 filtered out, -1 out of memory. */
 int tq_report_add(struct tq_report *r, const struct tq_report_rec *rec);
+
+/* A new, empty report with r's filter and source (a part to merge into r later). NULL on
+ * OOM. */
+struct tq_report *tq_report_new_like(const struct tq_report *r);
+
+/* Adds everything src counted into dst (src is unchanged): the figures of every tile and
+ * metatile (strings re-interned, reason names matched by name), the totals, per zoom, and
+ * the input counters. dst then holds exactly what one report fed both parts' records would
+ * (in any order): each part's records must have passed dst's filter (same filter).
+ * 0, or -1 out of memory (dst is then partly merged: free it). */
+int tq_report_merge(struct tq_report *dst, const struct tq_report *src);
 
 /* Drains an iterator into the report. Returns records counted, or -1 (err set). */
 int64_t tq_report_consume(struct tq_report *r, tq_report_next_fn next, void *src, char *err,

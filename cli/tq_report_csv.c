@@ -37,7 +37,8 @@ int tq_report_csv_write(struct tq_report *r, const struct tq_report_entry **tt, 
         csv_field(out, tq_report_str(r, e->k.tileset, ""), 0);
         fprintf(out, "%d,%u,%u,%llu,%llu,%.3f,%.3f,%.3f,", e->k.z, e->k.x, e->k.y,
                 (unsigned long long)e->renders, (unsigned long long)tq_report_entry_duplicates(e),
-                e->total_ms, e->total_ms / (double)e->renders, e->max_ms);
+                tq_report_ms(e->total_ns), tq_report_ms(e->total_ns) / (double)e->renders,
+                tq_report_ms(e->max_ns));
         csv_field(out, tq_report_time_format(e->first_ms, a, sizeof a), 0);
         csv_field(out, tq_report_time_format(e->last_ms, b, sizeof b), 0);
         csv_field(out, tq_report_reasons(r, e->reasons, reasons, sizeof reasons), !pg);

@@ -50,8 +50,9 @@ static void html_rows(struct tq_report *r, const struct tq_report_entry **v, siz
                 "</td><td class=n>%llu</td><td class=n>%llu</td><td class=n>%.1f</td>"
                 "<td class=n>%.1f</td><td class=n>%.1f</td><td>%s</td><td>%s</td><td>",
                 (unsigned long long)e->renders, (unsigned long long)tq_report_entry_duplicates(e),
-                e->total_ms, e->renders ? e->total_ms / (double)e->renders : 0.0, e->max_ms,
-                tq_report_time_format(e->first_ms, a, sizeof a),
+                tq_report_ms(e->total_ns),
+                e->renders ? tq_report_ms(e->total_ns) / (double)e->renders : 0.0,
+                tq_report_ms(e->max_ns), tq_report_time_format(e->first_ms, a, sizeof a),
                 tq_report_time_format(e->last_ms, b, sizeof b));
         html_esc(out, tq_report_reasons(r, e->reasons, reasons, sizeof reasons));
         if (pg) {

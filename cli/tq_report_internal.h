@@ -28,23 +28,51 @@ struct tq_report_key {
     int8_t z;
 };
 
-/* The figures of one tile or metatile (k), the records counted into it. */
+/* The figures of one tile or metatile (k), the records counted into it.
+ *
+ * Durations are integer nanoseconds (a record's duration rounded once, when it is added;
+ * sums saturate at INT64_MAX, 292 years): integer sums do not depend on the order they are
+ * added in, so a report merged from several (tq_report_merge, one per parsing thread) is
+ * exactly the report of one pass, bit for bit, whatever records each part counted. Every
+ * other figure is order-independent too: counts, minimum and maximum, and the rules for
+ * ties below. */
 struct tq_report_entry {
     struct tq_report_key k;
-    uint32_t database, user; /* last seen */
-    uint32_t reasons;        /* bit i = reason id i+1 */
+    /* The database and user of the latest render (started_ms) that had either, who_ms its
+     * start; renders started at the same ms: the greater (database, user) by strcmp. */
+    uint32_t database, user;
+    uint32_t reasons; /* bit i = reason id i+1 */
     uint64_t renders;
     uint64_t tiles; /* metatiles: tile records seen */
-    double total_ms, max_ms;
+    int64_t total_ns, max_ns;
     int64_t first_ms, last_ms;
+    int64_t who_ms;
     /* Renders with reason "change" and their time: required by a data change, so never
      * duplicates (tq_report_entry_duplicates). */
     uint64_t changes;
-    double change_ms;
-    /* The first render not for a change (INT64_MAX: none yet) and its time: the one render
-     * of the others that is not a duplicate. */
+    int64_t change_ns;
+    /* The first render not for a change (when renders > changes) and its time: the one
+     * render of the others that is not a duplicate. Several started at the same ms: the
+     * longest is that one (the duplicate time is never overstated). */
     int64_t plain_first_ms;
-    double plain_first_dur_ms;
+    int64_t plain_first_ns;
+};
+
+/* Nanoseconds as milliseconds, for the writers. */
+static inline double tq_report_ms(int64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+/* The entries of the tiles or of the metatiles: a dense array, and an index from key to
+ * position. Not a tq_map of entries: its slots would hold a whole entry each (176 bytes)
+ * at a load of 35-70 %, and every doubling writes a new table; the index's slots are 64
+ * bytes and the array grows by realloc (mremap when large: no copy, only new pages are
+ * touched). Growing the tables was most of the report's time (page faults on a VM). */
+struct tq_report_table {
+    struct tq_map *index;      /* tq_report_key → uint32_t position in e */
+    struct tq_report_entry *e; /* e[0..n), entries never removed */
+    size_t n, cap;
 };
 
 struct tq_report {
@@ -54,13 +82,21 @@ struct tq_report {
     struct tq_report_strings strings; /* tilesets, tables, databases, users */
     char *reason_names[TQ_REPORT_MAX_REASONS];
     int nreasons;
-    struct tq_map *tiles, *metas; /* tq_report_key → tq_report_entry */
+    struct tq_report_table tiles, metas;
+    /* The last strings interned by tq_report_add (tileset, tables, database, user: the
+     * map's copies) and their ids: a render's records repeat them, and a strcmp costs less
+     * than a lookup. The last metatile entry looked up (position in metas; UINT32_MAX:
+     * none): a metatile render's records (64 at 8x8) are one metatile. */
+    const char *last_str[4];
+    uint32_t last_id[4];
+    struct tq_report_key last_meta;
+    uint32_t last_meta_pos;
     uint64_t renders, meta_renders;
     uint64_t change_renders; /* records with reason "change" (tileq watch) */
-    double render_ms;
+    int64_t render_ns;
     int64_t first_ms, last_ms;
     uint64_t zrenders[TQ_REPORT_NZOOM];
-    double zms[TQ_REPORT_NZOOM];
+    int64_t zns[TQ_REPORT_NZOOM];
     struct tq_report_input input;
 };
 
@@ -68,16 +104,19 @@ struct tq_report {
  * max(0, (renders - changes) - 1). */
 uint64_t tq_report_entry_duplicates(const struct tq_report_entry *e);
 /* The time of those duplicates: the time of the renders not for a change, less the first
- * one's. */
+ * one's; in ns, and in ms. */
+int64_t tq_report_entry_duplicate_ns(const struct tq_report_entry *e);
 double tq_report_entry_duplicate_ms(const struct tq_report_entry *e);
 
 /* The top n entries of t, best first (more duplicates, more duplicate time, more renders,
  * more time, then by key), in a malloc'd
  * array the caller frees (*count set); NULL on OOM or when empty. */
-const struct tq_report_entry **tq_report_top(const struct tq_report *r, const struct tq_map *t,
-                                             size_t n, size_t *count);
+const struct tq_report_entry **
+tq_report_top(const struct tq_report *r, const struct tq_report_table *t, size_t n, size_t *count);
 
-/* "request,warm": the names of the reason bits, into buf. Returns buf. */
+/* "request,warm": the names of the reason bits in alphabetical order (the order of the
+ * bits is the order the names were first seen in: not the same in every part of a merged
+ * report), into buf. Returns buf. */
 const char *tq_report_reasons(const struct tq_report *r, uint32_t bits, char *buf, size_t n);
 
 /* The interned string id, or dflt for none. */

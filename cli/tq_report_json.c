@@ -40,9 +40,10 @@ static json_t *json_stat(const struct tq_report *r, const struct tq_report_entry
     json_object_set_new(o, "duplicates", json_integer((json_int_t)tq_report_entry_duplicates(e)));
     json_object_set_new(o, "change_renders", json_integer((json_int_t)e->changes));
     json_object_set_new(o, "duplicate_ms", json_real(tq_report_entry_duplicate_ms(e)));
-    json_object_set_new(o, "total_ms", json_real(e->total_ms));
-    json_object_set_new(o, "mean_ms", json_real(e->renders ? e->total_ms / (double)e->renders : 0));
-    json_object_set_new(o, "max_ms", json_real(e->max_ms));
+    json_object_set_new(o, "total_ms", json_real(tq_report_ms(e->total_ns)));
+    json_object_set_new(o, "mean_ms",
+                        json_real(e->renders ? tq_report_ms(e->total_ns) / (double)e->renders : 0));
+    json_object_set_new(o, "max_ms", json_real(tq_report_ms(e->max_ns)));
     json_object_set_new(o, "first", json_string(tq_report_time_format(e->first_ms, a, sizeof a)));
     json_object_set_new(o, "last", json_string(tq_report_time_format(e->last_ms, b, sizeof b)));
     json_object_set_new(o, "reasons",

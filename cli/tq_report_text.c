@@ -84,9 +84,9 @@ int tq_report_text_write(struct tq_report *r, const struct tq_report_entry **tt,
             fmt_count(e->renders, cnt, sizeof cnt);
             fmt_count(tq_report_entry_duplicates(e), dups, sizeof dups);
             fprintf(out, "%-*s %-20s %8s %8s %11.1f %10.1f %10.1f  %-24s %-24s %s", w,
-                    tq_report_str(r, e->k.tileset, "-"), tile, cnt, dups, e->total_ms,
-                    e->renders ? e->total_ms / (double)e->renders : 0.0, e->max_ms,
-                    tq_report_time_format(e->first_ms, a, sizeof a),
+                    tq_report_str(r, e->k.tileset, "-"), tile, cnt, dups, tq_report_ms(e->total_ns),
+                    e->renders ? tq_report_ms(e->total_ns) / (double)e->renders : 0.0,
+                    tq_report_ms(e->max_ns), tq_report_time_format(e->first_ms, a, sizeof a),
                     tq_report_time_format(e->last_ms, b, sizeof b),
                     tq_report_reasons(r, e->reasons, reasons, sizeof reasons));
             if (tq_report_pg_columns(r) && (e->database || e->user || e->k.tables))

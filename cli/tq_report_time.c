@@ -36,6 +36,20 @@ static int digits(const char *s, int n, int *out)
     return 0;
 }
 
+/* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar (Howard Hinnant's
+ * days_from_civil; a day past the month's end runs into the next month, as timegm's). Not
+ * timegm: its normalizing loop was a few percent of tileq report --pglog's time (one
+ * time per log message). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                   /* [0, 399] */
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;           /* [0, 146096] */
+    return era * 146097 + doe - 719468;
+}
+
 int tq_report_time_parse(const char *s, int64_t now_ms, int64_t *out)
 {
     if (s == NULL || *s == '\0')
@@ -64,7 +78,6 @@ int tq_report_time_parse(const char *s, int64_t now_ms, int64_t *out)
         *out = now_ms - n * unit;
         return 0;
     }
-    struct tm tm = {0};
     int y, mo, d, h = 0, mi = 0, sec = 0, milli = 0;
     if (len < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
         digits(s + 8, 2, &d))
@@ -112,13 +125,7 @@ int tq_report_time_parse(const char *s, int64_t now_ms, int64_t *out)
     }
     if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return -1;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    time_t t = timegm(&tm);
-    *out = (int64_t)t * 1000 + milli - off_min * 60000;
+    int64_t t = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *out = t * 1000 + milli - off_min * 60000;
     return 0;
 }

@@ -21,12 +21,11 @@ int tq_report_write(struct tq_report *r, enum tq_report_format fmt, size_t top, 
                     char *err, size_t errsize)
 {
     size_t nt = 0, nm = 0;
-    const struct tq_report_entry **tt = tq_report_top(r, r->tiles, top, &nt);
-    const struct tq_report_entry **mt = tq_report_top(r, r->metas, top, &nm);
+    const struct tq_report_entry **tt = tq_report_top(r, &r->tiles, top, &nt);
+    const struct tq_report_entry **mt = tq_report_top(r, &r->metas, top, &nm);
     int rc = -1;
 
-    if ((nt == 0 && top > 0 && tq_map_count(r->tiles) > 0) ||
-        (nm == 0 && top > 0 && tq_map_count(r->metas) > 0)) {
+    if ((nt == 0 && top > 0 && r->tiles.n > 0) || (nm == 0 && top > 0 && r->metas.n > 0)) {
         snprintf(err, errsize, "out of memory");
         goto cleanup;
     }

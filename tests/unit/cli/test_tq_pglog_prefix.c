@@ -186,13 +186,58 @@ static void test_parse_with(void **state)
     tq_pglog_prefix_free(pf);
 }
 
+/* Without --prefix: CARTO's '%t %u %d %a ' is guessed (two name-like words after the time
+ * and its zone); other prefixes are read as before and bare words that are not names are
+ * not taken for a user and database. */
+static void test_guess_bare_words(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *line, *user, *db;
+    } cases[] = {
+        /* CARTO: application of two words, of none, a zone offset, %m, [%p] before */
+        {"2024-05-01 10:00:00 UTC tiler gis_1 my app LOG:  x", "tiler", "gis_1"},
+        {"2024-05-01 10:00:00 UTC tiler gis  LOG:  x", "tiler", "gis"},
+        {"2024-05-01 10:00:00.125 +03 u.1 d-2 psql LOG:  x", "u.1", "d-2"},
+        {"2024-05-01 10:00:00 CEST [42] tiler gis LOG:  x", "tiler", "gis"},
+        {"2024-05-01 10:00:00 UTC [42]: [3-1] tiler gis LOG:  x", "tiler", "gis"},
+        /* the forms guessed before win */
+        {"2024-05-01 10:00:00 UTC [1] user=a,db=b app LOG:  x", "a", "b"},
+        {"2024-05-01 10:00:00 UTC [1] a@b tiler gis LOG:  x", "a", "b"},
+        /* not names: nothing */
+        {"2024-05-01 10:00:00 UTC    LOG:  x", "", ""},                   /* non-session process */
+        {"2024-05-01 10:00:00 UTC 4242 tiler LOG:  x", "", ""},           /* %p first */
+        {"2024-05-01 10:00:00 UTC psql LOG:  x", "", ""},                 /* one word (%a) */
+        {"2024-05-01 10:00:00 UTC 65f1a2b3.1c2d tiler LOG:  x", "", ""},  /* %c */
+        {"2024-05-01 10:00:00 UTC a5f1b2c3.4d2 tiler LOG:  x", "", ""},   /* %c */
+        {"2024-05-01 10:00:00 UTC 10.0.0.1(5432) tiler LOG:  x", "", ""}, /* %r */
+        {"2024-05-01 10:00:00 UTC [unknown] [unknown] LOG:  x", "", ""},
+        {"2024-05-01 10:00:00 UTC tiler: gis LOG:  x", "", ""},
+        {"1714557600.125 tiler gis LOG:  x", "", ""},      /* %n: no zone to tell it */
+        {"tiler gis LOG:  x", "", ""},                     /* no time */
+        {"2024-05-01 10:00:00 tiler gis LOG:  x", "", ""}, /* no zone: tiler would be it */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct tq_pglog_entry e;
+        tq_pglog_entry_init(&e);
+        assert_int_equal(tq_pglog_prefix_parse(cases[i].line, &e), 0);
+        if (strcmp(e.user, cases[i].user) != 0 || strcmp(e.db, cases[i].db) != 0)
+            fail_msg("%s: user '%s' db '%s'", cases[i].line, e.user, e.db);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_severity),       cmocka_unit_test(test_time),
-        cmocka_unit_test(test_parse),          cmocka_unit_test(test_prefix_compile),
-        cmocka_unit_test(test_prefix_carto),   cmocka_unit_test(test_prefix_pgbadger_default),
-        cmocka_unit_test(test_prefix_escapes), cmocka_unit_test(test_parse_with),
+        cmocka_unit_test(test_severity),
+        cmocka_unit_test(test_time),
+        cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_prefix_compile),
+        cmocka_unit_test(test_prefix_carto),
+        cmocka_unit_test(test_prefix_pgbadger_default),
+        cmocka_unit_test(test_prefix_escapes),
+        cmocka_unit_test(test_parse_with),
+        cmocka_unit_test(test_guess_bare_words),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

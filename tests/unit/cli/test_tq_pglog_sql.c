@@ -183,13 +183,47 @@ static void test_substitute_bounded(void **state)
     free(q);
 }
 
+/* The shape: queries that differ only in their numbers (of any length, anywhere, also
+ * within the first 8 bytes) hash alike; any other difference, or a digit within a name,
+ * makes another shape. */
+static void test_shape(void **state)
+{
+    (void)state;
+    const char *same[] = {
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(16, 40629, 50376) FROM planet_osm_line2 "
+        "WHERE way && ST_TileEnvelope(16, 40629, 50376, margin => (64.0 / 4096))) AS q",
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(9, 3, 5) FROM planet_osm_line2 "
+        "WHERE way && ST_TileEnvelope(9, 3, 5, margin => (64.0 / 4096))) AS q",
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(123456789, 1.25, 0) FROM "
+        "planet_osm_line2 WHERE way && ST_TileEnvelope(1, 2, 3, margin => (1 / 2))) AS q",
+    };
+    uint64_t h = tq_pglog_sql_shape(same[0]);
+    for (size_t i = 1; i < sizeof same / sizeof same[0]; i++)
+        assert_true(tq_pglog_sql_shape(same[i]) == h);
+    assert_true(tq_pglog_sql_shape("1 a") == tq_pglog_sql_shape("22 a"));
+    assert_true(tq_pglog_sql_shape("") == tq_pglog_sql_shape(""));
+    const char *other[] = {
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(16, 40629, 50376) FROM planet_osm_line3 "
+        "WHERE way && ST_TileEnvelope(16, 40629, 50376, margin => (64.0 / 4096))) AS q",
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(16, 40629, 50376) FROM planet_osm_roads "
+        "WHERE way && ST_TileEnvelope(16, 40629, 50376, margin => (64.0 / 4096))) AS q",
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(16, 40629) FROM planet_osm_line2 "
+        "WHERE way && ST_TileEnvelope(16, 40629, 50376, margin => (64.0 / 4096))) AS q",
+        "SELECT ST_AsMVT(q) FROM (SELECT ST_TileEnvelope(16, 40629, 50376) FROM planet_osm_line2 "
+        "WHERE way && ST_TileEnvelope(16, 40629, 50376, margin => (64.0 / 4096))) AS r",
+    };
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+        assert_true(tq_pglog_sql_shape(other[i]) != h);
+    assert_true(tq_pglog_sql_shape("$1 a") != tq_pglog_sql_shape("$2 a"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bbox_exact),         cmocka_unit_test(test_bbox_buffer),
         cmocka_unit_test(test_bbox_metatile),      cmocka_unit_test(test_bbox_offgrid),
         cmocka_unit_test(test_query_tile),         cmocka_unit_test(test_substitute),
-        cmocka_unit_test(test_substitute_bounded),
+        cmocka_unit_test(test_substitute_bounded), cmocka_unit_test(test_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -36,10 +37,39 @@ static void test_time_parse(void **state)
                         "2024-05-01T10:00:00.500Z");
 }
 
+/* The date arithmetic is timegm's: every day of 1600-2400 (leap centuries, 29 February),
+ * days past a month's end (31 April) and a leap second (:60) roll over the same way. */
+static void test_time_parse_calendar(void **state)
+{
+    (void)state;
+    static const int DAYS[] = {1, 28, 29, 30, 31};
+    for (int y = 1600; y <= 2400; y += (y >= 1890 && y <= 2110) ? 1 : 7) {
+        for (int m = 1; m <= 12; m++) {
+            for (size_t k = 0; k < sizeof DAYS / sizeof DAYS[0]; k++) {
+                char buf[64];
+                int d = DAYS[k], sec = (m + d) % 7 == 0 ? 60 : 59;
+                snprintf(buf, sizeof buf, "%04d-%02d-%02d 23:%02d:%02d.250", y, m, d, m, sec);
+                struct tm tm = {0};
+                tm.tm_year = y - 1900;
+                tm.tm_mon = m - 1;
+                tm.tm_mday = d;
+                tm.tm_hour = 23;
+                tm.tm_min = m;
+                tm.tm_sec = sec;
+                int64_t want = (int64_t)timegm(&tm) * 1000 + 250, got;
+                assert_int_equal(tq_report_time_parse(buf, 0, &got), 0);
+                if (got != want)
+                    fail_msg("%s: %lld, timegm %lld", buf, (long long)got, (long long)want);
+            }
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_time_parse),
+        cmocka_unit_test(test_time_parse_calendar),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
