@@ -139,21 +139,16 @@ static int job_write_tiles(struct tq_worker *w, const struct tq_claimed *c, stru
 }
 
 /* Durable before acked: fsyncs the directories that received the job's tiles, once each (the
- * whole metatile's columns, so the first tile's too). Each tile was fsynced before its rename
- * (a name never points at data not on disk); what this adds is the renames themselves. The
- * waiters may have been answered before it (the partial event): were the host to crash
- * before it, a rename could be lost, but the job is not acked yet, so it is claimed again and
- * rendered again: a tile can go missing for a while, never be wrong. Returns 0, or -1 (acked
- * fail). */
-static int job_sync_dirs(struct tq_worker *w, const struct tq_claimed *c, const struct tq_job *job,
-                         const struct tq_rendered_tile *tiles, uint32_t n)
+ * metatile's columns, so the first tile's too; a one-tile metatile is its tile's column).
+ * Each tile was fsynced before its rename (a name never points at data not on disk); what
+ * this adds is the renames themselves. The waiters may have been answered before it (the
+ * partial event): were the host to crash before it, a rename could be lost, but the job is
+ * not acked yet, so it is claimed again and rendered again: a tile can go missing for a
+ * while, never be wrong. Returns 0, or -1 (acked fail). */
+static int job_sync_dirs(struct tq_worker *w, const struct tq_claimed *c, const struct tq_job *job)
 {
     char err[512], msg[600];
-    int rc =
-        tq_metatile_count(&job->meta) <= 1 && n == 1
-            ? tq_cache_sync_tile(w->cfg->cache_dir, job->tileset, tiles[0].tile, err, sizeof err)
-            : tq_cache_sync_metatile(w->cfg->cache_dir, job->tileset, &job->meta, err, sizeof err);
-    if (rc != 0) {
+    if (tq_cache_sync_metatile(w->cfg->cache_dir, job->tileset, &job->meta, err, sizeof err) != 0) {
         snprintf(msg, sizeof msg, "cache sync: %s", err);
         tq_wstats_fail(&w->stats, TQ_WFAIL_WRITE);
         job_fail(w, c, msg);
@@ -199,9 +194,7 @@ static void job_finish(struct tq_worker *w, const struct tq_claimed *c, struct t
         res->ntiles == 1 && tq_wconn_redis_ensure(w->conn) == 0)
         job_announce(w, c);
     t0 = tq_mono_ms();
-    if (res->ntiles + (first ? 1u : 0u) > 0 &&
-        job_sync_dirs(w, c, &p->job, res->ntiles ? res->tiles : first->tiles,
-                      res->ntiles ? res->ntiles : 1) != 0)
+    if (job_sync_dirs(w, c, &p->job) != 0)
         goto cleanup;
     double sync_ms = tq_mono_ms() - t0;
 
