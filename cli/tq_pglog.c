@@ -817,23 +817,11 @@ void tq_pglog_close(struct tq_pglog *p)
     free(p);
 }
 
-static void add_stats(struct tq_report_input *to, const struct tq_report_input *st)
-{
-    to->files += st->files;
-    to->lines += st->lines;
-    to->entries += st->entries;
-    to->render_queries += st->render_queries;
-    to->skipped += st->skipped;
-    to->unresolved += st->unresolved;
-    to->malformed += st->malformed;
-    to->truncated += st->truncated;
-}
-
 void tq_pglog_stats(const struct tq_pglog *p, struct tq_report_input *out)
 {
     *out = p->st;
     if (p->inline_parser != NULL && p->cur < p->nchunks)
-        add_stats(out, &p->inline_parser->st); /* the chunk being read */
+        tq_report_input_add(out, &p->inline_parser->st); /* the chunk being read */
     out->present = 1;
 }
 
@@ -879,7 +867,7 @@ static int next_render(struct tq_pglog *p, struct render **out, char *err, size_
         q->c = c;
         while (q->head == NULL) {
             if (c->done) {
-                add_stats(&p->st, &q->st);
+                tq_report_input_add(&p->st, &q->st);
                 memset(&q->st, 0, sizeof q->st);
                 return 0;
             }
@@ -913,7 +901,7 @@ static int next_render(struct tq_pglog *p, struct render **out, char *err, size_
         snprintf(err, errsize, "%s", c->err);
         rc = -1;
     } else {
-        add_stats(&p->st, &c->st);
+        tq_report_input_add(&p->st, &c->st);
         rc = 0;
     }
     pthread_mutex_unlock(&p->lock);
@@ -1047,7 +1035,7 @@ static void *agg_main(void *arg)
             pthread_mutex_unlock(&p->lock);
             break;
         }
-        add_stats(&a->st, &q->st);
+        tq_report_input_add(&a->st, &q->st);
     }
     parser_free(q);
     return NULL;
@@ -1097,7 +1085,7 @@ int tq_pglog_report(struct tq_pglog *p, struct tq_report *r, char *err, size_t e
     if (first != SIZE_MAX)
         goto cleanup;
     for (int i = 0; i < n; i++) {
-        add_stats(&p->st, &a[i].st);
+        tq_report_input_add(&p->st, &a[i].st);
         if (i > 0 && tq_report_merge(r, a[i].r) != 0) {
             snprintf(err, errsize, "out of memory");
             goto cleanup;

@@ -460,22 +460,25 @@ int tq_report_merge(struct tq_report *dst, const struct tq_report *src)
         dst->zns[z] = add_sat(dst->zns[z], src->zns[z]);
     }
     if (src->input.present) {
-        struct tq_report_input *d = &dst->input;
-        const struct tq_report_input *in = &src->input;
-        d->present = 1;
-        d->files += in->files;
-        d->lines += in->lines;
-        d->entries += in->entries;
-        d->render_queries += in->render_queries;
-        d->skipped += in->skipped;
-        d->unresolved += in->unresolved;
-        d->malformed += in->malformed;
-        d->truncated += in->truncated;
+        dst->input.present = 1;
+        tq_report_input_add(&dst->input, &src->input);
     }
     rc = 0;
 cleanup:
     free(ids);
     return rc;
+}
+
+void tq_report_input_add(struct tq_report_input *to, const struct tq_report_input *from)
+{
+    to->files += from->files;
+    to->lines += from->lines;
+    to->entries += from->entries;
+    to->render_queries += from->render_queries;
+    to->skipped += from->skipped;
+    to->unresolved += from->unresolved;
+    to->malformed += from->malformed;
+    to->truncated += from->truncated;
 }
 
 void tq_report_set_input(struct tq_report *r, const struct tq_report_input *in)

@@ -118,6 +118,9 @@ int64_t tq_report_consume(struct tq_report *r, tq_report_next_fn next, void *src
  * database, user and tables columns, which the render log does not have. */
 void tq_report_set_input(struct tq_report *r, const struct tq_report_input *in);
 
+/* Adds the counters of from to to (present is left as it is). */
+void tq_report_input_add(struct tq_report_input *to, const struct tq_report_input *from);
+
 void tq_report_summarize(const struct tq_report *r, struct tq_report_summary *out);
 /* Per-zoom figures; z in [0, 30]. */
 void tq_report_zoom_stats(const struct tq_report *r, int z, struct tq_report_zoom *out);
